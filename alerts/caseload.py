@@ -1,0 +1,92 @@
+"""The reference data the engine consults, compiled once per bundle version.
+
+Everything here is read-only during a batch; a new bundle builds a new Caseload and the state
+follows it with PartState.remap (persons keep their state by person_id).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from config.model import Bundle, PermitSpec
+from geofences.assignment import ZoneAssignment
+from geofences.zones import CompiledZones
+
+
+@dataclass(frozen=True, slots=True)
+class Permit:
+    permit_id: str
+    start: int
+    end: int  # effective end: revoked_at when earlier
+    zones: frozenset[int]  # suspended zone indices
+
+
+class Caseload:
+    def __init__(self, bundle: Bundle, zones: CompiledZones | None = None):
+        s = bundle.settings
+        self.bundle = bundle
+        self.settings = s
+        self.tz = s.timezone
+        self.zones = zones or CompiledZones.build(
+            bundle.zones, convert_datum=s.datum_conversion, tz=s.timezone
+        )
+        self.zone_names = [z.name for z in bundle.zones]
+        self.zone_ids = [z.zone_id for z in bundle.zones]
+        self.inclusion = np.array([z.kind == "inclusion" for z in bundle.zones], dtype=bool)
+        self.scheduled = [i for i, z in enumerate(bundle.zones) if z.schedule is not None]
+
+        persons = bundle.persons
+        self.person_ids = [p.person_id for p in persons]
+        self.index = {pid: i for i, pid in enumerate(self.person_ids)}
+        self.names = [p.name or p.person_id for p in persons]
+        self.officer_ids = [p.officer_id for p in persons]
+        self.timeout_ms = np.array(
+            [round(p.silence_timeout_s * 1000) for p in persons], dtype=np.int64
+        )
+        self.assignment = ZoneAssignment(persons, bundle.zones)
+
+        self.permits: dict[int, list[Permit]] = {}
+        for spec in bundle.permits:
+            p = self.index.get(spec.person_id)
+            if p is not None:
+                self.permits.setdefault(p, []).append(self._permit(p, spec))
+        for plist in self.permits.values():
+            plist.sort(key=lambda x: (x.start, x.permit_id))
+        owners = sorted(self.permits)
+        self.permit_person = np.array(
+            [p for p in owners for _ in self.permits[p]], dtype=np.int64
+        )
+        self.permit_start = np.array(
+            [pm.start for p in owners for pm in self.permits[p]], dtype=np.int64
+        )
+        self.permit_end = np.array(
+            [pm.end for p in owners for pm in self.permits[p]], dtype=np.int64
+        )
+
+        self.max_accuracy_m = s.max_accuracy_m
+        self.confirm = s.confirm_fixes
+        self.confirm_exclusion = s.confirm_fixes_exclusion
+        self.reopen_window_ms = round(s.reopen_window_s * 1000)
+        self.low_battery = s.low_battery_pct
+        self.battery_ok = s.battery_recovered_pct
+        self.max_speed = s.max_speed_mps
+        self.jump_min_m = s.jump_min_distance_m
+
+    def _permit(self, p: int, spec: PermitSpec) -> Permit:
+        if spec.suspend_zones is None:
+            zones = frozenset(int(z) for z in self.assignment.inclusion_zones_of(p))
+        else:
+            idx = {zid: i for i, zid in enumerate(self.zone_ids)}
+            zones = frozenset(idx[z] for z in spec.suspend_zones if z in idx)
+        return Permit(spec.permit_id, spec.start, spec.effective_end, zones)
+
+    def suspended(self, p: int, zone: int, t: int) -> bool:
+        for pm in self.permits.get(p, ()):
+            if pm.start <= t < pm.end and zone in pm.zones:
+                return True
+        return False
+
+    def zone_severity(self, zone: int) -> str:
+        return self.bundle.zones[zone].severity

@@ -1,0 +1,241 @@
+"""The detection rules of SPEC §3, applied one event at a time to the persons that need them.
+
+This is the reference behaviour: the vectorised quiet path in alerts/facts.py only skips
+persons for whom these rules would provably do nothing. Timers (silence, schedule changes,
+permit windows) live in one heap and fire, in due order, before the first row whose
+threshold passes them.
+"""
+
+from __future__ import annotations
+
+import heapq
+
+import numpy as np
+
+from alerts import kinds as k
+from alerts.caseload import Caseload
+from alerts.facts import Facts
+from alerts.incidents import Incident
+from alerts.state import NEVER, NO_TIME, PartState
+from geofences.zones import BAND, INSIDE, OUT
+from stream import events as ev
+
+# timer kinds, in the order they fire when due at the same instant
+ZONE_OFF, PERMIT_START, ZONE_ON, PERMIT_END, SILENCE = range(5)
+
+
+class PartRunner:
+    """Runs the rules for the slow persons of one part (real or drill) over one batch."""
+
+    def __init__(self, st: PartState, cl: Caseload, b: ev.EventBatch, facts: Facts, now_ms: int):
+        self.st, self.cl, self.b, self.f, self.now = st, cl, b, facts, now_ms
+        self.out: list[tuple[int, int, Incident]] = []  # (seq, phase, incident snapshot)
+        self.f_end = int(facts.threshold[-1])
+        self.heap: list[tuple] = []
+        self.slow = np.zeros(st.n_persons, dtype=bool)
+        self.slow[facts.slow] = True
+
+    # -- driving ---------------------------------------------------------------------------
+    def run(self) -> list[tuple[int, int, Incident]]:
+        self._arm_timers()
+        F = self.f.threshold
+        b = self.b
+        rows = np.flatnonzero((b.kind != ev.TICK) & self.f.accepted)
+        rows = rows[self.slow[b.person[rows]]]
+        for r in rows.tolist():
+            self._fire(int(F[r]))
+            self._apply(r)
+        self._fire(self.f_end)
+        for p in self.f.slow.tolist():
+            pid = self.st.person_ids[p]
+            self.st.calm[p] = not (self.st.book.person_has_active(pid) or self.st.counters.get(pid))
+        return self.out
+
+    def _arm_timers(self) -> None:
+        st, cl, f_prev = self.st, self.cl, self.st.threshold
+        for p in self.f.slow.tolist():
+            due = int(st.silence_due[p])
+            if due < self.f_end:
+                heapq.heappush(self.heap, (due, p, SILENCE, -1))
+            for pm in cl.permits.get(p, ()):
+                if f_prev <= pm.start < self.f_end:
+                    heapq.heappush(self.heap, (pm.start, p, PERMIT_START, id_of(cl, p, pm)))
+                if f_prev <= pm.end < self.f_end:
+                    heapq.heappush(self.heap, (pm.end, p, PERMIT_END, id_of(cl, p, pm)))
+        if self.f.transitions:
+            for t, z, on in self.f.transitions:
+                for p in cl.assignment.persons_with_zone(z).tolist():
+                    if self.slow[p]:
+                        heapq.heappush(self.heap, (t, p, ZONE_ON if on else ZONE_OFF, z))
+
+    def _fire(self, threshold: int) -> None:
+        heap = self.heap
+        while heap and heap[0][0] < threshold:
+            due, p, kind, arg = heapq.heappop(heap)
+            seq = self._seq_at(due)
+            if kind == SILENCE:
+                if self.st.silence_due[p] == due:
+                    self._silence(p, due, seq)
+            elif kind in (ZONE_ON, PERMIT_END):
+                zones = [arg] if kind == ZONE_ON else sorted(self.cl.permits[p][arg].zones)
+                for z in zones:
+                    if self._zone_on(p, z, due):
+                        self._activation_check(p, z, due, seq)
+            else:
+                zones = [arg] if kind == ZONE_OFF else sorted(self.cl.permits[p][arg].zones)
+                for z in zones:
+                    self._deactivate(p, z, due, seq)
+
+    def _seq_at(self, due: int) -> int:
+        """The stream position before which a timer due at `due` fires."""
+        i = int(np.searchsorted(self.f.threshold, due, side="right"))
+        return int(self.b.seq[min(i, len(self.b) - 1)])
+
+    # -- emitting --------------------------------------------------------------------------
+    def _emit(self, inc: Incident | None, seq: int, phase: int) -> None:
+        if inc is not None:
+            self.out.append((seq, phase, Incident.from_state(inc.to_state())))
+
+    def _location(self, p: int):
+        st = self.st
+        if st.last_fix_ts[p] == NO_TIME:
+            return None
+        return (float(st.last_lon[p]), float(st.last_lat[p]), float(st.last_acc[p]))
+
+    def _qualify(self, p, alert_type, zone, first_at, at, count, seq, phase, location=None):
+        pid = self.st.person_ids[p]
+        zid = self.cl.zone_ids[zone] if zone >= 0 else ""
+        severity = self.cl.zone_severity(zone) if zone >= 0 else k.DEFAULT_SEVERITY[alert_type]
+        inc = self.st.book.qualify(
+            (pid, alert_type, zid), first_at, at, count, severity,
+            location if location is not None else self._location(p), self.now,
+        )
+        self._emit(inc, seq, phase)
+
+    def _clear(self, p, alert_type, zone, at, seq, phase) -> None:
+        zid = self.cl.zone_ids[zone] if zone >= 0 else ""
+        self._emit(self.st.book.clear((self.st.person_ids[p], alert_type, zid), at), seq, phase)
+
+    # -- timers ----------------------------------------------------------------------------
+    def _silence(self, p: int, due: int, seq: int) -> None:
+        self.st.silence_due[p] = NEVER
+        self._qualify(p, k.SIGNAL_LOST, -1, due, due, 1, seq, 0)
+
+    def _zone_on(self, p: int, z: int, t: int) -> bool:
+        sched_on = bool(self.cl.zones.schedules[z].active_at(np.array([t], dtype=np.int64))[0])
+        return sched_on and not self.cl.suspended(p, z, t)
+
+    def _activation_check(self, p: int, z: int, t: int, seq: int) -> None:
+        """A zone starts to apply: a recent last fix taken before that counts once, at t."""
+        st, cl = self.st, self.cl
+        last = int(st.last_fix_ts[p])
+        if last == NO_TIME or last >= t or last <= t - int(cl.timeout_ms[p]):
+            return
+        rel = cl.zones.relate_one(z, float(st.last_lon[p]), float(st.last_lat[p]),
+                                  float(st.last_acc[p]))
+        self._zone_fix(p, z, rel, t, seq, 0)
+
+    def _deactivate(self, p: int, z: int, t: int, seq: int) -> None:
+        pid = self.st.person_ids[p]
+        counts = self.st.counters.get(pid)
+        if counts:
+            counts.pop(self.cl.zone_ids[z], None)
+            if not counts:
+                del self.st.counters[pid]
+        alert_type = k.ZONE_EXIT if self.cl.inclusion[z] else k.ZONE_ENTER
+        self._clear(p, alert_type, z, t, seq, 0)
+
+    # -- events ----------------------------------------------------------------------------
+    def _apply(self, r: int) -> None:
+        b, st, cl = self.b, self.st, self.cl
+        p, t, seq = int(b.person[r]), int(b.ts[r]), int(b.seq[r])
+        kind, status = int(b.kind[r]), int(b.status[r])
+        self._clear(p, k.SIGNAL_LOST, -1, t, seq, 1)
+        if kind == ev.STATUS and status == ev.POWER_OFF:
+            self._qualify(p, k.DEVICE_OFF, -1, t, t, 1, seq, 1)
+        else:
+            self._clear(p, k.DEVICE_OFF, -1, t, seq, 1)
+        st.latest_ts[p] = t
+        battery = float(b.battery_pct[r])
+        if battery == battery:  # not NaN
+            if battery <= cl.low_battery:
+                self._qualify(p, k.LOW_BATTERY, -1, t, t, 1, seq, 1)
+            elif battery >= cl.battery_ok:
+                self._clear(p, k.LOW_BATTERY, -1, t, seq, 1)
+        if kind == ev.FIX:
+            self._clear(p, k.LOCATION_DISABLED, -1, t, seq, 1)
+            if self.f.good_fix[r]:
+                self._fix(r, p, t, seq)
+        else:
+            self._status(p, status, t, seq)
+        pid = st.person_ids[p]
+        if st.book.is_active((pid, k.DEVICE_OFF, "")):
+            st.silence_due[p] = NEVER
+        else:
+            due = t + int(cl.timeout_ms[p])
+            st.silence_due[p] = due
+            if due < self.f_end:
+                heapq.heappush(self.heap, (due, p, SILENCE, -1))
+
+    def _status(self, p: int, status: int, t: int, seq: int) -> None:
+        if status == ev.LOW_BATTERY:
+            self._qualify(p, k.LOW_BATTERY, -1, t, t, 1, seq, 1)
+        elif status == ev.TAMPER:
+            self._qualify(p, k.TAMPER, -1, t, t, 1, seq, 1)
+        elif status == ev.LOCATION_DISABLED:
+            self._qualify(p, k.LOCATION_DISABLED, -1, t, t, 1, seq, 1)
+        elif status == ev.LOCATION_ENABLED:
+            self._clear(p, k.LOCATION_DISABLED, -1, t, seq, 1)
+
+    def _fix(self, r: int, p: int, t: int, seq: int) -> None:
+        b, st, f = self.b, self.st, self.f
+        loc = (float(b.lon[r]), float(b.lat[r]), float(b.accuracy_m[r]))
+        st.last_fix_ts[p] = t
+        st.last_lon[p], st.last_lat[p], st.last_acc[p] = loc
+        if f.jump[r]:
+            self._qualify(p, k.LOCATION_JUMP, -1, t, t, 1, seq, 1)
+        lo, hi = int(f.pair_ptr[r]), int(f.pair_ptr[r + 1])
+        seen_exclusion = set()
+        for i in range(lo, hi):
+            z = int(f.pair_zone[i])
+            if not self.cl.inclusion[z]:
+                seen_exclusion.add(z)
+            if f.pair_active[i] and not self.cl.suspended(p, z, t):
+                self._zone_fix(p, z, int(f.pair_rel[i]), t, seq, 1, loc)
+        # exclusion zones the spatial index did not return are far away: OUT
+        pid = st.person_ids[p]
+        pending = set(st.counters.get(pid, {}))
+        pending.update(key[2] for key in st.book.active_keys_of(pid) if key[1] == k.ZONE_ENTER)
+        for zid in sorted(pending):
+            z = self.cl.zones.index[zid]
+            if z not in seen_exclusion and not self.cl.inclusion[z]:
+                if bool(self.cl.zones.schedules[z].active_at(np.array([t]))[0]):
+                    self._zone_fix(p, z, OUT, t, seq, 1, loc)
+
+    def _zone_fix(self, p, z, rel, t, seq, phase, loc=None) -> None:
+        """One fix (or an activation check) against one active zone: the decision table."""
+        cl, st = self.cl, self.st
+        if rel == BAND:
+            return  # hysteresis: between inside and clearly outside nothing changes
+        pid, zid = st.person_ids[p], cl.zone_ids[z]
+        inclusion = bool(cl.inclusion[z])
+        alert_type = k.ZONE_EXIT if inclusion else k.ZONE_ENTER
+        qualifies = rel == (OUT if inclusion else INSIDE)
+        if not qualifies:
+            counts = st.counters.get(pid)
+            if counts and counts.pop(zid, None) is not None and not counts:
+                del st.counters[pid]
+            self._clear(p, alert_type, z, t, seq, phase)
+            return
+        counts = st.counters.setdefault(pid, {})
+        run = counts.setdefault(zid, [0, t])
+        run[0] += 1
+        need = cl.confirm if inclusion else cl.confirm_exclusion
+        if st.book.is_active((pid, alert_type, zid)):
+            self._qualify(p, alert_type, z, run[1], t, 1, seq, phase, loc)
+        elif run[0] >= need:
+            self._qualify(p, alert_type, z, run[1], t, run[0], seq, phase, loc)
+
+
+def id_of(cl: Caseload, p: int, pm) -> int:
+    return cl.permits[p].index(pm)

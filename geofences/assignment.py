@@ -1,0 +1,90 @@
+"""Which zones apply to which person, as arrays.
+
+A zone applies to a person when the person lists it, when the zone says `applies_to: all`,
+or when they share a group named in the zone's `applies_to`. Inclusion zones are few per
+person and are kept as a CSR list (every fix is checked against all of them). Exclusion zones
+can be thousands (venues under a prohibition order) applying through groups, so their
+applicability is a test on candidate pairs found by the spatial index, never a full list:
+2,000 venues × 20,000 persons would be 40 million pairs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from config.model import PersonSpec, ZoneSpec
+
+
+class ZoneAssignment:
+    def __init__(self, persons: list[PersonSpec], zones: list[ZoneSpec]):
+        self.n_persons = len(persons)
+        self.n_zones = len(zones)
+        zone_index = {z.zone_id: i for i, z in enumerate(zones)}
+        inclusion = np.array([z.kind == "inclusion" for z in zones], dtype=bool)
+        self.zone_all = np.array([z.applies_to_all for z in zones], dtype=bool)
+
+        groups = sorted({g for z in zones for g in z.applies_to_groups})
+        group_bit = {g: i for i, g in enumerate(groups)}
+        words = max(1, (len(groups) + 63) // 64)
+        self.zone_groups = np.zeros((self.n_zones, words), dtype=np.uint64)
+        for zi, z in enumerate(zones):
+            for g in z.applies_to_groups:
+                b = group_bit[g]
+                self.zone_groups[zi, b // 64] |= np.uint64(1 << (b % 64))
+        self.person_groups = np.zeros((self.n_persons, words), dtype=np.uint64)
+        for pi, p in enumerate(persons):
+            for g in p.groups:
+                b = group_bit.get(g)
+                if b is not None:
+                    self.person_groups[pi, b // 64] |= np.uint64(1 << (b % 64))
+
+        explicit = sorted(
+            pi * self.n_zones + zone_index[zid]
+            for pi, p in enumerate(persons)
+            for zid in p.zones
+            if zid in zone_index
+        )
+        self.explicit_codes = np.array(explicit, dtype=np.int64)
+
+        # inclusion zones of each person, CSR
+        lists: list[list[int]] = []
+        all_incl = [zi for zi in range(self.n_zones) if inclusion[zi] and self.zone_all[zi]]
+        group_incl = [zi for zi in range(self.n_zones) if inclusion[zi] and self.zone_groups[zi].any()]
+        for pi, p in enumerate(persons):
+            mine = {zone_index[zid] for zid in p.zones if zid in zone_index and inclusion[zone_index[zid]]}
+            mine.update(all_incl)
+            for zi in group_incl:
+                if (self.zone_groups[zi] & self.person_groups[pi]).any():
+                    mine.add(zi)
+            lists.append(sorted(mine))
+        counts = np.array([len(x) for x in lists], dtype=np.int64)
+        self.incl_ptr = np.zeros(self.n_persons + 1, dtype=np.int64)
+        np.cumsum(counts, out=self.incl_ptr[1:])
+        self.incl_zone = np.array([z for x in lists for z in x], dtype=np.int32)
+
+    def inclusion_pairs(self, rows: np.ndarray, person: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(row, zone) for every inclusion zone of each row's person."""
+        start = self.incl_ptr[person]
+        count = self.incl_ptr[person + 1] - start
+        row_rep = np.repeat(rows, count)
+        offsets = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
+        return row_rep, self.incl_zone[np.repeat(start, count) + offsets]
+
+    def applies(self, person: np.ndarray, zone: np.ndarray) -> np.ndarray:
+        """Vectorised: does zone[i] apply to person[i]?"""
+        ok = self.zone_all[zone].copy()
+        ok |= (self.zone_groups[zone] & self.person_groups[person]).any(axis=1)
+        if self.explicit_codes.size:
+            codes = person.astype(np.int64) * self.n_zones + zone
+            pos = np.searchsorted(self.explicit_codes, codes)
+            pos = np.minimum(pos, self.explicit_codes.size - 1)
+            ok |= self.explicit_codes[pos] == codes
+        return ok
+
+    def inclusion_zones_of(self, person: int) -> np.ndarray:
+        return self.incl_zone[self.incl_ptr[person] : self.incl_ptr[person + 1]]
+
+    def persons_with_zone(self, zone: int) -> np.ndarray:
+        """Every person a zone applies to (used only when a schedule changes)."""
+        persons = np.arange(self.n_persons)
+        return persons[self.applies(persons, np.full(self.n_persons, zone, dtype=np.int64))]

@@ -1,0 +1,338 @@
+"""One test per rule of SPEC §3, at its edges."""
+
+from __future__ import annotations
+
+from enginekit import (
+    LAT0,
+    LON0,
+    bundle,
+    curfew_zone,
+    home_zone,
+    ms,
+    of_type,
+    permit,
+    person,
+    run,
+    venue_zone,
+)
+
+from alerts.timefmt import rfc3339
+from stream import events as ev
+
+D = "2026-11-27 "
+
+
+def t(hhmm: str, day: str = D) -> str:
+    return day + hhmm
+
+
+def iso(text: str) -> str:
+    return rfc3339(ms(text))
+
+
+# -- inclusion zones: confirmation, hysteresis, buffer edges ---------------------------------
+
+
+def test_zone_exit_opens_on_second_clearly_outside_fix_with_first_as_opened_at():
+    _, _, ups = run(bundle(), lambda f: f.inside(t("10:00")).out(t("10:01")).out(t("10:02")))
+    exits = of_type(ups, "zone_exit")
+    assert len(exits) == 1
+    assert exits[0]["opened_at"] == iso(t("10:01"))
+    assert exits[0]["event_count"] == 2
+    assert exits[0]["condition"] == "active"
+    assert exits[0]["zone_id"] == "home"
+    assert exits[0]["severity"] == "high"
+
+
+def test_one_outside_fix_is_not_enough():
+    _, _, ups = run(bundle(), lambda f: f.inside(t("10:00")).out(t("10:01")).inside(t("10:02")))
+    assert of_type(ups, "zone_exit") == []
+
+
+def test_exactly_at_the_buffer_is_not_clearly_outside():
+    # buffer 100 m: 99 m out is the band (counts nothing), 101 m is clearly outside
+    _, _, band = run(bundle(), lambda f: f.out(t("10:00"), 99).out(t("10:01"), 99).out(t("10:02"), 99))
+    assert of_type(band, "zone_exit") == []
+    _, _, out = run(bundle(), lambda f: f.out(t("10:00"), 101).out(t("10:01"), 101))
+    assert len(of_type(out, "zone_exit")) == 1
+
+
+def test_accuracy_wider_than_buffer_widens_the_band():
+    # 200 m outside with 300 m accuracy: could be inside, so nothing happens
+    _, _, ups = run(bundle(), lambda f: f.out(t("10:00"), 200, acc=300).out(t("10:01"), 200, acc=300))
+    assert of_type(ups, "zone_exit") == []
+    _, _, ups = run(bundle(), lambda f: f.out(t("10:00"), 301, acc=300).out(t("10:01"), 301, acc=300))
+    assert len(of_type(ups, "zone_exit")) == 1
+
+
+def test_band_fixes_neither_count_nor_break_the_run():
+    _, _, ups = run(bundle(), lambda f: f.out(t("10:00")).out(t("10:01"), 50).out(t("10:02")))
+    exits = of_type(ups, "zone_exit")
+    assert len(exits) == 1 and exits[0]["opened_at"] == iso(t("10:00"))
+
+
+def test_fix_over_max_accuracy_changes_no_zone_state_but_is_a_sign_of_life():
+    def feed(f):
+        f.out(t("10:00")).out(t("10:01"), acc=1500).inside(t("10:02"))
+        # without the 10:59 sign of life, silence would fire at 11:02 before the 11:20 fix
+        f.out(t("10:32")).out(t("10:59"), acc=5000).out(t("11:20"), 50)
+
+    _, _, ups = run(bundle(), feed)
+    assert of_type(ups, "zone_exit") == []
+    assert of_type(ups, "signal_lost") == []
+
+
+def test_first_inside_fix_clears_zone_exit():
+    _, _, ups = run(bundle(), lambda f: f.out(t("10:00")).out(t("10:01")).out(t("10:02"), 50)
+                    .inside(t("10:03")))
+    (a,) = of_type(ups, "zone_exit")
+    assert a["condition"] == "cleared" and a["cleared_at"] == iso(t("10:03"))
+    assert a["event_count"] == 2  # the band fix is not a qualifying event
+
+
+# -- exclusion zones ---------------------------------------------------------------------------
+
+VENUE = (LON0 + 0.01, LAT0)
+M_LON = 96_405.0
+
+
+def test_zone_enter_opens_on_first_fix_inside_and_clears_beyond_buffer_only():
+    lon, lat = VENUE
+
+    def feed(f):
+        f.fix(t("20:00"), lon, lat)  # inside the 100 m circle
+        f.fix(t("20:01"), lon + 130 / M_LON, lat)  # 30 m out of a 50 m buffer: band
+        f.fix(t("20:02"), lon + 165 / M_LON, lat)  # 65 m out: clears
+
+    _, _, ups = run(bundle(), feed)
+    (a,) = of_type(ups, "zone_enter")
+    assert a["severity"] == "critical" and a["opened_at"] == iso(t("20:00"))
+    assert a["cleared_at"] == iso(t("20:02"))
+
+
+def test_exclusion_zone_only_applies_to_its_group():
+    b = bundle(persons=[person(groups=())])
+    _, _, ups = run(b, lambda f: f.fix(t("20:00"), *VENUE))
+    assert of_type(ups, "zone_enter") == []
+
+
+def test_exclusion_clears_when_next_fix_is_far_away():
+    # the far fix is not even a spatial-index candidate of the venue: still clears it
+    _, _, ups = run(bundle(), lambda f: f.fix(t("20:00"), *VENUE).inside(t("20:05")))
+    (a,) = of_type(ups, "zone_enter")
+    assert a["condition"] == "cleared"
+
+
+# -- schedules ---------------------------------------------------------------------------------
+
+
+def curfew_bundle(**kw):
+    return bundle(zones=[home_zone(), curfew_zone()],
+                  persons=[person(zones=("home", "curfew"), timeout_s=7200)], **kw)
+
+
+def curfew_away(metres=2000.0):
+    """A point inside the home district but well outside the 300 m curfew circle."""
+    return LON0 + metres / M_LON, LAT0
+
+
+def test_curfew_starting_while_person_is_out_counts_at_its_start():
+    away = curfew_away()
+
+    def feed(f):
+        f.fix(t("21:50"), *away)  # curfew not yet active: nothing
+        f.fix(t("22:10"), *away)  # the 22:00 activation counted one; this one confirms
+
+    _, _, ups = run(curfew_bundle(), feed)
+    (a,) = of_type(ups, "zone_exit")
+    assert a["zone_id"] == "curfew" and a["opened_at"] == iso(t("22:00"))
+
+
+def test_curfew_window_start_is_inclusive_and_end_exclusive():
+    away = curfew_away()
+    # fixes at exactly 22:00 and 22:01 count (window [start, end))
+    _, _, ups = run(curfew_bundle(), lambda f: f.fix(t("22:00"), *away).fix(t("22:01"), *away))
+    (a,) = of_type(ups, "zone_exit")
+    assert a["opened_at"] == iso(t("22:00"))
+    # fixes at exactly 06:00 are after the window: nothing
+    day2 = "2026-11-28 "
+    _, _, ups = run(curfew_bundle(), lambda f: f.fix(t("06:00", day2), *away)
+                    .fix(t("06:01", day2), *away))
+    assert of_type(ups, "zone_exit") == []
+
+
+def test_curfew_runs_past_midnight_and_clears_when_it_ends():
+    away = curfew_away()
+    day2 = "2026-11-28 "
+
+    def feed(f):
+        f.fix(t("23:50"), *away).fix(t("00:10", day2), *away)  # across midnight: confirmed
+        f.fix(t("05:59", day2), *away)
+        f.fix(t("06:30", day2), *away)  # the window ended at 06:00
+
+    _, _, ups = run(curfew_bundle(), feed)
+    (a,) = of_type(ups, "zone_exit")
+    assert a["opened_at"] == iso(t("23:50"))
+    assert a["condition"] == "cleared" and a["cleared_at"] == iso(t("06:00", day2))
+
+
+def test_curfew_activation_ignores_a_stale_last_fix():
+    away = curfew_away()
+    b = bundle(zones=[home_zone(), curfew_zone()],
+               persons=[person(zones=("home", "curfew"), timeout_s=600)])
+    # the 21:00 fix is older than the 600 s silence timeout when the curfew starts
+    _, _, ups = run(b, lambda f: f.fix(t("21:00"), *away).fix(t("22:05"), *away))
+    assert of_type(ups, "zone_exit") == []
+
+
+# -- leave permits -----------------------------------------------------------------------------
+
+
+def test_permit_start_clears_an_open_exit_and_suppresses_new_ones():
+    b = bundle(permits=[permit(start="2026-11-27 09:00", end="2026-11-27 18:00")])
+
+    def feed(f):
+        f.out(t("08:50")).out(t("08:55"))  # opens
+        f.out(t("09:30")).out(t("09:40"))  # on leave: nothing
+
+    _, _, ups = run(b, feed)
+    (a,) = of_type(ups, "zone_exit")
+    assert a["condition"] == "cleared" and a["cleared_at"] == iso(t("09:00"))
+
+
+def test_person_still_away_when_leave_ends_raises_at_that_moment():
+    b = bundle(permits=[permit(start="2026-11-27 09:00", end="2026-11-27 18:00")])
+    _, _, ups = run(b, lambda f: f.out(t("17:50")).out(t("18:10")))
+    (a,) = of_type(ups, "zone_exit")
+    assert a["opened_at"] == iso(t("18:00"))
+
+
+def test_revoked_permit_ends_early():
+    b = bundle(permits=[permit(start="2026-11-27 09:00", end="2026-11-27 18:00",
+                               revoked="2026-11-27 12:00")])
+    _, _, ups = run(b, lambda f: f.out(t("11:50")).out(t("12:10")))
+    (a,) = of_type(ups, "zone_exit")
+    assert a["opened_at"] == iso(t("12:00"))
+
+
+# -- device and behaviour ------------------------------------------------------------------------
+
+
+def test_signal_lost_opens_at_last_seen_plus_timeout_and_not_at_exactly_timeout():
+    _, _, ups = run(bundle(), lambda f: f.inside(t("10:00")).inside(t("10:30")).inside(t("11:00:01")))
+    (a,) = of_type(ups, "signal_lost")
+    assert a["opened_at"] == iso(t("11:00")) and a["cleared_at"] == iso(t("11:00:01"))
+    # a gap of exactly the timeout is not silence
+    _, _, ups = run(bundle(), lambda f: f.inside(t("10:00")).inside(t("10:30")).inside(t("11:00")))
+    assert of_type(ups, "signal_lost") == []
+
+
+def test_person_never_heard_from_is_silent_from_clock_start():
+    b = bundle(persons=[person("P1"), person("P2")])
+    _, _, ups = run(b, lambda f: f.inside(t("10:00")).inside(t("10:29")).inside(t("10:58"))
+                    .inside(t("11:27")))
+    lost = of_type(ups, "signal_lost")
+    assert [(a["person_id"], a["opened_at"]) for a in lost] == [("P2", iso(t("10:30")))]
+
+
+def test_no_silence_while_device_off_and_any_event_clears_device_off():
+    def feed(f):
+        f.inside(t("10:00")).status(t("10:05"), ev.POWER_OFF)
+        f.inside(t("12:00"))
+
+    _, _, ups = run(bundle(), feed)
+    assert of_type(ups, "signal_lost") == []
+    (off,) = of_type(ups, "device_off")
+    assert off["opened_at"] == iso(t("10:05")) and off["cleared_at"] == iso(t("12:00"))
+
+
+def test_location_disabled_clears_on_fix_or_enabled():
+    _, _, ups = run(bundle(), lambda f: f.inside(t("10:00")).status(t("10:01"), ev.LOCATION_DISABLED)
+                    .status(t("10:02"), ev.HEARTBEAT).inside(t("10:03")))
+    (a,) = of_type(ups, "location_disabled")
+    assert a["cleared_at"] == iso(t("10:03"))
+    _, _, ups = run(bundle(), lambda f: f.status(t("10:01"), ev.LOCATION_DISABLED)
+                    .status(t("10:02"), ev.LOCATION_ENABLED))
+    (a,) = of_type(ups, "location_disabled")
+    assert a["cleared_at"] == iso(t("10:02"))
+
+
+def test_tamper_stays_active_until_an_officer_resolves_it():
+    _, _, ups = run(bundle(), lambda f: f.status(t("10:00"), ev.TAMPER).inside(t("10:01"))
+                    .status(t("10:02"), ev.POWER_ON))
+    (a,) = of_type(ups, "tamper")
+    assert a["condition"] == "active" and a["severity"] == "critical"
+
+
+def test_low_battery_opens_at_15_and_clears_only_at_25():
+    _, _, ups = run(bundle(), lambda f: f.inside(t("10:00"), battery=16).inside(t("10:01"), battery=15)
+                    .inside(t("10:02"), battery=24).inside(t("10:03"), battery=25))
+    (a,) = of_type(ups, "low_battery")
+    assert a["opened_at"] == iso(t("10:01")) and a["cleared_at"] == iso(t("10:03"))
+    assert a["severity"] == "low"
+
+
+def test_location_jump_needs_both_distance_and_speed():
+    far = (LON0 + 0.04, LAT0)  # ~3.9 km east, still inside the district
+    # 3.9 km in 10 s: 390 m/s -> jump
+    _, _, ups = run(bundle(), lambda f: f.inside(t("10:00:00")).fix(t("10:00:10"), *far))
+    assert len(of_type(ups, "location_jump")) == 1
+    # 3.9 km in 60 s: 65 m/s -> a fast car, not a jump
+    _, _, ups = run(bundle(), lambda f: f.inside(t("10:00")).fix(t("10:01"), *far))
+    assert of_type(ups, "location_jump") == []
+    # accuracies are subtracted: 3.9 km less 2 × 1 km is under 2 km
+    _, _, ups = run(bundle(), lambda f: f.inside(t("10:00:00"), acc=999).fix(t("10:00:10"), *far, acc=999))
+    assert of_type(ups, "location_jump") == []
+
+
+# -- one incident, one alert ------------------------------------------------------------------
+
+
+def exit_then_return(f, again_at: str):
+    f.out(t("10:00")).out(t("10:01")).inside(t("10:05"))
+    f.out(t(again_at)).out(t("10:25"))
+
+
+def test_recurrence_just_inside_the_reopen_window_reopens_the_same_alert():
+    _, _, ups = run(bundle(), lambda f: exit_then_return(f, "10:20"))  # 900 s after 10:05
+    (a,) = of_type(ups, "zone_exit")
+    assert a["reopen_count"] == 1 and a["condition"] == "active"
+    assert a["opened_at"] == iso(t("10:00"))
+
+
+def test_recurrence_just_outside_the_reopen_window_is_a_new_alert():
+    _, _, ups = run(bundle(), lambda f: exit_then_return(f, "10:20:01"))
+    alerts = of_type(ups, "zone_exit")
+    assert len(alerts) == 2 and {a["reopen_count"] for a in alerts} == {0}
+    assert len({a["alert_id"] for a in alerts}) == 2
+
+
+def test_repeats_update_the_active_alert_instead_of_raising_new_ones():
+    _, _, ups = run(bundle(), lambda f: [f.out(f"{D}10:{m:02d}") for m in range(6)])
+    (a,) = of_type(ups, "zone_exit")
+    assert a["event_count"] == 6 and a["last_event_at"] == iso(t("10:05"))
+    assert [u["version"] for u in ups if u["type"] == "zone_exit"] == [1, 2, 3, 4, 5]
+
+
+# -- duplicates and late events ---------------------------------------------------------------
+
+
+def test_duplicates_and_late_events_are_counted_and_ignored():
+    def feed(f):
+        f.inside(t("10:00")).inside(t("10:00"))  # duplicate
+        f.status(t("09:59"), ev.POWER_OFF)  # late power_off opens nothing
+        f.out(t("10:01")).out(t("09:58"))  # the late fix clears nothing, counts nothing
+        f.out(t("10:02"))
+
+    engine, _, ups = run(bundle(), feed)
+    assert of_type(ups, "device_off") == []
+    (a,) = of_type(ups, "zone_exit")
+    assert a["opened_at"] == iso(t("10:01"))
+    assert engine.stats["duplicate"] == 1 and engine.stats["out_of_order"] == 2
+
+
+def test_ids_are_derived_from_key_and_opened_at():
+    _, _, a = run(bundle(), lambda f: f.out(t("10:00")).out(t("10:01")))
+    _, _, b = run(bundle(), lambda f: f.out(t("10:00")).out(t("10:01")), now_ms=123456)
+    assert [u["alert_id"] for u in a] == [u["alert_id"] for u in b]
+    assert a[0]["alert_id"].startswith("al-")
