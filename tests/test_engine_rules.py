@@ -13,7 +13,6 @@ from enginekit import (
     permit,
     person,
     run,
-    venue_zone,
 )
 
 from alerts.timefmt import rfc3339
