@@ -22,7 +22,7 @@ def main() -> int:
     from stream.replay import replay, write_summary
     from stream.simulate import simulate, write_feed
 
-    console = Console(stderr=False)
+    console = Console(width=140)
     WORKDIR.mkdir(exist_ok=True)
     feed_path = WORKDIR / "feed.jsonl.gz"
     # the last twelve hours, so that timestamps are recent but never in the future

@@ -1,0 +1,54 @@
+"""The dead-letter output: one JSON line per rejected record, counted by reason (SPEC §1)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+
+import orjson
+
+from stream.events import DeadLetter
+
+
+def _line(letter: DeadLetter) -> bytes:
+    try:
+        return orjson.dumps(letter.to_dict()) + b"\n"
+    except orjson.JSONEncodeError:  # a lone surrogate somewhere: escape rather than fail
+        return json.dumps(letter.to_dict()).encode() + b"\n"
+
+
+class DeadLetterWriter:
+    """Writes dead letters as JSONL to `path`, or only counts them when `path` is None.
+
+    The file is truncated on open unless `append` is set (a live service restarting should
+    keep what it wrote before). Each `write` is flushed, so the file can be tailed.
+    """
+
+    def __init__(self, path: str | os.PathLike | None, append: bool = False):
+        self.path = path
+        self.counts: Counter[str] = Counter()
+        self._file = None if path is None else open(path, "ab" if append else "wb")
+
+    def write(self, letters: list[DeadLetter]) -> None:
+        if not letters:
+            return
+        self.counts.update(d.reason for d in letters)
+        if self._file is not None:
+            self._file.write(b"".join(_line(d) for d in letters))
+            self._file.flush()
+
+    @property
+    def total(self) -> int:
+        return self.counts.total()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def __enter__(self) -> DeadLetterWriter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
