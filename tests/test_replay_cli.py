@@ -1,0 +1,112 @@
+"""`lookout replay` as a user runs it: files in, alerts and dead letters out, exit codes."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+
+from stream.cli import main
+
+DEMO = Path(__file__).resolve().parent.parent / "config" / "demo"
+
+
+def write_bundle(tmp: Path) -> Path:
+    b = tmp / "bundle"
+    b.mkdir()
+    zones = {"type": "FeatureCollection", "features": [{
+        "type": "Feature",
+        "geometry": {"type": "Polygon", "coordinates": [[[119.9, 29.9], [120.1, 29.9], [120.1, 30.1],
+                                                          [119.9, 30.1], [119.9, 29.9]]]},
+        "properties": {"zone_id": "home", "name": "家", "kind": "inclusion"},
+    }]}
+    (b / "zones.geojson").write_text(json.dumps(zones))
+    (b / "persons.jsonl").write_text(json.dumps({
+        "person_id": "P1", "name": "张三", "office_id": "o1", "officer_id": "w1", "zones": ["home"],
+    }) + "\n")
+    return b
+
+
+def events() -> list[bytes]:
+    rows = [
+        {"type": "fix", "person_id": "P1", "ts": "2026-11-27T10:00:00+08:00", "lat": 30.0, "lon": 120.095},
+        {"type": "fix", "person_id": "P1", "ts": "2026-11-27T10:01:00+08:00", "lat": 30.0, "lon": 120.102},
+        {"type": "fix", "person_id": "P1", "ts": "2026-11-27T10:02:00+08:00", "lat": 30.0, "lon": 120.102},
+        {"type": "fix", "person_id": "P9", "ts": "2026-11-27T10:03:00+08:00", "lat": 30.0, "lon": 120.0},
+        {"type": "fix", "person_id": "P1", "ts": "2026-11-27T10:02:00+08:00", "lat": 30.0, "lon": 120.102},
+    ]
+    lines = [orjson.dumps(r) for r in rows]
+    lines.insert(2, b"{not json")
+    lines.append(b'{"type": "fix", "person_id": "P1", "ts": 1, "lat": 95, "lon": 120}')
+    return lines
+
+
+def test_replay_writes_alerts_dead_letters_and_a_summary(tmp_path, capsys):
+    b = write_bundle(tmp_path)
+    feed = tmp_path / "feed.jsonl.gz"
+    with gzip.open(feed, "wb") as fh:
+        fh.write(b"\n".join(events()) + b"\n")
+    out, dead = tmp_path / "alerts.jsonl", tmp_path / "dead.jsonl"
+    code = main(["replay", str(feed), "--bundle", str(b), "--out", str(out),
+                 "--dead-letter", str(dead), "--until", "2026-11-27T11:00:00+08:00"])
+    assert code == 0
+    updates = [orjson.loads(x) for x in out.read_bytes().splitlines()]
+    assert [(u["type"], u["version"]) for u in updates] == [("zone_exit", 1), ("signal_lost", 1)]
+    assert updates[0]["opened_at"] == "2026-11-27T10:01:00.000+08:00"
+    assert updates[0]["message"] == {"zh": "张三：越界（离开活动区域）（家），未解除",
+                                     "en": "张三: left permitted area (家), active"}
+    # --until moved the clock: silence fired 30 min after the last fix
+    assert updates[1]["opened_at"] == "2026-11-27T10:32:00.000+08:00"
+    letters = [orjson.loads(x) for x in dead.read_bytes().splitlines()]
+    assert sorted(d["reason"] for d in letters) == ["invalid_field", "malformed_json", "unknown_person"]
+    assert all(set(d) == {"received_at", "reason", "detail", "raw"} for d in letters)
+    err = capsys.readouterr().err
+    assert "events read 读取事件: 7" in err
+    assert "duplicate 重复 1" in err
+    assert "invalid_field 1, malformed_json 1, unknown_person 1" in err
+    assert "zone_exit 1" in err
+
+
+def test_bad_bundle_exits_2_naming_file_line_and_field(tmp_path, capsys):
+    b = write_bundle(tmp_path)
+    (b / "persons.jsonl").write_text('{"person_id": "P1", "office_id": "o1", "officer_id": "w1", '
+                                     '"zones": ["nowhere"]}\n')
+    feed = tmp_path / "feed.jsonl"
+    feed.write_bytes(b"")
+    assert main(["replay", str(feed), "--bundle", str(b)]) == 2
+    assert 'persons.jsonl:line 1: zones[0]: unknown zone "nowhere"' in capsys.readouterr().err
+
+
+def test_bad_flags_exit_2(tmp_path):
+    b = write_bundle(tmp_path)
+    with pytest.raises(SystemExit) as e:
+        main(["replay", "x.jsonl", "--bundle", str(b), "--speed", "fast"])
+    assert e.value.code == 2
+    assert main(["replay", str(tmp_path / "missing.jsonl"), "--bundle", str(b)]) == 2
+
+
+def test_drill_replay_marks_every_alert_as_drill(tmp_path):
+    b = write_bundle(tmp_path)
+    feed = tmp_path / "feed.jsonl"
+    feed.write_bytes(b"\n".join(events()))
+    out = tmp_path / "alerts.jsonl"
+    assert main(["replay", str(feed), "--bundle", str(b), "--out", str(out), "--drill"]) == 0
+    updates = [orjson.loads(x) for x in out.read_bytes().splitlines()]
+    assert updates and all(u["drill"] for u in updates)
+
+
+def test_console_script_runs_from_stdin(tmp_path):
+    exe = Path(sys.executable).parent / "lookout"
+    if not exe.exists():
+        exe = shutil.which("lookout")
+    b = write_bundle(tmp_path)
+    proc = subprocess.run([str(exe), "replay", "-", "--bundle", str(b)], input=b"\n".join(events()),
+                          capture_output=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert b'"type":"zone_exit"' in proc.stdout
