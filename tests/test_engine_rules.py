@@ -13,6 +13,7 @@ from enginekit import (
     permit,
     person,
     run,
+    venue_zone,
 )
 
 from alerts.timefmt import rfc3339
@@ -335,3 +336,53 @@ def test_ids_are_derived_from_key_and_opened_at():
     _, _, b = run(bundle(), lambda f: f.out(t("10:00")).out(t("10:01")), now_ms=123456)
     assert [u["alert_id"] for u in a] == [u["alert_id"] for u in b]
     assert a[0]["alert_id"].startswith("al-")
+
+
+# -- ticks and the clock ----------------------------------------------------------------------
+
+
+def test_a_tick_fires_timers_due_at_or_before_it_an_event_only_strictly_before():
+    # due at 10:30:00 exactly: a tick at 10:30 fires it, another person's event at 10:30 doesn't
+    b = bundle(persons=[person("P1"), person("P2", timeout_s=7200)])
+    _, _, ups = run(b, lambda f: f.inside(t("10:00")).inside(t("10:00"), pid="P2").tick(t("10:30")))
+    (a,) = of_type(ups, "signal_lost")
+    assert a["opened_at"] == iso(t("10:30"))
+    _, _, ups = run(b, lambda f: f.inside(t("10:00")).inside(t("10:00"), pid="P2")
+                    .inside(t("10:30"), pid="P2"))
+    assert of_type(ups, "signal_lost") == []
+
+
+def test_another_persons_events_move_the_clock_for_everyone():
+    b = bundle(persons=[person("P1"), person("P2", timeout_s=7200)])
+    _, _, ups = run(b, lambda f: f.inside(t("10:00")).inside(t("10:00"), pid="P2")
+                    .inside(t("10:45"), pid="P2").inside(t("10:50")))
+    (a,) = of_type(ups, "signal_lost")
+    # fired when P2's 10:45 fix moved the clock, cleared by P1's own late return
+    assert a["opened_at"] == iso(t("10:30")) and a["cleared_at"] == iso(t("10:50"))
+
+
+def test_a_lagging_device_is_silent_from_its_own_last_fix():
+    # P1's phone delivers a fix stamped 09:00 when the clock already reads 10:00
+    b = bundle(persons=[person("P1"), person("P2", timeout_s=7200)])
+    _, _, ups = run(b, lambda f: f.inside(t("10:00"), pid="P2").inside(t("09:00"))
+                    .inside(t("10:01"), pid="P2"))
+    (a,) = of_type(ups, "signal_lost")
+    assert a["opened_at"] == iso(t("09:30"))
+
+
+def test_reload_with_a_new_permit_suppresses_the_next_exit_without_restart():
+    from enginekit import Feed
+
+    from alerts.engine import Engine
+
+    b = bundle()
+    engine = Engine(b)
+    state = engine.new_state()
+    engine.process(state, Feed(engine).inside(t("08:00")).batch(), 0)
+    engine.reload(bundle(permits=[permit(start="2026-11-27 09:00", end="2026-11-27 18:00")]), state)
+    ups = engine.process(state, Feed(engine).out(t("09:10")).out(t("09:20")).batch(), 0)
+    assert of_type(ups, "zone_exit") == []
+    # and a removed zone stops counting: the person now has only the venue
+    engine.reload(bundle(zones=[venue_zone()], persons=[person(zones=())]), state)
+    ups = engine.process(state, Feed(engine).out(t("18:10")).out(t("18:20")).batch(), 0)
+    assert of_type(ups, "zone_exit") == []
