@@ -182,9 +182,15 @@ class IncidentBook:
         self.keys_by_person.clear()
         self.active_count.clear()
         for row in rows:
-            inc = Incident.from_state(row)
-            key = (inc.person_id, inc.type, inc.zone_id or "")
-            self.by_key[key] = inc
-            self.keys_by_person.setdefault(inc.person_id, set()).add(key)
-            if inc.active:
-                self._activated(inc.person_id, +1)
+            self.add_state(row)
+
+    def add_state(self, row: dict) -> None:
+        inc = Incident.from_state(row)
+        key = (inc.person_id, inc.type, inc.zone_id or "")
+        old = self.by_key.get(key)
+        if old is not None and old.active:
+            self._activated(inc.person_id, -1)
+        self.by_key[key] = inc
+        self.keys_by_person.setdefault(inc.person_id, set()).add(key)
+        if inc.active:
+            self._activated(inc.person_id, +1)

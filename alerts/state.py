@@ -66,6 +66,36 @@ class PartState:
         return keep
 
     # -- serialisation -------------------------------------------------------------------
+    def export_person(self, person_id: str) -> dict:
+        """One person's whole state, for stores keyed by person (Kafka changelogs)."""
+        p = self.person_ids.index(person_id)
+        keys = self.book.keys_by_person.get(person_id, ())
+        return {
+            "columns": {name: getattr(self, name)[p].item() for name in _COLUMNS},
+            "counters": self.counters.get(person_id, {}),
+            "incidents": [self.book.by_key[k].to_state() for k in sorted(keys)],
+        }
+
+    def import_person(self, person_id: str, record: dict) -> None:
+        p = self.person_ids.index(person_id)
+        for name, value in record["columns"].items():
+            getattr(self, name)[p] = value
+        if record["counters"]:
+            self.counters[person_id] = {z: list(v) for z, v in record["counters"].items()}
+        else:
+            self.counters.pop(person_id, None)
+        for row in record["incidents"]:
+            self.book.add_state(row)
+
+    def clock_state(self) -> dict:
+        """What a partition shares among its persons: the clock and the timer threshold."""
+        return {"started": self.started, "clock": self.clock, "threshold": self.threshold,
+                "batches": self.batches}
+
+    def load_clock_state(self, d: dict) -> None:
+        self.started, self.clock = d["started"], d["clock"]
+        self.threshold, self.batches = d["threshold"], d["batches"]
+
     def to_bytes(self) -> bytes:
         buf = io.BytesIO()
         np.savez(buf, **{name: getattr(self, name) for name in _COLUMNS})

@@ -4,6 +4,7 @@ path, batch size never changes the output, and a restart from a snapshot changes
 from __future__ import annotations
 
 import numpy as np
+import orjson
 from enginekit import (
     LAT0,
     LON0,
@@ -146,3 +147,30 @@ def test_reload_keeps_state_of_kept_persons_and_tracks_new_ones_from_now():
     assert cleared["alert_id"] == opened["alert_id"] and cleared["condition"] == "cleared"
     p4 = engine.person_index["P4"]
     assert state.real.tracked_since[p4] == START + 60_000
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(event, min_size=2, max_size=40), st.integers(1, 39))
+def test_state_moved_person_by_person_continues_identically(events, cut):
+    """What a keyed store (a Kafka changelog) does: persons saved one by one, plus the clock."""
+    b = world()
+    engine = Engine(b)
+    feed = Feed(engine)
+    build(feed, events)
+    batch = feed.batch()
+    cut = min(cut, len(batch) - 1)
+    first, rest = batch.take(np.arange(cut)), batch.take(np.arange(cut, len(batch)))
+
+    state = engine.new_state()
+    expected = engine.process(state, first, 0) + engine.process(state, rest, 0)
+
+    engine2 = Engine(b)
+    s1 = engine2.new_state()
+    got = engine2.process(s1, first, 0)
+    s2 = engine2.new_state()
+    for old, new in ((s1.real, s2.real), (s1.drill, s2.drill)):
+        new.load_clock_state(old.clock_state())
+        for pid in old.person_ids:
+            new.import_person(pid, orjson.loads(orjson.dumps(old.export_person(pid))))
+    got += engine2.process(s2, rest, 0)
+    assert got == expected
