@@ -18,7 +18,7 @@ from enginekit import (
     person,
     venue_zone,
 )
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from alerts.engine import Engine
@@ -149,8 +149,13 @@ def test_reload_keeps_state_of_kept_persons_and_tracks_new_ones_from_now():
     assert state.real.tracked_since[p4] == START + 60_000
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+OUTSIDE = east_of_edge(400)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(event, min_size=2, max_size=40), st.integers(1, 39))
+@example([(1, 10, "fix", OUTSIDE, 5.0, None, 0, False)] * 2, 1)  # a pending count crosses the cut
+@example([(0, 10, "status", OUTSIDE, 5.0, None, 4, False)] * 2, 1)  # an open tamper crosses it
 def test_state_moved_person_by_person_continues_identically(events, cut):
     """What a keyed store (a Kafka changelog) does: persons saved one by one, plus the clock."""
     b = world()
