@@ -219,8 +219,13 @@ def _loads(text: str, name: str, line: int = 0) -> Any:
 
 def _jsonl(d: Path, name: str, required: bool):
     text = _read(d, name, required) or ""
-    # split on "\n" only: str.splitlines() would also break at U+2028 inside a JSON string
-    for n, line in enumerate(text.split("\n"), 1):
+    # split on "\n" only: str.splitlines() would also break at U+2028 inside a JSON string;
+    # and one line at a time, since a province's persons.jsonl is large
+    start, n = 0, 0
+    while start < len(text):
+        end = text.find("\n", start)
+        end = len(text) if end < 0 else end
+        line, start, n = text[start:end], end + 1, n + 1
         if not line.strip():
             continue
         obj = _loads(line, name, n)
@@ -323,14 +328,21 @@ def _load_zones(d: Path, s: Settings) -> list[ZoneSpec]:
 
 def _load_persons(d: Path, s: Settings, zone_ids: set[str]) -> list[PersonSpec]:
     persons, seen = [], {}
+    # Offices, officers and zone lists repeat across a caseload: sharing one object per value
+    # saves a few hundred bytes a person, which at a province's 200,000 persons is most of
+    # the engine's memory.
+    shared: dict = {}
     for r in _jsonl(d, "persons.jsonl", required=True):
         r.only(_PERSON_FIELDS)
         pid = r.unique("person_id", seen, max_len=64)
         zones = r.strs("zones")
         r.known("zones", zones, zone_ids, "zone", "zones.geojson")
+        groups = r.strs("groups")
         persons.append(PersonSpec(
-            person_id=pid, name=r.text("name", pid), office_id=r.text("office_id"),
-            officer_id=r.text("officer_id"), zones=zones, groups=r.strs("groups"),
+            person_id=pid, name=r.text("name", pid),
+            office_id=shared.setdefault(r.text("office_id"), r.text("office_id")),
+            officer_id=shared.setdefault(r.text("officer_id"), r.text("officer_id")),
+            zones=shared.setdefault(zones, zones), groups=shared.setdefault(groups, groups),
             silence_timeout_s=r.num("silence_timeout_s", s.silence_timeout_s, positive=True),
             risk=r.choice("risk", RISKS, "medium")))
     return persons
