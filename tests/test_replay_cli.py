@@ -110,3 +110,19 @@ def test_console_script_runs_from_stdin(tmp_path):
                           capture_output=True, timeout=120)
     assert proc.returncode == 0, proc.stderr.decode()
     assert b'"type":"zone_exit"' in proc.stdout
+
+
+def test_paced_replay_gives_the_same_alerts_as_max_speed(tmp_path):
+    b = write_bundle(tmp_path)
+    feed = tmp_path / "feed.jsonl"
+    feed.write_bytes(b"\n".join(events()))
+    fast, paced = tmp_path / "fast.jsonl", tmp_path / "paced.jsonl"
+    assert main(["replay", str(feed), "--bundle", str(b), "--out", str(fast)]) == 0
+    # two minutes of event time at 1200x: a tenth of a second
+    assert main(["replay", str(feed), "--bundle", str(b), "--out", str(paced), "--speed", "1200"]) == 0
+
+    def strip(path):
+        return [{k: v for k, v in orjson.loads(x).items() if k != "detected_at"}
+                for x in path.read_bytes().splitlines()]
+
+    assert strip(fast) == strip(paced) and strip(fast)
