@@ -15,11 +15,11 @@ never a Python loop per fix.
 from __future__ import annotations
 
 import numpy as np
-import shapely
 
 from config.model import ZoneSpec
 from geofences.crs import convert_geometry_to_wgs84
 from geofences.geodesy import metres_to_degrees
+from geofences.gridindex import GridIndex
 from geofences.schedule import Schedule
 from geofences.shapes import BAND, CIRCLE, CORRIDOR, INSIDE, OUT, POLYGON, ZoneShape
 
@@ -80,7 +80,7 @@ class CompiledZones:
         self.shape = np.array([s.kind for s in self.shapes], dtype=np.int8)
         self.radius_m = np.array([s.radius_m for s in self.shapes], dtype=np.float64)
         self.bounds = np.array([s.bounds for s in self.shapes], dtype=np.float64).reshape(-1, 4)
-        self._build_exclusion_tree()
+        self._build_exclusion_index()
         return self
 
     def __len__(self) -> int:
@@ -130,7 +130,7 @@ class CompiledZones:
 
     # -- exclusion candidates --------------------------------------------------------------
 
-    def _build_exclusion_tree(self) -> None:
+    def _build_exclusion_index(self) -> None:
         self._exclusion_idx = np.flatnonzero(~self.kind_inclusion)
         b = self.bounds[self._exclusion_idx]
         reach = self.buffer_m[self._exclusion_idx] + _CANDIDATE_MARGIN_M
@@ -138,24 +138,16 @@ class CompiledZones:
         # the east-west scale is smallest at the most poleward latitude a nearby fix can have
         pole = np.maximum(np.abs(b[:, 1]), np.abs(b[:, 3])) + d_lat
         d_lon, _ = metres_to_degrees(reach, pole)
-        envelopes = np.column_stack(
+        self.exclusion_envelopes = np.column_stack(
             [b[:, 0] - d_lon, b[:, 1] - d_lat, b[:, 2] + d_lon, b[:, 3] + d_lat]
         )
-        self._exclusion_tree = shapely.STRtree(shapely.box(*envelopes.T))
-        # fixes outside all envelopes skip building shapely points (the costly part)
-        self._exclusion_extent = (np.inf, np.inf, -np.inf, -np.inf)
-        if len(envelopes):
-            self._exclusion_extent = (*envelopes[:, :2].min(axis=0), *envelopes[:, 2:].max(axis=0))
+        self._exclusion_grid = GridIndex(self.exclusion_envelopes)
 
     def exclusion_candidates(self, lon, lat) -> tuple[np.ndarray, np.ndarray]:
         """(point_idx, zone_idx) pairs, sorted, of exclusion zones whose buffer may reach the
-        fix. Any other (fix, exclusion zone) pair is OUT: the fix is beyond buffer_m."""
+        fix: its envelope (bounds widened by buffer_m + a margin) holds the fix. Any other
+        (fix, exclusion zone) pair is OUT: the fix is beyond buffer_m."""
         _, lon, lat = _flat(0, lon, lat)
-        if self._exclusion_idx.size == 0 or lon.size == 0:
-            return np.empty(0, np.intp), np.empty(0, np.intp)
-        minx, miny, maxx, maxy = self._exclusion_extent
-        near = np.flatnonzero((lon >= minx) & (lon <= maxx) & (lat >= miny) & (lat <= maxy))
-        hit, tree_idx = self._exclusion_tree.query(shapely.points(lon[near], lat[near]))
-        point_idx, zone_idx = near[hit], self._exclusion_idx[tree_idx]
-        order = np.lexsort((zone_idx, point_idx))
-        return point_idx[order].astype(np.intp), zone_idx[order]
+        point_idx, box_idx = self._exclusion_grid.query(lon, lat)
+        # _exclusion_idx is increasing, so the (point, zone) order survives the mapping
+        return point_idx, self._exclusion_idx[box_idx]

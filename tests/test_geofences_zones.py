@@ -265,3 +265,85 @@ def test_bd09_circle_is_moved_to_wgs84():
     spec = zone("home", shapely.Point(*bd_centre), radius_m=100.0, crs_name="bd09")
     assert CompiledZones.build([spec]).relate_one(0, *true_centre, 10.0) == INSIDE
     assert CompiledZones.build([spec], convert_datum=False).relate_one(0, *true_centre, 10.0) == OUT
+
+
+def _strtree_candidates(cz, lon, lat):
+    """The STRtree query exclusion_candidates ran before the grid index, as a reference."""
+    env = cz.exclusion_envelopes
+    finite = np.flatnonzero(np.isfinite(lon) & np.isfinite(lat))
+    tree = shapely.STRtree(shapely.box(*env.T))
+    hit, j = tree.query(shapely.points(lon[finite], lat[finite]))
+    p, z = finite[hit], np.flatnonzero(~cz.kind_inclusion)[j]
+    order = np.lexsort((z, p))
+    return p[order], z[order]
+
+
+def test_exclusion_candidates_are_exactly_the_envelope_hits():
+    rng = np.random.default_rng(29)
+    nz, n = 2000, 100_000
+    c_lon, c_lat = rng.uniform(118.0, 123.0, nz), rng.uniform(27.0, 31.0, nz)
+    specs = [
+        zone(
+            f"v{i}",
+            shapely.Point(c_lon[i], c_lat[i]),
+            kind="exclusion",
+            buffer_m=50.0,
+            radius_m=float(rng.uniform(40.0, 150.0)),
+        )
+        for i in range(nz)
+    ]
+    for i in range(0, nz, 7):  # inclusion zones in between: zone numbers are not box numbers
+        specs[i] = zone(f"v{i}", shapely.Point(c_lon[i], c_lat[i]), radius_m=100.0)
+    big = [shapely.box(119.5, 29.0, 119.8, 29.3), shapely.Point(120.5, 30.0).buffer(0.2)]
+    big.append(shapely.LineString([(120.0, 28.0), (121.0, 28.5)]))
+    specs[500:500] = [
+        zone(f"big{i}", g, kind="exclusion", buffer_m=200.0, radius_m=300.0 if i == 2 else None)
+        for i, g in enumerate(big)
+    ]
+    cz = CompiledZones.build(specs)
+    env, ex = cz.exclusion_envelopes, np.flatnonzero(~cz.kind_inclusion)
+    assert len(env) == ex.size == nz - len(range(0, nz, 7)) + 3
+    pick = rng.integers(0, ex.size, n // 4)
+    edge_lon = np.where(rng.random(pick.size) < 0.5, env[pick, 0], env[pick, 2])
+    edge_lat = rng.uniform(env[pick, 1], env[pick, 3])
+    near = rng.integers(0, nz, n // 4)
+    lon = np.concatenate(
+        [
+            rng.uniform(117.9, 123.1, n // 2),
+            c_lon[near] + rng.normal(0, 0.002, near.size),
+            edge_lon,
+            np.nextafter(edge_lon[:100], 0.0),
+            [np.nan, 1e6, -120.0],
+        ]
+    )
+    lat = np.concatenate(
+        [
+            rng.uniform(26.9, 31.1, n // 2),
+            c_lat[near] + rng.normal(0, 0.002, near.size),
+            edge_lat,
+            edge_lat[:100],
+            [29.0, 29.0, -29.0],
+        ]
+    )
+    point_idx, zone_idx = cz.exclusion_candidates(lon, lat)
+    found = [
+        np.flatnonzero((lon >= e[0]) & (lon <= e[2]) & (lat >= e[1]) & (lat <= e[3])) for e in env
+    ]
+    brute_p = np.concatenate(found)
+    brute_z = np.repeat(ex, [f.size for f in found])
+    order = np.lexsort((brute_z, brute_p))
+    assert point_idx.dtype == zone_idx.dtype == np.intp
+    assert np.array_equal(point_idx, brute_p[order]) and np.array_equal(zone_idx, brute_z[order])
+    old_p, old_z = _strtree_candidates(cz, lon, lat)
+    assert np.array_equal(point_idx, old_p) and np.array_equal(zone_idx, old_z)
+    assert np.isin(ex[500:503], zone_idx).all() and point_idx.size > n // 20
+
+
+def test_exclusion_candidates_of_no_fixes():
+    venue = shapely.Point(119.65, 29.08)
+    cz = CompiledZones.build([zone("bar", venue, kind="exclusion", buffer_m=50.0, radius_m=80.0)])
+    for lon, lat in (([], []), (np.empty((0, 3)), np.empty((0, 3)))):
+        p, z = cz.exclusion_candidates(lon, lat)
+        assert p.size == z.size == 0 and p.dtype == z.dtype == np.intp
+    p, z = cz.exclusion_candidates([[119.65, 119.0], [119.6502, 119.65]], [[29.08] * 2] * 2)
+    assert p.tolist() == [0, 2, 3] and z.tolist() == [0, 0, 0]
