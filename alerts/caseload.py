@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from alerts.routing import Router
 from config.model import Bundle, PermitSpec
 from geofences.assignment import ZoneAssignment
 from geofences.zones import CompiledZones
@@ -42,6 +43,8 @@ class Caseload:
         self.index = {pid: i for i, pid in enumerate(self.person_ids)}
         self.names = [p.name or p.person_id for p in persons]
         self.officer_ids = [p.officer_id for p in persons]
+        self.office_ids = [p.office_id for p in persons]
+        self.router = Router(bundle)
         self.timeout_ms = np.array(
             [round(p.silence_timeout_s * 1000) for p in persons], dtype=np.int64
         )

@@ -11,6 +11,10 @@ service, `lookout replay` and the Kafka workers all call this one method.
 
 `updates` are SPEC §4 alert records in emission order. `engine.stats` counts what the batch
 did (accepted, duplicate, out_of_order per world) for the runtimes' summaries and metrics.
+
+Officers' actions enter through `act(state, action, now_ms)` (SPEC §4: the engine is the only
+writer of an alert). The live service reports an outage of the whole feed with
+`feed_down(state, at_ms, now_ms)` and its end with `feed_up(...)`.
 """
 
 from __future__ import annotations
@@ -20,12 +24,16 @@ from collections import Counter
 import numpy as np
 
 from alerts import facts as facts_mod
+from alerts.actions import ActionError, apply_action
 from alerts.caseload import Caseload
+from alerts.kinds import FEED_DOWN
 from alerts.records import update_record
-from alerts.rules import PartRunner
-from alerts.state import EngineState, PartState
+from alerts.rules import PartRunner, escalate_due
+from alerts.state import NEVER, EngineState, PartState
 from config.model import Bundle
 from stream import events as ev
+
+__all__ = ["ActionError", "Engine"]
 
 
 class Engine:
@@ -59,10 +67,10 @@ class Engine:
                 part.silence_due[new] = part.clock + self.caseload.timeout_ms[new]
 
     def process(self, state: EngineState, batch: ev.EventBatch, now_ms: int) -> list[dict]:
+        results = self._drill_escalations(state.drill, now_ms)
         if len(batch) == 0:
-            return []
+            return [rec for _, _, rec in results]
         drill = batch.drill
-        results = []
         for is_drill in (False, True):
             rows = np.flatnonzero(drill == is_drill)
             if rows.size:
@@ -121,6 +129,59 @@ class Engine:
             st.last_lon[pl] = b.lon[gl]
             st.last_lat[pl] = b.lat[gl]
             st.last_acc[pl] = b.accuracy_m[gl]
+
+    def _drill_escalations(self, st: PartState, now_ms: int):
+        """A drill's escalations count wall-clock seconds (SPEC §4), checked at every call."""
+        due = np.flatnonzero(st.esc_due <= now_ms)
+        out = []
+        for p in due.tolist():
+            for inc in escalate_due(st, self.caseload, p, now_ms):
+                out.append((-1, 0, update_record(inc, self.caseload, True)))
+        return out
+
+    # -- officers' actions and the feed's health -------------------------------------------------
+    def act(self, state: EngineState, action: dict, now_ms: int) -> list[dict]:
+        """Acknowledge or resolve an alert. Raises ActionError (with .reason) on a bad action;
+        repeating an action that already took effect changes nothing and returns []."""
+        inc, drill = None, False
+        alert_id = action.get("alert_id") if isinstance(action, dict) else None
+        for part in (state.real, state.drill):
+            inc = part.book.by_alert_id(alert_id) if isinstance(alert_id, str) else None
+            if inc is not None:
+                drill = part.drill
+                break
+        part = state.part(drill)
+        changed = apply_action(part, self.caseload, inc, action)
+        if not changed:
+            return []
+        p = self.caseload.index.get(inc.person_id)
+        if p is not None:
+            part.refresh_escalation(inc.person_id, p)
+        return [update_record(inc, self.caseload, drill)]
+
+    def feed_down(self, state: EngineState, at_ms: int, now_ms: int) -> list[dict]:
+        """No events at all for feed_silence_s: one alert for operators, and per-person silence
+        stops counting, so a gateway outage is one incident and not thousands."""
+        st = state.real
+        if st.feed_down_since is not None:
+            return []
+        st.feed_down_since = at_ms
+        inc = st.book.qualify(("", FEED_DOWN, ""), at_ms, at_ms, 1, "critical", None, now_ms)
+        if inc.version == 1:
+            step = self.caseload.router.operator_route(at_ms)
+            inc.route.append(step)
+            inc.officer_id = step["officer_id"]
+        return [update_record(inc, self.caseload, False)]
+
+    def feed_up(self, state: EngineState, at_ms: int, now_ms: int) -> list[dict]:
+        st = state.real
+        if st.feed_down_since is None:
+            return []
+        armed = st.silence_due != NEVER
+        st.silence_due[armed] += max(0, at_ms - st.feed_down_since)
+        st.feed_down_since = None
+        inc = st.book.clear(("", FEED_DOWN, ""), at_ms)
+        return [update_record(inc, self.caseload, False)] if inc is not None else []
 
     def _prune(self, st: PartState) -> None:
         index = self.caseload.index

@@ -182,7 +182,11 @@ def _slow_persons(st, cl, b, F, accepted, good, jump, order, pair_row, pair_zone
     bad &= accepted
 
     persons = b.person
-    slow = [persons[bad], np.flatnonzero(st.silence_due < f_end)]
+    slow = [persons[bad]]
+    if st.feed_down_since is None:  # during a feed outage silence does not count
+        slow.append(np.flatnonzero(st.silence_due < f_end))
+    if not st.drill:  # a drill's escalations run on the wall clock, not on F
+        slow.append(np.flatnonzero(st.esc_due < f_end))
     with_events = persons[order]
     slow.append(with_events[~st.calm[with_events]])
 

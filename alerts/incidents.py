@@ -11,6 +11,8 @@ import hashlib
 from dataclasses import dataclass, field
 
 Key = tuple[str, str, str]  # (person_id, alert type, zone_id or "")
+# A cleared alert stays actionable (officers resolve after the fact) this long in event time.
+RESOLVABLE_FOR_MS = 7 * 24 * 3600 * 1000
 
 
 def alert_id_for(key: Key, drill: bool, opened_at: int) -> str:
@@ -39,7 +41,11 @@ class Incident:
     detected_at: int | None = None  # wall clock of version 1, supplied by the runtime
     resolution: dict | None = None
     escalated: bool = False
-    route: list = field(default_factory=list)
+    route: list = field(default_factory=list)  # routing steps, newest last
+    officer_id: str | None = None  # who has it now
+    escalate_due: int | None = None  # engine clock (wall clock in a drill); None: not pending
+    acknowledged_at: int | None = None
+    acknowledged_by: str | None = None
 
     @property
     def active(self) -> bool:
@@ -61,6 +67,7 @@ class IncidentBook:
         self.drill = drill
         self.reopen_window_ms = reopen_window_ms
         self.by_key: dict[Key, Incident] = {}
+        self.by_id: dict[str, Key] = {}
         self.keys_by_person: dict[str, set[Key]] = {}
         self.active_count: dict[str, int] = {}  # person_id -> number of active incidents
 
@@ -130,7 +137,11 @@ class IncidentBook:
             location=location,
             detected_at=now_ms,
         )
+        old = self.by_key.get(key)
+        if old is not None:
+            self.by_id.pop(old.alert_id, None)
         self.by_key[key] = inc
+        self.by_id[inc.alert_id] = key
         self.keys_by_person.setdefault(person_id, set()).add(key)
         self._activated(person_id, +1)
         return inc
@@ -152,6 +163,17 @@ class IncidentBook:
     def get(self, key: Key) -> Incident | None:
         return self.by_key.get(key)
 
+    def by_alert_id(self, alert_id: str) -> Incident | None:
+        key = self.by_id.get(alert_id)
+        return self.by_key.get(key) if key is not None else None
+
+    def end_sticky(self, inc: Incident, at: int) -> None:
+        """A resolution ends what only a resolution can end (tamper, jump)."""
+        if inc.active:
+            inc.condition = "cleared"
+            inc.cleared_at = at
+            self._activated(inc.person_id, -1)
+
     def prune(self, earliest_next_event) -> int:
         """Forget incidents that can no longer reopen; their updates are already out.
 
@@ -162,11 +184,11 @@ class IncidentBook:
         for k, inc in self.by_key.items():
             if inc.active:
                 continue
-            if inc.resolution is not None or (
-                inc.cleared_at + self.reopen_window_ms < earliest_next_event(k[0])
-            ):
+            keep_ms = max(self.reopen_window_ms, RESOLVABLE_FOR_MS if inc.resolution is None else 0)
+            if inc.cleared_at + keep_ms < earliest_next_event(k[0]):
                 dead.append(k)
         for k in dead:
+            self.by_id.pop(self.by_key[k].alert_id, None)
             del self.by_key[k]
             keys = self.keys_by_person[k[0]]
             keys.discard(k)
@@ -179,6 +201,7 @@ class IncidentBook:
 
     def load_state(self, rows: list[dict]) -> None:
         self.by_key.clear()
+        self.by_id.clear()
         self.keys_by_person.clear()
         self.active_count.clear()
         for row in rows:
@@ -188,9 +211,12 @@ class IncidentBook:
         inc = Incident.from_state(row)
         key = (inc.person_id, inc.type, inc.zone_id or "")
         old = self.by_key.get(key)
-        if old is not None and old.active:
-            self._activated(inc.person_id, -1)
+        if old is not None:
+            self.by_id.pop(old.alert_id, None)
+            if old.active:
+                self._activated(inc.person_id, -1)
         self.by_key[key] = inc
+        self.by_id[inc.alert_id] = key
         self.keys_by_person.setdefault(inc.person_id, set()).add(key)
         if inc.active:
             self._activated(inc.person_id, +1)

@@ -8,6 +8,12 @@ from alerts.kinds import message
 from alerts.timefmt import rfc3339, utc_rfc3339
 
 
+def _resolution(res: dict | None, tz: str) -> dict | None:
+    if res is None:
+        return None
+    return {**res, "at": rfc3339(res["at"], tz)}
+
+
 def update_record(inc: Incident, cl: Caseload, drill: bool) -> dict:
     tz = cl.tz
     p = cl.index.get(inc.person_id)
@@ -24,7 +30,7 @@ def update_record(inc: Incident, cl: Caseload, drill: bool) -> dict:
     return {
         "alert_id": inc.alert_id,
         "version": inc.version,
-        "person_id": inc.person_id,
+        "person_id": inc.person_id or None,
         "type": inc.type,
         "zone_id": inc.zone_id,
         "severity": inc.severity,
@@ -37,10 +43,10 @@ def update_record(inc: Incident, cl: Caseload, drill: bool) -> dict:
         "reopen_count": inc.reopen_count,
         "detected_at": utc_rfc3339(inc.detected_at) if inc.detected_at is not None else None,
         "location": location,
-        "officer_id": officer_id,
-        "route": list(inc.route) or ([officer_id] if officer_id else []),
+        "officer_id": inc.officer_id or officer_id,
+        "route": list(inc.route),
         "escalated": inc.escalated,
         "drill": drill,
-        "resolution": inc.resolution,
+        "resolution": _resolution(inc.resolution, tz),
         "message": message(inc.type, person_name, zone_name, inc.condition, drill),
     }

@@ -21,7 +21,7 @@ from geofences.zones import BAND, INSIDE, OUT
 from stream import events as ev
 
 # timer kinds, in the order they fire when due at the same instant
-ZONE_OFF, PERMIT_START, ZONE_ON, PERMIT_END, SILENCE = range(5)
+ZONE_OFF, PERMIT_START, ZONE_ON, PERMIT_END, SILENCE, ESCALATE = range(6)
 
 
 class PartRunner:
@@ -57,6 +57,9 @@ class PartRunner:
             due = int(st.silence_due[p])
             if due < self.f_end:
                 heapq.heappush(self.heap, (due, p, SILENCE, -1))
+            due = int(st.esc_due[p])
+            if due < self.f_end and not st.drill:
+                heapq.heappush(self.heap, (due, p, ESCALATE, -1))
             for pm in cl.permits.get(p, ()):
                 if f_prev <= pm.start < self.f_end:
                     heapq.heappush(self.heap, (pm.start, p, PERMIT_START, id_of(cl, p, pm)))
@@ -74,8 +77,12 @@ class PartRunner:
             due, p, kind, arg = heapq.heappop(heap)
             seq = self._seq_at(due)
             if kind == SILENCE:
-                if self.st.silence_due[p] == due:
+                if self.st.silence_due[p] == due and self.st.feed_down_since is None:
                     self._silence(p, due, seq)
+            elif kind == ESCALATE:
+                if self.st.esc_due[p] == due:
+                    for inc in escalate_due(self.st, self.cl, p, due):
+                        self._emit(inc, seq, 0)
             elif kind in (ZONE_ON, PERMIT_END):
                 zones = [arg] if kind == ZONE_ON else sorted(self.cl.permits[p][arg].zones)
                 for z in zones:
@@ -110,11 +117,31 @@ class PartRunner:
             (pid, alert_type, zid), first_at, at, count, severity,
             location if location is not None else self._location(p), self.now,
         )
+        if inc.version == 1:
+            self._route_new(p, inc, at)
         self._emit(inc, seq, phase)
+
+    def _route_new(self, p: int, inc: Incident, at: int) -> None:
+        cl, st = self.cl, self.st
+        step = cl.router.first_route(cl.officer_ids[p], cl.office_ids[p], at)
+        inc.route.append(step)
+        inc.officer_id = step["officer_id"]
+        after = cl.router.escalate_after_ms[inc.severity]
+        # a drill escalates on the wall clock: officers answer in real time at any drill speed
+        inc.escalate_due = (self.now if st.drill else at) + after
+        st.esc_due[p] = min(int(st.esc_due[p]), inc.escalate_due)
+        if not st.drill:
+            if inc.escalate_due < self.f_end:
+                heapq.heappush(self.heap, (inc.escalate_due, p, ESCALATE, -1))
 
     def _clear(self, p, alert_type, zone, at, seq, phase) -> None:
         zid = self.cl.zone_ids[zone] if zone >= 0 else ""
-        self._emit(self.st.book.clear((self.st.person_ids[p], alert_type, zid), at), seq, phase)
+        inc = self.st.book.clear((self.st.person_ids[p], alert_type, zid), at)
+        if inc is not None and inc.escalate_due is not None:
+            # nobody is escalated over a condition that has already ended by itself
+            inc.escalate_due = None
+            self.st.refresh_escalation(inc.person_id, p)
+        self._emit(inc, seq, phase)
 
     # -- timers ----------------------------------------------------------------------------
     def _silence(self, p: int, due: int, seq: int) -> None:
@@ -239,3 +266,23 @@ class PartRunner:
 
 def id_of(cl: Caseload, p: int, pm) -> int:
     return cl.permits[p].index(pm)
+
+
+def escalate_due(st: PartState, cl: Caseload, p: int, threshold: int) -> list[Incident]:
+    """Escalate every alert of person p whose escalation is due at or before `threshold`."""
+    pid = st.person_ids[p]
+    out = []
+    for key in sorted(st.book.keys_by_person.get(pid, ())):
+        inc = st.book.by_key[key]
+        if inc.escalate_due is None or inc.escalate_due > threshold:
+            continue
+        step = cl.router.escalation_step(cl.officer_ids[p], cl.office_ids[p], inc.escalate_due)
+        inc.escalate_due = None
+        inc.escalated = True
+        if step is not None:
+            inc.route.append(step)
+            inc.officer_id = step["officer_id"]
+        inc.version += 1
+        out.append(inc)
+    st.refresh_escalation(pid, p)
+    return out

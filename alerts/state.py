@@ -26,6 +26,8 @@ _COLUMNS = {
     "last_lat": (np.float64, np.nan),
     "last_acc": (np.float32, np.nan),
     "calm": (np.bool_, True),  # no active incident and no pending confirmation count
+    # earliest escalation among the person's unacknowledged alerts (engine clock; NEVER: none)
+    "esc_due": (np.int64, NEVER),
 }
 
 
@@ -45,6 +47,7 @@ class PartState:
         # person_id -> zone_id -> [consecutive qualifying fixes, ts of the first of them]
         self.counters: dict[str, dict[str, list[int]]] = {}
         self.batches = 0
+        self.feed_down_since: int | None = None  # live service: when the whole feed stopped
 
     @property
     def n_persons(self) -> int:
@@ -90,11 +93,21 @@ class PartState:
     def clock_state(self) -> dict:
         """What a partition shares among its persons: the clock and the timer threshold."""
         return {"started": self.started, "clock": self.clock, "threshold": self.threshold,
-                "batches": self.batches}
+                "batches": self.batches, "feed_down_since": self.feed_down_since}
 
     def load_clock_state(self, d: dict) -> None:
         self.started, self.clock = d["started"], d["clock"]
         self.threshold, self.batches = d["threshold"], d["batches"]
+        self.feed_down_since = d.get("feed_down_since")
+
+    def refresh_escalation(self, person_id: str, p: int) -> None:
+        """esc_due[p] = the earliest pending escalation among the person's alerts."""
+        due = NEVER
+        for key in self.book.keys_by_person.get(person_id, ()):
+            inc = self.book.by_key[key]
+            if inc.escalate_due is not None:
+                due = min(due, inc.escalate_due)
+        self.esc_due[p] = due
 
     def to_bytes(self) -> bytes:
         buf = io.BytesIO()
@@ -109,6 +122,7 @@ class PartState:
             "counters": self.counters,
             "reopen_window_ms": self.book.reopen_window_ms,
             "batches": self.batches,
+            "feed_down_since": self.feed_down_since,
         }
         meta_bytes = orjson.dumps(meta)
         return len(meta_bytes).to_bytes(8, "big") + meta_bytes + buf.getvalue()
@@ -122,11 +136,13 @@ class PartState:
         st.clock = meta["clock"]
         st.threshold = meta["threshold"]
         st.batches = meta["batches"]
+        st.feed_down_since = meta.get("feed_down_since")
         st.counters = meta["counters"]
         st.book.load_state(meta["incidents"])
         with np.load(io.BytesIO(data[8 + n :])) as arrays:
             for name in _COLUMNS:
-                setattr(st, name, arrays[name])
+                if name in arrays:  # a snapshot from before a column existed keeps its default
+                    setattr(st, name, arrays[name])
         return st
 
 

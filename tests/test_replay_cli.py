@@ -57,12 +57,17 @@ def test_replay_writes_alerts_dead_letters_and_a_summary(tmp_path, capsys):
                  "--dead-letter", str(dead), "--until", "2026-11-27T11:00:00+08:00"])
     assert code == 0
     updates = [orjson.loads(x) for x in out.read_bytes().splitlines()]
-    assert [(u["type"], u["version"]) for u in updates] == [("zone_exit", 1), ("signal_lost", 1)]
+    assert [(u["type"], u["version"], u["escalated"]) for u in updates] == [
+        ("zone_exit", 1, False),
+        ("zone_exit", 2, True),  # high: nobody acknowledged within 900 s
+        ("signal_lost", 1, False),
+        ("signal_lost", 2, True),
+    ]
     assert updates[0]["opened_at"] == "2026-11-27T10:01:00.000+08:00"
     assert updates[0]["message"] == {"zh": "张三：越界（离开活动区域）（家），未解除",
                                      "en": "张三: left permitted area (家), active"}
     # --until moved the clock: silence fired 30 min after the last fix
-    assert updates[1]["opened_at"] == "2026-11-27T10:32:00.000+08:00"
+    assert updates[2]["opened_at"] == "2026-11-27T10:32:00.000+08:00"
     letters = [orjson.loads(x) for x in dead.read_bytes().splitlines()]
     assert sorted(d["reason"] for d in letters) == ["invalid_field", "malformed_json", "unknown_person"]
     assert all(set(d) == {"received_at", "reason", "detail", "raw"} for d in letters)
