@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from contextlib import contextmanager
 
@@ -14,7 +13,6 @@ def progress_reporter(paths: list[str]):
         return
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    total_bytes = sum(os.path.getsize(p) for p in paths if p != "-" and os.path.isfile(p))
     with Progress(
         TextColumn("replay 回放"),
         BarColumn(),
@@ -22,6 +20,6 @@ def progress_reporter(paths: list[str]):
         TimeElapsedColumn(),
         transient=True,
     ) as bar:
-        # bytes are unknown for stdin or gz; the count of events still moves
-        task = bar.add_task("replay", total=None if not total_bytes else None)
+        # the number of events is unknown up front (stdin, gzip): show a moving count
+        task = bar.add_task("replay", total=None)
         yield lambda n: bar.update(task, completed=n)
