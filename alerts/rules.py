@@ -80,9 +80,14 @@ class PartRunner:
                 if self.st.silence_due[p] == due and self.st.feed_down_since is None:
                     self._silence(p, due, seq)
             elif kind == ESCALATE:
-                if self.st.esc_due[p] == due:
+                current = int(self.st.esc_due[p])
+                if current == due:
                     for inc in escalate_due(self.st, self.cl, p, due):
                         self._emit(inc, seq, 0)
+                    current = int(self.st.esc_due[p])  # the person's next alert in line
+                # an entry goes stale when an alert clears or escalates; keep the next one due
+                if due < current < self.f_end:
+                    heapq.heappush(heap, (current, p, ESCALATE, -1))
             elif kind in (ZONE_ON, PERMIT_END):
                 zones = [arg] if kind == ZONE_ON else sorted(self.cl.permits[p][arg].zones)
                 for z in zones:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from enginekit import Feed, bundle, ms, person
 
@@ -138,3 +139,26 @@ def test_feed_outage_is_one_alert_and_pauses_silence():
     lost = engine.process(state, Feed(engine).tick(D + "11:31").batch(), 0)
     assert {u["person_id"] for u in lost if u["type"] == "signal_lost"} == {"P1", "P2"}
     assert {u["opened_at"][11:16] for u in lost if u["type"] == "signal_lost"} == {"11:30"}
+
+
+def test_the_next_escalation_in_line_fires_after_the_first_clears_in_the_same_batch():
+    def run(batch_size):
+        engine = Engine(staffed())
+        state = engine.new_state()
+        feed = Feed(engine)
+        feed.status(D + "10:00", ev.LOCATION_DISABLED)  # high: escalates at 10:15
+        feed.status(D + "10:01", ev.TAMPER)  # critical: escalates at 10:06
+        feed.status(D + "10:02", ev.LOCATION_ENABLED)  # over by itself: no escalation
+        feed.status(D + "10:03", ev.LOW_BATTERY)  # low: escalates at 11:03
+        feed.tick(D + "12:00")
+        batch = feed.batch()
+        ups = []
+        for lo in range(0, len(batch), batch_size):
+            ups += engine.process(state, batch.take(np.arange(lo, min(lo + batch_size, len(batch)))), 0)
+        return [(u["type"], u["route"][-1]["at"][11:16]) for u in ups if u["escalated"]]
+
+    expected = [("tamper", "10:06"), ("signal_lost", "10:48"), ("low_battery", "11:03")]
+    assert run(100) == expected
+    # the last batch holds only the tick: every escalation is armed from state, and the
+    # ones behind the first must still fire in order
+    assert run(4) == expected
