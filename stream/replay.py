@@ -105,6 +105,7 @@ def replay(
     chunk_lines: int = 50_000,
     engine: Engine | None = None,
     parallel: bool = True,
+    metrics=None,
 ) -> ReplaySummary:
     engine = engine or Engine(bundle)
     state = engine.new_state()
@@ -112,6 +113,14 @@ def replay(
     summary = ReplaySummary()
     pacer = _Pacer(speed)
     started = time.perf_counter()
+
+    def run(part: ev.EventBatch) -> None:
+        now = int(time.time() * 1000)
+        t = time.perf_counter()
+        updates = engine.process(state, part, now)
+        if metrics is not None:
+            metrics.observe_process(part, updates, time.perf_counter() - t, now, engine.stats)
+        emit(updates)
 
     def emit(updates: list[dict]) -> None:
         for u in updates:
@@ -126,13 +135,15 @@ def replay(
         if len(batch):
             seq = int(batch.seq[-1]) + 1
         dead_letter.write(rejects)
+        if metrics is not None:
+            metrics.observe_decoded(batch, rejects, drill=drill)
         for r in rejects:
             summary.rejected[r.reason] += 1
         span = 200.0 * speed if speed else 0.0
         for part in _slices(batch, speed, span):
             if len(part):
                 pacer.wait_for(int(part.ts[0]))
-            emit(engine.process(state, part, int(time.time() * 1000)))
+            run(part)
         if progress is not None:
             progress(summary.read)
 
@@ -143,7 +154,13 @@ def replay(
             end = max(part.clock, until_ms) if until_ms is not None else part.clock
             ticks.append({"kind": ev.TICK, "ts": end, "drill": is_drill, "seq": seq})
     if ticks:
-        emit(engine.process(state, ev.EventBatch.from_rows(ticks), int(time.time() * 1000)))
+        run(ev.EventBatch.from_rows(ticks))
+    if metrics is not None:
+        from stream.metrics import count_persons
+
+        metrics.set_persons(*count_persons(engine, state))
+        if state.drill.started:
+            metrics.set_persons(*count_persons(engine, state, drill=True), drill=True)
 
     stats = engine.stats
     summary.accepted = stats["accepted"] + stats["drill_accepted"]

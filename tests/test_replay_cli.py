@@ -131,3 +131,23 @@ def test_paced_replay_gives_the_same_alerts_as_max_speed(tmp_path):
                 for x in path.read_bytes().splitlines()]
 
     assert strip(fast) == strip(paced) and strip(fast)
+
+
+def test_replay_writes_prometheus_metrics_that_count_exactly(tmp_path):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    b = write_bundle(tmp_path)
+    feed = tmp_path / "feed.jsonl"
+    feed.write_bytes(b"\n".join(events()))
+    metrics = tmp_path / "metrics.prom"
+    assert main(["replay", str(feed), "--bundle", str(b), "--out", str(tmp_path / "a.jsonl"),
+                 "--metrics-file", str(metrics)]) == 0
+    samples = {}
+    for fam in text_string_to_metric_families(metrics.read_text()):
+        for s in fam.samples:
+            samples[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    rejected = {k[1]: v for k, v in samples.items() if k[0] == "lookout_events_rejected_total"}
+    assert sum(rejected.values()) == 3
+    opened = [v for k, v in samples.items() if k[0] == "lookout_alerts_opened_total"
+              and dict(k[1]).get("type") == "zone_exit"]
+    assert opened == [1.0]
