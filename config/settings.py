@@ -41,3 +41,5 @@ class Settings(BaseSettings):
     # datum they were written in, and GCJ-02 boundaries sit hundreds of metres off.
     datum_conversion: bool = True
     escalate_after_s: EscalateAfter = Field(default_factory=EscalateAfter)
+    # how long an officer's login lasts
+    session_ttl_s: float = Field(43200.0, gt=0)
