@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import re
 import secrets
+import struct
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from itertools import compress, repeat
@@ -50,6 +51,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
 _EVENT_CODE = {name: i for i, name in enumerate(STATUS_NAMES)}
 _CRS_CODE = {name: i for i, name in enumerate(CRS_NAMES)}
+_CRS_CODE_OR_WGS84 = {None: 0, **_CRS_CODE}
 
 
 # --- the fast path's record shapes ----------------------------------------------------------
@@ -58,7 +60,8 @@ _CRS_CODE = {name: i for i, name in enumerate(CRS_NAMES)}
 # up). Ranges and timestamps are checked on numpy columns, so a bad value there costs one
 # masked row. A wrong type or enum value costs a per-line fallback for its block of lines.
 # ClassVars give every kind every attribute the column builder reads, so a mixed chunk is read
-# with the same list comprehensions.
+# with the same list comprehensions. An absent number is NaN, not None: a shared default that
+# costs no allocation, and a float column can then be packed without a check per item.
 
 _SourceName = Literal["gnss", "cell", "wifi", "manual"]
 _CrsName = Literal["wgs84", "gcj02", "bd09"]
@@ -77,11 +80,11 @@ class _Fix(msgspec.Struct, tag="fix", tag_field="type", gc=False):
     lon: float
     device_id: str | None = None
     drill: bool | None = None
-    accuracy_m: float | None = None
+    accuracy_m: float | None = _NAN
     source: _SourceName | None = None
     crs: _CrsName | None = None
     speed_mps: float | None = None
-    battery_pct: float | None = None
+    battery_pct: float | None = _NAN
     KIND: ClassVar[int] = FIX
     event: ClassVar[None] = None
 
@@ -92,11 +95,11 @@ class _Status(msgspec.Struct, tag="status", tag_field="type", gc=False):
     event: _EventName
     device_id: str | None = None
     drill: bool | None = None
-    battery_pct: float | None = None
+    battery_pct: float | None = _NAN
     KIND: ClassVar[int] = STATUS
     lat: ClassVar[float] = _NAN
     lon: ClassVar[float] = _NAN
-    accuracy_m: ClassVar[None] = None
+    accuracy_m: ClassVar[float] = _NAN
     crs: ClassVar[None] = None
 
 
@@ -107,8 +110,8 @@ class _Tick(msgspec.Struct, tag="tick", tag_field="type", gc=False):
     person_id: ClassVar[None] = None
     lat: ClassVar[float] = _NAN
     lon: ClassVar[float] = _NAN
-    accuracy_m: ClassVar[None] = None
-    battery_pct: ClassVar[None] = None
+    accuracy_m: ClassVar[float] = _NAN
+    battery_pct: ClassVar[float] = _NAN
     crs: ClassVar[None] = None
     event: ClassVar[None] = None
 
@@ -125,6 +128,10 @@ _ELEMENT_AT = re.compile(r"at `\$\[(\d+)\]")
 _BYTE_AT = re.compile(r"\(byte (\d+)\)")
 # Below this many lines a failing block is decoded line by line instead of halved again.
 _LEAF_LINES = 8
+
+
+class _BlankLine(Exception):
+    """A blank line in a chunk that was being read as if it had none."""
 
 
 class Decoder:
@@ -146,6 +153,7 @@ class Decoder:
         self._sep = b",\n%d,\n" % self._mark
         self._chunk = msgspec.json.Decoder(list[_Record | Literal[self._mark]])  # type: ignore[valid-type]
         self._line = msgspec.json.Decoder(_Record)
+        self._index = _PersonIndex(self._person)
 
     # --- fast path ----------------------------------------------------------------------------
 
@@ -158,68 +166,87 @@ class Decoder:
         `drill` marks every record as a drill (`lookout replay --drill`): a drill keeps its
         own clock, so such records are also exempt from future_ts.
         """
-        lines = [ln for ln in lines if ln.strip()]
-        items = self._records(lines)
-        types = set(map(type, items))
-        if types <= _RECORD_TYPES:
-            records, pos, rejected = items, np.arange(len(items)), {}
-        else:
-            is_record = np.fromiter(
-                map(_RECORD_TYPES.__contains__, map(type, items)), dtype=np.bool_, count=len(items)
-            )
-            records, pos = list(compress(items, is_record)), np.flatnonzero(is_record)
-            rejected = {int(i): _as_verdict(items[i], lines[i]) for i in np.flatnonzero(~is_record)}
-            types &= _RECORD_TYPES
-
-        cols, invalid = _columns(records, types, self._default_accuracy)
+        try:
+            rows, rejected = self._read(lines)
+        except _BlankLine:
+            # Rare, so not worth a pass over every chunk up front: drop them and start again.
+            lines = [ln for ln in lines if ln.strip()]
+            rows, rejected = self._read(lines)
         if drill:
-            cols["drill"] = np.ones_like(cols["drill"])
-        person, unknown = self._lookup(cols.pop("person_id"), cols["kind"], invalid)
-        future = (
-            ~cols["drill"] & (cols["ts"] > received_at_ms + self._max_future_ms) & ~invalid & ~unknown
-        )
-        for j in np.flatnonzero(invalid | unknown | future):
-            i = int(pos[j])
-            if invalid[j]:
-                rejected[i] = _as_verdict(check_record(lines[i]), lines[i])
-            elif unknown[j]:
-                rejected[i] = (UNKNOWN_PERSON, _unknown_detail(records[j].person_id))
-            else:
-                rejected[i] = (FUTURE_TS, self._future_detail(int(cols["ts"][j]), received_at_ms))
+            rows.drill[:] = True
+        ts, invalid = rows.finish(self._default_accuracy)
+        unknown = rows.record & ~invalid & (rows.person < 0) & (rows.kind != TICK)
+        future = (ts > received_at_ms + self._max_future_ms) & ~rows.drill
+        future &= rows.record & ~invalid & ~unknown
+        for i in np.flatnonzero(invalid | unknown | future).tolist():
+            if future[i]:
+                rejected[i] = (FUTURE_TS, self._future_detail(int(ts[i]), received_at_ms))
+            else:  # the reference rules name the broken field, or the id is not registered
+                verdict = check_record(lines[i])
+                if unknown[i] and not isinstance(verdict, tuple):
+                    verdict = (UNKNOWN_PERSON, _unknown_detail(verdict.person_id))
+                rejected[i] = _as_verdict(verdict, lines[i])
 
-        ok = ~(invalid | unknown | future)
-        batch = self._batch(cols, person, pos, ok, first_seq)
+        ok = rows.record & ~(invalid | unknown | future)
+        batch = self._batch(rows, ts, ok, first_seq)
         return batch, _dead_letters(rejected, lines, received_at_ms)
 
-    def _records(self, lines: list[bytes]) -> list:
-        """One item per line: a record struct, or a (reason, detail) rejection."""
+    def _read(self, lines: list[bytes]) -> tuple[_Rows, dict[int, tuple[str, str]]]:
+        """The lines as rows, and a (reason, detail) for each line that is not a record."""
+        rows, rejected = _Rows(len(lines), self._index), {}
         # Blocks small enough for the joined buffer to stay in cache decode ~30% faster
-        # than one big buffer per chunk.
-        items: list = []
+        # than one big buffer per chunk, and their structs are read back while still there.
         for start in range(0, len(lines), _BLOCK_LINES):
-            items += self._block(lines[start : start + _BLOCK_LINES])
-        return items
+            self._read_block(lines[start : start + _BLOCK_LINES], start, rows, rejected)
+        return rows, rejected
 
-    def _block(self, lines: list[bytes], depth: int = 0) -> list:
-        """Decode `lines` as one array; on failure split around the line msgspec blamed."""
+    def _read_block(self, block: list[bytes], start: int, rows: _Rows, rejected: dict) -> None:
+        # A function of its own so that the block's structs are freed on return, before the
+        # next block is decoded into the memory they leave, which is still in cache.
+        attempt = self._attempt(block, 0)
+        if attempt[0] is not None:  # the usual case: every line is a record
+            rows.fill(attempt[0], slice(start, start + len(block)))
+            return
+        items = self._block(block, 0, attempt)
+        is_record = [type(item) in _RECORD_TYPES for item in items]
+        if any(is_record):
+            rows.fill(list(compress(items, is_record)), start + np.flatnonzero(is_record))
+        for j, item in enumerate(items):
+            if not is_record[j]:
+                rejected[start + j] = _as_verdict(item, block[j])
+
+    def _attempt(self, lines: list[bytes], depth: int) -> tuple[list | None, int | None]:
+        """(records, None) if `lines` decode as one array, else (None, the line to blame)."""
+        n = len(lines)
+        # The brackets go onto the end lines: around the joined buffer they would copy it twice.
+        parts = lines.copy()
+        parts[0] = b"[" + parts[0]
+        parts[-1] += b"]"
+        buf = self._sep.join(parts)
+        try:
+            # msgspec skips unknown fields without reading their bytes; SPEC wants UTF-8.
+            if not buf.isascii():
+                buf.decode("utf-8")
+            out = self._chunk.decode(buf)
+        except _DECODE_ERRORS as e:
+            return None, self._culprit(e, buf, n) if depth < _MAX_HINT_DEPTH else None
+        if len(out) == 2 * n - 1 and out[1::2].count(self._mark) == n - 1:
+            return out[0::2], None
+        return None, None
+
+    def _block(self, lines: list[bytes], depth: int = 0, attempt: tuple | None = None) -> list:
+        """One item per line (a record or a rejection), splitting around the lines msgspec
+        blames; `attempt` is the outcome of decoding `lines` whole, if already tried."""
         items: list = []
         while lines:
-            n = len(lines)
-            buf = b"[" + self._sep.join(lines) + b"]"
-            culprit = None
-            try:
-                # msgspec skips unknown fields without reading their bytes; SPEC wants UTF-8.
-                if not buf.isascii():
-                    buf.decode("utf-8")
-                out = self._chunk.decode(buf)
-                if len(out) == 2 * n - 1 and out[1::2].count(self._mark) == n - 1:
-                    return items + out[0::2]
-            except _DECODE_ERRORS as e:
-                culprit = self._culprit(e, buf, n) if depth < _MAX_HINT_DEPTH else None
-            if n <= _LEAF_LINES:
+            recs, culprit = attempt or self._attempt(lines, depth)
+            attempt = None
+            if recs is not None:
+                return items + recs
+            if len(lines) <= _LEAF_LINES:
                 return items + [self._one(ln) for ln in lines]
             if culprit is None:  # no usable hint: halve
-                mid = n // 2
+                mid = len(lines) // 2
                 items += self._block(lines[:mid], depth + 1)
                 lines = lines[mid:]
                 continue
@@ -244,6 +271,10 @@ class Decoder:
         return min(buf.count(self._sep, 0, offset), n - 1)
 
     def _one(self, line: bytes):
+        # A blank line always fails its block (it leaves an empty array element), so this is
+        # where one is found.
+        if not line.strip():
+            raise _BlankLine
         try:
             if not line.isascii():
                 line.decode("utf-8")
@@ -253,43 +284,30 @@ class Decoder:
             # reference path knows which, and may still accept the record.
             return check_record(line)
 
-    def _lookup(self, ids: list, kind: np.ndarray, invalid: np.ndarray):
-        get = self._person.get
-        person = np.fromiter(map(get, ids, repeat(-1)), dtype=np.int32, count=len(ids))
-        unknown = (person < 0) & (kind != TICK)
-        for j in np.flatnonzero(unknown):
-            pid = ids[j]
-            if not (type(pid) is str and 1 <= len(pid) <= 64):
-                invalid[j], unknown[j] = True, False
-        return person, unknown
-
     def _future_detail(self, ts_ms: int, received_at_ms: int) -> str:
         return (
             f"ts: {(ts_ms - received_at_ms) / 1000:.3f} s ahead of the clock when received "
             f"(max {self._max_future_ms / 1000:g} s)"
         )
 
-    def _batch(self, cols: dict, person, pos, ok, first_seq: int) -> EventBatch:
-        take = None if ok.all() else np.flatnonzero(ok)
-
-        def sel(a):
-            return a if take is None else a[take]
-
-        lat, lon = sel(cols["lat"]), sel(cols["lon"])
-        crs = cols.get("crs")
-        if crs is not None and self._convert:
-            lat, lon = _to_wgs84(lat, lon, sel(crs))
+    def _batch(self, rows: _Rows, ts: np.ndarray, ok: np.ndarray, first_seq: int) -> EventBatch:
+        take = np.flatnonzero(ok)
+        if len(take) == rows.n:  # everything accepted: no copies
+            take = slice(None)
+        lat, lon = rows.lat[take], rows.lon[take]
+        if rows.crs is not None and self._convert:
+            lat, lon = _to_wgs84(lat, lon, rows.crs[take])
         return EventBatch(
-            kind=sel(cols["kind"]),
-            person=sel(person),
-            ts=sel(cols["ts"]),
+            kind=rows.kind[take],
+            person=rows.person[take],
+            ts=ts[take],
             lat=lat,
             lon=lon,
-            accuracy_m=sel(cols["accuracy_m"]),
-            battery_pct=sel(cols["battery_pct"]),
-            status=sel(cols["status"]),
-            drill=sel(cols["drill"]),
-            seq=sel(pos) + first_seq,
+            accuracy_m=rows.accuracy_m[take],
+            battery_pct=rows.battery_pct[take],
+            status=rows.status[take],
+            drill=rows.drill[take],
+            seq=np.arange(rows.n, dtype=np.int64)[take] + first_seq,
         )
 
     # --- reference path -----------------------------------------------------------------------
@@ -346,63 +364,210 @@ def _as_verdict(item, line: bytes) -> tuple[str, str]:
     return INVALID_FIELD, "record rejected by the fast decoder but not by the reference rules"
 
 
-def _columns(records: list, types: set, default_accuracy: float) -> tuple[dict, np.ndarray]:
-    """Numpy columns of the records (`types`: their classes), and the rows breaking a rule."""
-    n = len(records)
-    if len(types) == 1:
-        kind = np.full(n, next(iter(types)).KIND, dtype=np.uint8)
-    else:
-        kind = np.fromiter([r.KIND for r in records], dtype=np.uint8, count=n)
-    ts, ts_ok = _ts_column([r.ts for r in records])
-    invalid = ~ts_ok
-    drill = [r.drill for r in records]
-    drill = (  # null is false; most feeds send no drills at all
-        np.fromiter([d is True for d in drill], dtype=np.bool_, count=n)
-        if any(drill)
-        else np.zeros(n, dtype=np.bool_)
-    )
-    battery = np.array([r.battery_pct for r in records], dtype=np.float64)  # None -> NaN
-    invalid |= ~(np.isnan(battery) | ((battery >= 0) & (battery <= 100)))
-    cols = {"kind": kind, "ts": ts, "drill": drill, "battery_pct": battery}
-    cols["person_id"] = [r.person_id for r in records]
+class _Rows:
+    """One chunk's lines as numpy columns, filled a block of records at a time.
 
-    lat = np.fromiter([r.lat for r in records], dtype=np.float64, count=n)
-    lon = np.fromiter([r.lon for r in records], dtype=np.float64, count=n)
-    acc = np.array([r.accuracy_m for r in records], dtype=np.float64)
-    is_fix = kind == FIX
-    # Typed floats from JSON are finite, so NaN here only means "not a fix" or "absent".
-    invalid |= is_fix & ~(
-        (np.abs(lat) <= 90) & (np.abs(lon) <= 180) & ((lat != 0) | (lon != 0)) & ~(acc < 0)
-    )
-    cols["accuracy_m"] = np.where(is_fix & np.isnan(acc), default_accuracy, acc)
-    cols["lat"], cols["lon"] = lat, lon
-    if _Fix in types:
-        crs = [r.crs for r in records]
-        if not set(crs) <= {None, "wgs84"}:
-            cols["crs"] = np.fromiter(map(_CRS_CODE.get, crs, repeat(0)), dtype=np.uint8, count=n)
+    Reading a block's structs back right after msgspec made them, while they are still in
+    cache, and dropping them straight away costs about half as much as reading a whole
+    chunk's structs later. Lines that are not records keep the fill values, `record` False.
+    """
 
-    status = np.full(n, NO_STATUS, dtype=np.uint8)
-    if _Status in types:
-        events = [r.event for r in records]
-        status = np.fromiter(map(_EVENT_CODE.get, events, repeat(NO_STATUS)), np.uint8, count=n)
-    cols["status"] = status
-    return cols, invalid
+    def __init__(self, n: int, index: _PersonIndex):
+        self.n = n
+        self.record = np.zeros(n, dtype=np.bool_)
+        self.kind = np.full(n, FIX, dtype=np.uint8)  # fill() marks the others
+        self.status = np.full(n, NO_STATUS, dtype=np.uint8)
+        self.person = np.full(n, -1, dtype=np.int32)  # set by finish()
+        self.lat = np.full(n, _NAN)
+        self.lon = np.full(n, _NAN)
+        self.accuracy_m = np.full(n, _NAN)  # NaN: absent, until finish() puts the default
+        self.battery_pct = np.full(n, _NAN)
+        self.crs: np.ndarray | None = None  # made by the first block with a Chinese datum
+        self.drill = np.zeros(n, dtype=np.bool_)
+        self.ts = _Stamps(n)
+        self.ids = _Ids(n, index)
+
+    def fill(self, recs: list, at) -> None:
+        """Copy `recs` into the rows `at` (a slice, or an index array as long as `recs`)."""
+        self.record[at] = True
+        # One list per attribute: each is one tight C loop, where a tuple per record would
+        # allocate 1024 objects for the GC to look at.
+        self.lat[at] = _floats([r.lat for r in recs])
+        self.lon[at] = _floats([r.lon for r in recs])
+        self.accuracy_m[at] = _floats([r.accuracy_m for r in recs])
+        self.battery_pct[at] = _floats([r.battery_pct for r in recs])
+        self.ids.add([r.person_id for r in recs], at)
+        self.ts.add([r.ts for r in recs], at)
+        # bytes() turns small ints into a column much faster than numpy does.
+        crs = bytes([_CRS_CODE_OR_WGS84[r.crs] for r in recs])
+        if crs.count(0) < len(crs):
+            if self.crs is None:
+                self.crs = np.zeros(self.n, dtype=np.uint8)
+            self.crs[at] = np.frombuffer(crs, dtype=np.uint8)
+        drill = [r.drill for r in recs]
+        if any(drill):  # most feeds send no drills at all; null is false
+            self.drill[at] = [d is True for d in drill]
+        self._fill_kinds(recs, at)
+
+    def _fill_kinds(self, recs: list, at) -> None:
+        # Statuses and ticks are the rows without a lat (theirs is a ClassVar NaN; JSON
+        # numbers are finite). They are few, so they are read one by one.
+        odd = np.flatnonzero(np.isnan(self.lat[at]))
+        if len(odd):
+            odd_recs = [recs[j] for j in odd.tolist()]
+            rows = _as_index(at)[odd]
+            self.kind[rows] = [r.KIND for r in odd_recs]
+            self.status[rows] = [_EVENT_CODE.get(r.event, NO_STATUS) for r in odd_recs]
+
+    def finish(self, default_accuracy: float) -> tuple[np.ndarray, np.ndarray]:
+        """(ts in epoch ms, the records breaking a rule); looks up the persons and fills in
+        the default accuracy."""
+        self.person = self.ids.lookup()
+        ts, ts_ok = self.ts.parse()
+        lat, lon, acc, battery = self.lat, self.lon, self.accuracy_m, self.battery_pct
+        is_fix = self.kind == FIX
+        # Typed floats from JSON are finite, so NaN here only means "not a fix" or "absent".
+        bad = ~ts_ok | (battery < 0) | (battery > 100)
+        bad |= is_fix & ~(
+            (np.abs(lat) <= 90) & (np.abs(lon) <= 180) & ((lat != 0) | (lon != 0)) & ~(acc < 0)
+        )
+        self.accuracy_m = np.where(is_fix & np.isnan(acc), default_accuracy, acc)
+        return ts, self.record & bad
+
+
+def _floats(values: list):
+    """`values` (floats, or ints) as a float64 array; as they are if one is None (null, or
+    absent in a record from the reference path), which numpy then reads as NaN."""
+    try:
+        # Far faster than numpy's own conversion of a list, which checks each item's type.
+        return np.frombuffer(struct.pack(f"{len(values)}d", *values))
+    except struct.error:
+        return values
 
 
 def _to_wgs84(lat: np.ndarray, lon: np.ndarray, crs: np.ndarray):
     from geofences.crs import to_wgs84  # lazy: most feeds are WGS-84 and never need it
 
     lat, lon = lat.copy(), lon.copy()
-    for code in np.unique(crs):
-        if code == 0:
-            continue
+    for code in range(1, len(CRS_NAMES)):
         rows = np.flatnonzero(crs == code)
-        x, y = to_wgs84(lon[rows], lat[rows], CRS_NAMES[code])
-        lon[rows], lat[rows] = x, y
+        if len(rows):
+            x, y = to_wgs84(lon[rows], lat[rows], CRS_NAMES[code])
+            lon[rows], lat[rows] = x, y
     return lat, lon
 
 
 # --- timestamps -------------------------------------------------------------------------------
+
+
+class _Stamps:
+    """A chunk's ts values, gathered a block at a time and parsed together at the end.
+
+    A block whose ts are all strings of one width is kept as one newline-joined text, which
+    the parser reads as a byte matrix; its strings can be freed with the block. Any other
+    block (epoch numbers, mixed widths) is parsed on the spot.
+    """
+
+    def __init__(self, n: int):
+        self.ms = np.zeros(n, dtype=np.int64)
+        self.ok = np.zeros(n, dtype=np.bool_)
+        self._texts: dict[int, list[str]] = {}  # width -> joined texts
+        self._runs: dict[int, list] = {}  # width -> the texts' rows
+
+    def add(self, values: list, at) -> None:
+        try:
+            joined = _fixed_width(values)
+        except TypeError:  # epoch numbers among them
+            joined = None
+        if joined is None:
+            self.ms[at], self.ok[at] = _ts_column(values)
+            return
+        text, width = joined
+        self._texts.setdefault(width, []).append(text)
+        _add_rows(self._runs.setdefault(width, []), at)
+
+    def parse(self) -> tuple[np.ndarray, np.ndarray]:
+        for width, texts in self._texts.items():
+            at = _rows_of(self._runs[width])
+            self.ms[at], self.ok[at] = _parse_joined("\n".join(texts), width)
+        return self.ms, self.ok
+
+
+class _Ids:
+    """A chunk's person_ids, gathered a block at a time and looked up together."""
+
+    def __init__(self, n: int, index: _PersonIndex):
+        self._index = index
+        self._person = np.full(n, -1, dtype=np.int32)
+        self._texts: list[str] = []  # newline-joined ids
+        self._runs: list = []  # the texts' rows
+        self._count = 0
+        self._width: int | None = -1  # the width all ids share so far; None: they differ
+
+    def add(self, ids: list, at) -> None:
+        try:
+            joined = _fixed_width(ids)
+        except TypeError:  # a tick's None: a tick has no person to look up
+            keep = [pid is not None for pid in ids]
+            ids, at = list(compress(ids, keep)), _as_index(at)[keep]
+            if not ids:
+                return
+            joined = _fixed_width(ids)
+        if joined is not None:
+            text, width = joined
+            self._width = width if self._width in (-1, width) else None
+        else:
+            self._width = None
+            text = "\n".join(ids)
+            if text.count("\n") != len(ids) - 1:  # an id with a newline: too odd to be fast
+                self._person[at] = list(map(self._index.get, ids, repeat(-1)))
+                return
+        self._texts.append(text)
+        _add_rows(self._runs, at)
+        self._count += len(ids)
+
+    def lookup(self) -> np.ndarray:
+        if self._texts:
+            raw = "\n".join(self._texts).encode("utf-8", "surrogatepass")
+            person = self._index.lookup(raw, self._count, self._width)
+            self._person[_rows_of(self._runs)] = person
+        return self._person
+
+
+def _add_rows(runs: list, at) -> None:
+    """Append rows `at` (a slice or an index array) to `runs`, merging touching slices."""
+    if runs and isinstance(at, slice) and isinstance(runs[-1], slice) and runs[-1].stop == at.start:
+        runs[-1] = slice(runs[-1].start, at.stop)
+    else:
+        runs.append(at)
+
+
+def _rows_of(runs: list):
+    """All the rows in `runs`, as one slice or index array."""
+    if len(runs) == 1:  # the usual case
+        return runs[0]
+    return np.concatenate([_as_index(r) for r in runs])
+
+
+def _as_index(at) -> np.ndarray:
+    """Rows given as a slice or an index array, as an index array."""
+    return np.arange(at.start, at.stop) if isinstance(at, slice) else at
+
+
+def _fixed_width(values: list) -> tuple[str, int] | None:
+    """(the values joined by newlines, their width) if all are strings of one width, None if
+    they are strings of different widths; TypeError if they are not all strings."""
+    text = "\n".join(values)
+    n, width = len(values), len(values[0])
+    # Exactly n - 1 newlines, each where the width puts one: so no value holds a newline,
+    # and every value is `width` long.
+    if (
+        len(text) == n * (width + 1) - 1
+        and text.count("\n") == n - 1
+        and text[width :: width + 1] == "\n" * (n - 1)
+    ):
+        return text, width
+    return None
 
 
 def _ts_column(values: list) -> tuple[np.ndarray, np.ndarray]:
@@ -438,9 +603,6 @@ def _float_or_inf(v) -> float:
         return math.inf
 
 
-_TS_WIDTH = 35  # longest string the vectorised parser reads; longer ones go one by one
-_DATE_DIGITS = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18]
-_DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
 _RFC3339 = re.compile(
     r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt ]([0-9]{2}):([0-9]{2}):([0-9]{2})"
     r"(?:\.([0-9]+))?(?:([Zz])|([+-])([0-9]{2}):([0-9]{2}))"
@@ -448,52 +610,86 @@ _RFC3339 = re.compile(
 
 
 def _parse_rfc3339(strs: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Vectorised RFC 3339 -> epoch ms (fraction truncated to the millisecond).
-
-    Reads the strings as a byte matrix, one group of equal length at a time so that every
-    field sits in a fixed column (a feed usually writes one format). Only rows it fully
-    understands are taken; anything else (too long, odd shape, impossible date) is re-read by
-    `rfc3339_ms`, so this only ever needs to be right, never complete.
-    """
+    """Vectorised RFC 3339 -> epoch ms (fraction truncated to the millisecond)."""
     n = len(strs)
     ms, ok = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.bool_)
     length = np.fromiter(map(len, strs), dtype=np.int64, count=n)
-    fits = (length >= 20) & (length <= _TS_WIDTH)
-    if fits.any():
-        t = _char_rows(strs, length, fits)
-        lengths = np.flatnonzero(np.bincount(length[fits]))
-        for size in lengths:
-            rows = slice(None) if len(lengths) == 1 and fits.all() else np.flatnonzero(length == size)
-            tt = t[:, rows]
-            last = tt[size - 1]
-            zulu = (last == 90) | (last == 122)  # Z z
-            for z, present in ((True, zulu.any()), (False, not zulu.all())):
-                parsed = _parse_layout(tt, int(size), z) if present else None
-                if parsed is not None:
-                    good, value = parsed
-                    ms[rows] = np.where(good, value, ms[rows])
-                    ok[rows] |= good
-    for i in np.flatnonzero(~ok):
-        v = rfc3339_ms(strs[i])
+    for width in np.unique(length).tolist():  # one width at a time, so fields line up
+        rows = np.flatnonzero(length == width)
+        ms[rows], ok[rows] = _parse_joined("\n".join([strs[i] for i in rows]), width)
+    return ms, ok
+
+
+def _parse_joined(text: str, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """(epoch ms, ok) for `text`: strings of `width` characters, joined by newlines.
+
+    Reads the strings as a byte matrix, so that every field sits in a fixed column. Only rows
+    it fully understands are taken; anything else (odd shape, impossible date, not ASCII) is
+    re-read by `rfc3339_ms`, so the matrix readers only ever need to be right, never complete.
+    """
+    n = (len(text) + 1) // (width + 1)
+    ms, ok = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.bool_)
+    if width >= 20:
+        # One byte per character whatever the character: a non-ASCII one becomes '?', which
+        # no layout accepts, so the rows still line up.
+        raw = text.encode("ascii", "replace")
+        chars = np.ndarray((n, width), np.uint8, raw, strides=(width + 1, 1))
+        first = rfc3339_ms(text[:width])
+        if first is not None:
+            ms, ok = _parse_like_first(raw, chars, first)
+        if not ok.all():
+            _parse_layouts(chars, ~ok, ms, ok)
+    for i in np.flatnonzero(~ok).tolist():
+        start = i * (width + 1)
+        v = rfc3339_ms(text[start : start + width])
         if v is not None:
             ms[i], ok[i] = v, True
     return ms, ok
 
 
-def _char_rows(strs: list[str], length: np.ndarray, fits: np.ndarray) -> np.ndarray:
-    """A (width, n) uint8 matrix whose row k holds the k-th byte of every string."""
-    size = int(length[0])
-    if fits.all() and (length == size).all():
-        try:  # the usual case, one format throughout: no padding needed
-            flat = np.frombuffer("".join(strs).encode("ascii"), dtype=np.uint8)
-            return np.ascontiguousarray(flat.reshape(len(strs), size).T)
-        except UnicodeEncodeError:
-            pass
-    try:
-        a = np.array(strs, dtype=f"S{_TS_WIDTH}")
-    except UnicodeEncodeError:  # not ASCII, so not RFC 3339: leave those to the slow path
-        a = np.array([s if s.isascii() else "" for s in strs], dtype=f"S{_TS_WIDTH}")
-    return np.ascontiguousarray(a.view(np.uint8).reshape(len(strs), _TS_WIDTH).T)
+def _parse_like_first(raw: bytes, chars: np.ndarray, first_ms: int) -> tuple[np.ndarray, np.ndarray]:
+    """(epoch ms, ok) for the rows that differ from the first, a valid one, in nothing but
+    minutes, seconds and fraction: as the first row's time plus the difference in those.
+
+    A chunk of a live feed usually spans minutes, so date, hour and zone are read just once.
+    Rows beyond that (or with a bad minute, second or fraction) are left not ok.
+    """
+    n, width = chars.shape
+    tz_at = width - 1 if chars[0, -1] | 0x20 == ord("z") else width - 6
+    # Same date and hour: bytes 0-13, as two overlapping words. Same zone: the last word's
+    # bytes from tz_at on (little-endian, so its high bytes).
+    head1, head2, tail = (np.ndarray((n,), "<u8", raw, at, (width + 1,)) for at in (0, 6, width - 8))
+    zone = 2**64 - 2 ** (8 * (8 - (width - tz_at)))
+    ok = (head1 == head1[0]) & (head2 == head2[0]) & (tail & zone == tail[0] & zone)
+
+    digit_at = [14, 15, 17, 18, *range(20, tz_at)]  # mm, ss and the fraction
+    frac = max(tz_at - 20, 0)  # fraction digits; only the first three count
+    weights = [600_000, 60_000, 10_000, 1000, *[100, 10, 1, *[0] * frac][:frac]]
+    # One row per digit, so that every step below runs along contiguous memory.
+    d = np.ascontiguousarray((chars[:, digit_at] - 48).T)  # uint8 wraps: below '0' is large
+    ok &= (d <= 9).all(axis=0) & (d[0] <= 5) & (d[2] <= 5) & (chars[:, 16] == ord(":"))
+    if frac:
+        ok &= chars[:, 19] == ord(".")
+    # A float dot product is exact here (far below 2**53) and much faster than an integer one.
+    within = np.dot(np.array(weights, dtype=np.float64), d).astype(np.int64)
+    ms = within + (first_ms - within[0])
+    ok &= (ms >= MIN_TS_MS) & (ms <= MAX_TS_MS)
+    return ms, ok
+
+
+def _parse_layouts(chars: np.ndarray, rows: np.ndarray, ms: np.ndarray, ok: np.ndarray) -> None:
+    """Fill in (ms, ok) for `rows`, each read in full as a date-time with Z or an offset."""
+    zulu = (chars[:, -1] | 0x20) == ord("z")
+    for z, these in ((True, rows & zulu), (False, rows & ~zulu)):
+        if these.any():
+            t = np.ascontiguousarray(chars[these].T)  # t[k]: the k-th byte of every string
+            parsed = _parse_layout(t, chars.shape[1], z)
+            if parsed is not None:
+                ok[these], ms[these] = parsed
+
+
+_DATE_DIGITS = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18]
+_DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
 
 
 def _parse_layout(t: np.ndarray, size: int, zulu: bool):
@@ -573,6 +769,139 @@ def rfc3339_ms(s: str) -> int | None:
         return None
     ms = (t - _EPOCH) // _MS + int((frac or "")[:3].ljust(3, "0"))
     return ms if MIN_TS_MS <= ms <= MAX_TS_MS else None
+
+
+# --- person lookup ----------------------------------------------------------------------------
+
+
+class _PersonIndex:
+    """Registered person_id -> person index, looked up a whole column at a time.
+
+    With tens of thousands of persons a dict lookup per row costs up to ~300 ns, nearly all
+    of it cache misses on the dict and its keys, taken one after the other. Here a column of ids is
+    hashed with numpy and found in an open-addressing table of numpy arrays, so the misses
+    overlap. The table compares whole ids (length and 8-byte words), so a hit is exact: the
+    hash only says where to look.
+    """
+
+    def __init__(self, person: dict[str, int]):
+        ids = [k.encode("utf-8", "surrogatepass") for k in person]
+        self.get = person.get
+        # Entry -1 (not registered) reads the -1 appended here.
+        self._target = np.array([*person.values(), -1], dtype=np.int32)
+        length = np.array([len(k) for k in ids], dtype=np.int64)
+        starts = np.cumsum(length) - length
+        window = _windows(b"".join(ids))
+        self._longest = int(length.max(initial=0))
+        # Entry -1 (an empty slot) has a length no id has.
+        self._length = np.append(length, -1)
+        # Word j of id i is self._words[j][i]: 0 past the id's own words, and for i = -1.
+        self._words = np.zeros((_word_count(self._longest), len(ids) + 1), dtype=np.uint64)
+        hashes = np.zeros(len(ids), dtype=np.uint64)
+        for width in np.unique(length).tolist():
+            these = np.flatnonzero(length == width)
+            words = _id_words(window, starts[these], width)
+            self._words[: len(words), these] = words
+            hashes[these] = _hash(words, width)
+        # At most a quarter full, so that probe runs stay short; a slot holds entry + 1 (0:
+        # empty) in 32 bits, so that the table stays in cache.
+        bits = max(4, (4 * len(ids)).bit_length())
+        self._shift, self._mask = 64 - bits, (1 << bits) - 1
+        slots, self._probes = _linear_probing((hashes >> self._shift).tolist(), self._mask)
+        self._slots = (np.array(slots, dtype=np.int64) + 1).astype(np.uint32)
+
+    def lookup(self, raw: bytes, n: int, width: int | None = None) -> np.ndarray:
+        """Person indices (-1: not registered) of the `n` newline-separated ids in `raw`;
+        `width`: the ids' common length in characters, if the caller knows they share one."""
+        if n == 0:
+            return np.empty(0, dtype=np.int32)
+        window = _windows(raw)
+        if width is not None and len(raw) == n * (width + 1) - 1:  # so ASCII: evenly spaced
+            starts = slice(0, n * (width + 1), width + 1)
+            groups = [(slice(None), width)]
+        else:
+            newline = np.flatnonzero(np.frombuffer(raw, dtype=np.uint8) == 10)
+            starts = np.append(0, newline + 1)
+            widths = np.append(newline, len(raw)) - starts
+            groups = [(np.flatnonzero(widths == w), w) for w in np.flatnonzero(np.bincount(widths)).tolist()]
+        entry = np.empty(n, dtype=np.int64)
+        for rows, w in groups:  # one width at a time
+            at = starts if isinstance(starts, slice) else starts[rows]
+            entry[rows] = self._find(_id_words(window, at, w), w)
+        return self._target[entry]
+
+    def _find(self, words: list[np.ndarray], width: int) -> np.ndarray:
+        """The registered entry of each id (given as its words), -1 if none."""
+        if width > self._longest:
+            return np.full(len(words[0]), -1, dtype=np.int64)
+        home = (_hash(words, width) >> self._shift).astype(np.int64)
+        entry, hit, taken = self._probe(home, words, width)
+        entry[~hit] = -1
+        todo = np.flatnonzero(taken & ~hit)  # another id's slot: try the next ones
+        for step in range(1, self._probes + 1):
+            if not len(todo):
+                break
+            found, hit, taken = self._probe((home[todo] + step) & self._mask, [w[todo] for w in words], width)
+            entry[todo[hit]] = found[hit]
+            todo = todo[taken & ~hit]
+        return entry
+
+    def _probe(self, slot: np.ndarray, words: list[np.ndarray], width: int):
+        """(the slots' entries, whether each is the id with these words and width, whether
+        the slot is taken at all)."""
+        entry = self._slots[slot].astype(np.int64) - 1  # -1: an empty slot
+        hit = self._length[entry] == width
+        for registered, w in zip(self._words, words, strict=False):
+            hit &= registered[entry] == w
+        return entry, hit, entry >= 0
+
+
+_GOLDEN = 0x9E3779B97F4A7C15  # 2**64 / golden ratio, odd: a good multiplicative mixer
+
+
+def _windows(raw: bytes) -> np.ndarray:
+    """The 8 bytes from every offset of `raw` as a little-endian uint64 (past the end: 0)."""
+    padded = raw + bytes(8)
+    return np.ndarray((len(raw) + 1,), "<u8", padded, 0, (1,))
+
+
+def _word_count(width: int) -> int:
+    """How many 8-byte words hold an id of `width` bytes (one, all zero, for an empty id)."""
+    return max(1, -(-width // 8))
+
+
+def _id_words(window: np.ndarray, starts, width: int) -> list[np.ndarray]:
+    """Ids of `width` bytes as 8-byte words, the last one zero-padded; `starts`: where they
+    start, as an index array or (evenly spaced) a slice."""
+    # Copied from a slice too: unaligned strided reads are slow, and each word is read often.
+    words = [
+        window[starts + at] if isinstance(starts, np.ndarray) else window[at:][starts].copy()
+        for at in range(0, 8 * _word_count(width), 8)
+    ]
+    if width % 8 or not width:  # drop the bytes that follow the id
+        words[-1] &= (1 << 8 * (width % 8)) - 1
+    return words
+
+
+def _hash(words: list[np.ndarray], width: int) -> np.ndarray:
+    """A 64-bit hash of each id, from its words."""
+    h = np.full(len(words[0]), (width + 1) * _GOLDEN % 2**64, dtype=np.uint64)
+    for w in words:
+        h = (h ^ w) * _GOLDEN  # uint64 wraps: multiplication modulo 2**64
+    return h  # its top bits, which depend on every byte, pick the slot
+
+
+def _linear_probing(home: list[int], mask: int) -> tuple[list[int], int]:
+    """A table of `mask + 1` slots holding entry i at or after slot home[i], and the longest
+    distance any entry landed from its home."""
+    slots, longest = [-1] * (mask + 1), 0
+    for i, slot in enumerate(home):
+        step = 0
+        while slots[(slot + step) & mask] >= 0:
+            step += 1
+        slots[(slot + step) & mask] = i
+        longest = max(longest, step)
+    return slots, longest
 
 
 # --- the reference rules ----------------------------------------------------------------------

@@ -8,7 +8,7 @@ import io
 import json
 import math
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import numpy as np
 import orjson
@@ -348,6 +348,29 @@ def test_vectorised_rfc3339_matches_reference(strs):
     assert [int(m) if o else None for m, o in zip(ms, ok, strict=True)] == expected
 
 
+# Timestamps a live feed sends in one chunk: mostly one date, hour and zone, with the odd one
+# out, and minutes, seconds or fraction broken now and then.
+_NEAR_TS = st.builds(
+    "{}{}{}:{}{}{}{}{}".format,
+    st.sampled_from(["2026-11-27", "2026-11-27", "2026-11-28", "2024-02-29", "2026-02-29", "0001-01-01"]),
+    st.sampled_from(["T", "T", "t", " ", "_"]),
+    st.sampled_from(["08", "08", "00", "23", "24"]),
+    st.sampled_from(["00", "07", "59", "60", "99", "0a", " 1"]),
+    st.sampled_from([":", ":", ":", "-"]),
+    st.sampled_from(["00", "30", "59", "60", "-1"]),
+    st.sampled_from([".173", ".173", ".999", ".1739", ".1", "", ".x73", "0173", ".17 "]),
+    st.sampled_from(["+08:00", "+08:00", "Z", "z", "-05:30", "+00:00", "+08:60", "+08-00", "+24:00"]),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_NEAR_TS, min_size=1, max_size=40))
+def test_vectorised_rfc3339_matches_reference_on_feed_like_runs(strs):
+    ms, ok = _parse_rfc3339(strs)
+    expected = [rfc3339_ms(s) for s in strs]
+    assert [int(m) if o else None for m, o in zip(ms, ok, strict=True)] == expected
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.datetimes(min_value=datetime(1970, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.timezones()))
 def test_rfc3339_reference_matches_datetime(t):
@@ -628,6 +651,60 @@ def test_fast_path_equals_slow_path_across_blocks(sample, n):
     for k, rec in enumerate(sample):
         lines[(k * 7919) % n] = rec
     decode(lines, NO_DATUM)
+
+
+# --- person lookup ---------------------------------------------------------------------------
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.text(max_size=70), max_size=40, unique=True),
+    st.lists(st.text(max_size=70), max_size=20),
+    st.randoms(use_true_random=False),
+)
+def test_person_lookup_matches_the_registry(registered, strangers, rng):
+    # Any ids: empty, over 64 characters, not ASCII, with newlines, of many widths at once.
+    dec = Decoder({pid: 7 * i for i, pid in enumerate(registered)}, Settings(datum_conversion=False))
+    ids = registered + strangers
+    rng.shuffle(ids)
+    decode([fix(person_id=pid) for pid in ids], dec)
+
+
+def test_person_lookup_in_a_big_registry():
+    # Thousands of ids alike in all but their last digits, so that table slots collide, in a
+    # chunk longer than a block; one width throughout, then a mix of widths.
+    registry = {f"SIM{i:06d}": i for i in range(0, 30_000, 3)}
+    dec = Decoder(registry, Settings(datum_conversion=False))
+    ids = [f"SIM{(i * 7919) % 30_000:06d}" for i in range(2500)]
+    batch, dead = decode([fix(person_id=pid) for pid in ids], dec)
+    assert batch.person.tolist() == [int(pid[3:]) for pid in ids if pid in registry]
+    assert {d.reason for d in dead} == {UNKNOWN_PERSON} and len(dead) == len(ids) - len(batch)
+    ids[::5] = [f"S{i}" for i in range(len(ids[::5]))]
+    ids[1::7] = [f"SIM{i:06d}" + "x" * (i % 60) for i in range(0, 3 * len(ids[1::7]), 3)]
+    decode([fix(person_id=pid) for pid in ids], dec)
+
+
+def test_feed_like_chunk_across_blocks():
+    """What a live feed looks like: many persons, RFC 3339 ts with a fraction and an offset,
+    statuses, an hour boundary, a few Chinese datums, drills, strangers and broken records."""
+    registry = {f"P{i:05d}": i for i in range(5000)}
+    dec = Decoder(registry, Settings(datum_conversion=HAS_CRS))
+    start = datetime(2026, 11, 27, 8, 58, tzinfo=timezone(timedelta(hours=8)))
+    lines = []
+    for i in range(3000):
+        when = (start + timedelta(milliseconds=83 * i)).isoformat(timespec="milliseconds")
+        pid = f"P{(i * 7919) % 5200:05d}"
+        if i % 37 == 0:
+            lines.append(line(type="status", person_id=pid, ts=when, event="heartbeat", battery_pct=50))
+        else:
+            crs = "gcj02" if i % 10 == 0 else "bd09" if i % 97 == 0 else "wgs84"
+            lines.append(fix(person_id=pid, ts=when, lat=29 + i / 1e4, lon=119.6, crs=crs, drill=i % 500 == 0))
+    lines[1234] = fix(ts="2026-11-27T09:61:00.000+08:00")
+    lines[2345] = b""
+    lines[2900] = line(type="tick", ts="2026-11-27T09:02:00.000+08:00")
+    batch, dead = decode(lines, dec, received_at_ms=RECV + 86_400_000)
+    assert len(batch) + len(dead) == len(lines) - 1
+    assert {d.reason for d in dead} == {UNKNOWN_PERSON, INVALID_FIELD}
 
 
 # --- source and dead-letter writer -----------------------------------------------------------
