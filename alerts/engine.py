@@ -110,25 +110,24 @@ class Engine:
         """Quiet persons only move their last-seen columns; nothing else can change."""
         slow = np.zeros(st.n_persons, dtype=bool)
         slow[f.slow] = True
-        rows = np.flatnonzero(f.accepted)
-        rows = rows[~slow[b.person[rows]]]
-        if rows.size == 0:
-            return
-        p = b.person[rows]
-        np.maximum.at(st.latest_ts, p, b.ts[rows])
-        st.silence_due[p] = st.latest_ts[p] + self.caseload.timeout_ms[p]
-        g = rows[f.good_fix[rows]]
-        if g.size:
-            # the newest good fix per person: accepted rows of a person rise in ts
-            pg = b.person[g]
-            order = np.lexsort((b.ts[g], pg))
-            last = order[np.r_[pg[order][1:] != pg[order][:-1], True]]
-            gl = g[last]
-            pl = b.person[gl]
-            st.last_fix_ts[pl] = b.ts[gl]
-            st.last_lon[pl] = b.lon[gl]
-            st.last_lat[pl] = b.lat[gl]
-            st.last_acc[pl] = b.accuracy_m[gl]
+        for mask in (f.accepted, f.good_fix):
+            # rows sorted by person; a person's applied rows rise in ts, so the last one wins
+            rows = f.by_person[mask[f.by_person]]
+            if rows.size == 0:
+                continue
+            p = b.person[rows]
+            last = np.ones(rows.size, dtype=bool)
+            last[:-1] = p[1:] != p[:-1]
+            last &= ~slow[p]
+            rows, p = rows[last], p[last]
+            if mask is f.accepted:
+                st.latest_ts[p] = b.ts[rows]
+                st.silence_due[p] = b.ts[rows] + self.caseload.timeout_ms[p]
+            else:
+                st.last_fix_ts[p] = b.ts[rows]
+                st.last_lon[p] = b.lon[rows]
+                st.last_lat[p] = b.lat[rows]
+                st.last_acc[p] = b.accuracy_m[rows]
 
     def _drill_escalations(self, st: PartState, now_ms: int):
         """A drill's escalations count wall-clock seconds (SPEC §4), checked at every call."""

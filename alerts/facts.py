@@ -39,6 +39,7 @@ class Facts:
     pair_active: np.ndarray  # the zone's schedule is on at the fix's time
     slow: np.ndarray  # sorted person indices that need the rules this batch
     transitions: list[tuple[int, int, bool]]  # (ts, zone, becomes_active) in [F_prev, F_end)
+    by_person: np.ndarray  # non-tick rows sorted by person, arrival order kept within each
 
 
 def _haversine_m(lon1, lat1, lon2, lat2):
@@ -114,7 +115,7 @@ def compute(st: PartState, cl: Caseload, b: ev.EventBatch, force_slow: bool = Fa
         slow = _slow_persons(st, cl, b, F, accepted, good, jump, order, pair_row, pair_zone,
                              pair_rel, pair_active, transitions)
     return Facts(F, accepted, duplicate, out_of_order, good, jump, pair_ptr, pair_zone,
-                 pair_rel, pair_active, slow, transitions)
+                 pair_rel, pair_active, slow, transitions, order)
 
 
 def _jumps(st, cl, b, order, good) -> np.ndarray:

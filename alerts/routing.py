@@ -20,7 +20,14 @@ class Router:
             windows.setdefault(s.officer_id, []).append(Window(s.days, s.start_min, s.end_min))
         # An officer without any shift listed is taken to be always on duty: a small office
         # may not keep a rota in the bundle.
-        self.shifts = {oid: Schedule(tuple(w), tz) for oid, w in windows.items()}
+        # officers on the same rota share one Schedule, so its expansion is paid once
+        shared: dict[tuple, Schedule] = {}
+        self.shifts: dict[str, Schedule] = {}
+        for oid, w in windows.items():
+            rota = tuple(w)
+            if rota not in shared:
+                shared[rota] = Schedule(rota, tz)
+            self.shifts[oid] = shared[rota]
         self.duty_by_office: dict[str, list[str]] = {}
         self.supervisors_by_office: dict[str, list[str]] = {}
         for o in sorted(bundle.officers, key=lambda o: o.officer_id):
