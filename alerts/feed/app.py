@@ -1,0 +1,17 @@
+"""A stand-alone app around the feed router, for tests and for a service that serves nothing
+else; a service with its own app includes `build_router(runtime)` instead."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from alerts.feed.api import build_router
+
+
+def create_feed_app(runtime, **router_kw) -> FastAPI:
+    app = FastAPI(title="Lookout officers' feed 瞭望", version="1",
+                  description="Alerts for community-correction officers (SPEC §4, §7).")
+    router = build_router(runtime, **router_kw)
+    app.include_router(router)
+    app.state.feed = router
+    return app

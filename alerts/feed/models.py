@@ -1,0 +1,156 @@
+"""Request and response shapes of the feed API (they make its OpenAPI description).
+
+Alert records are SPEC §4 as the engine writes them (times stay the RFC 3339 strings it
+produced); `person_name`, `office_id`, `officer_name`, `zone_name` are added from the bundle.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from alerts.actions import DISPOSITIONS
+
+Disposition = Literal[DISPOSITIONS]  # type: ignore[valid-type]
+
+
+class Location(BaseModel):
+    lat: float
+    lon: float
+    accuracy_m: float | None = None
+
+
+class RouteStep(BaseModel):
+    officer_id: str | None
+    role: str
+    reason: str
+    at: str | None = None
+
+
+class Resolution(BaseModel):
+    disposition: str
+    note: str = ""
+    by: str
+    at: str | None = None
+
+
+class Message(BaseModel):
+    zh: str
+    en: str
+
+
+class Alert(BaseModel):
+    alert_id: str
+    version: int
+    person_id: str | None
+    type: str
+    zone_id: str | None = None
+    severity: str
+    condition: Literal["active", "cleared"]
+    handling: Literal["new", "acknowledged", "resolved"]
+    opened_at: str | None = None
+    last_event_at: str | None = None
+    cleared_at: str | None = None
+    event_count: int = 0
+    reopen_count: int = 0
+    detected_at: str | None = None
+    location: Location | None = None
+    officer_id: str | None = None
+    route: list[RouteStep] = []
+    escalated: bool = False
+    drill: bool = False
+    resolution: Resolution | None = None
+    message: Message
+    person_name: str | None = Field(None, description="from the bundle")
+    office_id: str | None = Field(None, description="the person's 司法所, from the bundle")
+    officer_name: str | None = Field(None, description="the current officer's name")
+    zone_name: str | None = None
+
+
+class AlertList(BaseModel):
+    alerts: list[Alert]
+    drill: bool = Field(description="true: a drill view, only drill alerts (演练)")
+
+
+class TrackPoint(BaseModel):
+    ts: Any = Field(description="as the store gives it: epoch ms or RFC 3339")
+    lat: float
+    lon: float
+    accuracy_m: float | None = None
+
+
+class Track(BaseModel):
+    person_id: str
+    since_ms: int
+    until_ms: int
+    points: list[TrackPoint]
+
+
+class ZoneFeature(BaseModel):
+    type: Literal["Feature"] = "Feature"
+    geometry: dict[str, Any] = Field(description="GeoJSON Polygon/MultiPolygon, WGS-84")
+    properties: dict[str, Any]
+
+
+class AlertDetail(BaseModel):
+    alert: Alert
+    history: list[Alert] = Field(description="every version, oldest first")
+    zone: ZoneFeature | None = Field(description="the alert's zone as an area, WGS-84")
+    track: Track | None = Field(description="the person's recent fixes (reading it is audited)")
+
+
+class ActionResult(BaseModel):
+    alert: Alert
+    changed: bool = Field(description="false when the action had already taken effect")
+
+
+class ResolveBody(BaseModel):
+    disposition: Disposition
+    note: str = Field("", max_length=2000)
+
+
+class LoginBody(BaseModel):
+    officer_id: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+
+
+class Officer(BaseModel):
+    officer_id: str
+    name: str
+    office_id: str
+    role: str
+
+
+class Me(BaseModel):
+    officer: Officer
+    offices: list[str] = Field(description="offices whose persons this officer may see")
+    sees_everything: bool
+    session_expires_at_ms: int
+
+
+class LoginResult(BaseModel):
+    token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_at_ms: int
+    me: Me
+
+
+class Person(BaseModel):
+    person_id: str
+    name: str
+    office_id: str
+    officer_id: str
+    risk: str
+
+
+class Problem(BaseModel):
+    """Errors carry both languages so the page shows the officer's own."""
+
+    code: str
+    zh: str
+    en: str
+
+
+class ProblemResponse(BaseModel):
+    detail: Problem

@@ -1,0 +1,90 @@
+// The page's own phrases in 中文 and English. Alert types, dispositions, handling and roles
+// come from GET /v1/words (SPEC §7, alerts/kinds.py), so they are spelled in one place only.
+"use strict";
+
+window.LookoutI18n = (function () {
+  const UI = {
+    zh: {
+      app_name: "瞭望", app_sub: "社区矫正告警",
+      login_title: "登录", officer_id: "工号", password: "密码", login: "登录", logout: "退出",
+      view_live: "实时告警", view_drill: "演练", drill_banner: "演练视图：仅显示演练告警，不影响真实告警",
+      filter_office: "司法所", filter_type: "类型", all_offices: "全部司法所", all_types: "全部类型",
+      empty: "暂无告警", count: (n) => `共 ${n} 条`,
+      conn_live: "实时连接", conn_lost: "连接中断，正在重连…",
+      opened: "开始", last_event: "最近事件", cleared: "解除时间", condition: "状态",
+      handling: "处理", officer: "负责人", zone: "区域", accuracy: "定位精度", events: "事件数",
+      person_id: "编号", office: "司法所", route: "流转", history: "处理记录", reopened: "重新打开",
+      acknowledge: "签收", resolve: "处置", disposition: "处置结果", note: "处置说明",
+      note_required: "防拆报警须填写处置说明", choose: "请选择…",
+      resolved_by: "处置人", map_zone: "区域", map_track: "近期轨迹", map_location: "告警位置",
+      map_none: "暂无定位数据", north: "北", metres: "米", km: "公里",
+      just_now: "刚刚", min_ago: (n) => `${n} 分钟前`, h_ago: (n) => `${n} 小时前`, d_ago: (n) => `${n} 天前`,
+      in_future: "刚刚",
+      role_reason: { on_shift: "在岗", officer_off_shift: "下班转值班", no_duty_officer: "无值班人员",
+        not_acknowledged: "超时未签收", feed_down: "数据中断" },
+      network_error: "网络错误，请重试", session_over: "登录已过期，请重新登录",
+      lang_button: "English", version: "版本",
+    },
+    en: {
+      app_name: "Lookout", app_sub: "community correction alerts",
+      login_title: "Log in", officer_id: "Officer ID", password: "Password", login: "Log in", logout: "Log out",
+      view_live: "Live alerts", view_drill: "Drill", drill_banner: "Drill view: drill alerts only, real alerts are not affected",
+      filter_office: "Office", filter_type: "Type", all_offices: "All offices", all_types: "All types",
+      empty: "No alerts", count: (n) => `${n} alert${n === 1 ? "" : "s"}`,
+      conn_live: "Live", conn_lost: "Connection lost, reconnecting…",
+      opened: "Opened", last_event: "Last event", cleared: "Cleared", condition: "Condition",
+      handling: "Handling", officer: "Officer", zone: "Zone", accuracy: "Accuracy", events: "Events",
+      person_id: "ID", office: "Office", route: "Route", history: "History", reopened: "reopened",
+      acknowledge: "acknowledge", resolve: "resolve", disposition: "Disposition", note: "Note",
+      note_required: "A tamper alert needs a note", choose: "Choose…",
+      resolved_by: "Resolved by", map_zone: "Zone", map_track: "Recent track", map_location: "Alert location",
+      map_none: "No location data", north: "N", metres: "m", km: "km",
+      just_now: "just now", min_ago: (n) => `${n} min ago`, h_ago: (n) => `${n} h ago`, d_ago: (n) => `${n} d ago`,
+      in_future: "just now",
+      role_reason: { on_shift: "on shift", officer_off_shift: "officer off shift", no_duty_officer: "no duty officer",
+        not_acknowledged: "not acknowledged", feed_down: "feed down" },
+      network_error: "Network error, please retry", session_over: "Session over, please log in again",
+      lang_button: "中文", version: "version",
+    },
+  };
+
+  let lang = localStorage.getItem("lookout.lang") === "en" ? "en" : "zh";
+  let words = null; // GET /v1/words
+
+  function t(key, arg) {
+    const v = UI[lang][key];
+    return typeof v === "function" ? v(arg) : (v === undefined ? key : v);
+  }
+
+  // a coded value (alert type, disposition, ...) in the current language
+  function w(table, code) {
+    const entry = words && words[table] && words[table][code];
+    return entry ? entry[lang] : code;
+  }
+
+  function relative(isoText, nowMs) {
+    if (!isoText) return "";
+    const s = Math.round((nowMs - Date.parse(isoText)) / 1000);
+    if (s < 45) return s < -60 ? t("in_future") : t("just_now");
+    const min = Math.round(s / 60);
+    if (min < 60) return t("min_ago", min);
+    const h = Math.floor(min / 60);
+    if (h < 48) return t("h_ago", h);
+    return t("d_ago", Math.floor(h / 24));
+  }
+
+  // "11-27 10:03" in the bundle's own time zone: the engine wrote the offset, so the text
+  // already reads as the office's wall clock.
+  function clock(isoText) {
+    if (!isoText) return "";
+    return isoText.slice(5, 16).replace("T", " ");
+  }
+
+  return {
+    t, w, relative, clock,
+    get lang() { return lang; },
+    setLang(next) { lang = next; localStorage.setItem("lookout.lang", next); },
+    setWords(x) { words = x; },
+    get words() { return words; },
+  };
+})();

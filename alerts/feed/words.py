@@ -1,0 +1,57 @@
+"""The words the page shows, as (中文, English), taken from SPEC §7 and `alerts.kinds`, so that the
+browser never spells an alert type or a disposition on its own."""
+
+from __future__ import annotations
+
+from alerts.actions import DISPOSITIONS
+from alerts.kinds import ALERT_TYPES, CONDITION_WORDS, DRILL_WORDS, WORDS
+
+DISPOSITION_WORDS = {
+    "violation_confirmed": ("确认违规", "violation confirmed"),
+    "false_alarm": ("误报", "false alarm"),
+    "authorized": ("已批准外出", "authorized"),
+    "device_fault": ("设备故障", "device fault"),
+    "other": ("其他", "other"),
+}
+assert tuple(DISPOSITION_WORDS) == DISPOSITIONS
+
+HANDLING_WORDS = {
+    "new": ("待签收", "new"),
+    "acknowledged": ("已签收", "acknowledged"),
+    "resolved": ("已处置", "resolved"),
+}
+ACTION_WORDS = {"acknowledge": ("签收", "acknowledge"), "resolve": ("处置", "resolve")}
+SEVERITY_WORDS = {
+    "critical": ("紧急", "critical"),
+    "high": ("高", "high"),
+    "medium": ("中", "medium"),
+    "low": ("低", "low"),
+}
+ROLE_WORDS = {
+    "officer": ("矫正工作人员", "officer"),
+    "duty": ("值班人员", "duty officer"),
+    "supervisor": ("值班长", "supervisor"),
+    "admin": ("系统管理员", "admin"),
+}
+OTHER_WORDS = {
+    "escalated": ("已升级上报", "escalated"),
+    "drill": DRILL_WORDS,
+    "person": ("社区矫正对象", "person"),
+    "permit": ("请假外出", "leave permit"),
+}
+
+
+def vocabulary() -> dict[str, dict[str, dict[str, str]]]:
+    def both(table):
+        return {k: {"zh": zh, "en": en} for k, (zh, en) in table.items()}
+
+    return {
+        "types": both({t: WORDS[t] for t in ALERT_TYPES}),
+        "conditions": both(CONDITION_WORDS),
+        "handling": both(HANDLING_WORDS),
+        "actions": both(ACTION_WORDS),
+        "dispositions": both(DISPOSITION_WORDS),
+        "severities": both(SEVERITY_WORDS),
+        "roles": both(ROLE_WORDS),
+        "other": both(OTHER_WORDS),
+    }

@@ -1,0 +1,328 @@
+"""The embedded service's SQLite store: alert versions, inputs, fixes, audit, snapshots.
+
+One writer connection, shared under a lock by the runtime thread, the ingest threads and the
+web server (audit lines); every other thread reads through a connection of its own, which WAL
+lets run alongside the writer. Alert versions are keyed by (alert_id, version) and written
+with INSERT OR IGNORE, so re-running inputs after a restart can never store an alert twice.
+
+Times are int epoch milliseconds in every column; records are SPEC §4 JSON as written.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+
+from config.loader import parse_ts_ms
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS alert_versions(
+  alert_id TEXT NOT NULL, version INTEGER NOT NULL, record TEXT NOT NULL,
+  PRIMARY KEY(alert_id, version)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS alerts(
+  alert_id TEXT PRIMARY KEY, version INTEGER NOT NULL, person_id TEXT, office_id TEXT,
+  officer_id TEXT, type TEXT NOT NULL, severity TEXT, condition TEXT, handling TEXT,
+  drill INTEGER NOT NULL, escalated INTEGER NOT NULL, opened_at INTEGER, last_event_at INTEGER,
+  updated_seq INTEGER, record TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS alerts_by_opened ON alerts(drill, opened_at DESC);
+CREATE INDEX IF NOT EXISTS alerts_by_officer ON alerts(officer_id);
+CREATE INDEX IF NOT EXISTS alerts_by_office ON alerts(office_id);
+CREATE TABLE IF NOT EXISTS actions(
+  seq INTEGER PRIMARY KEY, received_at INTEGER, alert_id TEXT, action TEXT, by TEXT,
+  outcome TEXT NOT NULL, detail TEXT, record TEXT);
+CREATE TABLE IF NOT EXISTS audit(
+  id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, who TEXT, what TEXT NOT NULL,
+  target TEXT, before TEXT, after TEXT);
+CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
+  BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
+  BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
+CREATE TABLE IF NOT EXISTS dead_letters(
+  id INTEGER PRIMARY KEY AUTOINCREMENT, received_at TEXT, reason TEXT, detail TEXT, raw TEXT);
+CREATE TABLE IF NOT EXISTS inbox(
+  seq INTEGER PRIMARY KEY, kind TEXT NOT NULL, at_ms INTEGER NOT NULL, payload BLOB,
+  step_ms INTEGER);
+CREATE TABLE IF NOT EXISTS fixes(
+  person_id TEXT NOT NULL, drill INTEGER NOT NULL, ts INTEGER NOT NULL, lat REAL, lon REAL,
+  accuracy_m REAL, PRIMARY KEY(person_id, drill, ts)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS snapshot(
+  id INTEGER PRIMARY KEY CHECK(id = 1), upto_seq INTEGER NOT NULL, state BLOB NOT NULL,
+  saved_at INTEGER NOT NULL);
+"""
+
+_UPSERT_ALERT = """
+INSERT INTO alerts VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+ON CONFLICT(alert_id) DO UPDATE SET version=excluded.version, person_id=excluded.person_id,
+  office_id=excluded.office_id, officer_id=excluded.officer_id, type=excluded.type,
+  severity=excluded.severity, condition=excluded.condition, handling=excluded.handling,
+  drill=excluded.drill, escalated=excluded.escalated, opened_at=excluded.opened_at,
+  last_event_at=excluded.last_event_at, updated_seq=excluded.updated_seq, record=excluded.record
+WHERE excluded.version > alerts.version
+"""
+
+
+@dataclass(slots=True)
+class InboxRow:
+    seq: int
+    kind: str
+    at_ms: int
+    payload: bytes | None
+    step_ms: int | None  # set on the last row of each applied step: its wall clock
+
+
+def _ms(text: str | None) -> int | None:
+    return None if text is None else parse_ts_ms(text)
+
+
+def _json(value) -> str | None:
+    return None if value is None else orjson.dumps(value).decode()
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class Store:
+    def __init__(self, path: str | Path, *, durable: bool = True):
+        self.path = str(path)
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._w = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None,
+                                  timeout=30)
+        self._w.execute("PRAGMA journal_mode=WAL")
+        # FULL: a 202 from ingest must survive a power cut, not only a killed process.
+        self._w.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+        self._w.execute("PRAGMA cache_size=-65536")  # 64 MiB: fixes' index stays in memory
+        self._w.executescript(_SCHEMA)
+        snap = self._w.execute("SELECT upto_seq FROM snapshot").fetchone()
+        top = self._w.execute("SELECT max(seq) FROM inbox").fetchone()[0]
+        # Rows up to a snapshot may be deleted, so the snapshot bounds the sequence as well.
+        self._last_seq = max(top or 0, snap[0] if snap else 0)
+
+    # -- connections ---------------------------------------------------------------------
+    def _r(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
+            conn.execute("PRAGMA query_only=1")
+            self._local.conn = conn
+            with self._lock:
+                self._readers.append(conn)
+        return conn
+
+    def _tx(self):
+        return _Tx(self._w, self._lock)
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._readers:
+                conn.close()
+            self._readers.clear()
+            self._w.close()
+
+    # -- inputs (runtime) ----------------------------------------------------------------
+    @property
+    def last_seq(self) -> int:
+        return self._last_seq
+
+    def record_input(self, kind: str, at_ms: int, payload: bytes | None = None,
+                     dead_letters: Iterable = ()) -> int:
+        """Append one input to the inbox (and the rejects of the same request) durably;
+        returns its seq."""
+        with self._tx() as c:
+            seq = self._last_seq + 1
+            c.execute("INSERT INTO inbox(seq, kind, at_ms, payload) VALUES (?,?,?,?)",
+                      (seq, kind, at_ms, payload))
+            self._insert_dead_letters(c, dead_letters)
+            self._last_seq = seq
+        return seq
+
+    def record_dead_letters(self, dead_letters: Iterable) -> None:
+        with self._tx() as c:
+            self._insert_dead_letters(c, dead_letters)
+
+    @staticmethod
+    def _insert_dead_letters(c, dead_letters: Iterable) -> None:
+        c.executemany("INSERT INTO dead_letters(received_at, reason, detail, raw) VALUES (?,?,?,?)",
+                      [(d.received_at, d.reason, d.detail, d.raw) for d in dead_letters])
+
+    def inbox_after(self, seq: int) -> list[InboxRow]:
+        with self._lock:
+            rows = self._w.execute("SELECT seq, kind, at_ms, payload, step_ms FROM inbox "
+                                   "WHERE seq > ? ORDER BY seq", (seq,)).fetchall()
+        return [InboxRow(*r) for r in rows]
+
+    def load_snapshot(self) -> tuple[int, bytes] | None:
+        with self._lock:
+            row = self._w.execute("SELECT upto_seq, state FROM snapshot").fetchone()
+        return (row[0], bytes(row[1])) if row else None
+
+    # -- outputs (runtime) ---------------------------------------------------------------
+    def commit_batch(self, updates: list[dict], office_of: Callable[[str | None], str | None],
+                     seq: int, *, step_ms: int | None = None, snapshot: bytes | None = None,
+                     fixes: Iterable[tuple] = (), actions: Iterable[tuple] = (),
+                     dead_letters: Iterable = ()) -> list[dict]:
+        """Everything one engine step produced, in one transaction; returns the updates that
+        were new (not already stored by a run before a restart).
+
+        `seq`: the last inbox row the step applied. `step_ms` marks that row with the wall
+        clock the step ran at, so a restart re-runs the same steps with the same `now_ms`.
+        `snapshot`: EngineState bytes after the step; the rows it covers are deleted.
+        `fixes`: (person_id, drill, ts, lat, lon, accuracy_m). `actions`: (seq, received_at,
+        alert_id, action, by, outcome, detail, record)."""
+        with self._tx() as c:
+            new = self._append(c, updates, office_of, seq)
+            c.executemany("INSERT OR IGNORE INTO fixes VALUES (?,?,?,?,?,?)", fixes)
+            c.executemany("INSERT OR IGNORE INTO actions VALUES (?,?,?,?,?,?,?,?)", actions)
+            self._insert_dead_letters(c, dead_letters)
+            if step_ms is not None:
+                c.execute("UPDATE inbox SET step_ms = ? WHERE seq = ?", (step_ms, seq))
+            if snapshot is not None:
+                self._snapshot(c, seq, snapshot)
+        return new
+
+    def append_updates(self, updates: list[dict], office_of: Callable[[str | None], str | None],
+                       seq: int) -> list[dict]:
+        with self._tx() as c:
+            return self._append(c, updates, office_of, seq)
+
+    def save_snapshot(self, upto_seq: int, state: bytes) -> None:
+        with self._tx() as c:
+            self._snapshot(c, upto_seq, state)
+
+    def _snapshot(self, c, upto_seq: int, state: bytes) -> None:
+        c.execute("INSERT OR REPLACE INTO snapshot VALUES (1, ?, ?, ?)",
+                  (upto_seq, state, _now_ms()))
+        c.execute("DELETE FROM inbox WHERE seq <= ?", (upto_seq,))
+
+    @staticmethod
+    def _append(c, updates, office_of, seq) -> list[dict]:
+        new = []
+        for u in updates:
+            record = _json(u)
+            cur = c.execute("INSERT OR IGNORE INTO alert_versions VALUES (?,?,?)",
+                            (u["alert_id"], u["version"], record))
+            if cur.rowcount != 1:
+                continue
+            new.append(u)
+            c.execute(_UPSERT_ALERT, (
+                u["alert_id"], u["version"], u["person_id"], office_of(u["person_id"]),
+                u["officer_id"], u["type"], u["severity"], u["condition"], u["handling"],
+                int(u["drill"]), int(u["escalated"]), _ms(u["opened_at"]),
+                _ms(u["last_event_at"]), seq, record))
+        return new
+
+    # -- audit (web server) --------------------------------------------------------------
+    def audit(self, who: str | None, what: str, target: str | None, before=None, after=None,
+              at_ms: int | None = None) -> None:
+        with self._tx() as c:
+            c.execute("INSERT INTO audit(at, who, what, target, before, after) VALUES (?,?,?,?,?,?)",
+                      (at_ms if at_ms is not None else _now_ms(), who, what, target,
+                       _json(before), _json(after)))
+
+    # -- reads ---------------------------------------------------------------------------
+    def latest(self, alert_id: str) -> dict | None:
+        row = self._r().execute("SELECT record FROM alerts WHERE alert_id = ?",
+                                (alert_id,)).fetchone()
+        return orjson.loads(row[0]) if row else None
+
+    def history(self, alert_id: str) -> list[dict]:
+        rows = self._r().execute("SELECT record FROM alert_versions WHERE alert_id = ? "
+                                 "ORDER BY version", (alert_id,)).fetchall()
+        return [orjson.loads(r[0]) for r in rows]
+
+    def list_alerts(self, *, officer_ids: set[str] | None = None,
+                    office_ids: set[str] | None = None, types: set[str] | None = None,
+                    drill: bool = False, condition: str | None = None,
+                    handling: str | None = None, limit: int = 200) -> list[dict]:
+        """Latest records, newest opened first. `officer_ids` matches the current officer or
+        anyone on the route; `office_ids` the person's office (so never feed_down)."""
+        where, args = ["drill = ?"], [int(drill)]
+
+        def one_of(values) -> str:
+            args.extend(sorted(values))
+            return ",".join("?" * len(values))
+
+        if officer_ids is not None:
+            if not officer_ids:
+                return []
+            mine = one_of(officer_ids)
+            on_route = one_of(officer_ids)
+            where.append(f"(officer_id IN ({mine}) OR EXISTS (SELECT 1 FROM "
+                         "json_each(alerts.record, '$.route') AS r WHERE "
+                         f"json_extract(r.value, '$.officer_id') IN ({on_route})))")
+        for column, values in (("office_id", office_ids), ("type", types)):
+            if values is not None:
+                if not values:
+                    return []
+                where.append(f"{column} IN ({one_of(values)})")
+        for column, value in (("condition", condition), ("handling", handling)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
+        args.append(int(limit))
+        rows = self._r().execute(
+            f"SELECT record FROM alerts WHERE {' AND '.join(where)} "
+            "ORDER BY opened_at DESC, alert_id LIMIT ?", args).fetchall()
+        return [orjson.loads(r[0]) for r in rows]
+
+    def track(self, person_id: str, since_ms: int, until_ms: int, limit: int = 500, *,
+              drill: bool = False) -> list[dict]:
+        """The person's accepted fixes in [since_ms, until_ms], ascending; when there are
+        more than `limit`, the latest `limit` of them. ts is epoch ms, lat/lon WGS-84."""
+        rows = self._r().execute(
+            "SELECT ts, lat, lon, accuracy_m FROM fixes WHERE person_id = ? AND drill = ? "
+            "AND ts BETWEEN ? AND ? ORDER BY ts DESC LIMIT ?",
+            (person_id, int(drill), since_ms, until_ms, int(limit))).fetchall()
+        return [{"person_id": person_id, "ts": ts, "lat": lat, "lon": lon, "accuracy_m": acc}
+                for ts, lat, lon, acc in reversed(rows)]
+
+    def audit_log(self, limit: int = 200) -> list[dict]:
+        rows = self._r().execute("SELECT id, at, who, what, target, before, after FROM audit "
+                                 "ORDER BY id DESC LIMIT ?", (int(limit),)).fetchall()
+        return [{"id": i, "at": at, "who": who, "what": what, "target": target,
+                 "before": orjson.loads(b) if b else None, "after": orjson.loads(a) if a else None}
+                for i, at, who, what, target, b, a in rows]
+
+    def dead_letter_list(self, limit: int = 200) -> list[dict]:
+        rows = self._r().execute("SELECT received_at, reason, detail, raw FROM dead_letters "
+                                 "ORDER BY id DESC LIMIT ?", (int(limit),)).fetchall()
+        return [{"received_at": t, "reason": r, "detail": d, "raw": raw} for t, r, d, raw in rows]
+
+    def actions_log(self, limit: int = 200) -> list[dict]:
+        rows = self._r().execute("SELECT seq, received_at, alert_id, action, by, outcome, detail, "
+                                 "record FROM actions ORDER BY seq DESC LIMIT ?",
+                                 (int(limit),)).fetchall()
+        keys = ("seq", "received_at", "alert_id", "action", "by", "outcome", "detail")
+        return [{**dict(zip(keys, r[:7], strict=True)), "action_record": orjson.loads(r[7]) if r[7] else None}
+                for r in rows]
+
+
+class _Tx:
+    """BEGIN IMMEDIATE ... COMMIT on the writer under the store's lock; ROLLBACK on error."""
+
+    def __init__(self, conn: sqlite3.Connection, lock: threading.RLock):
+        self.conn, self.lock = conn, lock
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.lock.acquire()
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self.lock.release()
+            raise
+        return self.conn
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+        finally:
+            self.lock.release()

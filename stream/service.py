@@ -1,0 +1,195 @@
+"""`lookout run`: the embedded service. One process: the HTTP server (ingest, health, and the
+officers' API and page when `alerts.feed` is installed) in front of one LiveRuntime.
+
+    lookout run --bundle DIR [--db PATH] [--host 127.0.0.1] [--port 8080]
+                [--gateway-token T ...] [--demo]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import secrets
+import sys
+import threading
+from collections.abc import Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import orjson
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+from stream.ingest import build_ingest_router
+from stream.live import LiveRuntime, wall_ms
+
+DEMO_BUNDLE = Path(__file__).resolve().parent.parent / "config" / "demo"
+WEB_DIR = Path(__file__).resolve().parent.parent / "alerts" / "feed" / "web"
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("lookout")
+    except Exception:  # noqa: BLE001 - running from a source tree that was never installed
+        return "0.0.0"
+
+
+def _optional(module: str):
+    """The module if it exists; errors inside an existing module are not swallowed."""
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name and (module == exc.name or module.startswith(exc.name + ".")):
+            return None
+        raise
+
+
+def create_app(runtime: LiveRuntime, *, officer_api: bool = True,
+               on_shutdown: Callable[[], None] | None = None) -> FastAPI:
+    """The service's app; `officer_api=False` leaves out alerts.feed (ingest and health only).
+    `on_shutdown` runs when the server stops gracefully (SIGTERM, Ctrl-C)."""
+
+    @asynccontextmanager
+    async def lifespan(_app):
+        yield
+        if on_shutdown is not None:
+            on_shutdown()
+
+    app = FastAPI(
+        lifespan=lifespan,
+        title="Lookout 瞭望",
+        version=_version(),
+        description="社区矫正定位监管 / community-correction location supervision. "
+                    "Gateways post events to /v1/events; officers use the alert API.",
+    )
+    app.state.runtime = runtime
+    app.include_router(build_ingest_router(runtime))
+
+    @app.get("/healthz", tags=["ops 运维"], summary="Liveness and progress / 健康检查")
+    def healthz():
+        stats = runtime.stats()
+        stats["status"] = "ok" if runtime.alive else "failed"
+        return JSONResponse(stats, 200 if runtime.alive else 503)
+
+    feed_api = _optional("alerts.feed.api") if officer_api else None
+    if feed_api is not None:
+        app.include_router(feed_api.build_router(runtime))
+    if officer_api and WEB_DIR.is_dir():  # mounted last: every API route above takes precedence
+        from fastapi.staticfiles import StaticFiles
+
+        app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
+    return app
+
+
+class DemoFeed(threading.Thread):
+    """The simulator's feed for a bundle, at the live clock: each event is posted when its
+    ts comes. Hour after hour the same simulated hour runs again (same homes, same plan).
+    The first hour starts a few minutes back so that something happens soon; that backlog
+    is far shorter than any silence timeout, so it raises nothing that live data would not."""
+
+    def __init__(self, runtime: LiveRuntime, bundle_dir, backfill_min: float = 8.0):
+        super().__init__(name="lookout-demo-feed", daemon=True)
+        self.runtime, self.bundle_dir = runtime, bundle_dir
+        self.start_ms = wall_ms() - int(backfill_min * 60_000)
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        from config.loader import parse_ts_ms
+        from stream.simulate import simulate
+
+        hour = 3_600_000
+        try:
+            while not self.stopped.is_set():
+                feed = simulate(self.bundle_dir, start_ms=self.start_ms, hours=1,
+                                fix_interval_s=60, seed=1, violations=4, tick_at_end=False)
+                due: list[bytes] = []
+                for event in feed:
+                    ts = parse_ts_ms(event["ts"])
+                    if ts > wall_ms():
+                        self._post(due)
+                        if self.stopped.wait((ts - wall_ms()) / 1000):
+                            return
+                    due.append(orjson.dumps(event))
+                self._post(due)
+                self.start_ms += hour
+        except RuntimeError:  # the runtime stopped under us
+            return
+
+    def _post(self, lines: list[bytes]) -> None:
+        if lines:
+            self.runtime.submit_events(lines)
+            lines.clear()
+
+    def stop(self) -> None:
+        self.stopped.set()
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="lookout run",
+                                description="Run the embedded service / 运行监管服务")
+    p.add_argument("--bundle", required=True, help="deployment bundle folder / 部署包目录")
+    p.add_argument("--db", help="SQLite store (default: lookout.db; .lookout-demo/lookout.db "
+                                "with --demo)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--gateway-token", action="append", default=[],
+                   help="a token gateways send as 'Authorization: Bearer T'; repeat for "
+                        "several (also LOOKOUT_GATEWAY_TOKENS, comma-separated)")
+    p.add_argument("--demo", action="store_true",
+                   help="feed the runtime from the simulator in real time / 演示模式")
+    p.add_argument("--batch-ms", type=int, default=200, help="how long events gather (ms)")
+    p.add_argument("--tick-ms", type=int, default=1000, help="wall-clock tick interval (ms)")
+    p.add_argument("--snapshot-every-s", type=float, default=5.0,
+                   help="state snapshot interval (s)")
+    return p
+
+
+def cli_run(argv: list[str]) -> int:
+    import uvicorn
+
+    from config.loader import BundleError
+
+    args = _parser().parse_args(argv)
+    tokens = list(args.gateway_token)
+    tokens += [t.strip() for t in os.environ.get("LOOKOUT_GATEWAY_TOKENS", "").split(",")]
+    tokens = [t for t in tokens if t]
+    if args.demo and not tokens:
+        tokens = [secrets.token_urlsafe(16)]
+    db = args.db or (".lookout-demo/lookout.db" if args.demo else "lookout.db")
+    fresh = not Path(db).exists()
+    try:
+        runtime = LiveRuntime(args.bundle, db, gateway_tokens=tokens, batch_ms=args.batch_ms,
+                              tick_ms=args.tick_ms, snapshot_every_s=args.snapshot_every_s)
+    except (BundleError, FileNotFoundError) as err:
+        print(f"lookout: bad bundle 部署包错误: {err}", file=sys.stderr)
+        return 2
+    runtime.start()
+    # a resumed demo store has seen those minutes already: no backlog then
+    demo = DemoFeed(runtime, args.bundle, 8.0 if fresh else 0.0) if args.demo else None
+
+    def shutdown() -> None:  # before uvicorn re-raises the signal that stopped it
+        if demo is not None:
+            demo.stop()
+        runtime.stop()
+
+    try:
+        app = create_app(runtime, on_shutdown=shutdown)
+        url = f"http://{args.host}:{args.port}/"
+        print(f"Lookout 瞭望 running 运行中: {url}  (API: {url}docs, store 数据库: {db})",
+              flush=True)
+        if not tokens:
+            print("ingest closed 数据接入未开放: no --gateway-token / 未配置网关令牌", flush=True)
+        if demo is not None:
+            print(f"demo gateway token 演示网关令牌: {tokens[0]}", flush=True)
+            access = _optional("alerts.feed.access")
+            if access is not None:
+                for user, password in access.seed_demo_logins(db, runtime.bundle):
+                    print(f"demo login 演示登录: {user} / {password}", flush=True)
+            demo.start()
+        uvicorn.run(app, host=args.host, port=args.port, log_level="info", access_log=False)
+    finally:
+        shutdown()
+    return 0

@@ -1,0 +1,224 @@
+"""A stand-in for the live runtime and its store (stream/live.py, alerts/store.py), with exactly
+the interface the feed codes against. The alerts are real: events go through the real decoder
+and engine, actions through `Engine.act`; only persistence is a list in memory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import queue
+import socket
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import orjson
+
+from alerts.engine import Engine
+from config.loader import load_bundle, parse_ts_ms
+from config.model import Bundle, OfficerSpec
+from stream.decode import Decoder
+
+DEMO = Path(__file__).resolve().parents[2] / "config" / "demo"
+# A Monday in the demo's rota: officers on shift 08:30-17:30, office duty 08:00-22:00.
+DAY = "2026-11-23"
+ADMIN = OfficerSpec("ops-admin", "运维值守", "wucheng-zhihui", "admin")
+
+
+def ts(hhmm: str) -> str:
+    return f"{DAY}T{hhmm}:00+08:00"
+
+
+def demo_bundle(with_admin: bool = True) -> Bundle:
+    b = load_bundle(DEMO)
+    if with_admin:
+        b = dataclasses.replace(b, officers=[*b.officers, ADMIN])
+    return b
+
+
+class FakeStore:
+    def __init__(self, path: Path, bundle: Bundle):
+        self.path = path
+        self._office = {p.person_id: p.office_id for p in bundle.persons}
+        self._versions: dict[str, list[dict]] = {}
+        self._fixes: dict[str, list[dict]] = defaultdict(list)
+        self.audits: list[dict] = []
+        self._lock = threading.Lock()
+
+    def put(self, record: dict) -> None:
+        with self._lock:
+            self._versions.setdefault(record["alert_id"], []).append(record)
+
+    def add_fix(self, person_id: str, ts_ms: int, lat: float, lon: float, acc: float,
+                drill: bool = False) -> None:
+        with self._lock:
+            self._fixes[(person_id, drill)].append(
+                {"ts": ts_ms, "lat": lat, "lon": lon, "accuracy_m": acc})
+
+    def latest(self, alert_id: str) -> dict | None:
+        with self._lock:
+            versions = self._versions.get(alert_id)
+            return dict(versions[-1]) if versions else None
+
+    def history(self, alert_id: str) -> list[dict]:
+        with self._lock:
+            return [dict(v) for v in self._versions.get(alert_id, [])]
+
+    def list_alerts(self, *, officer_ids=None, office_ids=None, types=None, drill=False,
+                    condition=None, handling=None, limit=200) -> list[dict]:
+        with self._lock:
+            rows = [v[-1] for v in self._versions.values()]
+        out = []
+        for r in rows:
+            routed = {r["officer_id"], *(s["officer_id"] for s in r["route"])}
+            if officer_ids is not None and routed.isdisjoint(officer_ids):
+                continue
+            if office_ids is not None and self._office.get(r["person_id"]) not in office_ids:
+                continue
+            if types and r["type"] not in types:
+                continue
+            if bool(r["drill"]) != bool(drill):
+                continue
+            if condition and r["condition"] != condition or handling and r["handling"] != handling:
+                continue
+            out.append(dict(r))
+        out.sort(key=lambda r: r["opened_at"], reverse=True)
+        return out[:limit]
+
+    def track(self, person_id, since_ms, until_ms, limit=500, *, drill=False) -> list[dict]:
+        with self._lock:
+            pts = [p for p in self._fixes.get((person_id, drill), [])
+                   if since_ms <= p["ts"] <= until_ms]
+        return [dict(p) for p in sorted(pts, key=lambda p: p["ts"])[-limit:]]
+
+    def audit(self, who, what, target, before, after, at_ms) -> None:
+        with self._lock:
+            self.audits.append({"who": who, "what": what, "target": target, "before": before,
+                                "after": after, "at_ms": at_ms})
+
+    def audit_log(self, limit=100) -> list[dict]:
+        with self._lock:
+            return list(reversed(self.audits))[:limit]
+
+    def dead_letter_list(self, limit=100) -> list[dict]:
+        return []
+
+
+class FakeSub:
+    def __init__(self, owner: FakeRuntime):
+        self.owner = owner
+        self.q: queue.Queue = queue.Queue()
+
+    def get(self, timeout: float) -> dict | None:
+        try:
+            return self.q.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def close(self) -> None:
+        self.owner._unsubscribe(self)
+
+
+class FakeRuntime:
+    def __init__(self, db_path: Path, bundle: Bundle | None = None):
+        self.bundle = bundle or demo_bundle()
+        self.engine = Engine(self.bundle)
+        self.state = self.engine.new_state()
+        self.store = FakeStore(db_path, self.bundle)
+        self.decoder = Decoder(self.engine.person_index, self.bundle.settings)
+        self._subs: list[FakeSub] = []
+        self._lock = threading.Lock()
+
+    # -- the interface -----------------------------------------------------------------------
+    def submit_action(self, action: dict) -> list[dict]:
+        with self._lock:
+            updates = self.engine.act(self.state, action, int(time.time() * 1000))
+            self._publish(updates)
+        return updates
+
+    def subscribe(self) -> FakeSub:
+        sub = FakeSub(self)
+        with self._lock:
+            self._subs.append(sub)
+        return sub
+
+    def _unsubscribe(self, sub: FakeSub) -> None:
+        with self._lock:
+            if sub in self._subs:
+                self._subs.remove(sub)
+
+    @property
+    def subscribers(self) -> int:
+        with self._lock:
+            return len(self._subs)
+
+    # -- test drivers ------------------------------------------------------------------------
+    def feed(self, *events: dict) -> list[dict]:
+        """Run events through decoder and engine (received when they happened, so nothing
+        is in the future); fixes also go to the store's track."""
+        lines = [orjson.dumps(e) for e in events]
+        received = max(parse_ts_ms(e["ts"]) for e in events)
+        with self._lock:
+            batch, rejects = self.decoder.decode(lines, received_at_ms=received)
+            assert not rejects, rejects
+            for e in events:
+                if e["type"] == "fix":
+                    self.store.add_fix(e["person_id"], parse_ts_ms(e["ts"]), e["lat"], e["lon"],
+                                       e.get("accuracy_m", 30.0), bool(e.get("drill")))
+            updates = self.engine.process(self.state, batch, int(time.time() * 1000))
+            self._publish(updates)
+        return updates
+
+    def feed_down(self, at: str) -> list[dict]:
+        with self._lock:
+            updates = self.engine.feed_down(self.state, parse_ts_ms(at), int(time.time() * 1000))
+            self._publish(updates)
+        return updates
+
+    def _publish(self, updates: list[dict]) -> None:
+        for u in updates:
+            self.store.put(u)
+            for sub in self._subs:
+                sub.q.put(u)
+
+
+def status(person_id: str, at: str, event: str, drill: bool = False) -> dict:
+    return {"type": "status", "person_id": person_id, "ts": ts(at), "event": event,
+            "drill": drill}
+
+
+def fix(person_id: str, at: str, lon: float, lat: float, acc: float = 15.0,
+        drill: bool = False) -> dict:
+    return {"type": "fix", "person_id": person_id, "ts": ts(at), "lon": lon, "lat": lat,
+            "accuracy_m": acc, "drill": drill}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serve(app):
+    """Run `app` with uvicorn on a free local port in a thread; yields the base URL."""
+    import uvicorn
+
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                            timeout_graceful_shutdown=1, lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 10
+    while not server.started:
+        if time.time() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)

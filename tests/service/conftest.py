@@ -1,0 +1,28 @@
+"""Fixtures for the embedded service's tests (no __init__.py: pytest puts this folder and the
+tests/ root on sys.path, so `servicekit` and `enginekit` import as plain modules)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from servicekit import write_bundle  # noqa: E402
+
+from stream.live import LiveRuntime  # noqa: E402
+
+
+@pytest.fixture
+def bundle_dir(tmp_path: Path) -> Path:
+    return write_bundle(tmp_path)
+
+
+@pytest.fixture
+def runtime(tmp_path: Path, bundle_dir: Path):
+    rt = LiveRuntime(bundle_dir, tmp_path / "lookout.db", gateway_tokens=["gw-secret"],
+                     batch_ms=5, tick_ms=50, snapshot_every_s=0.2).start()
+    yield rt
+    rt.stop()

@@ -1,0 +1,179 @@
+"""POST /v1/events and the live runtime behind it, in process."""
+
+from __future__ import annotations
+
+import time
+import warnings
+
+import orjson
+import pytest
+from servicekit import fix, incident_feed, now_ms, outside, write_bundle
+
+from alerts.actions import ActionError
+from stream.ingest import MAX_BODY
+from stream.live import LiveRuntime
+from stream.service import create_app
+
+with warnings.catch_warnings():  # starlette's TestClient runs on httpx, now "deprecated"
+    warnings.filterwarnings("ignore", message="Using `httpx`")
+    from fastapi.testclient import TestClient
+
+AUTH = {"Authorization": "Bearer gw-secret"}
+JSONL = {**AUTH, "Content-Type": "application/x-ndjson"}
+
+
+def wait_for(predicate, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.01)
+    raise AssertionError("timed out")
+
+
+@pytest.fixture
+def client(runtime):
+    with TestClient(create_app(runtime, officer_api=False)) as c:
+        yield c
+
+
+def test_202_with_counts_and_the_alert_reaches_the_store(client, runtime):
+    t = now_ms() - 10_000
+    body = b"\n".join([fix("P1", t), outside("P1", t + 1), outside("P1", t + 2), b"",
+                       b"{not json", fix("NOBODY", t), fix("P1", t, lat=95.0),
+                       fix("P1", now_ms() + 3_600_000)])
+    r = client.post("/v1/events", content=body, headers=JSONL)
+    assert r.status_code == 202
+    assert r.json() == {"accepted": 3, "rejected": 4, "rejected_by_reason": {
+        "malformed_json": 1, "unknown_person": 1, "invalid_field": 1, "future_ts": 1}}
+    alerts = wait_for(lambda: runtime.store.list_alerts())
+    assert [(a["person_id"], a["type"], a["condition"]) for a in alerts] == [
+        ("P1", "zone_exit", "active")]
+    dead = {d["reason"]: d for d in runtime.store.dead_letter_list()}
+    assert set(dead) == {"malformed_json", "unknown_person", "invalid_field", "future_ts"}
+    assert dead["malformed_json"]["raw"] == "{not json"
+    assert "lat" in dead["invalid_field"]["detail"]
+    track = wait_for(lambda: runtime.store.track("P1", 0, now_ms()))  # written within ~1 s
+    assert [p["ts"] for p in track] == [t, t + 1, t + 2]
+    assert client.get("/healthz").json()["status"] == "ok"
+
+
+def test_json_array_body_one_record_per_element(client, runtime):
+    t = now_ms() - 10_000
+    body = b'[{"type": "fix", "person_id": "P2", "ts": %d,\n "lat": 30.0, "lon": 120.12}, 7, ' \
+           b'"x", {"type": "fix", "person_id": "P2", "ts": %d, "lat": 30.0, "lon": 120.12}]' % (t, t + 1)
+    r = client.post("/v1/events", content=body, headers={**AUTH, "Content-Type": "application/json"})
+    assert r.status_code == 202, r.text
+    assert r.json()["accepted"] == 2 and r.json()["rejected"] == 2
+    wait_for(lambda: runtime.store.list_alerts(types={"zone_exit"}))
+    # no Content-Type at all: an array is recognised by its first character
+    r = client.post("/v1/events", content=b"[%s]" % fix("P3", t), headers=AUTH)
+    assert r.json()["accepted"] == 1
+
+
+def test_401_413_400(client):
+    line = fix("P1", now_ms())
+    assert client.post("/v1/events", content=line).status_code == 401
+    r = client.post("/v1/events", content=line, headers={"Authorization": "Bearer wrong"})
+    assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
+    assert r.json()["message"]["zh"] and r.json()["message"]["en"]
+    big = (line + b"\n") * (MAX_BODY // len(line) + 1)
+    r = client.post("/v1/events", content=big, headers=JSONL)
+    assert r.status_code == 413 and "1 MiB" in r.json()["message"]["en"]
+    assert "1 MiB" in r.json()["message"]["zh"]
+    r = client.post("/v1/events", content=b'[{"type": "fix",', headers=AUTH)
+    assert r.status_code == 400 and r.json()["error"] == "malformed_body"
+
+
+def test_no_token_configured_means_ingest_is_closed(tmp_path, bundle_dir):
+    with LiveRuntime(bundle_dir, tmp_path / "x.db") as rt, \
+            TestClient(create_app(rt, officer_api=False)) as c:
+        assert c.post("/v1/events", content=fix("P1", now_ms()), headers=AUTH).status_code == 401
+
+
+def test_actions_go_through_the_engine(runtime):
+    t = now_ms() - 10_000
+    sub = runtime.subscribe()
+    runtime.submit_events([fix("P1", t), outside("P1", t + 1), outside("P1", t + 2)])
+    first = sub.get(timeout=5)
+    assert first["type"] == "zone_exit" and first["version"] == 1
+    ups = runtime.submit_action({"alert_id": first["alert_id"], "action": "acknowledge",
+                                 "by": "w1"})
+    assert [u["handling"] for u in ups] == ["acknowledged"]
+    assert runtime.submit_action({"alert_id": first["alert_id"], "action": "acknowledge",
+                                  "by": "w1"}) == []
+    with pytest.raises(ActionError) as err:
+        runtime.submit_action({"alert_id": "al-nope", "action": "acknowledge", "by": "w1"})
+    assert err.value.reason == "unknown_alert"
+    assert runtime.store.latest(first["alert_id"])["handling"] == "acknowledged"
+    outcomes = [a["outcome"] for a in runtime.store.actions_log()]
+    assert outcomes == ["unknown_alert", "no_change", "applied"]
+    seen = []
+    while (u := sub.get(timeout=0.2)) is not None:
+        seen.append((u["version"], u["handling"]))
+    assert ("acknowledged" in [h for _, h in seen]) and sub.dropped == 0
+    sub.close()
+
+
+def test_feed_down_after_silence_and_up_when_events_flow(tmp_path):
+    b = write_bundle(tmp_path, feed_silence_s=0.3)
+    with LiveRuntime(b, tmp_path / "f.db", batch_ms=5, tick_ms=50) as rt:
+        down = wait_for(lambda: rt.store.list_alerts(types={"feed_down"}))
+        assert down[0]["condition"] == "active" and down[0]["severity"] == "critical"
+        rt.submit_events([fix("P1", now_ms())])
+        wait_for(lambda: rt.store.list_alerts(types={"feed_down"}, condition="cleared"))
+        assert len(rt.store.history(down[0]["alert_id"])) >= 2
+
+
+def test_a_restart_re_runs_the_same_steps_and_stores_nothing_twice(tmp_path, bundle_dir):
+    db = tmp_path / "r.db"
+    rt = LiveRuntime(bundle_dir, db, batch_ms=1, tick_ms=20, snapshot_every_s=3600).start()
+    feed = incident_feed(now_ms() - 60_000)
+    for lo in range(0, len(feed), 7):
+        rt.submit_events(feed[lo : lo + 7])
+        time.sleep(0.005)
+    wait_for(lambda: rt.stats()["applied_seq"] == rt.store.last_seq)
+    before = rt.store.list_alerts(limit=1000)
+    versions = _all_versions(rt)
+    # die without the final snapshot: the restart re-runs every step from the first snapshot
+    rt._drain_and_snapshot = rt._run_pending
+    rt.stop()
+    again = LiveRuntime(bundle_dir, db)
+    assert again.engine.stats["accepted"] == rt.engine.stats["accepted"] > 0  # all re-run
+    assert again.updates == 0  # and every version they gave was already stored
+    assert again.store.list_alerts(limit=1000) == before
+    assert _all_versions(again) == versions  # detected_at included: same now_ms per step
+    again.stop()
+
+
+def test_events_accepted_but_never_applied_are_applied_after_a_restart(tmp_path, bundle_dir):
+    db = tmp_path / "n.db"
+    rt = LiveRuntime(bundle_dir, db)  # never started: a crash right after the 202
+    t = now_ms() - 5_000
+    assert rt.submit_events([outside("P4", t), outside("P4", t + 1)])[0] == 2
+    rt.store.close()
+    again = LiveRuntime(bundle_dir, db)
+    assert [a["type"] for a in again.store.list_alerts()] == ["zone_exit"]
+    again.stop()
+
+
+def test_reload_keeps_state_and_follows_the_new_person_table(tmp_path, runtime, bundle_dir):
+    t = now_ms() - 5_000
+    runtime.submit_events([outside("P1", t), outside("P1", t + 1)])
+    wait_for(lambda: runtime.store.list_alerts())
+    persons = bundle_dir / "persons.jsonl"
+    persons.write_text(persons.read_text() + orjson.dumps({
+        "person_id": "P9", "name": "新人", "office_id": "office-3", "officer_id": "w3",
+        "zones": ["home"]}).decode() + "\n")
+    runtime.reload()
+    assert runtime.submit_events([outside("P9", t), outside("P9", t + 1)])[0] == 2
+    got = wait_for(lambda: runtime.store.list_alerts(office_ids={"office-3"}))
+    assert got[0]["person_id"] == "P9"
+    assert len(runtime.store.list_alerts()) == 2
+
+
+def _all_versions(rt: LiveRuntime) -> list:
+    conn = rt.store._r()
+    return conn.execute("SELECT alert_id, version, record FROM alert_versions "
+                        "ORDER BY alert_id, version").fetchall()

@@ -1,0 +1,144 @@
+"""alerts/store.py: what goes in comes out, re-runs are no-ops, filters match the contract."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+
+import pytest
+
+from alerts.store import Store
+from stream.events import DeadLetter
+
+
+def record(alert_id="al-1", version=1, person_id="P1", type_="zone_exit", officer="w1",
+           route=("w1",), drill=False, condition="active", handling="new",
+           opened="2026-11-27T10:00:00+08:00") -> dict:
+    return {"alert_id": alert_id, "version": version, "person_id": person_id, "type": type_,
+            "zone_id": "home", "severity": "high", "condition": condition, "handling": handling,
+            "opened_at": opened, "last_event_at": opened, "cleared_at": None, "event_count": 1,
+            "reopen_count": 0, "detected_at": "2026-11-27T02:00:00.000Z", "location": None,
+            "officer_id": officer, "route": [{"officer_id": o, "role": "officer"} for o in route],
+            "escalated": False, "drill": drill, "resolution": None,
+            "message": {"zh": "越界", "en": "left permitted area"}}
+
+
+OFFICE = {"P1": "office-1", "P2": "office-2"}.get
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = Store(tmp_path / "s.db")
+    yield s
+    s.close()
+
+
+def test_versions_round_trip_and_a_replayed_update_is_a_no_op(store):
+    v1, v2 = record(), record(version=2, condition="cleared")
+    assert store.append_updates([v1], OFFICE, seq=1) == [v1]
+    assert store.commit_batch([v1, v2], OFFICE, seq=2) == [v2]  # v1 again: ignored
+    assert store.append_updates([v1, v2], OFFICE, seq=3) == []
+    assert store.latest("al-1") == v2
+    assert store.history("al-1") == [v1, v2]
+    assert store.latest("nope") is None and store.history("nope") == []
+    # an older version arriving late never replaces the latest
+    store.append_updates([record(alert_id="al-2", version=2)], OFFICE, seq=4)
+    store.append_updates([record(alert_id="al-2", version=1)], OFFICE, seq=5)
+    assert store.latest("al-2")["version"] == 2
+    assert [r["version"] for r in store.history("al-2")] == [1, 2]
+
+
+def test_list_alerts_filters(store):
+    store.append_updates([
+        record("a1", person_id="P1", officer="w1", route=("w1",),
+               opened="2026-11-27T10:00:00+08:00"),
+        record("a2", person_id="P2", officer="w9", route=("w2", "w9"), type_="device_off",
+               opened="2026-11-27T11:00:00+08:00"),
+        record("a3", person_id="P1", drill=True),
+        record("a4", person_id=None, officer="ops", route=("ops",), type_="feed_down",
+               opened="2026-11-27T09:00:00+08:00", handling="acknowledged"),
+        record("a5", person_id="P2", condition="cleared", opened="2026-11-27T08:00:00+08:00"),
+    ], OFFICE, seq=1)
+
+    def ids(**kw):
+        return [r["alert_id"] for r in store.list_alerts(**kw)]
+
+    assert ids() == ["a2", "a1", "a4", "a5"]  # newest opened first, drills apart
+    assert ids(drill=True) == ["a3"]
+    assert ids(officer_ids={"w2"}) == ["a2"]  # on the route, no longer the current officer
+    assert ids(officer_ids={"w9", "w1"}) == ["a2", "a1", "a5"]
+    assert ids(officer_ids=set()) == []
+    assert ids(office_ids={"office-1"}) == ["a1"]  # feed_down belongs to no office
+    assert ids(office_ids={"office-2"}, condition="cleared") == ["a5"]
+    assert ids(types={"feed_down", "device_off"}) == ["a2", "a4"]
+    assert ids(handling="acknowledged") == ["a4"]
+    assert ids(limit=2) == ["a2", "a1"]
+
+
+def test_track_is_ascending_and_keeps_the_latest_when_limited(store):
+    fixes = [("P1", False, t, 30.0 + t / 1e6, 120.0, 10.0) for t in range(1000, 11000, 1000)]
+    store.commit_batch([], OFFICE, seq=1, fixes=fixes + [("P1", True, 5000, 1.0, 2.0, 3.0)])
+    store.commit_batch([], OFFICE, seq=2, fixes=fixes[:3])  # re-run: no duplicates
+    got = store.track("P1", 2000, 8000)
+    assert [p["ts"] for p in got] == [2000, 3000, 4000, 5000, 6000, 7000, 8000]
+    assert got[0] == {"person_id": "P1", "ts": 2000, "lat": 30.002, "lon": 120.0, "accuracy_m": 10.0}
+    assert [p["ts"] for p in store.track("P1", 0, 10**13, limit=3)] == [8000, 9000, 10000]
+    assert [p["lat"] for p in store.track("P1", 0, 10**13, drill=True)] == [1.0]
+    assert store.track("P2", 0, 10**13) == []
+
+
+def test_audit_is_append_only(store):
+    store.audit("w1", "acknowledge", "al-1", {"handling": "new"}, {"handling": "acknowledged"},
+                at_ms=123)
+    store.audit("admin", "login", None)
+    log = store.audit_log()
+    assert [(e["who"], e["what"]) for e in log] == [("admin", "login"), ("w1", "acknowledge")]
+    assert log[1]["before"] == {"handling": "new"} and log[1]["at"] == 123
+    conn = sqlite3.connect(store.path)
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        conn.execute("UPDATE audit SET who = 'x'")
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        conn.execute("DELETE FROM audit")
+    conn.close()
+
+
+def test_inbox_snapshot_and_dead_letters(tmp_path):
+    store = Store(tmp_path / "s.db")
+    dead = DeadLetter("2026-11-27T02:00:00.000Z", "malformed_json", "not JSON", "{x")
+    assert store.record_input("events", 10, b"a", [dead]) == 1
+    assert store.record_input("tick", 11) == 2
+    store.commit_batch([], OFFICE, seq=2, step_ms=99, snapshot=b"state-2")
+    assert store.record_input("events", 12, b"b") == 3
+    assert store.load_snapshot() == (2, b"state-2")
+    assert [(r.seq, r.kind, r.payload, r.step_ms) for r in store.inbox_after(0)] == [
+        (3, "events", b"b", None)]
+    assert store.dead_letter_list() == [dead.to_dict()]
+    store.close()
+    # every row up to the snapshot is gone, and seqs never go back
+    store = Store(tmp_path / "s.db")
+    store.save_snapshot(3, b"state-3")
+    store.close()
+    store = Store(tmp_path / "s.db")
+    assert store.inbox_after(0) == [] and store.record_input("tick", 13) == 4
+    store.close()
+
+
+def test_reads_from_other_threads_while_writing(store):
+    errors = []
+
+    def reader():
+        try:
+            for _ in range(50):
+                store.list_alerts()
+                store.latest("al-1")
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=reader) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for v in range(1, 51):
+        store.append_updates([record(version=v)], OFFICE, seq=v)
+    for t in threads:
+        t.join()
+    assert errors == [] and store.latest("al-1")["version"] == 50
