@@ -234,6 +234,11 @@ class Store:
                                 (alert_id,)).fetchone()
         return orjson.loads(row[0]) if row else None
 
+    def all_latest(self) -> list[dict]:
+        """The latest version of every alert (to seed gauges and notifiers at start-up)."""
+        rows = self._r().execute("SELECT record FROM alerts ORDER BY alert_id").fetchall()
+        return [orjson.loads(r[0]) for r in rows]
+
     def history(self, alert_id: str) -> list[dict]:
         rows = self._r().execute("SELECT record FROM alert_versions WHERE alert_id = ? "
                                  "ORDER BY version", (alert_id,)).fetchall()

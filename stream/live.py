@@ -36,6 +36,7 @@ from alerts.store import Store
 from config.loader import load_bundle
 from stream import events as ev
 from stream.decode import Decoder
+from stream.metrics import LookoutMetrics, count_persons
 
 log = logging.getLogger("lookout.live")
 
@@ -43,6 +44,7 @@ log = logging.getLogger("lookout.live")
 SEQ_SHIFT = 24
 _CHUNK_LINES = 100_000  # one inbox row at most: bounds a row's memory and stays under 2**24
 _FIXES_PER_WRITE, _FIXES_EVERY_MS = 50_000, 1_000
+_PERSONS_EVERY_MS = 15_000  # persons tracked/silent gauges: a full scan, so not every step
 
 
 def wall_ms() -> int:
@@ -112,11 +114,18 @@ class _StepOut:
 
 class LiveRuntime:
     def __init__(self, bundle_dir, db_path, *, gateway_tokens=(), batch_ms: int = 200,
-                 tick_ms: int = 1000, snapshot_every_s: float = 5.0):
+                 tick_ms: int = 1000, snapshot_every_s: float = 5.0, notify_config=None):
         self.bundle_dir = Path(bundle_dir)
         self.bundle = load_bundle(self.bundle_dir)
         self.engine = Engine(self.bundle)
         self.store = Store(db_path)
+        self.metrics = LookoutMetrics()
+        self.notifier = None
+        if notify_config is not None:
+            from alerts.notify import Notifier
+
+            self.notifier = Notifier.from_file(notify_config, bundle=self.bundle)
+        self._persons_counted = 0
         self.gateway_tokens = tuple(t for t in gateway_tokens if t)
         self.batch_ms, self.tick_ms = batch_ms, tick_ms
         self.snapshot_every_ms = int(snapshot_every_s * 1000)
@@ -137,6 +146,10 @@ class LiveRuntime:
         self._fixes_buffer: list[tuple] = []
         self._fixes_written = 0
         self._recover()
+        known = self.store.all_latest()
+        self.metrics.seed_alerts(known)
+        if self.notifier is not None:
+            self.notifier.prime(known)
         self._feed_down = self._state.real.feed_down_since is not None
         self._last_event = wall_ms()
 
@@ -184,6 +197,8 @@ class LiveRuntime:
             self._drain_and_snapshot()
         self._closed = True
         self.store.close()
+        if self.notifier is not None:
+            self.notifier.close()
 
     def __enter__(self) -> LiveRuntime:
         return self.start()
@@ -207,6 +222,7 @@ class LiveRuntime:
             chunk = lines[lo : lo + _CHUNK_LINES]
             decoder, generation = self._decoding
             batch, rejects = decoder.decode(chunk, now)
+            self.metrics.observe_decoded(batch, rejects)
             reasons = Counter(r.reason for r in rejects)
             rejected.update(reasons)
             good = [chunk[i] for i in batch.seq.tolist()]
@@ -380,6 +396,8 @@ class LiveRuntime:
                               self._decoding[1] + 1)
             self.bundle, self.bundle_dir = bundle, bundle_dir
             self._office = {p.person_id: p.office_id for p in bundle.persons}
+        if self.notifier is not None:
+            self.notifier.set_bundle(bundle)
         # A restart must not re-run earlier rows against the new person table.
         self._snapshot()
 
@@ -405,6 +423,13 @@ class LiveRuntime:
         if blob is not None:
             self._last_snapshot = now_ms
         self.updates += len(new)
+        self.metrics.observe_updates(new, now_ms)
+        if self.notifier is not None:
+            for u in new:
+                self.notifier.offer(u)
+        if now_ms - self._persons_counted >= _PERSONS_EVERY_MS:
+            self._persons_counted = now_ms
+            self.metrics.set_persons(*count_persons(self.engine, self._state))
         with self._subs_lock:
             subs = list(self._subs)
         for sub in subs:
@@ -423,7 +448,12 @@ class LiveRuntime:
             if parts:
                 batch = parts[0] if len(parts) == 1 else ev.EventBatch.concat(parts)
                 parts.clear()
-                out.updates += self.engine.process(self._state, batch, now_ms)
+                started = time.perf_counter()
+                ups = self.engine.process(self._state, batch, now_ms)
+                # updates are observed after the commit, with the rest of the step's
+                self.metrics.observe_process(batch, [], time.perf_counter() - started, now_ms,
+                                             self.engine.stats)
+                out.updates += ups
                 out.fixes += self._fixes(batch)
 
         for item in items:

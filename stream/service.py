@@ -25,7 +25,6 @@ from stream.ingest import build_ingest_router
 from stream.live import LiveRuntime, wall_ms
 
 DEMO_BUNDLE = Path(__file__).resolve().parent.parent / "config" / "demo"
-WEB_DIR = Path(__file__).resolve().parent.parent / "alerts" / "feed" / "web"
 
 
 def _version() -> str:
@@ -74,13 +73,12 @@ def create_app(runtime: LiveRuntime, *, officer_api: bool = True,
         stats["status"] = "ok" if runtime.alive else "failed"
         return JSONResponse(stats, 200 if runtime.alive else 503)
 
-    feed_api = _optional("alerts.feed.api") if officer_api else None
-    if feed_api is not None:
-        app.include_router(feed_api.build_router(runtime))
-    if officer_api and WEB_DIR.is_dir():  # mounted last: every API route above takes precedence
-        from fastapi.staticfiles import StaticFiles
+    # Prometheus scrapes this; it carries no personal data (no person or alert ids as labels)
+    app.add_route("/metrics", runtime.metrics.starlette_endpoint(), include_in_schema=False)
 
-        app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
+    feed_api = _optional("alerts.feed.api") if officer_api else None
+    if feed_api is not None:  # it serves the officers' page too, with its security headers
+        app.include_router(feed_api.build_router(runtime))
     return app
 
 
@@ -142,6 +140,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="feed the runtime from the simulator in real time / 演示模式")
     p.add_argument("--batch-ms", type=int, default=200, help="how long events gather (ms)")
     p.add_argument("--tick-ms", type=int, default=1000, help="wall-clock tick interval (ms)")
+    p.add_argument("--notify", metavar="FILE",
+                   help="webhook targets (TOML/JSON; see alerts/notify/README.md) / 消息推送配置")
     p.add_argument("--snapshot-every-s", type=float, default=5.0,
                    help="state snapshot interval (s)")
     return p
@@ -162,7 +162,8 @@ def cli_run(argv: list[str]) -> int:
     fresh = not Path(db).exists()
     try:
         runtime = LiveRuntime(args.bundle, db, gateway_tokens=tokens, batch_ms=args.batch_ms,
-                              tick_ms=args.tick_ms, snapshot_every_s=args.snapshot_every_s)
+                              tick_ms=args.tick_ms, snapshot_every_s=args.snapshot_every_s,
+                              notify_config=args.notify)
     except (BundleError, FileNotFoundError) as err:
         print(f"lookout: bad bundle 部署包错误: {err}", file=sys.stderr)
         return 2
