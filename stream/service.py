@@ -125,6 +125,19 @@ class DemoFeed(threading.Thread):
         self.stopped.set()
 
 
+def _demo_copy(bundle: Path, home: Path) -> Path:
+    """The demo runs on a copy of its bundle: changes made through the admin API (a permit
+    approved to try it out) are written to the bundle folder, and must not edit the
+    repository's demo."""
+    import shutil
+
+    copy = home / f"bundle-{bundle.resolve().name}"
+    if not copy.is_dir():
+        home.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(bundle, copy)
+    return copy
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lookout run",
                                 description="Run the embedded service / 运行监管服务")
@@ -160,6 +173,8 @@ def cli_run(argv: list[str]) -> int:
         tokens = [secrets.token_urlsafe(16)]
     db = args.db or (".lookout-demo/lookout.db" if args.demo else "lookout.db")
     fresh = not Path(db).exists()
+    if args.demo and Path(args.bundle).is_dir():
+        args.bundle = str(_demo_copy(Path(args.bundle), Path(db).parent))
     try:
         runtime = LiveRuntime(args.bundle, db, gateway_tokens=tokens, batch_ms=args.batch_ms,
                               tick_ms=args.tick_ms, snapshot_every_s=args.snapshot_every_s,
@@ -179,8 +194,8 @@ def cli_run(argv: list[str]) -> int:
     try:
         app = create_app(runtime, on_shutdown=shutdown)
         url = f"http://{args.host}:{args.port}/"
-        print(f"Lookout 瞭望 running 运行中: {url}  (API: {url}docs, store 数据库: {db})",
-              flush=True)
+        print(f"Lookout 瞭望 running 运行中: {url}  (API: {url}docs, store 数据库: {db}, "
+              f"bundle 部署包: {args.bundle})", flush=True)
         if not tokens:
             print("ingest closed 数据接入未开放: no --gateway-token / 未配置网关令牌", flush=True)
         if demo is not None:

@@ -29,7 +29,9 @@ from alerts.actions import ActionError
 from alerts.feed import models as m
 from alerts.feed.access import SESSION_TTL_S, Access, LoginRefused, Scope, Session, scope_for
 from alerts.feed.page import static_routes
+from alerts.feed.person import build_person_router
 from alerts.feed.stream import RESYNC, Broadcaster
+from alerts.feed.summary_page import build_summary_router
 from alerts.feed.view import BundleView, ViewCache
 from alerts.feed.words import vocabulary
 from alerts.kinds import ALERT_TYPES, TAMPER
@@ -342,6 +344,15 @@ def build_router(runtime, *, clock: Callable[[], float] = time.time,
             broadcaster.remove(listener)
 
     router.include_router(api)
+    router.include_router(build_person_router(
+        runtime, Auth, now_ms, audit,
+        lambda: problem(404, "not_found", "没有该社区矫正对象", "no such person")))
+    if hasattr(runtime.store, "summary_input"):
+        router.include_router(build_summary_router(runtime, authenticate, now_ms, audit))
+    if hasattr(runtime, "change_bundle"):  # the live runtime: reference data can change
+        from alerts.admin.api import build_admin_router
+
+        router.include_router(build_admin_router(runtime, Auth, now_ms))
     router.include_router(static_routes())
     router.access = access  # for the service's own tools (and tests)
     router.broadcaster = broadcaster

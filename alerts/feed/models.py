@@ -142,6 +142,7 @@ class Person(BaseModel):
     office_id: str
     officer_id: str
     risk: str
+    officer_name: str | None = Field(None, description="the person's officer, from the bundle")
 
 
 class Problem(BaseModel):
@@ -154,3 +155,64 @@ class Problem(BaseModel):
 
 class ProblemResponse(BaseModel):
     detail: Problem
+
+
+# -- the person view (GET /v1/persons/{person_id}) ---------------------------------------------
+
+
+class LastFix(BaseModel):
+    ts_ms: int
+    at: str = Field(description="ts_ms in RFC 3339, the bundle's time zone")
+    lat: float
+    lon: float
+    accuracy_m: float | None = None
+
+
+class PersonStatus(BaseModel):
+    last_seen_ms: int | None = Field(description="the last event of any kind (sign of life)")
+    last_seen: str | None = Field(description="last_seen_ms in RFC 3339, the bundle's zone")
+    last_fix: LastFix | None
+    silent: bool = Field(description="失联: nothing heard for the silence timeout")
+    silence_timeout_s: float
+    device_off: bool = Field(description="关机: a power_off not followed by anything yet")
+    location_disabled: bool
+    feed_down: bool = Field(description="the whole feed is down: silence means little now")
+
+
+class PermitInfo(BaseModel):
+    permit_id: str
+    start: str
+    end: str
+    revoked_at: str | None = None
+    destination: str = ""
+    suspend_zones: list[str] | None = None
+    state: Literal["active", "upcoming"]
+
+
+class TimelineEntry(BaseModel):
+    at_ms: int
+    at: str = Field(description="RFC 3339 in the bundle's time zone")
+    kind: Literal["fixes", "status", "alert", "permit"]
+    count: int | None = Field(None, description="fixes: how many in this hour")
+    until_ms: int | None = Field(None, description="fixes: the last of them")
+    until: str | None = None
+    event: str | None = Field(None, description="status: power_off, tamper, ...")
+    alert_id: str | None = None
+    type: str | None = None
+    severity: str | None = None
+    change: str | None = Field(None, description="alert: opened, cleared, reopened, "
+                               "acknowledged, resolved, escalated; permit: start, end")
+    permit_id: str | None = None
+    destination: str | None = None
+
+
+class PersonDetail(BaseModel):
+    person: Person
+    released: bool = Field(description="解除矫正: no longer supervised; alerts stay to resolve")
+    status: PersonStatus | None = Field(description="None for a released person")
+    zone: ZoneFeature | None = Field(description="the person's own area (first inclusion zone)")
+    track: Track
+    alerts: list[Alert] = Field(description="open first (not resolved, or still active), "
+                                "then recent ones")
+    permits: list[PermitInfo] = Field(description="active and upcoming leave (请假外出)")
+    timeline: list[TimelineEntry] = Field(description="newest first")

@@ -1,5 +1,8 @@
 """Lookups over the current bundle for the feed: persons and officers by id, offices, and zone
-outlines as GeoJSON in WGS-84 for the detail map. Rebuilt when the runtime swaps its bundle."""
+outlines as GeoJSON in WGS-84 for the detail map. Rebuilt when the runtime swaps its bundle.
+
+`former`: persons released from supervision (解除矫正), no longer in the bundle. Their alerts
+keep their office (and so stay in scope for it) and their name until resolved."""
 
 from __future__ import annotations
 
@@ -28,9 +31,10 @@ def _round(coords, places=6):
 
 
 class BundleView:
-    def __init__(self, bundle: Bundle):
+    def __init__(self, bundle: Bundle, former: dict[str, PersonSpec] | None = None):
         self.bundle = bundle
         self.persons: dict[str, PersonSpec] = {p.person_id: p for p in bundle.persons}
+        self.former: dict[str, PersonSpec] = former if former is not None else {}
         self.officers: dict[str, OfficerSpec] = {o.officer_id: o for o in bundle.officers}
         self.zones = {z.zone_id: z for z in bundle.zones}
         self.offices = sorted({p.office_id for p in bundle.persons}
@@ -38,13 +42,16 @@ class BundleView:
         self._outlines: dict[str, dict | None] = {}
         self._lock = threading.Lock()
 
+    def person(self, person_id: str | None) -> PersonSpec | None:
+        return self.persons.get(person_id or "") or self.former.get(person_id or "")
+
     def person_office(self, person_id: str | None) -> str | None:
-        p = self.persons.get(person_id or "")
+        p = self.person(person_id)
         return p.office_id if p else None
 
     def enrich(self, record: dict) -> dict:
         """The record plus the names a list row shows, so the page needs no second request."""
-        p = self.persons.get(record.get("person_id") or "")
+        p = self.person(record.get("person_id"))
         o = self.officers.get(record.get("officer_id") or "")
         z = self.zones.get(record.get("zone_id") or "")
         return {**record, "person_name": p.name if p else None,
@@ -98,7 +105,10 @@ class ViewCache:
 
     def get(self) -> BundleView:
         bundle = self.runtime.bundle
+        former = getattr(self.runtime, "former_persons", None)
         with self._lock:
-            if self._view is None or self._view.bundle is not bundle:
-                self._view = BundleView(bundle)
+            view = self._view
+            if view is None or view.bundle is not bundle or (
+                    former is not None and view.former is not former):
+                self._view = BundleView(bundle, former)
             return self._view

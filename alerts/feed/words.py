@@ -33,6 +33,17 @@ ROLE_WORDS = {
     "supervisor": ("值班长", "supervisor"),
     "admin": ("系统管理员", "admin"),
 }
+STATUS_WORDS = {  # status events (SPEC §1), as the person timeline lists them
+    "power_off": ("关机", "switched off"),
+    "power_on": ("开机", "switched on"),
+    "heartbeat": ("心跳", "heartbeat"),
+    "low_battery": ("电量低", "low battery"),
+    "tamper": ("防拆报警", "tamper"),
+    "location_disabled": ("定位关闭", "location turned off"),
+    "location_enabled": ("定位开启", "location turned on"),
+}
+RISK_WORDS = {"low": ("低风险", "low risk"), "medium": ("中风险", "medium risk"),
+              "high": ("高风险", "high risk")}
 OTHER_WORDS = {
     "escalated": ("已升级上报", "escalated"),
     "drill": DRILL_WORDS,
@@ -53,5 +64,7 @@ def vocabulary() -> dict[str, dict[str, dict[str, str]]]:
         "dispositions": both(DISPOSITION_WORDS),
         "severities": both(SEVERITY_WORDS),
         "roles": both(ROLE_WORDS),
+        "statuses": both(STATUS_WORDS),
+        "risks": both(RISK_WORDS),
         "other": both(OTHER_WORDS),
     }

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 
 from alerts.summary.render import FORMATS, LANGS
+from alerts.summary.source import SummaryInput, with_released
 
 EXIT_BAD_INPUT = 2
 
@@ -44,14 +45,18 @@ def _parser() -> argparse.ArgumentParser:
 
 def cli_summary(
     argv: list[str],
-    load_updates: Callable[[str], Iterable[dict]],
+    load_updates: Callable[[str], Iterable[dict]] | None = None,
     load_version_times: Callable[[str], Mapping[tuple[str, int], int]] | None = None,
     now_ms: int | None = None,
+    *,
+    source: Callable[[str, int], SummaryInput] | None = None,
 ) -> int:
     """`load_updates(db_path)`: every stored alert version (SPEC §4 records).
     `load_version_times(db_path)`: (alert_id, version) -> write time in epoch ms, if the store
     keeps it; without it acknowledgement times are known only where the first action was a
-    resolution. `now_ms` is for tests; the wall clock otherwise."""
+    resolution. `source(db_path, finished_before_ms)`: all three at once (versions, write
+    times, who acted first), as alerts.summary.source.read_store reads them from the store;
+    used instead of the two loaders. `now_ms` is for tests; the wall clock otherwise."""
     from alerts.summary.charts import CJKFontMissing
     from alerts.summary.compute import compute_summary
     from alerts.summary.render import render
@@ -76,16 +81,22 @@ def cli_summary(
     if not os.path.isfile(args.db):
         print(f"lookout summary: --db: no such file 找不到数据库: {args.db}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    now = int(time.time() * 1000) if now_ms is None else now_ms
+    ack_by = None
     try:
-        updates = list(load_updates(args.db))
-        times = load_version_times(args.db) if load_version_times else None
+        if source is not None:
+            read = source(args.db, min(args.start, now))
+            updates, times, ack_by = read.updates, read.version_times, read.ack_by
+            bundle = with_released(bundle, read.released)
+        else:
+            updates = list(load_updates(args.db))
+            times = load_version_times(args.db) if load_version_times else None
     except (OSError, ValueError, sqlite3.Error) as err:
         print(f"lookout summary: cannot read the store 无法读取数据库 {args.db}: {err}",
               file=sys.stderr)
         return EXIT_BAD_INPUT
-    now = int(time.time() * 1000) if now_ms is None else now_ms
     summary = compute_summary(updates, bundle, args.start, args.end, args.office, now,
-                              version_times=times)
+                              version_times=times, ack_by=ack_by)
     try:
         text = render(summary, args.format, args.lang, csv_layout=args.csv_layout)
     except CJKFontMissing as err:
@@ -98,3 +109,10 @@ def cli_summary(
     else:
         sys.stdout.write(text)
     return 0
+
+
+def cli_summary_store(argv: list[str]) -> int:
+    """`lookout summary`: the summary of the service's own store (--db)."""
+    from alerts.summary.source import read_store
+
+    return cli_summary(argv, source=read_store)

@@ -46,10 +46,13 @@ def _img(png: bytes, alt: str) -> str:
     return f'<img class="chart" alt="{escape(alt)}" src="data:image/png;base64,{data}">'
 
 
-def render_html(s: Summary, lang: str) -> str:
+def render_html(s: Summary, lang: str, with_charts: bool = True) -> str:
+    """`with_charts=False`: the tables only (a server without a CJK font still serves the
+    page; the figures are all in the tables)."""
     # Charts first: a missing CJK font fails here, before any half-built page exists.
     charts_after = {"per_hour": _img(charts.hourly_png(s, lang), t("per_hour", lang)),
-                    "ack_dist": _img(charts.ack_png(s, lang), t("ack_dist", lang))}
+                    "ack_dist": _img(charts.ack_png(s, lang), t("ack_dist", lang))
+                    } if with_charts else {}
     parts = [f"<h1>{escape(heading('title', lang))}</h1>", '<table class="meta">']
     parts += [f"<tr><td>{escape(k)}</td><td>{escape(v)}</td></tr>" for k, v in header_lines(s, lang)]
     parts.append("</table>")

@@ -19,9 +19,10 @@ LANGS = ("zh", "en", "both")
 MD_SKIP = {"alerts"}
 
 
-def render(summary: Summary, format: str, lang: str = "both", *, csv_layout: str = "sections") -> str:
+def render(summary: Summary, format: str, lang: str = "both", *, csv_layout: str = "sections",
+           charts: bool = True) -> str:
     """`csv_layout`: "sections" (one titled table after another) or "alerts" (one flat table
-    of the period's alerts)."""
+    of the period's alerts). `charts=False`: HTML without the two charts."""
     if format not in FORMATS:
         raise ValueError(f"format: one of {', '.join(FORMATS)}, got {format!r}")
     if lang not in LANGS:
@@ -36,7 +37,7 @@ def render(summary: Summary, format: str, lang: str = "both", *, csv_layout: str
         return render_csv(summary, lang, flat=csv_layout == "alerts")
     from alerts.summary.html import render_html
 
-    return render_html(summary, lang)
+    return render_html(summary, lang, with_charts=charts)
 
 
 def _text(v: Cell) -> str:

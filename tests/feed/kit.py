@@ -87,6 +87,12 @@ class FakeStore:
         out.sort(key=lambda r: r["opened_at"], reverse=True)
         return out[:limit]
 
+    def person_alerts(self, person_id, *, drill=False, limit=100) -> list[dict]:
+        with self._lock:
+            rows = [dict(v[-1]) for v in self._versions.values()
+                    if v[-1]["person_id"] == person_id and bool(v[-1]["drill"]) == drill]
+        return sorted(rows, key=lambda r: r["opened_at"], reverse=True)[:limit]
+
     def track(self, person_id, since_ms, until_ms, limit=500, *, drill=False) -> list[dict]:
         with self._lock:
             pts = [p for p in self._fixes.get((person_id, drill), [])

@@ -1,6 +1,7 @@
 // The officers' page: log in, the live list (server-sent events), an alert's detail with a
-// map, acknowledge (签收) and resolve (处置). Every piece of data goes into the page through
-// textContent, never as markup: names and notes are typed by people.
+// map, acknowledge (签收) and resolve (处置), a person's panel (person.js), and for shift
+// leads the handover summary. Every piece of data goes into the page through textContent,
+// never as markup: names and notes are typed by people.
 "use strict";
 
 (function () {
@@ -17,6 +18,7 @@
     fresh: new Set(),  // rows that just changed, briefly highlighted
     view: "live", office: "", type: "",
     selected: null, detail: null,
+    personId: null, person: null, // the person panel, when it is the one open
     es: null, retryTimer: null, listSeq: 0,
   };
 
@@ -77,6 +79,7 @@
     const o = S.me.officer;
     $("who-name").textContent = o.name;
     $("who-role").textContent = `${I.w("roles", o.role)} · ${o.office_id}`;
+    show($("summary-open"), o.role === "supervisor" || o.role === "admin");
   }
 
   function renderFilters() {
@@ -145,6 +148,8 @@
     S.token = null;
     sessionStorage.removeItem(TOKEN_KEY);
     S.alerts.clear(); S.unread.clear(); S.selected = null; S.detail = null;
+    S.personId = null; S.person = null;
+    show($("summary-open"), false);
     showLogin();
   }
 
@@ -224,6 +229,7 @@
     S.fresh.add(a.alert_id);
     setTimeout(() => { S.fresh.delete(a.alert_id); const row = rowOf(a.alert_id); if (row) row.classList.remove("fresh"); }, 4000);
     renderList();
+    if (S.personId && a.person_id === S.personId) refreshPerson();
     if (S.selected === a.alert_id && S.detail) {
       S.detail.alert = a;
       if (!S.detail.history.some((x) => x.version === a.version)) S.detail.history.push(a);
@@ -269,7 +275,7 @@
       h("span", "type", I.w("types", a.type)));
     if (a.drill) add(l1, badge("drill", I.w("other", "drill")));
     if (a.escalated) add(l1, badge("escalated", I.w("other", "escalated")));
-    const l2 = add(h("div", "line2"), h("span", "person", a.person_name || a.person_id || "—"));
+    const l2 = add(h("div", "line2"), personName(a, "person"));
     if (a.person_id) add(l2, h("span", "muted", a.person_id));
     if (a.office_id) add(l2, h("span", "muted", a.office_id));
     if (a.zone_name) add(l2, h("span", "zone", a.zone_name));
@@ -285,8 +291,68 @@
     return li;
   }
 
+  // the person's name opens their panel; the row around it opens the alert
+  function personName(a, cls) {
+    const text = a.person_name || a.person_id || "—";
+    if (!a.person_id) return h("span", cls, text);
+    const b = h("button", `${cls} person-link`, text);
+    b.type = "button";
+    b.title = I.t("open_person");
+    b.addEventListener("click", (e) => { e.stopPropagation(); openPerson(a.person_id); });
+    b.addEventListener("keydown", (e) => e.stopPropagation());
+    return b;
+  }
+
+  // -- person panel --------------------------------------------------------------------------
+  async function openPerson(pid) {
+    S.selected = null; S.detail = null; S.personId = pid;
+    renderList();
+    try {
+      const d = await api(`/v1/persons/${encodeURIComponent(pid)}`);
+      if (S.personId !== pid) return;
+      S.person = d;
+      renderPerson();
+    } catch (err) {
+      if (S.personId === pid) closeDetail();
+    }
+  }
+
+  // a burst of updates about the open person reloads their panel once
+  let personTimer = null;
+  function refreshPerson() {
+    clearTimeout(personTimer);
+    personTimer = setTimeout(() => { if (S.personId) openPerson(S.personId); }, 800);
+  }
+
+  function renderPerson() {
+    if (!S.person) return;
+    const body = $("detail-body");
+    body.dataset.alertId = "";
+    body.replaceChildren(window.LookoutPerson.render(S.person, {
+      I, h, add, badge, paren, openAlert: (id) => openDetail(id),
+    }));
+    show($("detail"), true);
+    document.body.classList.add("detail-open");
+  }
+
+  function renderPanel() { if (S.person) renderPerson(); else renderDetail(); }
+
+  // -- the shift summary (supervisors, admins) -----------------------------------------------
+  async function openSummary() {
+    // opened now, while the click still counts as the user's: a window opened after the
+    // await would be a popup to block
+    const tab = window.open("", "_blank");
+    try {
+      const res = await api("/v1/summary/link", { method: "POST" });
+      if (tab) { tab.opener = null; tab.location.href = res.url; } else window.location.href = res.url;
+    } catch (err) {
+      if (tab) tab.close();
+    }
+  }
+
   // -- detail --------------------------------------------------------------------------------
   async function openDetail(id) {
+    S.personId = null; S.person = null;
     S.selected = id;
     S.unread.delete(id);
     renderList();
@@ -301,7 +367,7 @@
   }
 
   function closeDetail() {
-    S.selected = null; S.detail = null;
+    S.selected = null; S.detail = null; S.personId = null; S.person = null;
     show($("detail"), false);
     document.body.classList.remove("detail-open");
     renderList();
@@ -331,7 +397,7 @@
         a.escalated ? badge("escalated", I.w("other", "escalated")) : null,
         h("span", "ago", I.relative(a.opened_at, now))),
       h("h2", "type", I.w("types", a.type)),
-      add(h("div", "who-line"), h("span", "person", a.person_name || a.person_id || "—"),
+      add(h("div", "who-line"), personName(a, "person"),
         a.person_id ? h("span", "muted", a.person_id) : null),
       h("p", "message", a.message[I.lang]));
     const states = add(h("div", "states big"), badge(`handling h-${a.handling}`, I.w("handling", a.handling)),
@@ -462,15 +528,16 @@
     $("logout").addEventListener("click", onLogout);
     $("lang-toggle").addEventListener("click", () => {
       I.setLang(I.lang === "zh" ? "en" : "zh");
-      applyStatic(); renderList(); renderDetail();
+      applyStatic(); renderList(); renderPanel();
     });
+    $("summary-open").addEventListener("click", openSummary);
     $("view-live").addEventListener("click", () => setView("live"));
     $("view-drill").addEventListener("click", () => setView("drill"));
     $("filter-office").addEventListener("change", (e) => { S.office = e.target.value; S.alerts.clear(); loadList(); });
     $("filter-type").addEventListener("change", (e) => { S.type = e.target.value; S.alerts.clear(); loadList(); });
     $("detail-close").addEventListener("click", closeDetail);
-    document.addEventListener("keydown", (e) => { if (e.key === "Escape" && S.selected) closeDetail(); });
-    setInterval(() => { if (S.me) { renderList(); if (S.detail) renderDetail(); } }, 30000);
+    document.addEventListener("keydown", (e) => { if (e.key === "Escape" && (S.selected || S.personId)) closeDetail(); });
+    setInterval(() => { if (S.me) { renderList(); renderPanel(); } }, 30000);
 
     try { I.setWords(await api("/v1/words")); } catch (e) { /* shown as codes until reload */ }
     applyStatic();
