@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test bench lint clean
+.PHONY: install run test deps bench lint clean kafka-up kafka-down
 
 install: $(STAMP)
 
@@ -14,16 +14,38 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: install
-	$(BIN)/python -m stream.demo
+	$(BIN)/lookout run --bundle config/demo --demo
 
-test: install
-	$(BIN)/python -m pytest -q
+# Everything the tests need: system packages (Chromium + a CJK font for the browser test,
+# promtool for the alerting rules; both need root, and tests skip with the reason without
+# them) and a local Kafka broker, started here if none answers and stopped afterwards.
+test: install deps
+	@started=0; \
+	if ! deploy/kafka/kafka.sh status >/dev/null 2>&1; then \
+	  deploy/kafka/kafka.sh up || deploy/kafka/kafka.sh up || exit 1; started=1; \
+	fi; \
+	$(BIN)/python -m pytest -q; rc=$$?; \
+	if [ $$started = 1 ]; then deploy/kafka/kafka.sh down; fi; \
+	exit $$rc
+
+deps:
+	-bash scripts/ci-browser-deps.sh
+	-sh scripts/ci-monitoring-deps.sh
 
 bench: install
 	$(BIN)/python -m benchmarks.replay_bench
+	$(BIN)/python -m benchmarks.ingest_bench
 
 lint: install
 	$(BIN)/ruff check .
+
+# A local Kafka (KRaft, one node) on 127.0.0.1:$${KAFKA_PORT:-9092}, fetched with Maven the first
+# time; `make test` runs tests/kafka against it when it is up and skips them when it is not.
+kafka-up: install
+	deploy/kafka/kafka.sh up
+
+kafka-down:
+	deploy/kafka/kafka.sh down
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -52,7 +52,12 @@ class Incident:
         return self.condition == "active"
 
     def to_state(self) -> dict:
-        return {s: getattr(self, s) for s in self.__slots__}
+        d = {s: getattr(self, s) for s in self.__slots__}
+        # copies, not shared lists: an emitted version must not change with later ones
+        d["route"] = [dict(step) for step in self.route]
+        if self.resolution is not None:
+            d["resolution"] = dict(self.resolution)
+        return d
 
     @classmethod
     def from_state(cls, d: dict) -> Incident:

@@ -53,6 +53,12 @@ class PartState:
     def n_persons(self) -> int:
         return len(self.person_ids)
 
+    def index_of(self, person_id: str) -> int:
+        index = getattr(self, "_index", None)
+        if index is None or len(index) != len(self.person_ids):
+            index = self._index = {pid: i for i, pid in enumerate(self.person_ids)}
+        return index[person_id]
+
     def remap(self, person_ids: list[str], clock_start_for_new: bool) -> None:
         """Follow a changed person table: keep every kept person's state, start new ones."""
         old = {pid: i for i, pid in enumerate(self.person_ids)}
@@ -63,6 +69,7 @@ class PartState:
             col[keep] = getattr(self, name)[src[keep]]
             setattr(self, name, col)
         self.person_ids = list(person_ids)
+        self._index = None
         gone = set(old) - set(person_ids)
         for pid in gone:
             self.counters.pop(pid, None)
@@ -71,7 +78,7 @@ class PartState:
     # -- serialisation -------------------------------------------------------------------
     def export_person(self, person_id: str) -> dict:
         """One person's whole state, for stores keyed by person (Kafka changelogs)."""
-        p = self.person_ids.index(person_id)
+        p = self.index_of(person_id)
         keys = self.book.keys_by_person.get(person_id, ())
         return {
             "columns": {name: getattr(self, name)[p].item() for name in _COLUMNS},
@@ -80,7 +87,7 @@ class PartState:
         }
 
     def import_person(self, person_id: str, record: dict) -> None:
-        p = self.person_ids.index(person_id)
+        p = self.index_of(person_id)
         for name, value in record["columns"].items():
             getattr(self, name)[p] = value
         if record["counters"]:

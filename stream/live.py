@@ -285,10 +285,14 @@ class LiveRuntime:
                     if rejects:
                         self.store.record_dead_letters(rejects)
                     continue
-                if self._feed_down:  # events flow again: the outage ends before they apply
+                # Only real events say the gateway works again: a drill during an outage must
+                # not end the real feed_down alert (SPEC §3: a drill never changes real alerts).
+                real = bool(len(batch)) and not bool(batch.drill.all())
+                if real and self._feed_down:  # the outage ends before these apply
                     self._record("feed_up", now, orjson.dumps({"at": now}))
                     self._feed_down = False
-                self._last_event = max(self._last_event, now)
+                if real:
+                    self._last_event = max(self._last_event, now)
                 self._record("events", now, b"\n".join(good), rejects, batch=batch,
                              generation=generation)
                 self.accepted += len(good)

@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from alerts.engine import Engine
 from alerts.state import EngineState
+from config.model import OfficerSpec, ShiftSpec
 from stream import events as ev
 
 START = ms("2026-11-27 21:00")
@@ -30,7 +31,7 @@ PERSONS = ("P1", "P2", "P3")
 
 
 def world():
-    return bundle(
+    b = bundle(
         zones=[home_zone(), curfew_zone(), venue_zone()],
         persons=[
             person("P1", zones=("home", "curfew"), timeout_s=600),
@@ -38,7 +39,14 @@ def world():
             person("P3", zones=("home",), groups=(), timeout_s=1200),
         ],
         permits=[permit("P2", start="2026-11-27 21:30", end="2026-11-27 22:30")],
+        escalate_after_s={"critical": 60, "high": 300, "medium": 600, "low": 900},
     )
+    # staffed, so that routing and escalation add steps to `route` along the way
+    b.officers = [OfficerSpec("officer-1", "李警官", "office-1", "officer", "sup-1"),
+                  OfficerSpec("duty-1", "值班员", "office-1", "duty", "sup-1"),
+                  OfficerSpec("sup-1", "王值班长", "office-1", "supervisor")]
+    b.shifts = [ShiftSpec("officer-1", tuple(range(1, 8)), 8 * 60, 22 * 60)]
+    return b
 
 
 places = st.sampled_from(

@@ -1,0 +1,251 @@
+"""The Kafka worker on the real broker (`make kafka-up`), against a bare aiokafka loop.
+
+* throughput: a 20,000-person caseload's feed (~200,000 fixes, benchmarks/out/, shared with
+  `make bench`) produced flat out onto `{prefix}.events` while 1 or 2 `lookout worker`
+  processes run it; events/s from the first send until every partition's state holds the last
+  event (its alert updates acknowledged by then). In the same run, on the same topic: a bare
+  aiokafka consumer that only decodes each message (orjson.loads).
+* latency: 5,000 events/s for `--seconds`, every event stamped with the wall clock as it is
+  sent, and a `tamper` status for a fresh person every 50 ms; latency = when its alert is read
+  back from `{prefix}.alerts` minus when the status was sent (p50/p99 over those alerts).
+
+Prints one JSON object. Everything shares the machine's cores with the broker, so absolute
+numbers are indicative; the ratio is measured in one run.
+
+    python -m benchmarks.kafka_bench [--persons 20000] [--seconds 20] [--partitions 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import orjson
+
+BOOTSTRAP = f"127.0.0.1:{os.environ.get('KAFKA_PORT', '9092')}"
+
+
+def start_worker(bundle: Path, prefix: str, partitions: int, tmp: Path, i: int):
+    log = tmp / f"worker-{prefix}-{i}.log"
+    cmd = [sys.executable, "-m", "stream.cli", "worker", "--bundle", str(bundle), "--kafka",
+           BOOTSTRAP, "--prefix", prefix, "--partitions", str(partitions),
+           "--session-timeout", "6", "--log-level", "warning", "--datadir", str(tmp / f"f{i}")]
+    fh = open(log, "wb")  # noqa: SIM115 - closed with the process
+    proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    return proc, log
+
+
+def wait_assigned(workers, n_partitions: int, timeout: float = 90.0) -> None:
+    """Until the workers' latest assignments cover every partition."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = set()
+        for _, log in workers:
+            lines = re.findall(r"partitions \[([0-9, ]*)\]", log.read_text(errors="replace"))
+            if lines and lines[-1].strip():
+                got |= {int(x) for x in lines[-1].split(",")}
+        if len(got) == n_partitions and len(workers) <= n_partitions:
+            return
+        time.sleep(0.1)
+    raise SystemExit("workers got no partitions in time:\n" + workers[0][1].read_text()[-2000:])
+
+
+def stop(workers) -> None:
+    for proc, _ in workers:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGTERM)
+    for proc, _ in workers:
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.kill(proc.pid, signal.SIGKILL)
+
+
+def plan_feed(feed: Path, partitions: int) -> list:
+    from stream.kafka.replay import FeedPlan
+
+    plan = FeedPlan(partitions)
+    lines = feed.read_bytes().splitlines()
+    return [*plan.messages(lines), *plan.end()]
+
+
+def throughput(bundle: Path, msgs: list, n_workers: int, partitions: int, tmp: Path) -> dict:
+    from kafka import KafkaProducer
+
+    from stream.kafka.replay import wait_processed
+    from stream.kafka.topics import Topics, create_topics
+
+    topics = Topics(f"b{uuid.uuid4().hex[:10]}")
+    create_topics(BOOTSTRAP, topics, partitions)
+    workers = [start_worker(bundle, topics.prefix, partitions, tmp, i) for i in range(n_workers)]
+    try:
+        wait_assigned(workers, partitions)
+        producer = KafkaProducer(bootstrap_servers=BOOTSTRAP, acks=1, linger_ms=20,
+                                 batch_size=512 * 1024)
+        t0 = time.perf_counter()
+        for m in msgs:
+            producer.send(topics.events, value=m.value, key=m.key, partition=m.partition)
+        producer.flush()
+        produced = time.perf_counter() - t0
+        if not wait_processed(BOOTSTRAP, topics, timeout_s=600):
+            raise SystemExit("the workers did not finish")
+        seconds = time.perf_counter() - t0
+    finally:
+        stop(workers)
+    return {"workers": n_workers, "events": len(msgs), "seconds": round(seconds, 2),
+            "events_per_s": round(len(msgs) / seconds), "produce_s": round(produced, 2),
+            "topic": topics.events}
+
+
+async def _bare_loop(topic: str, n: int) -> float:
+    from aiokafka import AIOKafkaConsumer
+
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=BOOTSTRAP, auto_offset_reset="earliest",
+                                enable_auto_commit=False, group_id=f"bare-{uuid.uuid4().hex}",
+                                max_partition_fetch_bytes=4 << 20)
+    await consumer.start()
+    try:
+        seen, t0 = 0, None
+        while seen < n:
+            batches = await consumer.getmany(timeout_ms=1000, max_records=5000)
+            if t0 is None and batches:
+                t0 = time.perf_counter()
+            for records in batches.values():
+                for r in records:
+                    orjson.loads(r.value)
+                seen += sum(len(r) for r in batches.values())
+        return n / (time.perf_counter() - t0)
+    finally:
+        await consumer.stop()
+
+
+def latency(bundle: Path, rate: int, seconds: float, n_workers: int, partitions: int,
+            tmp: Path) -> dict:
+    from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+    from config.loader import load_bundle
+    from stream.kafka.partition import home_partition
+    from stream.kafka.topics import Topics, create_topics
+
+    persons = [p.person_id for p in load_bundle(bundle).persons]
+    feed_lines = (Path(__file__).resolve().parent / "out").glob(f"feed-{len(persons)}-*.jsonl")
+    fixes = [orjson.loads(x) for x in next(iter(feed_lines)).read_bytes().splitlines()[:200_000]]
+    fixes = [f for f in fixes if f.get("type") == "fix"]
+    topics = Topics(f"l{uuid.uuid4().hex[:10]}")
+    create_topics(BOOTSTRAP, topics, partitions)
+    workers = [start_worker(bundle, topics.prefix, partitions, tmp, i) for i in range(n_workers)]
+    received: dict[str, float] = {}
+    stop_reading = threading.Event()
+
+    def read_alerts():
+        c = KafkaConsumer(bootstrap_servers=BOOTSTRAP, enable_auto_commit=False)
+        tps = [TopicPartition(topics.alerts, p) for p in range(partitions)]
+        c.assign(tps)
+        c.seek_to_beginning(*tps)
+        while not stop_reading.is_set():
+            for records in c.poll(timeout_ms=100).values():
+                now = time.time()
+                for r in records:
+                    u = orjson.loads(r.value)
+                    if u["type"] == "tamper" and u["version"] == 1:
+                        received.setdefault(u["person_id"], now)
+        c.close()
+
+    reader = threading.Thread(target=read_alerts, daemon=True)
+    try:
+        wait_assigned(workers, partitions)
+        reader.start()
+        producer = KafkaProducer(bootstrap_servers=BOOTSTRAP, acks=1, linger_ms=2)
+        sent: dict[str, float] = {}
+        tamper_every = 0.05
+        t0 = time.time()
+        next_tamper, i, k = t0, 0, 0
+        while (now := time.time()) < t0 + seconds:
+            due = int((now - t0) * rate)
+            while i < due:
+                f = fixes[i % len(fixes)]
+                f["ts"] = int(time.time() * 1000)
+                pid = f["person_id"]
+                producer.send(topics.events, value=orjson.dumps(f), key=pid.encode(),
+                              partition=home_partition(pid, partitions))
+                i += 1
+            if now >= next_tamper and k < len(persons):
+                pid = persons[-1 - k]
+                k += 1
+                # a ms later than any fix sent so far: an equal ts would count as a duplicate
+                ev = {"type": "status", "person_id": pid, "ts": int(time.time() * 1000) + 1,
+                      "event": "tamper"}
+                producer.send(topics.events, value=orjson.dumps(ev), key=pid.encode(),
+                              partition=home_partition(pid, partitions))
+                producer.flush()
+                sent[pid] = time.time()
+                next_tamper += tamper_every
+            time.sleep(0.002)
+        producer.flush()
+        sent_rate = i / (time.time() - t0)
+        deadline = time.time() + 30
+        while len(received) < len(sent) and time.time() < deadline:
+            time.sleep(0.1)
+    finally:
+        stop_reading.set()
+        stop(workers)
+    lat = sorted(received[p] - sent[p] for p in sent if p in received)
+    if not lat:
+        return {"workers": n_workers, "error": "no alerts came back"}
+
+    def pct(q):
+        return round(lat[min(len(lat) - 1, int(q * len(lat)))] * 1000, 1)
+
+    return {"workers": n_workers, "target_events_per_s": rate,
+            "sent_events_per_s": round(sent_rate), "alerts_timed": len(lat),
+            "alerts_missing": len(sent) - len(lat), "p50_ms": pct(0.50), "p99_ms": pct(0.99),
+            "max_ms": round(lat[-1] * 1000, 1)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--persons", type=int, default=20_000)
+    ap.add_argument("--venues", type=int, default=2000)
+    ap.add_argument("--partitions", type=int, default=4)
+    ap.add_argument("--rate", type=int, default=5000)
+    ap.add_argument("--seconds", type=float, default=20.0)
+    args = ap.parse_args()
+
+    from benchmarks.replay_bench import ensure_data
+    from stream.kafka.topics import broker_answers
+
+    if not broker_answers(BOOTSTRAP):
+        raise SystemExit(f"no Kafka at {BOOTSTRAP}: make kafka-up")
+    bundle, feed = ensure_data(args.persons, args.venues)
+    msgs = plan_feed(feed, args.partitions)
+    tmp = Path(tempfile.mkdtemp(prefix="kafka-bench-"))
+    one = throughput(bundle, msgs, 1, args.partitions, tmp)
+    bare = asyncio.run(_bare_loop(one.pop("topic"), len(msgs)))
+    two = throughput(bundle, msgs, 2, args.partitions, tmp)
+    two.pop("topic")
+    lat1 = latency(bundle, args.rate, args.seconds, 1, args.partitions, tmp)
+    lat2 = latency(bundle, args.rate, args.seconds, 2, args.partitions, tmp)
+    result = {
+        "bundle": {"persons": args.persons, "venues": args.venues},
+        "partitions": args.partitions,
+        "throughput": {"one_worker": one, "two_workers": two,
+                       "bare_aiokafka_decode_events_per_s": round(bare),
+                       "one_worker_vs_bare": round(one["events_per_s"] / bare, 3)},
+        "latency": {"one_worker": lat1, "two_workers": lat2},
+        "cpus": os.cpu_count(),
+    }
+    print(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
+
+
+if __name__ == "__main__":
+    main()
