@@ -110,6 +110,8 @@ def cli_worker(argv: list[str]) -> int:
     p.add_argument("--heartbeat", type=_positive_float, default=None,
                    help="seconds between heartbeats (default: session timeout / 5)")
     p.add_argument("--datadir", help="faust's working folder (default: a new temporary one)")
+    p.add_argument("--metrics-port", type=_positive_int,
+                   help="serve Prometheus metrics on 127.0.0.1:PORT/metrics")
     p.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
     args = p.parse_args(argv)
     bundle = _load_bundle(args.bundle)
@@ -128,7 +130,7 @@ def cli_worker(argv: list[str]) -> int:
         replication_factor=args.replication_factor, batch=args.batch, within_s=args.within,
         session_timeout_s=args.session_timeout,
         heartbeat_s=args.heartbeat or args.session_timeout / 5, datadir=args.datadir,
-        loglevel=args.log_level)
+        loglevel=args.log_level, metrics_port=args.metrics_port)
     return run_worker(bundle, conf)
 
 

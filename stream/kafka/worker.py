@@ -47,6 +47,7 @@ from config.model import Bundle
 from stream.decode import Decoder
 from stream.kafka.partition import ACTION, EVENT, Message, PartitionRunner
 from stream.kafka.topics import Topics
+from stream.metrics import LookoutMetrics
 
 log = logging.getLogger("lookout.worker")
 EXIT_CRASHED = 70  # EX_SOFTWARE: a supervisor restarts the worker; its state is consistent
@@ -66,6 +67,7 @@ class WorkerConfig:
     datadir: str | None = None
     loglevel: str = "warning"
     stats_every_s: float = 30.0
+    metrics_port: int | None = None  # serve /metrics for Prometheus on this port
 
 
 class LookoutWorker:
@@ -80,6 +82,9 @@ class LookoutWorker:
         # (topic, partition) -> the last offset faust handed over since the partition came
         self.delivered: dict[tuple[str, int], int] = {}
         self.counts: Counter = Counter()
+        self.metrics = LookoutMetrics()
+        if conf.metrics_port:
+            self.metrics.serve(conf.metrics_port, addr="127.0.0.1")
         self.lock = asyncio.Lock()  # the agent and the drill pulse share the states
         self._last_stats = time.monotonic()
 
@@ -235,7 +240,13 @@ class LookoutWorker:
             ups, letters = self.runner(p).run(slices[p], now_ms)
             updates += ups
             dead += letters
-        self.counts["ms_engine"] += int((time.perf_counter() - t0) * 1000)
+        engine_s = time.perf_counter() - t0
+        self.counts["ms_engine"] += int(engine_s * 1000)
+        n_in = sum(len(m) for m in slices.values())
+        self.metrics.observe_batch(n_in, engine_s)
+        self.metrics.observe_decode(n_in - len(dead), Counter(d.reason for d in dead))
+        self.metrics.sync_engine_stats(self.engine.stats)
+        self.metrics.observe_updates(updates, now_ms)
         producer = self.app.producer
         acks = []
         for u in updates:
@@ -245,7 +256,11 @@ class LookoutWorker:
             acks.append(await producer.send(self.topics.dead_letter, None,
                                             _dead_letter_json(d), None, None, None))
         t_a = time.perf_counter()
-        await asyncio.gather(*acks)
+        try:
+            await asyncio.gather(*acks)
+        except Exception:
+            self.metrics.observe_produce_error(self.topics.alerts)
+            raise
         t_b = time.perf_counter()
         await self._persist(sorted(slices))
         t_c = time.perf_counter()

@@ -52,6 +52,38 @@ def test_an_event_in_gives_the_alert_out(bootstrap, prefix, workers, tmp_path):
     assert w.proc.poll() is None
 
 
+def test_the_worker_serves_metrics_that_count_what_it_did(bootstrap, prefix, workers, tmp_path):
+    import socket
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    b = tiny_bundle(tmp_path)
+    workers.start(b, prefix, 2, "--metrics-port", str(port))
+    now = int(time.time() * 1000)
+    produce(bootstrap, Topics(prefix).events,
+            [(b"P1", outside_fix("P1", now - 60_000)), (b"P1", outside_fix("P1", now - 30_000)),
+             (b"P1", b"{not json")])
+    wait_for(bootstrap, Topics(prefix).alerts, lambda got: got, timeout=60)
+
+    def scrape() -> dict:
+        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read()
+        out: dict = {}
+        for fam in text_string_to_metric_families(text.decode()):
+            for smp in fam.samples:
+                out[smp.name] = out.get(smp.name, 0) + smp.value
+        return out
+
+    deadline = time.monotonic() + 30
+    while (m := scrape()).get("lookout_alerts_opened_total", 0) < 1 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert m["lookout_alerts_opened_total"] == 1
+    assert m["lookout_events_rejected_total"] == 1
+
+
 @pytest.mark.parametrize("n_workers", [1, 2])
 def test_a_drill_over_kafka_raises_what_replay_raises(bootstrap, prefix, workers, tmp_path,
                                                       feed, n_workers):
