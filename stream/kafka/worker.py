@@ -41,6 +41,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 import orjson
+from faust.types import TP
 
 from alerts.engine import Engine
 from config.model import Bundle
@@ -93,6 +94,7 @@ class LookoutWorker:
         """After a rebalance a partition is rebuilt from the tables, which faust re-reads."""
         for tp in revoked:
             self.delivered.pop((tp.topic, tp.partition), None)
+            self.metrics.forget_partition(tp.topic, tp.partition)  # no stale lag for it
             if tp.topic == self.topics.events:
                 run = self.runners.pop(tp.partition, None)
                 if run is not None:
@@ -129,7 +131,23 @@ class LookoutWorker:
             for p, msgs in slices.items():
                 slices[p] = await self._fill_holes(p, msgs)
             await self._run(slices)
+        self._observe_lag(events)
         self._maybe_log_stats()
+
+    def _observe_lag(self, events) -> None:
+        """Consumer lag per partition: what the broker holds beyond the last offset handled."""
+        newest: dict[tuple[str, int], int] = {}
+        for e in events:
+            m = e.message
+            key = (m.topic, m.partition)
+            newest[key] = max(newest.get(key, -1), m.offset)
+        for (topic, p), offset in newest.items():
+            try:
+                highwater = self.app.consumer.highwater(TP(topic, p))
+            except Exception:  # noqa: BLE001 - a metric must never stop the engine
+                continue
+            if highwater is not None:
+                self.metrics.observe_lag(topic, p, int(highwater) - offset - 1)
 
     async def _fill_holes(self, p: int, msgs: list[Message]) -> list[Message]:
         """The slice with every message faust skipped put back in place.

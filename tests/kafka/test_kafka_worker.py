@@ -82,6 +82,8 @@ def test_the_worker_serves_metrics_that_count_what_it_did(bootstrap, prefix, wor
         time.sleep(0.2)
     assert m["lookout_alerts_opened_total"] == 1
     assert m["lookout_events_rejected_total"] == 1
+    # everything produced was consumed: the lag gauge exists and reads zero
+    assert m.get("lookout_kafka_consumer_lag_messages") == 0
 
 
 @pytest.mark.parametrize("n_workers", [1, 2])
