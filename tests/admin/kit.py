@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import orjson
+from polling import wait_for
 
 from alerts.timefmt import rfc3339
 
@@ -70,16 +71,6 @@ def fix(pid: str, ts: int, lon: float = 120.09, lat: float = 30.0) -> bytes:
 
 def outside(pid: str, ts: int) -> bytes:
     return fix(pid, ts, lon=120.102)  # ~200 m east of the square: clearly outside
-
-
-def wait_for(predicate, timeout: float = 5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise AssertionError("timed out")
 
 
 def settled(rt) -> None:

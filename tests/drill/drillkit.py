@@ -16,6 +16,7 @@ import urllib.request
 from pathlib import Path
 
 import orjson
+import polling
 
 PERSONS = ("P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8")
 TOKEN = "gw-drill"
@@ -180,13 +181,7 @@ def status(pid: str, ts: int, event: str) -> bytes:
 
 
 def wait_for(predicate, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError("timed out")
+    return polling.wait_for(predicate, timeout, interval=0.02)
 
 
 START = 1_800_000_000_000  # any drill start will do in process: a drill's clock is its own

@@ -7,6 +7,7 @@ import warnings
 
 import orjson
 import pytest
+from polling import wait_for
 from servicekit import fix, incident_feed, now_ms, outside, write_bundle
 
 from alerts.actions import ActionError
@@ -20,16 +21,6 @@ with warnings.catch_warnings():  # starlette's TestClient runs on httpx, now "de
 
 AUTH = {"Authorization": "Bearer gw-secret"}
 JSONL = {**AUTH, "Content-Type": "application/x-ndjson"}
-
-
-def wait_for(predicate, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise AssertionError("timed out")
 
 
 @pytest.fixture
