@@ -39,7 +39,7 @@ def start_worker(bundle: Path, prefix: str, partitions: int, tmp: Path, i: int):
     log = tmp / f"worker-{prefix}-{i}.log"
     cmd = [sys.executable, "-m", "stream.cli", "worker", "--bundle", str(bundle), "--kafka",
            BOOTSTRAP, "--prefix", prefix, "--partitions", str(partitions),
-           "--session-timeout", "6", "--log-level", "warning", "--datadir", str(tmp / f"f{i}")]
+           "--session-timeout", "6", "--log-level", "warning"]
     fh = open(log, "wb")  # noqa: SIM115 - closed with the process
     proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     return proc, log
@@ -80,6 +80,9 @@ def plan_feed(feed: Path, partitions: int) -> list:
 
 
 def throughput(bundle: Path, msgs: list, n_workers: int, partitions: int, tmp: Path) -> dict:
+    """The feed is on the topic before the workers start, as for the bare loop: from the
+    first worker ready (its log line) to the last clock record (its write time), the workers'
+    pace alone, not the producer's."""
     from kafka import KafkaProducer
 
     from stream.kafka.replay import wait_processed
@@ -87,24 +90,55 @@ def throughput(bundle: Path, msgs: list, n_workers: int, partitions: int, tmp: P
 
     topics = Topics(f"b{uuid.uuid4().hex[:10]}")
     create_topics(BOOTSTRAP, topics, partitions)
+    producer = KafkaProducer(bootstrap_servers=BOOTSTRAP, acks=1, linger_ms=20,
+                             batch_size=512 * 1024)
+    t0 = time.perf_counter()
+    for m in msgs:
+        producer.send(topics.events, value=m.value, key=m.key, partition=m.partition)
+    producer.flush()
+    produced = time.perf_counter() - t0
+    producer.close()
     workers = [start_worker(bundle, topics.prefix, partitions, tmp, i) for i in range(n_workers)]
     try:
         wait_assigned(workers, partitions)
-        producer = KafkaProducer(bootstrap_servers=BOOTSTRAP, acks=1, linger_ms=20,
-                                 batch_size=512 * 1024)
-        t0 = time.perf_counter()
-        for m in msgs:
-            producer.send(topics.events, value=m.value, key=m.key, partition=m.partition)
-        producer.flush()
-        produced = time.perf_counter() - t0
         if not wait_processed(BOOTSTRAP, topics, timeout_s=600):
             raise SystemExit("the workers did not finish")
-        seconds = time.perf_counter() - t0
     finally:
         stop(workers)
+    started = min(_ready_at(log) for _, log in workers)
+    seconds = _last_write_at(topics.changelog("clocks")) - started
     return {"workers": n_workers, "events": len(msgs), "seconds": round(seconds, 2),
-            "events_per_s": round(len(msgs) / seconds), "produce_s": round(produced, 2),
-            "topic": topics.events}
+            "events_per_s": round(len(msgs) / seconds),
+            "producer_events_per_s": round(len(msgs) / produced), "topic": topics.events}
+
+
+def _ready_at(log: Path) -> float:
+    """Epoch seconds of a worker's first "partitions [...]" line (logging's local asctime)."""
+    from datetime import datetime
+
+    for line in log.read_text(errors="replace").splitlines():
+        if "lookout worker: partitions [" in line:
+            stamp = line[line.index("[") + 1:line.index("]")]
+            return datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S,%f").timestamp()
+    raise SystemExit(f"no ready line in {log}")
+
+
+def _last_write_at(topic: str) -> float:
+    """Epoch seconds of the newest record on `topic` (its producer's timestamp)."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    c = KafkaConsumer(bootstrap_servers=BOOTSTRAP, enable_auto_commit=False)
+    try:
+        tps = [TopicPartition(topic, p) for p in sorted(c.partitions_for_topic(topic))]
+        c.assign(tps)
+        c.seek_to_beginning(*tps)
+        end, newest = c.end_offsets(tps), 0
+        while any(c.position(tp) < end[tp] for tp in tps):
+            for records in c.poll(timeout_ms=200).values():
+                newest = max([newest, *(r.timestamp for r in records)])
+        return newest / 1000
+    finally:
+        c.close()
 
 
 async def _bare_loop(topic: str, n: int) -> float:

@@ -102,14 +102,17 @@ def cli_worker(argv: list[str]) -> int:
         description="Run the engine on Kafka: events and actions in, alert updates out.")
     p.add_argument("--bundle", required=True, help="deployment bundle folder")
     _common(p, _PARTITIONS_HELP)
-    p.add_argument("--batch", type=_positive_int, default=5000, help="events per batch at most")
+    p.add_argument("--batch", type=_positive_int, default=20000,
+                   help="messages per batch at most (default 20000)")
     p.add_argument("--within", type=_positive_float, default=0.1,
                    help="seconds a batch waits to fill (default 0.1)")
     p.add_argument("--session-timeout", type=_positive_float, default=10.0,
                    help="seconds before a silent worker's partitions move on (default 10)")
     p.add_argument("--heartbeat", type=_positive_float, default=None,
                    help="seconds between heartbeats (default: session timeout / 5)")
-    p.add_argument("--datadir", help="faust's working folder (default: a new temporary one)")
+    p.add_argument("--checkpoint", type=_positive_float, default=5.0,
+                   help="seconds between state checkpoints while busy (default 5; always when "
+                        "idle); a restart reruns about this much input")
     p.add_argument("--metrics-port", type=_positive_int,
                    help="serve Prometheus metrics on 127.0.0.1:PORT/metrics")
     p.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
@@ -129,7 +132,7 @@ def cli_worker(argv: list[str]) -> int:
         bootstrap=args.kafka, topics=topics, partitions=counts[topics.events],
         replication_factor=args.replication_factor, batch=args.batch, within_s=args.within,
         session_timeout_s=args.session_timeout,
-        heartbeat_s=args.heartbeat or args.session_timeout / 5, datadir=args.datadir,
+        heartbeat_s=args.heartbeat or args.session_timeout / 5, checkpoint_s=args.checkpoint,
         loglevel=args.log_level, metrics_port=args.metrics_port)
     return run_worker(bundle, conf)
 

@@ -7,11 +7,12 @@ persons receive events there. It is kept in two keyed stores, co-partitioned wit
 * clocks:  str(partition) -> `{"p", "real", "drill", "offsets"}`: each world's clock, and for
   every input topic the next offset whose message the state does not contain yet
 
-A batch's records are written after its alert updates are acknowledged, changed persons first
-and the clock record last. Whatever a crash cuts, a restart never has a state missing an update
-that was not sent, and the clock is never ahead of any person. Input the clock record already
-contains is skipped; the rest runs again and, the engine being deterministic, repeats exactly
-the updates sent before (consumers keep the first of each (alert_id, version)).
+The worker writes a checkpoint now and then, after the alert updates of everything in it are
+acknowledged: the persons changed since the last one first, the clock record last. Whatever a
+crash cuts, a restart never has a state missing an update that was not sent, and the clock is
+never ahead of any person. Input the clock record already contains is skipped; the rest runs
+again and, the engine being deterministic, repeats exactly the updates sent before (consumers
+keep the first of each (alert_id, version)).
 """
 
 from __future__ import annotations
@@ -91,8 +92,10 @@ class PartitionRunner:
         # the one their events would go to.
         self.owned = _homes(tuple(engine.caseload.person_ids), n_partitions) == partition
         self.next_offset: dict[str, int] = {}
+        self.saved_offset: dict[str, int] = {}  # next_offset as the last clock record stored it
         self.stats: Counter = Counter()
-        self.changed: set[str] = set()
+        self.changed: set[str] = set()  # by the last run
+        self.unsaved: set[str] = set()  # since the last checkpoint
         # persons with any state in each world (real, drill); the others are stored as None,
         # which keeps the drill half of a record free for everyone a drill never touched
         self.touched: tuple[set[str], set[str]] = (set(), set())
@@ -109,6 +112,7 @@ class PartitionRunner:
             run.state.real.load_clock_state(rec["real"])
             run.state.drill.load_clock_state(rec["drill"])
             run.next_offset = dict(rec["offsets"])
+            run.saved_offset = dict(rec["offsets"])
         for pid, raw in persons:
             rec = orjson.loads(raw)
             if rec.get("p") != partition:
@@ -119,7 +123,7 @@ class PartitionRunner:
                     if half is not None:
                         part.import_person(pid, half)
                         run.touched[world].add(pid)
-            except ValueError:  # released from the bundle since: nothing left to watch
+            except (KeyError, ValueError):  # released from the bundle since: nothing to watch
                 run.stats["restore_unknown_person"] += 1
                 continue
             run.stats["restored_persons"] += 1
@@ -169,6 +173,7 @@ class PartitionRunner:
         self.touched[1].update(drill)
         # an action names a person but not a world: store both halves as they are
         self.changed = real | drill | touched
+        self.unsaved |= self.changed
         return updates, dead
 
     def _events(self, lines: list[bytes], now_ms: int, dead: list) -> list[dict]:
@@ -222,19 +227,22 @@ class PartitionRunner:
 
     # -- what to persist ---------------------------------------------------------------------
     def person_records(self) -> list[tuple[str, bytes]]:
-        """(person_id, record) for each person the last run changed."""
-        real, drill = self.state.real, self.state.drill
-        in_real, in_drill = self.touched
-        out = []
-        for pid in sorted(self.changed):
-            try:
-                rec = {"p": self.partition,
-                       "real": real.export_person(pid) if pid in in_real else None,
-                       "drill": drill.export_person(pid) if pid in in_drill else None}
-            except ValueError:  # an action naming nobody we know: nothing of theirs changed
-                continue
-            out.append((pid, orjson.dumps(rec)))
-        return out
+        """(person_id, record) for each person changed since the last `saved()`."""
+        known = self.state.real.person_ids._at
+        # an action naming nobody we know changed nothing of theirs
+        pids = sorted(pid for pid in self.unsaved if pid in known)
+        halves = []
+        for world, part in enumerate((self.state.real, self.state.drill)):
+            mine = [pid for pid in pids if pid in self.touched[world]]
+            exported = dict(zip(mine, part.export_persons(mine), strict=True))
+            halves.append(exported)
+        return [(pid, orjson.dumps({"p": self.partition, "real": halves[0].get(pid),
+                                    "drill": halves[1].get(pid)})) for pid in pids]
+
+    def saved(self) -> None:
+        """The records last asked for are stored (clock record included)."""
+        self.unsaved.clear()
+        self.saved_offset = dict(self.next_offset)
 
     def clock_record(self) -> tuple[str, bytes]:
         rec = {"p": self.partition, "real": self.state.real.clock_state(),

@@ -153,7 +153,7 @@ def wait_processed(bootstrap: str, topics: Topics, timeout_s: float) -> bool:
     needs, and it is written only after the updates from everything before are acknowledged.
     So once every partition's record reaches the end of the events topic, every alert the
     feed raises is on the alerts topic. (The group's committed offsets may lag behind that:
-    the workers commit after the state, and faust's commits can trail.)
+    the workers commit after the state, and only for the lag they report.)
     """
     from kafka import KafkaConsumer, TopicPartition
 

@@ -40,11 +40,12 @@ class Topics:
 
     @property
     def app_id(self) -> str:
-        """The faust app id, which is also the workers' consumer group."""
+        """The workers' consumer group (and the stem of their changelog topics' names)."""
         return f"{self.prefix}-worker"
 
     def changelog(self, table: str) -> str:
-        return f"{self.app_id}-{table}-changelog"  # faust's own naming for a table's changelog
+        return f"{self.app_id}-{table}-changelog"  # the names faust gave its tables' logs
+
 
     def specs(self, partitions: int) -> dict[str, dict]:
         """name -> (partitions, configs) as created when missing."""

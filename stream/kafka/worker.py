@@ -1,32 +1,28 @@
-"""`lookout worker`: the engine as a faust-streaming app on Kafka (SPEC §6).
+"""`lookout worker`: the engine on Kafka (SPEC §6), one consumer-group member per process.
 
-One agent reads `{prefix}.events` and `{prefix}.actions` (co-partitioned, both keyed by
-person_id) in batches (`take_events`). Each assigned partition has its own engine state
-(partition.py); a batch is cut by partition and each slice runs through `Engine.process` and
-`Engine.act`, exactly as `lookout replay` runs a feed.
+The worker reads `{prefix}.events` and `{prefix}.actions` (co-partitioned, both keyed by
+person_id) with aiokafka, faust-streaming's own client, in the group `{prefix}-worker`. Each
+assigned partition has its own engine state (partition.py); a fetched batch is cut by partition
+and each slice runs through `Engine.process` and `Engine.act`, exactly as `lookout replay`.
 
-The order that makes a SIGKILL harmless, per batch:
+Not a faust agent: faust's per-message path (Message and Event objects, a queue per channel,
+an ack per message) measured about 30 µs a message here, ten times a bare aiokafka loop, and
+its fetcher drops messages around rebalances (faust-streaming #216, #221). The worker keeps
+what faust's tables gave, with less: per-person state in compacted changelog topics
+co-partitioned with the events, restored when a partition is assigned.
 
-1. run the slices: alert updates and dead letters, in memory;
+The order that makes a SIGKILL harmless:
+
+1. run a batch: alert updates and dead letters, in memory;
 2. produce them and wait until the broker has acknowledged every one;
-3. write the changed persons to the `persons` table, wait, then each partition's clock record
-   (with the next input offsets) to the `clocks` table, wait;
-4. only then hand the batch back to faust, which acks its messages and commits their offsets
-   after flushing the producer.
+3. now and then (`checkpoint_s`, when idle, before giving partitions up, on stop) write a
+   checkpoint: the persons changed since the last one, wait, then each partition's clock record
+   with the next input offsets, wait; then commit those offsets for the group's lag.
 
-A crash before 2 ends repeats the batch, which produces the same updates again (the engine is
-deterministic; consumers keep the first of each (alert_id, version)). A crash inside 3 leaves
-some persons ahead of the clock, which the engine treats as events already seen. After 3 the
-clock record's offsets skip what the state already holds, even if faust never committed.
-
-The tables are written through their store and their changelog topic with the partition given
-explicitly. `table[key] = value` inside `take_events` cannot work: faust finds the changelog
-partition from the current event, and a batch has none (faust-streaming issue #497).
-
-The state, not faust's offset book, says what has been applied. Around rebalances faust 0.15
-drops fetched messages without acking them, and its commit then steps over a one-message gap
-(a lost event) or stalls behind a longer one (measured here in about a third of failovers;
-cf. faust-streaming #216, #221). `_fill_holes` reads any skipped offsets back from Kafka.
+A crash repeats what came after the last checkpoint, which produces the same updates again
+(the engine is deterministic; consumers keep the first of each (alert_id, version)). A crash
+inside 3 leaves some persons ahead of the clock, which the engine treats as events already
+seen. The clock record, not the group's committed offsets, says where a partition resumes.
 """
 
 from __future__ import annotations
@@ -34,14 +30,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
-import tempfile
+import signal
 import time
 from collections import Counter
 from dataclasses import dataclass
 
 import orjson
-from faust.types import TP
+from aiokafka import ConsumerRebalanceListener
 
 from alerts.engine import Engine
 from config.model import Bundle
@@ -52,6 +47,8 @@ from stream.metrics import LookoutMetrics
 
 log = logging.getLogger("lookout.worker")
 EXIT_CRASHED = 70  # EX_SOFTWARE: a supervisor restarts the worker; its state is consistent
+RESTORE_TIMEOUT_S = 120.0
+STATE_BATCH_BYTES = 512 * 1024  # under the broker's default 1 MiB message limit
 
 
 @dataclass
@@ -60,192 +57,220 @@ class WorkerConfig:
     topics: Topics
     partitions: int
     replication_factor: int = 1
-    batch: int = 2000
-    within_s: float = 0.05
+    batch: int = 20000
+    within_s: float = 0.1
     session_timeout_s: float = 10.0
-    heartbeat_s: float = 1.0
-    commit_interval_s: float = 0.5
-    datadir: str | None = None
+    heartbeat_s: float = 2.0
+    checkpoint_s: float = 5.0
     loglevel: str = "warning"
     stats_every_s: float = 30.0
     metrics_port: int | None = None  # serve /metrics for Prometheus on this port
 
 
 class LookoutWorker:
-    """The engine side of the app: batches in, updates out, state persisted in order."""
+    """Batches in, updates out, state checkpointed in order."""
 
-    def __init__(self, app, bundle: Bundle, conf: WorkerConfig, persons, clocks):
-        self.app, self.conf, self.topics = app, conf, conf.topics
+    def __init__(self, bundle: Bundle, conf: WorkerConfig):
+        self.conf, self.topics = conf, conf.topics
         self.engine = Engine(bundle)
         self.decoder = Decoder(self.engine.person_index, bundle.settings)
-        self.persons, self.clocks = persons, clocks
         self.runners: dict[int, PartitionRunner] = {}
-        # (topic, partition) -> the last offset faust handed over since the partition came
-        self.delivered: dict[tuple[str, int], int] = {}
+        self.unsaved: set[int] = set()  # partitions that ran since their last checkpoint
+        self.restoring: set = set()  # assigned topic-partitions, paused until restored
         self.counts: Counter = Counter()
         self.metrics = LookoutMetrics()
         if conf.metrics_port:
             self.metrics.serve(conf.metrics_port, addr="127.0.0.1")
-        self.lock = asyncio.Lock()  # the agent and the drill pulse share the states
-        self._last_stats = time.monotonic()
+        # the fetch loop and the rebalance callbacks (another task) share the runners
+        self.lock = asyncio.Lock()
+        self.consumer = self.producer = None
+        self._last_checkpoint = self._last_pulse = self._last_stats = time.monotonic()
+
+    # -- life ---------------------------------------------------------------------------------
+    async def start(self) -> None:
+        from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+        from aiokafka.coordinator.assignors.range import RangePartitionAssignor
+
+        c = self.conf
+        self.producer = AIOKafkaProducer(bootstrap_servers=c.bootstrap, acks="all",
+                                         max_batch_size=STATE_BATCH_BYTES, linger_ms=0)
+        await self.producer.start()
+        # Range assignment gives a member the same partition numbers of every topic it
+        # subscribes to: a person's actions reach the worker holding their events' state.
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=c.bootstrap, group_id=self.topics.app_id,
+            enable_auto_commit=False, auto_offset_reset="earliest",
+            session_timeout_ms=int(c.session_timeout_s * 1000),
+            heartbeat_interval_ms=int(c.heartbeat_s * 1000),
+            rebalance_timeout_ms=max(int(c.session_timeout_s * 1000), 30_000),
+            max_partition_fetch_bytes=4 << 20, fetch_max_bytes=32 << 20,
+            partition_assignment_strategy=(RangePartitionAssignor,))
+        self.consumer.subscribe([self.topics.events, self.topics.actions],
+                                listener=_Rebalance(self))
+        await self.consumer.start()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        try:
+            while not stop.is_set():
+                if self.restoring:
+                    async with self.lock:
+                        await self._restore_assigned()
+                t0 = time.perf_counter()
+                fetched = await self.consumer.getmany(timeout_ms=int(self.conf.within_s * 1000),
+                                                      max_records=self.conf.batch)
+                if fetched:
+                    self.counts["ms_fetch"] += int((time.perf_counter() - t0) * 1000)
+                async with self.lock:
+                    if fetched:
+                        await self._handle(fetched)
+                    await self._maybe_pulse()
+                    if self.unsaved and (not fetched or time.monotonic() - self._last_checkpoint
+                                         >= self.conf.checkpoint_s):
+                        await self._checkpoint(sorted(self.unsaved))
+                self._maybe_log_stats()
+            async with self.lock:
+                await self._checkpoint(sorted(self.unsaved))
+        finally:
+            await self.consumer.stop()  # leaves the group: the partitions move on at once
+            await self.producer.stop()
 
     # -- partitions ---------------------------------------------------------------------------
-    def forget(self, revoked) -> None:
-        """After a rebalance a partition is rebuilt from the tables, which faust re-reads."""
-        for tp in revoked:
-            self.delivered.pop((tp.topic, tp.partition), None)
-            self.metrics.forget_partition(tp.topic, tp.partition)  # no stale lag for it
-            if tp.topic == self.topics.events:
-                run = self.runners.pop(tp.partition, None)
-                if run is not None:
-                    self.counts.update(run.stats)
+    async def assigned(self, tps) -> None:
+        """Pauses what needs restoring: the restore runs in the fetch loop, since heartbeats
+        stop while this callback runs and a long restore would cost the membership."""
+        new = {tp for tp in tps if tp.partition not in self.runners}
+        self.restoring |= new
+        self.consumer.pause(*new)
+        if not new:
+            log.warning("lookout worker: partitions %s", sorted(self.runners))
 
-    def runner(self, p: int) -> PartitionRunner:
-        run = self.runners.get(p)
-        if run is None:
-            store = self.persons.data
-            persons = ((k.decode(), v) for k, v in list(store.items()))
-            clock = self.clocks.data.get(str(p).encode())
+    async def _restore_assigned(self) -> None:
+        tps = {tp for tp in self.restoring if tp in self.consumer.assignment()}
+        self.restoring.clear()
+        parts = sorted({tp.partition for tp in tps})
+        if not parts:
+            return
+        t0 = time.perf_counter()
+        self.runners.update(await self._restore(parts))
+        for tp in tps:
+            await self._seek(tp)
+        self.consumer.resume(*tps)
+        log.info("restored partitions %s in %.2f s", parts, time.perf_counter() - t0)
+        log.warning("lookout worker: partitions %s", sorted(self.runners))
+
+    async def revoked(self, tps) -> None:
+        """Checkpoint what is given up; its next owner restores from there."""
+        self.restoring -= set(tps)
+        parts = sorted({tp.partition for tp in tps} & self.runners.keys())
+        async with self.lock:
+            if not parts:
+                pass
+            elif await self._still_member(parts):
+                await self._checkpoint([p for p in parts if p in self.unsaved])
+            else:
+                # another member may have run these partitions already: writing our state
+                # now would put theirs back in time
+                log.warning("left the group before giving up %s; dropping their state", parts)
+            for p in parts:
+                self.unsaved.discard(p)
+                run = self.runners.pop(p)
+                self.counts.update(run.stats)
+                for topic in (self.topics.events, self.topics.actions):
+                    self.metrics.forget_partition(topic, p)  # no stale lag for it
+
+    async def _still_member(self, parts: list[int]) -> bool:
+        """Whether the group still counts this worker in (a dropped one must not write)."""
+        from aiokafka.errors import CommitFailedError, IllegalStateError
+
+        # aiokafka resets the generation when the coordinator says it forgot this member;
+        # it has no public accessor for that
+        if getattr(self.consumer._coordinator, "generation", 1) < 0:
+            return False
+        offsets = self._offsets(parts, saved=True)
+        if offsets:  # the broker refuses a commit from a member it dropped
+            try:
+                await self.consumer.commit(offsets)
+            except (CommitFailedError, IllegalStateError):
+                return False
+        return True
+
+    async def _seek(self, tp) -> None:
+        """Where the state ends, not where the group committed (the state is written first)."""
+        offset = self.runners[tp.partition].next_offset.get(tp.topic)
+        if offset is None:
+            await self.consumer.seek_to_beginning(tp)
+        else:
+            self.consumer.seek(tp, offset)
+
+    async def _restore(self, parts: list[int]) -> dict[int, PartitionRunner]:
+        """Runners rebuilt from the changelogs' latest record per key."""
+        if not parts:
+            return {}
+        from aiokafka import AIOKafkaConsumer, TopicPartition
+
+        persons_t, clocks_t = self.topics.changelog("persons"), self.topics.changelog("clocks")
+        tps = [TopicPartition(t, p) for t in (persons_t, clocks_t) for p in parts]
+        reader = AIOKafkaConsumer(bootstrap_servers=self.conf.bootstrap,
+                                  enable_auto_commit=False, max_partition_fetch_bytes=8 << 20)
+        await reader.start()
+        latest: dict = {tp: {} for tp in tps}
+        try:
+            reader.assign(tps)
+            await reader.seek_to_beginning(*tps)
+            end = await reader.end_offsets(tps)
+            deadline = time.monotonic() + RESTORE_TIMEOUT_S
+            while [tp for tp in tps if await reader.position(tp) < end[tp]]:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"restoring partitions {parts} took over "
+                                       f"{RESTORE_TIMEOUT_S:.0f} s")
+                for tp, records in (await reader.getmany(*tps, timeout_ms=500)).items():
+                    for r in records:
+                        latest[tp][r.key] = r.value
+        finally:
+            await reader.stop()
+        out = {}
+        for p in parts:
+            persons = ((k.decode(), v) for k, v in latest[TopicPartition(persons_t, p)].items()
+                       if v is not None)
+            clock = latest[TopicPartition(clocks_t, p)].get(str(p).encode())
             run = PartitionRunner.restore(self.engine, self.decoder, p, self.conf.partitions,
                                           persons, clock)
             log.info("partition %d: restored %d persons, next offsets %s", p,
                      run.stats["restored_persons"], run.next_offset or "none")
-            self.runners[p] = run
-        return run
-
-    def _assigned(self) -> set[int]:
-        return {tp.partition for tp in self.app.consumer.assignment()
-                if tp.topic == self.topics.events}
-
-    # -- batches ------------------------------------------------------------------------------
-    async def handle(self, events) -> None:
-        # No filtering by the current assignment: during a rebalance it reads empty, yet faust
-        # acks (and may later commit) whatever a batch hands back. A partition's new owner
-        # cannot start before this batch is done (faust waits for it before rejoining).
-        slices: dict[int, list[Message]] = {}
-        for e in events:
-            m = e.message
-            kind = EVENT if m.topic == self.topics.events else ACTION
-            slices.setdefault(m.partition, []).append(Message(kind, m.topic, m.offset, m.value))
-        async with self.lock:
-            for p, msgs in slices.items():
-                slices[p] = await self._fill_holes(p, msgs)
-            await self._run(slices)
-        self._observe_lag(events)
-        self._maybe_log_stats()
-
-    def _observe_lag(self, events) -> None:
-        """Consumer lag per partition: what the broker holds beyond the last offset handled."""
-        newest: dict[tuple[str, int], int] = {}
-        for e in events:
-            m = e.message
-            key = (m.topic, m.partition)
-            newest[key] = max(newest.get(key, -1), m.offset)
-        for (topic, p), offset in newest.items():
-            try:
-                highwater = self.app.consumer.highwater(TP(topic, p))
-            except Exception:  # noqa: BLE001 - a metric must never stop the engine
-                continue
-            if highwater is not None:
-                self.metrics.observe_lag(topic, p, int(highwater) - offset - 1)
-
-    async def _fill_holes(self, p: int, msgs: list[Message]) -> list[Message]:
-        """The slice with every message faust skipped put back in place.
-
-        Around a rebalance faust can drop fetched messages without acking them (its prefetch
-        and its seek to the committed offsets race). Its commit then either steps over a
-        one-message gap after the committed offset, losing it, or stalls behind a gap
-        further on. So every jump in what faust hands over (from the committed offset on)
-        is closed here: offsets the state already holds are only marked done in faust's
-        offset book; the others are read from Kafka directly and run in their place. A
-        range Kafka no longer has (retention, compaction, transaction markers) stays a gap.
-        """
-        expected = dict(self.runner(p).next_offset)
-        out: list[Message] = []
-        for m in msgs:
-            key = (m.topic, p)
-            if key not in self.delivered:
-                self.delivered.update(await self._committed(m.topic))
-            prev = self.delivered.get(key)
-            if prev is not None and m.offset > prev + 1:
-                self._mark_done(m.topic, p, range(prev + 1, m.offset))
-                self.counts["skipped_by_faust"] += m.offset - prev - 1
-            e = expected.get(m.topic)
-            if e is not None and m.offset > e:  # the state has not seen [e, m.offset)
-                found = await self._read_range(m.topic, p, e, m.offset)
-                log.warning("partition %d: %s jumped from offset %d to %d; read %d back",
-                            p, m.topic, e, m.offset, len(found))
-                self.counts["read_back"] += len(found)
-                out += found
-            expected[m.topic] = max(e or 0, m.offset + 1)
-            if prev is None or m.offset > prev:
-                self.delivered[key] = m.offset
-            out.append(m)
+            out[p] = run
         return out
 
-    async def _committed(self, topic: str) -> dict[tuple[str, int], int]:
-        """(topic, partition) -> the offset before the group's next one (-1 at the start)."""
-        from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+    # -- batches ------------------------------------------------------------------------------
+    async def _handle(self, fetched: dict) -> None:
+        slices: dict[int, list] = {}
+        for tp, records in fetched.items():
+            if tp.partition not in self.runners:  # given up since the fetch: its owner reruns it
+                self.counts["dropped_after_revoke"] += len(records)
+                continue
+            kind = EVENT if tp.topic == self.topics.events else ACTION
+            slices.setdefault(tp.partition, []).append(
+                [(r.timestamp, Message(kind, tp.topic, r.offset, r.value)) for r in records])
+        await self._run({p: _merge(parts) for p, parts in slices.items()})
+        self._observe_lag(fetched)
 
-        def fetch():
-            admin = KafkaAdminClient(bootstrap_servers=self.conf.bootstrap)
-            consumer = KafkaConsumer(bootstrap_servers=self.conf.bootstrap)
-            try:
-                done = admin.list_group_offsets(self.topics.app_id).get(self.topics.app_id, {})
-                tps = [TopicPartition(topic, q) for q in range(self.conf.partitions)]
-                first = consumer.beginning_offsets(tps)
-                return {(topic, tp.partition): (done[tp].offset if tp in done and
-                                                done[tp].offset >= 0 else first[tp]) - 1
-                        for tp in tps}
-            finally:
-                consumer.close()
-                admin.close()
+    def _observe_lag(self, fetched: dict) -> None:
+        """Consumer lag per partition: what the broker holds beyond the last offset handled."""
+        for tp, records in fetched.items():
+            highwater = self.consumer.highwater(tp)
+            if highwater is not None and records:
+                self.metrics.observe_lag(tp.topic, tp.partition,
+                                         int(highwater) - records[-1].offset - 1)
 
-        return await asyncio.to_thread(fetch)
-
-    def _mark_done(self, topic: str, p: int, offsets) -> None:
-        """Records faust never handed over: mark them acked, or its commits stop there."""
-        from faust.types import TP
-        from faust.types import Message as FaustMessage
-
-        for off in offsets:
-            self.app.consumer.ack(FaustMessage(topic, p, off, time.time(), 0, None, None, None,
-                                               None, tp=TP(topic, p)))
-
-    async def _read_range(self, topic: str, p: int, start: int, stop: int) -> list[Message]:
-        if start >= stop:
-            return []
-        from aiokafka import AIOKafkaConsumer, TopicPartition
-
-        kind = EVENT if topic == self.topics.events else ACTION
-        tp = TopicPartition(topic, p)
-        reader = AIOKafkaConsumer(bootstrap_servers=self.conf.bootstrap, enable_auto_commit=False)
-        await reader.start()
-        found: list[Message] = []
-        try:
-            reader.assign([tp])
-            reader.seek(tp, start)
-            deadline = time.monotonic() + 10.0
-            while time.monotonic() < deadline:
-                end = (await reader.end_offsets([tp]))[tp]
-                if await reader.position(tp) >= min(stop, end):
-                    break
-                for rec in (await reader.getmany(tp, timeout_ms=500)).get(tp, []):
-                    if rec.offset < stop:
-                        found.append(Message(kind, topic, rec.offset, rec.value))
-        finally:
-            await reader.stop()
-        return found
-
-    async def pulse(self) -> None:
+    async def _maybe_pulse(self) -> None:
         """Runs empty slices where a drill escalation is due: it counts wall-clock seconds."""
+        if time.monotonic() - self._last_pulse < 1.0:
+            return
+        self._last_pulse = time.monotonic()
         now = int(time.time() * 1000)
         due = [p for p, run in self.runners.items()
                if run.state.drill.esc_due.size and int(run.state.drill.esc_due.min()) <= now]
         if due:
-            async with self.lock:
-                assigned = self._assigned()
-                await self._run({p: [] for p in due if p in assigned})
+            await self._run({p: [] for p in due})
 
     async def _run(self, slices: dict[int, list[Message]]) -> None:
         if not slices:
@@ -255,9 +280,10 @@ class LookoutWorker:
         updates: list[dict] = []
         dead = []
         for p in sorted(slices):
-            ups, letters = self.runner(p).run(slices[p], now_ms)
+            ups, letters = self.runners[p].run(slices[p], now_ms)
             updates += ups
             dead += letters
+            self.unsaved.add(p)
         engine_s = time.perf_counter() - t0
         self.counts["ms_engine"] += int(engine_s * 1000)
         n_in = sum(len(m) for m in slices.values())
@@ -265,46 +291,78 @@ class LookoutWorker:
         self.metrics.observe_decode(n_in - len(dead), Counter(d.reason for d in dead))
         self.metrics.sync_engine_stats(self.engine.stats)
         self.metrics.observe_updates(updates, now_ms)
-        producer = self.app.producer
-        acks = []
-        for u in updates:
-            acks.append(await producer.send(self.topics.alerts, u["alert_id"].encode(),
-                                            orjson.dumps(u), None, None, None))
-        for d in dead:
-            acks.append(await producer.send(self.topics.dead_letter, None,
-                                            _dead_letter_json(d), None, None, None))
+        acks = [await self.producer.send(self.topics.alerts, orjson.dumps(u),
+                                         key=u["alert_id"].encode()) for u in updates]
+        acks += [await self.producer.send(self.topics.dead_letter, _dead_letter_json(d))
+                 for d in dead]
         t_a = time.perf_counter()
         try:
             await asyncio.gather(*acks)
         except Exception:
             self.metrics.observe_produce_error(self.topics.alerts)
             raise
-        t_b = time.perf_counter()
-        await self._persist(sorted(slices))
-        t_c = time.perf_counter()
-        self.counts["ms_alert_acks"] += int((t_b - t_a) * 1000)
-        self.counts["ms_persist"] += int((t_c - t_b) * 1000)
+        self.counts["ms_alert_acks"] += int((time.perf_counter() - t_a) * 1000)
         self.counts["batches"] += 1
         self.counts["alert_updates"] += len(updates)
         self.counts["alerts_opened"] += sum(1 for u in updates if u["version"] == 1)
         self.counts.update(f"dead_letter.{d.reason}" for d in dead)
 
-    async def _persist(self, parts: list[int]) -> None:
-        producer = self.app.producer
-        for table, records in (
-            (self.persons, [(p, self.runners[p].person_records()) for p in parts]),
-            (self.clocks, [(p, [self.runners[p].clock_record()]) for p in parts]),
-        ):
-            topic = table.changelog_topic.get_topic_name()
-            acks = []
-            for p, recs in records:
-                for key, value in recs:
-                    k = key.encode()
-                    table.data[k] = value
-                    acks.append(await producer.send(topic, k, value, p, None, None))
-            t1 = time.perf_counter()
-            await asyncio.gather(*acks)
-            self.counts["ms_persist_wait"] += int((time.perf_counter() - t1) * 1000)
+    # -- checkpoints --------------------------------------------------------------------------
+    async def _checkpoint(self, parts: list[int]) -> None:
+        """Changed persons, then clock records, each acknowledged; then the group's offsets."""
+        if not parts:
+            return
+        t0 = time.perf_counter()
+        persons_t, clocks_t = self.topics.changelog("persons"), self.topics.changelog("clocks")
+        acks = []
+        for p in parts:
+            recs = self.runners[p].person_records()
+            self.counts["persons_saved"] += len(recs)
+            acks += await self._send_records(persons_t, p, recs)
+        self.counts["ms_checkpoint_export"] += int((time.perf_counter() - t0) * 1000)
+        await asyncio.gather(*acks)
+        acks = []
+        for p in parts:
+            acks += await self._send_records(clocks_t, p, [self.runners[p].clock_record()])
+        await asyncio.gather(*acks)
+        for p in parts:
+            self.runners[p].saved()
+            self.unsaved.discard(p)
+        self._last_checkpoint = time.monotonic()
+        self.counts["checkpoints"] += 1
+        self.counts["ms_checkpoint"] += int((time.perf_counter() - t0) * 1000)
+        try:
+            await self.consumer.commit(self._offsets(parts))
+        except Exception as err:  # noqa: BLE001 - the clock records already hold the offsets
+            log.info("offset commit for partitions %s failed: %s", parts, err)
+
+    async def _send_records(self, topic: str, p: int, records) -> list:
+        """Records in as few produce batches as fit: one future per batch, not per record."""
+        futures, batch = [], self.producer.create_batch()
+        for key, value in records:
+            k = key.encode()
+            if batch.append(key=k, value=value, timestamp=None) is None:
+                futures.append(await self.producer.send_batch(batch, topic, partition=p))
+                batch = self.producer.create_batch()
+                batch.append(key=k, value=value, timestamp=None)
+        if batch.record_count():
+            futures.append(await self.producer.send_batch(batch, topic, partition=p))
+        return futures
+
+    def _offsets(self, parts: list[int], saved: bool = False) -> dict:
+        from aiokafka import TopicPartition
+
+        assigned = self.consumer.assignment()
+        out = {}
+        for p in parts:
+            offsets = self.runners[p].next_offset
+            if saved:  # the offsets of the last clock record written
+                offsets = self.runners[p].saved_offset
+            for topic, offset in offsets.items():
+                tp = TopicPartition(topic, p)
+                if tp in assigned:
+                    out[tp] = offset
+        return out
 
     def _maybe_log_stats(self, force: bool = False) -> None:
         now = time.monotonic()
@@ -317,6 +375,37 @@ class LookoutWorker:
             log.warning("lookout worker: %s", orjson.dumps(stats).decode())
 
 
+class _Rebalance(ConsumerRebalanceListener):
+    """aiokafka's rebalance listener; both callbacks are awaited before the group moves on."""
+
+    def __init__(self, worker: LookoutWorker):
+        self.worker = worker
+
+    async def on_partitions_revoked(self, revoked) -> None:
+        await _or_exit(self.worker.revoked(revoked))
+
+    async def on_partitions_assigned(self, assigned) -> None:
+        await _or_exit(self.worker.assigned(assigned))
+
+
+async def _or_exit(step) -> None:
+    # aiokafka logs and swallows a listener's exception; a partition restored halfway or
+    # checkpointed halfway must not run on, so the process ends and restarts clean
+    try:
+        await step
+    except Exception:
+        log.exception("rebalance step failed; exiting")
+        _exit(EXIT_CRASHED)
+
+
+def _merge(parts: list[list[tuple[int, Message]]]) -> list[Message]:
+    """One partition's events and actions in the order they were written (record time)."""
+    if len(parts) == 1:
+        return [m for _, m in parts[0]]
+    merged = sorted((pair for part in parts for pair in part), key=lambda tm: tm[0])
+    return [m for _, m in merged]
+
+
 def _dead_letter_json(letter) -> bytes:
     try:
         return orjson.dumps(letter.to_dict())
@@ -324,80 +413,34 @@ def _dead_letter_json(letter) -> bytes:
         return json.dumps(letter.to_dict()).encode()
 
 
-def build_app(bundle: Bundle, conf: WorkerConfig):
-    """The faust app and its LookoutWorker; nothing runs until the app starts."""
-    import faust
+def _exit(code: int) -> None:
+    import os
 
-    t = conf.topics
-    app = faust.App(
-        t.app_id,
-        broker=";".join(f"kafka://{h.strip()}" for h in conf.bootstrap.split(",")),
-        store="memory://",
-        web_enabled=False,  # several workers on one host; nothing here serves HTTP
-        datadir=conf.datadir or tempfile.mkdtemp(prefix="lookout-worker-"),
-        topic_partitions=conf.partitions,
-        topic_replication_factor=conf.replication_factor,
-        topic_allow_declare=True,
-        table_standby_replicas=0,  # a rebalance re-reads the changelogs whole anyway
-        consumer_auto_offset_reset="earliest",
-        broker_session_timeout=conf.session_timeout_s,
-        broker_heartbeat_interval=conf.heartbeat_s,
-        broker_commit_interval=conf.commit_interval_s,
-        broker_commit_every=conf.batch,
-        stream_buffer_maxsize=max(4096, 2 * conf.batch),
-        key_serializer="raw",
-        value_serializer="raw",
-    )
-    # keys and values stay bytes: the app's serializers are raw
-    raw = {"key_type": bytes, "value_type": bytes, "partitions": conf.partitions}
-    persons = app.Table("persons", help="person_id -> both worlds' state", **raw)
-    clocks = app.Table("clocks", help="partition -> clocks and next offsets", **raw)
-    worker = LookoutWorker(app, bundle, conf, persons, clocks)
-    source = app.topic(t.events, t.actions, key_type=bytes, value_type=bytes,
-                       key_serializer="raw", value_serializer="raw")
+    logging.shutdown()
+    os._exit(code)
 
-    async def engine_agent(stream):
-        # faust leaves aiokafka logging at DEBUG; formatting a record per message sent costs
-        # about 5 % of the worker even though no handler prints it
-        for name in ("aiokafka", "kafka"):
-            logging.getLogger(name).setLevel(max(logging.INFO, logging.getLogger().level))
-        async for events in stream.take_events(conf.batch, within=conf.within_s):
-            try:
-                await worker.handle(events)
-            except Exception:  # a bug, not bad input: stop rather than skip a batch
-                log.exception("batch failed; exiting so the batch is processed again")
-                logging.shutdown()
-                os._exit(EXIT_CRASHED)
 
-    app.agent(source, name="lookout-engine")(engine_agent)
-
-    async def drill_pulse():
-        await worker.pulse()
-
-    app.timer(1.0, name="lookout-drill-pulse")(drill_pulse)
-
-    @app.on_partitions_revoked.connect
-    async def _revoked(app, revoked, **kwargs):  # noqa: ARG001 - faust's signal signature
-        worker.forget(revoked)
-
-    @app.on_rebalance_complete.connect
-    async def _rebalanced(app, **kwargs):  # noqa: ARG001
-        log.warning("lookout worker: partitions %s", sorted(worker._assigned()))
-
-    return app, worker
+async def _main(bundle: Bundle, conf: WorkerConfig) -> None:
+    worker = LookoutWorker(bundle, conf)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await worker.start()
+    try:
+        await worker.run(stop)
+    except Exception:  # a bug, not bad input: stop rather than skip a batch
+        log.exception("batch failed; exiting so the batch is processed again")
+        worker._maybe_log_stats(force=True)
+        _exit(EXIT_CRASHED)
+    worker._maybe_log_stats(force=True)
 
 
 def run_worker(bundle: Bundle, conf: WorkerConfig) -> int:
-    import faust
-
-    app, worker = build_app(bundle, conf)
-    runner = faust.Worker(app, loglevel=conf.loglevel, quiet=True, redirect_stdouts=False)
-    try:
-        runner.execute_from_commandline()
-    except SystemExit as exc:
-        worker._maybe_log_stats(force=True)
-        return int(exc.code or 0)
-    worker._maybe_log_stats(force=True)
+    logging.basicConfig(level=getattr(logging, conf.loglevel.upper()),
+                        format="[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s")
+    # aiokafka at DEBUG formats a record per message sent even when nothing prints it
+    for name in ("aiokafka", "kafka"):
+        logging.getLogger(name).setLevel(max(logging.INFO, logging.getLogger().level))
+    asyncio.run(_main(bundle, conf))
     return 0
-
-

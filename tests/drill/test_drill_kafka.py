@@ -36,7 +36,7 @@ def worker(tmp_path, bundle, bootstrap, prefix):
     log = tmp_path / "worker.log"
     cmd = [sys.executable, "-m", "stream.cli", "worker", "--bundle", str(bundle), "--kafka",
            bootstrap, "--prefix", prefix, "--partitions", "2", "--session-timeout", "2",
-           "--heartbeat", "0.4", "--log-level", "info", "--datadir", str(tmp_path / "faust")]
+           "--heartbeat", "0.4", "--log-level", "info"]
     with open(log, "wb") as fh:
         proc = subprocess.Popen(cmd, cwd=REPO, stdout=fh, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL)

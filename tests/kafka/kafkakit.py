@@ -63,7 +63,7 @@ class WorkerPool:
         cmd = [sys.executable, "-m", "stream.cli", "worker", "--bundle", str(bundle),
                "--kafka", self.bootstrap, "--prefix", prefix, "--partitions", str(partitions),
                "--session-timeout", SESSION_S, "--heartbeat", HEARTBEAT_S, "--log-level", "info",
-               "--datadir", str(self.tmp / f"faust-{len(self.started)}"), *extra]
+               *extra]
         with open(log, "wb") as fh:
             proc = subprocess.Popen(cmd, cwd=REPO, stdout=fh, stderr=subprocess.STDOUT,
                                     stdin=subprocess.DEVNULL)

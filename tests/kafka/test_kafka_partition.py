@@ -22,7 +22,10 @@ def feed(tmp_path_factory):
 
 
 def run_partitioned(bundle_dir, lines, n, drill=False, seed=0, restart_p=0.3):
-    """Every partition in random batches, rebuilt from its stored records now and then."""
+    """Every partition in random batches, checkpointed now and then as the worker does, and
+    rebuilt from its stored records at random moments: the input after the last checkpoint runs
+    again, as a restarted worker reads it again from Kafka. Some checkpoints are torn (persons
+    stored, the clock record not), as a crash between the two writes leaves them."""
     bundle = load_bundle(bundle_dir)
     engine = Engine(bundle)
     decoder = Decoder(engine.person_index, bundle.settings)
@@ -31,7 +34,7 @@ def run_partitioned(bundle_dir, lines, n, drill=False, seed=0, restart_p=0.3):
     for m in [*plan.messages(lines), *plan.end()]:
         per[m.partition].append(Message(EVENT, "events", len(per[m.partition]), m.value))
     rng = random.Random(seed)
-    updates, restarts = [], 0
+    updates, restarts, torn = [], 0, 0
     for p in range(n):
         run = PartitionRunner(engine, decoder, p, n)
         persons, clock, i = {}, None, 0
@@ -39,20 +42,27 @@ def run_partitioned(bundle_dir, lines, n, drill=False, seed=0, restart_p=0.3):
             k = rng.randint(1, 400)
             ups, _ = run.run(per[p][i:i + k], int(time.time() * 1000))
             updates += ups
-            persons.update(run.person_records())
-            clock = run.clock_record()[1]
             i += k
+            if rng.random() < 0.5:  # a checkpoint
+                persons.update(run.person_records())
+                if rng.random() < 0.2:
+                    torn += 1
+                else:
+                    clock = run.clock_record()[1]
+                    run.saved()
             if rng.random() < restart_p:
                 run = PartitionRunner.restore(engine, decoder, p, n, persons.items(), clock)
+                i = orjson.loads(clock)["offsets"]["events"] if clock else 0
                 restarts += 1
     assert restarts > 0
-    return updates
+    return updates, torn
 
 
 @pytest.mark.parametrize("drill", [False, True])
 def test_partitions_raise_what_one_process_raises(feed, drill):
     expected = in_process(DEMO, feed, drill=drill)
-    got = run_partitioned(DEMO, feed.read_bytes().splitlines(), 3, drill=drill)
+    got, torn = run_partitioned(DEMO, feed.read_bytes().splitlines(), 3, drill=drill)
+    assert torn > 0
     assert identities(got) == identities(expected)
     assert final_states(got) == final_states(expected)
     assert {"zone_exit", "zone_enter", "signal_lost"} <= {u["type"] for u in expected}
@@ -67,7 +77,7 @@ def test_a_person_never_heard_from_is_missed_once_not_once_per_partition(tmp_pat
     feed.write_bytes(b"\n".join(lines))
     expected = in_process(b, feed)
     assert {(u["person_id"], u["type"]) for u in expected} == {("P2", "signal_lost")}
-    got = run_partitioned(b, lines, 4, restart_p=0.5)
+    got, _ = run_partitioned(b, lines, 4, restart_p=0.5)
     assert identities(got) == identities(expected)
 
 
