@@ -56,6 +56,9 @@ CREATE TABLE IF NOT EXISTS statuses(
   PRIMARY KEY(person_id, drill, ts, event)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS persons_released(
   person_id TEXT PRIMARY KEY, record TEXT NOT NULL, released_at INTEGER NOT NULL, by TEXT);
+CREATE TABLE IF NOT EXISTS consumed(
+  topic TEXT NOT NULL, partition INTEGER NOT NULL, next_offset INTEGER NOT NULL,
+  PRIMARY KEY(topic, partition)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS snapshot(
   id INTEGER PRIMARY KEY CHECK(id = 1), upto_seq INTEGER NOT NULL, state BLOB NOT NULL,
   saved_at INTEGER NOT NULL);
@@ -227,6 +230,41 @@ class Store:
         with self._tx() as c:
             return self._append(c, updates, office_of, seq,
                                 _now_ms() if written_at is None else written_at)
+
+    # -- alerts read from Kafka (stream/kafka/officer.py) -----------------------------------
+    def append_consumed(self, updates: list[dict], office_of: Callable[[str | None], str | None],
+                        topic: str, next_offsets: dict[int, int],
+                        written_at: int | None = None) -> list[dict]:
+        """Alert updates read from a Kafka topic, and for each partition read the next offset
+        to read, in one transaction: a restart resumes exactly after what is stored. Returns
+        the updates that were new (a version sent twice is stored once)."""
+        written = _now_ms() if written_at is None else written_at
+        with self._tx() as c:
+            new = self._append(c, updates, office_of, written, written)
+            c.executemany("INSERT INTO consumed VALUES (?,?,?) ON CONFLICT(topic, partition) "
+                          "DO UPDATE SET next_offset = excluded.next_offset",
+                          [(topic, p, o) for p, o in sorted(next_offsets.items())])
+        return new
+
+    def consumed_offsets(self, topic: str) -> dict[int, int]:
+        """partition -> the next offset to read, for the partitions of `topic` read so far."""
+        rows = self._r().execute("SELECT partition, next_offset FROM consumed WHERE topic = ?",
+                                 (topic,)).fetchall()
+        return dict(rows)
+
+    def record_action(self, received_at: int, alert_id: str | None, action: str | None,
+                      by: str | None, outcome: str, detail: str | None, record: str) -> int:
+        """One officer's action handed to an engine elsewhere; returns its seq in the action
+        log (`set_action_outcome` records what became of it)."""
+        with self._tx() as c:
+            return c.execute("INSERT INTO actions VALUES (NULL,?,?,?,?,?,?,?)",
+                             (received_at, alert_id, action, by, outcome, detail,
+                              record)).lastrowid
+
+    def set_action_outcome(self, seq: int, outcome: str, detail: str | None = None) -> None:
+        with self._tx() as c:
+            c.execute("UPDATE actions SET outcome = ?, detail = ? WHERE seq = ?",
+                      (outcome, detail, seq))
 
     def save_snapshot(self, upto_seq: int, state: bytes) -> None:
         with self._tx() as c:

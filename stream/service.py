@@ -2,7 +2,10 @@
 officers' API and page when `alerts.feed` is installed) in front of one LiveRuntime.
 
     lookout run --bundle DIR [--db PATH] [--host 127.0.0.1] [--port 8080]
-                [--gateway-token T ...] [--demo]
+                [--gateway-token T ...] [--demo] [--kafka BOOTSTRAP [--prefix lookout]]
+
+With `--kafka` the engine runs in `lookout worker` processes instead, and this service reads
+their alerts and sends officers' actions and gateways' events to them (stream/kafka/officer.py).
 """
 
 from __future__ import annotations
@@ -142,8 +145,8 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lookout run",
                                 description="Run the embedded service / 运行监管服务")
     p.add_argument("--bundle", required=True, help="deployment bundle folder / 部署包目录")
-    p.add_argument("--db", help="SQLite store (default: lookout.db; .lookout-demo/lookout.db "
-                                "with --demo)")
+    p.add_argument("--db", help="SQLite store (default: lookout.db, lookout-kafka.db with "
+                                "--kafka; in .lookout-demo/ with --demo)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8080)
     p.add_argument("--gateway-token", action="append", default=[],
@@ -157,7 +160,31 @@ def _parser() -> argparse.ArgumentParser:
                    help="webhook targets (TOML/JSON; see alerts/notify/README.md) / 消息推送配置")
     p.add_argument("--snapshot-every-s", type=float, default=5.0,
                    help="state snapshot interval (s)")
+    p.add_argument("--kafka", metavar="BOOTSTRAP",
+                   help="serve the officers from Kafka workers (`lookout worker`) instead of an "
+                        "in-process engine / Kafka 模式：告警来自处理进程")
+    p.add_argument("--prefix", default="lookout", help="Kafka topic prefix (default: lookout)")
     return p
+
+
+def _kafka_runtime(args, db: str, tokens: list[str]):
+    """The Kafka-mode runtime, started; an exit code when Kafka cannot serve (1)."""
+    from kafka.errors import KafkaError
+
+    from stream.kafka.officer import KafkaOfficerRuntime, KafkaSetupError
+
+    try:
+        runtime = KafkaOfficerRuntime(args.bundle, db, args.kafka, args.prefix,
+                                      gateway_tokens=tokens, notify_config=args.notify)
+    except KafkaSetupError as err:
+        print(f"lookout: {err}", file=sys.stderr)
+        return 1
+    try:
+        return runtime.start()
+    except (KafkaError, RuntimeError) as err:
+        runtime.stop()
+        print(f"lookout: cannot read Kafka 无法读取 Kafka: {err!r}", file=sys.stderr)
+        return 1
 
 
 def cli_run(argv: list[str]) -> int:
@@ -171,18 +198,26 @@ def cli_run(argv: list[str]) -> int:
     tokens = [t for t in tokens if t]
     if args.demo and not tokens:
         tokens = [secrets.token_urlsafe(16)]
-    db = args.db or (".lookout-demo/lookout.db" if args.demo else "lookout.db")
+    # a store belongs to one mode: an embedded engine's alerts mean nothing to the workers
+    name = "lookout-kafka.db" if args.kafka else "lookout.db"
+    db = args.db or (f".lookout-demo/{name}" if args.demo else name)
     fresh = not Path(db).exists()
     if args.demo and Path(args.bundle).is_dir():
         args.bundle = str(_demo_copy(Path(args.bundle), Path(db).parent))
     try:
-        runtime = LiveRuntime(args.bundle, db, gateway_tokens=tokens, batch_ms=args.batch_ms,
-                              tick_ms=args.tick_ms, snapshot_every_s=args.snapshot_every_s,
-                              notify_config=args.notify)
+        if args.kafka:
+            runtime = _kafka_runtime(args, db, tokens)
+            if isinstance(runtime, int):
+                return runtime
+        else:
+            runtime = LiveRuntime(args.bundle, db, gateway_tokens=tokens,
+                                  batch_ms=args.batch_ms, tick_ms=args.tick_ms,
+                                  snapshot_every_s=args.snapshot_every_s,
+                                  notify_config=args.notify)
+            runtime.start()
     except (BundleError, FileNotFoundError) as err:
         print(f"lookout: bad bundle 部署包错误: {err}", file=sys.stderr)
         return 2
-    runtime.start()
     # a resumed demo store has seen those minutes already: no backlog then
     demo = DemoFeed(runtime, args.bundle, 8.0 if fresh else 0.0) if args.demo else None
 
@@ -196,6 +231,9 @@ def cli_run(argv: list[str]) -> int:
         url = f"http://{args.host}:{args.port}/"
         print(f"Lookout 瞭望 running 运行中: {url}  (API: {url}docs, store 数据库: {db}, "
               f"bundle 部署包: {args.bundle})", flush=True)
+        if args.kafka:
+            print(f"Kafka mode Kafka 模式: {args.kafka}, topics 主题 {args.prefix}.*; alerts "
+                  "come from `lookout worker` 告警来自处理进程", flush=True)
         if not tokens:
             print("ingest closed 数据接入未开放: no --gateway-token / 未配置网关令牌", flush=True)
         if demo is not None:

@@ -234,6 +234,8 @@ def build_admin_router(runtime, Auth, now_ms: Callable[[], int]) -> APIRouter:  
             try:
                 runtime.change_bundle({}, audit=(who.officer_id, "bundle.reload",
                                                  str(runtime.bundle_dir), None, {"files": files}))
+            except edits.EditRefused as e:  # e.g. Kafka mode: the bundle is the workers'
+                raise _problem(e.status, e.code, e.zh, e.en) from None
             except BundleError as e:
                 raise bundle_problem(e) from None
             except (RuntimeError, TimeoutError) as e:

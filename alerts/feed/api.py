@@ -2,7 +2,9 @@
 
 `runtime` is what the live service runs (stream/live.py): `.bundle`, `.store`,
 `.submit_action(action) -> updates` (raises alerts.actions.ActionError) and
-`.subscribe() -> sub` (`sub.get(timeout) -> record | None`, `sub.close()`).
+`.subscribe() -> sub` (`sub.get(timeout) -> record | None`, `sub.close()`). In Kafka mode
+(stream/kafka/officer.py) `submit_action` may raise ActionPending: the action went to the
+workers and its result is not back yet; the answer is then 202 with `pending: true`.
 
 Every endpoint asks `scope_for` what the caller may see, and an id outside it answers 404,
 exactly like an id that does not exist, so that office B's ids cannot be probed from office A.
@@ -25,7 +27,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response,
 from fastapi.responses import StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from alerts.actions import ActionError
+from alerts.actions import ActionError, ActionPending
 from alerts.feed import models as m
 from alerts.feed.access import SESSION_TTL_S, Access, LoginRefused, Scope, Session, scope_for
 from alerts.feed.page import static_routes
@@ -245,7 +247,8 @@ def build_router(runtime, *, clock: Callable[[], float] = time.time,
                              history=[who.view.enrich(r) for r in history],
                              zone=who.view.zone_outline(record.get("zone_id")), track=track)
 
-    def act(who: Caller, alert_id: str, kind: str, extra: dict) -> m.ActionResult:
+    def act(who: Caller, alert_id: str, kind: str, extra: dict,
+            response: Response) -> m.ActionResult:
         record = scoped_alert(who, alert_id)
         action = {"type": "action", "person_id": record.get("person_id"), "alert_id": alert_id,
                   "ts": now_ms(), "action": kind, "by": who.officer_id, **extra}
@@ -257,21 +260,36 @@ def build_router(runtime, *, clock: Callable[[], float] = time.time,
                 raise problem(409, "expired", "该告警已过期，无法再操作",
                               "the alert has expired and can no longer be changed") from None
             raise problem(422, e.reason, f"操作被拒绝：{e}", f"refused: {e}") from None
+        except ActionPending as e:
+            # Kafka mode: sent to the workers, whose answer has not come back yet; the new
+            # version reaches the page on the stream when it does
+            audit(who.officer_id, kind, alert_id, _handling(record), {"pending": True})
+            response.status_code = status.HTTP_202_ACCEPTED
+            return m.ActionResult(alert=who.view.enrich(e.record or record), changed=False,
+                                  pending=True)
+        except (RuntimeError, TimeoutError) as e:
+            audit(who.officer_id, kind, alert_id, _handling(record), {"failed": str(e)})
+            raise problem(503, "unavailable", "服务暂时无法处理该操作，请稍后重试",
+                          "the service cannot take the action now: try again shortly") from None
         new = next((u for u in reversed(updates) if u.get("alert_id") == alert_id), None)
         after = new or runtime.store.latest(alert_id) or record
         audit(who.officer_id, kind, alert_id, _handling(record), _handling(after))
         return m.ActionResult(alert=who.view.enrich(after), changed=new is not None)
 
+    _pending = {"model": m.ActionResult,
+                "description": "Kafka mode: sent to the workers, result not back yet (`pending`)"}
+
     @api.post("/alerts/{alert_id}/acknowledge", response_model=m.ActionResult,
-              responses={404: _NOT_FOUND, 409: {"model": m.ProblemResponse}})
-    def acknowledge(who: Auth, alert_id: str):
+              responses={202: _pending, 404: _NOT_FOUND, 409: {"model": m.ProblemResponse},
+                         503: {"model": m.ProblemResponse}})
+    def acknowledge(who: Auth, alert_id: str, response: Response):
         """签收: the officer has seen it; stops escalation."""
-        return act(who, alert_id, "acknowledge", {})
+        return act(who, alert_id, "acknowledge", {}, response)
 
     @api.post("/alerts/{alert_id}/resolve", response_model=m.ActionResult,
-              responses={404: _NOT_FOUND, 409: {"model": m.ProblemResponse},
-                         422: {"model": m.ProblemResponse}})
-    def resolve(who: Auth, alert_id: str, body: m.ResolveBody):
+              responses={202: _pending, 404: _NOT_FOUND, 409: {"model": m.ProblemResponse},
+                         422: {"model": m.ProblemResponse}, 503: {"model": m.ProblemResponse}})
+    def resolve(who: Auth, alert_id: str, body: m.ResolveBody, response: Response):
         """处置: close the case with a disposition. A tamper (防拆报警) needs a note."""
         record = scoped_alert(who, alert_id)
         note = body.note.strip()
@@ -280,7 +298,9 @@ def build_router(runtime, *, clock: Callable[[], float] = time.time,
                   {"refused": "note_required"})
             raise problem(422, "note_required", "防拆报警须填写处置说明后才能处置",
                           "a tamper alert cannot be resolved without a note")
-        return act(who, alert_id, "resolve", {"disposition": body.disposition, "note": note})
+        # an empty note is no note: the engine refuses "" (SPEC §4: note is text when given)
+        fields = {"disposition": body.disposition} | ({"note": note} if note else {})
+        return act(who, alert_id, "resolve", fields, response)
 
     @api.get("/persons", response_model=list[m.Person])
     def persons(who: Auth):

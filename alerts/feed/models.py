@@ -103,6 +103,9 @@ class AlertDetail(BaseModel):
 class ActionResult(BaseModel):
     alert: Alert
     changed: bool = Field(description="false when the action had already taken effect")
+    pending: bool = Field(False, description="true (answer 202, Kafka mode only): sent to the "
+                          "workers, whose new version has not come back yet; it arrives on "
+                          "the stream")
 
 
 class ResolveBody(BaseModel):

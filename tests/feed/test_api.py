@@ -213,6 +213,16 @@ def test_tamper_cannot_be_resolved_without_a_note(client, login, day, runtime):
     assert entry["after"]["resolution"]["disposition"] == "device_fault"
 
 
+def test_other_alerts_resolve_without_a_note(client, login, day, runtime):
+    aid = day["a_off"]["alert_id"]
+    r = client.post(f"/v1/alerts/{aid}/resolve", headers=login("wc-cd-01"),
+                    json={"disposition": "other", "note": "  "})
+    assert r.status_code == 200, r.text
+    rec = r.json()["alert"]
+    assert rec["handling"] == "resolved" and rec["resolution"]["note"] == ""
+    assert runtime.store.latest(aid)["handling"] == "resolved"
+
+
 def test_resolve_rejects_unknown_dispositions_and_the_engine_refusals_are_bilingual(client, login, day, runtime):
     aid = day["a_off"]["alert_id"]
     auth = login("wc-cd-01")

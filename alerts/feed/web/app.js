@@ -512,6 +512,10 @@
       }
       if (kind === "resolve") { const n = $("resolve-note"); if (n) n.value = ""; }
       renderDetail();
+      if (res.pending) {  // Kafka mode: the workers' answer comes on the stream
+        const note = $("action-error");
+        if (note) { note.textContent = I.t("action_pending"); note.className = "notice"; show(note, true); }
+      }
     } catch (e) {
       err.textContent = problemText(e);
       show(err, true);

@@ -1,0 +1,382 @@
+"""`lookout run --kafka`: the officers' service in front of Kafka workers instead of an
+in-process engine. The same API, page, stream and summary as the embedded service
+(alerts/feed codes against this class exactly as against stream/live.py's LiveRuntime).
+
+* Alerts: `{prefix}.alerts` is read into the service's own SQLite store (alerts_reader.py),
+  and each version new to the store goes to the page's stream, metrics and notifications.
+* Officers' actions: checked here against the alert's latest record with the engine's own
+  rules (alerts.actions.check_action), so a bad one is refused at once with the reason, then
+  sent to `{prefix}.actions` keyed by person_id, to the person's home partition (the one their
+  events are on: the worker holding their state). `submit_action` waits a few seconds for the
+  version that shows the action took effect to come back on the alerts topic and returns it;
+  a refusal by the worker (a dead letter carrying this action) raises ActionError; neither in
+  time raises ActionPending (the API answers 202 `pending`, the version arrives on the stream).
+  Every action is in the store's action log: `sent`, then `applied` or the refusal's reason.
+* Gateways' events (POST /v1/events) go to `{prefix}.events` keyed by person_id (ticks to
+  every partition), acknowledged by the broker before the 202; the workers decode and judge
+  them. A line that is not a JSON object with a person_id is rejected here and dead-lettered.
+* Reference data is the workers' bundle: changing it through the admin API is refused (the
+  workers are redeployed with the new bundle, and this service restarted with it).
+  `person_status` is None: a person's live state is in the workers.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import orjson
+
+from alerts.actions import ActionError, ActionPending, AlertFacts, check_action
+from alerts.admin import bundle_files, retention
+from alerts.admin.edits import EditRefused
+from alerts.store import Store
+from config.loader import load_bundle
+from stream import events as ev
+from stream.decode import raw_text, rfc3339_utc
+from stream.kafka.alerts_reader import AlertsReader, Expectation
+from stream.kafka.partition import home_partition
+from stream.kafka.topics import Topics
+from stream.live import Subscription, wall_ms
+from stream.metrics import LookoutMetrics
+
+log = logging.getLogger("lookout.officer")
+
+ACTION_WAIT_S = 5.0  # how long an officer's request waits for the worker's answer
+WATCH_S = 600.0  # how long the answer is still recorded in the action log after that
+SEND_TIMEOUT_S = 10.0
+_PERSON_ID_MAX = 64
+
+
+
+def bundle_refused() -> EditRefused:
+    return EditRefused(
+        409, "kafka_mode",
+        "Kafka 模式下部署包由处理进程（lookout worker）使用，不能在此修改：请修改部署包，用它重新部署"
+        "处理进程，并以同一部署包重启本服务",
+        "in Kafka mode the bundle belongs to the workers (lookout worker) and cannot be changed "
+        "here: change the bundle, redeploy the workers with it, and restart this service with "
+        "the same bundle")
+
+
+class KafkaSetupError(RuntimeError):
+    """Kafka cannot serve the officers yet: unreachable, or the topics are missing."""
+
+
+def topic_partitions(bootstrap: str, topics: Topics, timeout_s: float = 10.0) -> dict[str, int]:
+    """Partition counts of the topics this service uses; KafkaSetupError when one is missing
+    (the workers or `lookout kafka create-topics` create them) or Kafka does not answer."""
+    from kafka import KafkaAdminClient
+    from kafka.errors import KafkaError
+
+    from stream.kafka.topics import partition_counts
+
+    names = [topics.events, topics.actions, topics.alerts, topics.dead_letter]
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap,
+                                 request_timeout_ms=int(timeout_s * 1000))
+    except KafkaError as exc:
+        raise KafkaSetupError(f"no Kafka answers at {bootstrap} / 无法连接 Kafka：{exc!r}") from None
+    try:
+        missing = sorted(set(names) - set(admin.list_topics()))
+        if missing:
+            raise KafkaSetupError(
+                f"topics missing 主题不存在: {', '.join(missing)}: start `lookout worker` or run "
+                f"`lookout kafka create-topics --kafka {bootstrap} --prefix {topics.prefix}` "
+                "first / 请先启动处理进程或创建主题")
+        counts = partition_counts(admin, names)
+    finally:
+        admin.close()
+    if counts[topics.events] != counts[topics.actions]:
+        raise KafkaSetupError(
+            f"{topics.events} has {counts[topics.events]} partitions and {topics.actions} "
+            f"{counts[topics.actions]}: actions must be co-partitioned with events / "
+            "actions 与 events 主题分区数必须相同")
+    return counts
+
+
+def _took_effect(kind: str):
+    if kind == "acknowledge":
+        return lambda r: r.get("handling") in ("acknowledged", "resolved")
+    return lambda r: r.get("handling") == "resolved"
+
+
+class KafkaOfficerRuntime:
+    def __init__(self, bundle_dir, db_path, bootstrap: str, prefix: str = "lookout", *,
+                 gateway_tokens=(), notify_config=None, action_wait_s: float = ACTION_WAIT_S,
+                 watch_s: float = WATCH_S, poll_ms: int = 200):
+        self.bundle_dir = Path(bundle_dir)
+        self.bundle = load_bundle(self.bundle_dir)  # BundleError: bad bundle, nothing opened
+        self._files = bundle_files.read_texts(self.bundle_dir)
+        self.bootstrap, self.topics = bootstrap, Topics(prefix)
+        self.partitions = topic_partitions(bootstrap, self.topics)
+        self.gateway_tokens = tuple(t for t in gateway_tokens if t)
+        self.action_wait_s, self.watch_s = action_wait_s, watch_s
+        self._office = {p.person_id: p.office_id for p in self.bundle.persons}
+        self.metrics = LookoutMetrics()
+        self.counts: Counter = Counter()
+        self.rejected_by_reason: Counter = Counter()
+        self._subs: set[Subscription] = set()
+        self._subs_lock = threading.Lock()
+        self.last_purge: dict | None = None
+        self.store = Store(db_path)
+        self.notifier = None
+        self._producer = None
+        self.reader = AlertsReader(bootstrap, self.topics, self.store, self.office_of,
+                                   self._publish, metrics=self.metrics, poll_ms=poll_ms)
+        try:
+            if notify_config is not None:
+                from alerts.notify import Notifier
+
+                self.notifier = Notifier.from_file(notify_config, bundle=self.bundle)
+            known = self.store.all_latest()
+            self.metrics.seed_alerts(known)
+            if self.notifier is not None:
+                self.notifier.prime(known)
+        except BaseException:
+            self.store.close()
+            raise
+        self._started = self._closed = False
+
+    # -- start and stop --------------------------------------------------------------------
+    def start(self) -> KafkaOfficerRuntime:
+        from kafka import KafkaProducer
+
+        self._producer = KafkaProducer(bootstrap_servers=self.bootstrap, acks="all",
+                                       linger_ms=2, client_id="lookout-officer")
+        self.reader.start()
+        self._started = True
+        return self
+
+    def stop(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self.reader.stop()
+        if self._producer is not None:
+            self._producer.close(timeout=SEND_TIMEOUT_S)
+        if self.notifier is not None:
+            self.notifier.close()
+        self.store.close()
+
+    def __enter__(self) -> KafkaOfficerRuntime:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    @property
+    def alive(self) -> bool:
+        return self._started and not self._closed and self.reader.alive
+
+    def stats(self) -> dict:
+        return {"mode": "kafka", "prefix": self.topics.prefix, "alive": self.alive,
+                "alerts_read": self.reader.counts["read"], "updates": self.reader.counts["new"],
+                "alerts_unreadable": self.reader.counts["unreadable"],
+                "next_offsets": self.reader.positions(), "events_sent": self.counts["events"],
+                "rejected": dict(self.rejected_by_reason),
+                "actions": {k[7:]: v for k, v in self.counts.items()
+                            if k.startswith("action.")},
+                "error": repr(self.reader.error) if self.reader.error else None}
+
+    # -- what the feed reads ---------------------------------------------------------------
+    def office_of(self, person_id: str | None) -> str | None:
+        return self._office.get(person_id) if person_id else None
+
+    @property
+    def bundle_texts(self) -> bundle_files.Texts:
+        return dict(self._files)
+
+    def person_status(self, person_id: str) -> None:  # noqa: ARG002 - the state is in the workers
+        return None
+
+    def subscribe(self, maxsize: int = 10_000) -> Subscription:
+        """Every alert version new to the store from now on."""
+        sub = Subscription(maxsize, self._unsubscribe)
+        with self._subs_lock:
+            self._subs.add(sub)
+        return sub
+
+    def _unsubscribe(self, sub: Subscription) -> None:
+        with self._subs_lock:
+            self._subs.discard(sub)
+
+    def _publish(self, new: list[dict]) -> None:
+        """The reader's hand-off, after the versions are committed to the store."""
+        self.metrics.observe_updates(new, wall_ms())
+        if self.notifier is not None:
+            for u in new:
+                self.notifier.offer(u)
+        with self._subs_lock:
+            subs = list(self._subs)
+        for sub in subs:
+            for u in new:
+                sub.put(u)
+
+    # -- officers' actions -----------------------------------------------------------------
+    def submit_action(self, action: dict, timeout: float | None = None) -> list[dict]:
+        """Acknowledge or resolve (SPEC §4) through the workers. Returns the version that shows
+        it took effect ([] when it already had), raises ActionError when it is refused (here or
+        by the worker) and ActionPending when the worker has not answered in `timeout` s."""
+        if not isinstance(action, dict):
+            raise ActionError("invalid_field", "action: must be a JSON object")
+        if not self.alive:
+            raise RuntimeError("the service is not running / 服务未运行")
+        now = wall_ms()
+        action = {"type": "action", **action}
+        if action.get("ts") is None:
+            action["ts"] = now
+        alert_id = action.get("alert_id")
+        record = self.store.latest(alert_id) if isinstance(alert_id, str) else None
+        try:
+            payload = orjson.dumps(action)
+        except TypeError as exc:
+            self._log_action(now, action, "invalid_field", f"action: not JSON ({exc})", b"{}")
+            raise ActionError("invalid_field", f"action: not JSON ({exc})") from None
+        try:
+            # the engine's own checks, against the latest version known here; the expiry counts
+            # on the live clock (the wall clock), a drill's on its own clock, unknown here
+            changes = check_action(action, AlertFacts.of(record) if record else None,
+                                   None if record is None or record.get("drill") else now)
+            person_id = record.get("person_id")
+            if not isinstance(person_id, str) or not person_id:
+                raise ActionError("invalid_field", "alert_id: the alert names no person, so no "
+                                                   "worker holds it")
+        except ActionError as exc:
+            self._log_action(now, action, exc.reason, str(exc), payload)
+            raise
+        if not changes:
+            self._log_action(now, action, "no_change", None, payload)
+            return []
+        seq = self._log_action(now, action, "sent", None, payload)
+        exp = self.reader.expect(alert_id, record["version"], _took_effect(action["action"]),
+                                 raw_text(payload), self.watch_s,
+                                 on_settle=lambda e: self._settled(seq, e))
+        try:
+            self._send(self.topics.actions, person_id.encode(), payload,
+                       home_partition(person_id, self.partitions[self.topics.actions]))
+        except RuntimeError as exc:
+            self.reader.forget(exp)
+            self.store.set_action_outcome(seq, "error", str(exc))
+            raise
+        exp.wait(self.action_wait_s if timeout is None else timeout)
+        if exp.refusal is not None:
+            raise ActionError(str(exp.refusal.get("reason") or "invalid_field"),
+                              str(exp.refusal.get("detail") or "refused by the worker"))
+        if exp.result is not None:
+            return [exp.result]
+        self.counts["action.pending"] += 1
+        raise ActionPending(self.store.latest(alert_id) or record)
+
+    def _log_action(self, now: int, action: dict, outcome: str, detail: str | None,
+                    payload: bytes) -> int:
+        def text(key: str) -> str | None:
+            v = action.get(key)
+            return v if isinstance(v, str) else None
+
+        self.counts[f"action.{outcome}"] += 1
+        return self.store.record_action(now, text("alert_id"), text("action"), text("by"),
+                                        outcome, detail, payload.decode())
+
+    def _settled(self, seq: int, exp: Expectation) -> None:
+        """The worker's answer, whenever it comes (the caller may have stopped waiting)."""
+        if exp.result is not None:
+            self.store.set_action_outcome(seq, "applied")
+            self.counts["action.applied"] += 1
+        elif exp.refusal is not None:
+            reason = str(exp.refusal.get("reason") or "refused")
+            self.store.set_action_outcome(seq, reason, exp.refusal.get("detail"))
+            self.counts["action.refused"] += 1
+
+    # -- gateways' events ------------------------------------------------------------------
+    def submit_events(self, lines, received_at_ms: int | None = None) -> tuple[int, dict[str, int]]:
+        """Send the events to `{prefix}.events` (keyed by person_id, ticks to every partition)
+        and wait for the broker's acknowledgement; returns (sent, rejected here by reason).
+        The workers decode and check them (unknown persons, bad fields, ...), as from any
+        producer. Raises RuntimeError when Kafka does not take them."""
+        if not self.alive:
+            raise RuntimeError("the service is not running / 服务未运行")
+        now = wall_ms() if received_at_ms is None else int(received_at_ms)
+        lines = [ln.encode() if isinstance(ln, str) else bytes(ln) for ln in lines]
+        n = self.partitions[self.topics.events]
+        out: list[tuple[int, bytes | None, bytes]] = []
+        dead: list[ev.DeadLetter] = []
+        sent = 0
+        for raw in (ln.strip() for ln in lines):
+            if not raw:
+                continue
+            try:
+                obj = orjson.loads(raw)
+            except orjson.JSONDecodeError as exc:
+                dead.append(_letter(now, ev.MALFORMED_JSON, str(exc), raw))
+                continue
+            pid = obj.get("person_id") if isinstance(obj, dict) else None
+            if isinstance(obj, dict) and obj.get("type") == "tick":
+                out += [(p, None, raw) for p in range(n)]
+                sent += 1
+            elif not isinstance(obj, dict):
+                dead.append(_letter(now, ev.INVALID_FIELD, "event: not a JSON object", raw))
+            elif not isinstance(pid, str) or not 1 <= len(pid) <= _PERSON_ID_MAX:
+                dead.append(_letter(now, ev.INVALID_FIELD,
+                                    f"person_id: required, a string of 1-{_PERSON_ID_MAX} "
+                                    "characters", raw))
+            else:
+                out.append((home_partition(pid, n), pid.encode(), raw))
+                sent += 1
+        futures = [self._producer.send(self.topics.events, key=k, value=v, partition=p)
+                   for p, k, v in out]
+        futures += [self._producer.send(self.topics.dead_letter, value=_letter_json(d))
+                    for d in dead]
+        self._wait(futures)
+        reasons = Counter(d.reason for d in dead)
+        self.rejected_by_reason.update(reasons)
+        self.counts["events"] += sent
+        return sent, dict(reasons)
+
+    def _send(self, topic: str, key: bytes | None, value: bytes, partition: int) -> None:
+        if self._producer is None:
+            raise RuntimeError("the service is not running / 服务未运行")
+        self._wait([self._producer.send(topic, key=key, value=value, partition=partition)])
+
+    def _wait(self, futures) -> None:
+        from kafka.errors import KafkaError
+
+        deadline = time.monotonic() + SEND_TIMEOUT_S
+        try:
+            self._producer.flush(timeout=SEND_TIMEOUT_S)
+            for f in futures:
+                f.get(timeout=max(0.1, deadline - time.monotonic()))
+        except KafkaError as exc:
+            raise RuntimeError(f"Kafka did not take it / Kafka 未接收: {exc!r}") from exc
+
+    # -- reference data: the workers' ------------------------------------------------------
+    def change_bundle(self, texts, *, audit=None, timeout: float = 0.0):  # noqa: ARG002
+        raise bundle_refused()
+
+    def reload(self, bundle_dir=None, timeout: float = 0.0) -> None:  # noqa: ARG002
+        raise bundle_refused()
+
+    def purge_now(self, now_ms: int | None = None, who: str = "lookout") -> dict:
+        """Purge what this store keeps past the retention setting (dead letters, should any
+        be here; tracks are not kept in Kafka mode). Audited."""
+        result = retention.purge(self.store, self.bundle.settings,
+                                 wall_ms() if now_ms is None else now_ms, who)
+        self.last_purge = result
+        return result
+
+
+def _letter(now_ms: int, reason: str, detail: str, raw: bytes) -> ev.DeadLetter:
+    return ev.DeadLetter(received_at=rfc3339_utc(now_ms), reason=reason, detail=detail,
+                         raw=raw_text(raw))
+
+
+def _letter_json(letter: ev.DeadLetter) -> bytes:
+    try:
+        return orjson.dumps(letter.to_dict())
+    except orjson.JSONEncodeError:  # a lone surrogate in raw
+        import json
+
+        return json.dumps(letter.to_dict()).encode()

@@ -1,0 +1,421 @@
+"""`lookout run --kafka`: the officers' service in front of Kafka workers (stream/kafka/officer.py),
+against a real broker (see conftest.py).
+
+No worker runs here: the tests play the worker. Its alert updates are made by the in-process
+engine on the same bundle (so they are real SPEC §4 records) and produced to the alerts topic,
+and its answer to an officer's action is `Engine.act` on the action the service sent.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+
+import orjson
+import pytest
+from admin.kit import USERS, fix, outside, password, write_bundle
+from kafkakit import produce
+from polling import wait_for
+
+from alerts.engine import Engine
+from alerts.feed.access import set_password
+from config.loader import load_bundle
+from stream.decode import Decoder
+from stream.kafka.officer import KafkaOfficerRuntime
+from stream.kafka.partition import home_partition
+from stream.kafka.topics import Topics, create_topics
+from stream.service import cli_run, create_app
+
+with warnings.catch_warnings():  # starlette's TestClient runs on httpx, now "deprecated"
+    warnings.filterwarnings("ignore", message="Using `httpx`")
+    from fastapi.testclient import TestClient
+
+PARTITIONS = 3
+MIN = 60_000
+DAY = 86_400_000
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class Worker:
+    """The engine as a worker runs it, by hand: events in, SPEC §4 updates out."""
+
+    def __init__(self, bundle_dir):
+        bundle = load_bundle(bundle_dir)
+        self.engine = Engine(bundle)
+        self.state = self.engine.new_state()
+        self.decoder = Decoder(self.engine.person_index, bundle.settings)
+
+    def events(self, *lines: bytes) -> list[dict]:
+        batch, rejects = self.decoder.decode(list(lines), received_at_ms=now_ms())
+        assert not rejects, rejects
+        return self.engine.process(self.state, batch, now_ms())
+
+    def act(self, action: dict) -> list[dict]:
+        return self.engine.act(self.state, action, now_ms())
+
+
+def send_alerts(bootstrap: str, prefix: str, *updates: dict) -> None:
+    produce(bootstrap, Topics(prefix).alerts,
+            [(u["alert_id"].encode(), orjson.dumps(u)) for u in updates])
+
+
+def records(bootstrap: str, topic: str) -> list[tuple[int, bytes | None, bytes]]:
+    """(partition, key, value) of every message now on `topic`."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    try:
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        end = consumer.end_offsets(tps)
+        out = []
+        deadline = time.monotonic() + 10
+        while any(consumer.position(tp) < end[tp] for tp in tps):
+            assert time.monotonic() < deadline, f"reading {topic} timed out"
+            for tp, recs in consumer.poll(timeout_ms=100).items():
+                out += [(tp.partition, r.key, r.value) for r in recs]
+        return out
+    finally:
+        consumer.close()
+
+
+@pytest.fixture(scope="module")
+def seeded_db(tmp_path_factory):
+    path = tmp_path_factory.mktemp("officer") / "template.db"
+    for user in USERS:
+        set_password(path, user, password(user))
+    return path
+
+
+@pytest.fixture
+def bundle_dir(tmp_path):
+    return write_bundle(tmp_path)
+
+
+@pytest.fixture
+def db(seeded_db, tmp_path):
+    path = tmp_path / "lookout-kafka.db"
+    shutil.copy(seeded_db, path)
+    return path
+
+
+@pytest.fixture
+def topics(bootstrap, prefix) -> Topics:
+    create_topics(bootstrap, Topics(prefix), PARTITIONS)
+    return Topics(prefix)
+
+
+@pytest.fixture
+def worker(bundle_dir) -> Worker:
+    return Worker(bundle_dir)
+
+
+@pytest.fixture
+def service(bootstrap, prefix, topics, bundle_dir, db):
+    """Starts a KafkaOfficerRuntime (several in a test: a restart); all stopped at the end."""
+    started = []
+
+    def start(**kw) -> KafkaOfficerRuntime:
+        kw = {"gateway_tokens": ["gw"], "poll_ms": 50, "action_wait_s": 10.0, **kw}
+        rt = KafkaOfficerRuntime(bundle_dir, db, bootstrap, prefix, **kw).start()
+        started.append(rt)
+        assert rt.reader.wait_caught_up(10)
+        return rt
+
+    yield start
+    for rt in started:
+        rt.stop()
+
+
+@pytest.fixture
+def client_for():
+    clients = []
+
+    def make(runtime) -> TestClient:
+        c = TestClient(create_app(runtime))
+        c.__enter__()
+        clients.append(c)
+        return c
+
+    yield make
+    for c in clients:
+        c.__exit__(None, None, None)
+
+
+def login(client: TestClient, user: str) -> dict:
+    r = client.post("/v1/login", json={"officer_id": user, "password": password(user)})
+    assert r.status_code == 200, r.text
+    return {"Authorization": f"Bearer {r.json()['token']}"}
+
+
+def zone_exit(worker: Worker, pid: str = "P1", t0: int | None = None) -> dict:
+    t0 = now_ms() - 10 * MIN if t0 is None else t0
+    (v1,) = worker.events(outside(pid, t0), outside(pid, t0 + MIN))
+    assert (v1["type"], v1["version"], v1["person_id"]) == ("zone_exit", 1, pid)
+    return v1
+
+
+def listed(client, auth) -> list[dict]:
+    r = client.get("/v1/alerts", headers=auth)
+    assert r.status_code == 200, r.text
+    return r.json()["alerts"]
+
+
+# -- alerts in -------------------------------------------------------------------------------
+
+def test_a_version_sent_twice_shows_once_and_a_newer_one_replaces_it(
+        bootstrap, prefix, service, client_for, worker):
+    rt = service()
+    sub = rt.subscribe()
+    c = client_for(rt)
+    w1 = login(c, "w1")
+    v1 = zone_exit(worker)
+    send_alerts(bootstrap, prefix, v1, v1)  # a worker crashed after sending it once
+    got = wait_for(lambda: listed(c, w1), timeout=10)
+    assert [(a["alert_id"], a["version"]) for a in got] == [(v1["alert_id"], 1)]
+    assert got[0]["person_name"] == "张一" and got[0]["office_id"] == "office-1"
+
+    (v2,) = worker.events(fix("P1", now_ms() - 5 * MIN))  # back inside: cleared
+    assert v2["version"] == 2 and v2["condition"] == "cleared"
+    send_alerts(bootstrap, prefix, v2, v1)  # and an old repeat after it changes nothing
+    wait_for(lambda: listed(c, w1)[0]["version"] == 2, timeout=10)
+    time.sleep(0.3)
+    (only,) = listed(c, w1)
+    assert (only["version"], only["condition"]) == (2, "cleared")
+    detail = c.get(f"/v1/alerts/{v1['alert_id']}", headers=w1).json()
+    assert [h["version"] for h in detail["history"]] == [1, 2]
+    # the page's stream heard each version once, in order
+    assert [sub.get(2)["version"], sub.get(2)["version"], sub.get(0.3)] == [1, 2, None]
+    assert rt.store.consumed_offsets(Topics(prefix).alerts) == {
+        p: n for p, n in _ends(bootstrap, Topics(prefix).alerts).items() if n}
+
+
+def test_an_office_sees_only_its_own_alerts(bootstrap, prefix, service, client_for, worker):
+    rt = service()
+    c = client_for(rt)
+    a = zone_exit(worker, "P1")
+    b = zone_exit(worker, "P3")
+    send_alerts(bootstrap, prefix, a, b)
+    w1, w2 = login(c, "w1"), login(c, "w2")
+    wait_for(lambda: len(listed(c, login(c, "adm"))) == 2, timeout=10)
+    assert [x["alert_id"] for x in listed(c, w1)] == [a["alert_id"]]
+    assert [x["alert_id"] for x in listed(c, w2)] == [b["alert_id"]]
+    assert c.get(f"/v1/alerts/{a['alert_id']}", headers=w2).status_code == 404
+    r = c.post(f"/v1/alerts/{a['alert_id']}/acknowledge", headers=w2)
+    assert r.status_code == 404
+    assert records(bootstrap, Topics(prefix).actions) == []  # nothing reached the workers
+
+
+def test_a_restart_reads_on_from_its_stored_offsets(bootstrap, prefix, service, worker):
+    rt = service()
+    a, b = zone_exit(worker, "P1"), zone_exit(worker, "P2")
+    send_alerts(bootstrap, prefix, a, b)
+    wait_for(lambda: rt.reader.counts["new"] == 2, timeout=10)
+    rt.stop()
+
+    (a2,) = worker.events(fix("P1", now_ms() - 5 * MIN))
+    send_alerts(bootstrap, prefix, a2, b)  # b again: a worker's repeat while we were down
+    again = service()
+    sub = again.subscribe()
+    assert again.reader.counts["read"] == 2  # only what came after the stored offsets
+    assert again.reader.counts["new"] == 1
+    assert [v["version"] for v in again.store.history(a["alert_id"])] == [1, 2]
+    assert [v["version"] for v in again.store.history(b["alert_id"])] == [1]
+    assert sub.get(0.3) is None  # nothing old announced again
+
+
+# -- actions out -----------------------------------------------------------------------------
+
+def test_an_acknowledgement_goes_to_the_persons_partition_and_returns_the_workers_answer(
+        bootstrap, prefix, service, client_for, worker):
+    rt = service()
+    c = client_for(rt)
+    w1 = login(c, "w1")
+    v1 = zone_exit(worker)
+    send_alerts(bootstrap, prefix, v1)
+    wait_for(lambda: listed(c, w1), timeout=10)
+    actions = Topics(prefix).actions
+    with ThreadPoolExecutor(1) as pool:
+        answer = pool.submit(c.post, f"/v1/alerts/{v1['alert_id']}/acknowledge", headers=w1)
+        (sent,) = wait_for(lambda: records(bootstrap, actions), timeout=10)
+        partition, key, value = sent
+        action = orjson.loads(value)
+        assert key == b"P1" and partition == home_partition("P1", PARTITIONS)
+        assert action == {"type": "action", "person_id": "P1", "alert_id": v1["alert_id"],
+                          "ts": action["ts"], "action": "acknowledge", "by": "w1"}
+        assert abs(action["ts"] - now_ms()) < 60_000
+        assert not answer.done()  # waiting for the worker
+        (v2,) = worker.act(action)
+        send_alerts(bootstrap, prefix, v2)
+        r = answer.result(10)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["changed"] is True and body["pending"] is False
+    assert (body["alert"]["version"], body["alert"]["handling"]) == (2, "acknowledged")
+    assert len(records(bootstrap, actions)) == 1
+    (logged,) = rt.store.actions_log()
+    assert (logged["alert_id"], logged["action"], logged["by"], logged["outcome"]) == (
+        v1["alert_id"], "acknowledge", "w1", "applied")
+    # acknowledging again: already done, known here, nothing sent
+    r = c.post(f"/v1/alerts/{v1['alert_id']}/acknowledge", headers=w1)
+    assert r.status_code == 200 and r.json()["changed"] is False
+    assert len(records(bootstrap, actions)) == 1
+
+
+def test_no_answer_in_time_is_pending_and_the_answer_still_lands(
+        bootstrap, prefix, service, client_for, worker):
+    rt = service(action_wait_s=0.3)
+    c = client_for(rt)
+    w1 = login(c, "w1")
+    v1 = zone_exit(worker)
+    send_alerts(bootstrap, prefix, v1)
+    wait_for(lambda: listed(c, w1), timeout=10)
+    r = c.post(f"/v1/alerts/{v1['alert_id']}/resolve", headers=w1,
+               json={"disposition": "false_alarm", "note": "定位漂移"})
+    assert r.status_code == 202, r.text
+    body = r.json()
+    assert body["pending"] is True and body["changed"] is False
+    assert body["alert"]["version"] == 1
+    (_, _, value), = records(bootstrap, Topics(prefix).actions)
+    (v2,) = worker.act(orjson.loads(value))
+    send_alerts(bootstrap, prefix, v2)
+    got = wait_for(lambda: [a for a in listed(c, w1) if a["handling"] == "resolved"], timeout=10)
+    assert got[0]["resolution"]["note"] == "定位漂移" and got[0]["resolution"]["by"] == "w1"
+    wait_for(lambda: rt.store.actions_log()[0]["outcome"] == "applied", timeout=5)
+    audit = [e for e in rt.store.audit_log() if e["what"] == "resolve"]
+    assert audit[0]["after"] == {"pending": True}
+
+
+def test_an_expired_alert_is_refused_here_and_nothing_is_sent(
+        bootstrap, prefix, service, client_for, worker):
+    rt = service()
+    c = client_for(rt)
+    w1 = login(c, "w1")
+    t0 = now_ms() - 9 * DAY
+    v1 = zone_exit(worker, "P1", t0)
+    (v2,) = worker.events(fix("P1", t0 + 10 * MIN))  # cleared 9 days ago: past resolving
+    send_alerts(bootstrap, prefix, v1, v2)
+    wait_for(lambda: listed(c, w1) and listed(c, w1)[0]["version"] == 2, timeout=10)
+    r = c.post(f"/v1/alerts/{v1['alert_id']}/acknowledge", headers=w1)
+    assert r.status_code == 409, r.text
+    detail = r.json()["detail"]
+    assert detail["code"] == "expired" and detail["zh"] and detail["en"]
+    with pytest.raises(Exception) as err:  # a malformed action, as the engine says it
+        rt.submit_action({"alert_id": v1["alert_id"], "action": "acknowledge"})
+    assert getattr(err.value, "reason", None) == "invalid_field" and "by" in str(err.value)
+    assert records(bootstrap, Topics(prefix).actions) == []
+    assert {a["outcome"] for a in rt.store.actions_log()} == {"unknown_alert", "invalid_field"}
+
+
+def test_a_refusal_by_the_worker_comes_back_as_a_clear_error(
+        bootstrap, prefix, service, client_for, worker):
+    rt = service()
+    c = client_for(rt)
+    w1 = login(c, "w1")
+    v1 = zone_exit(worker)
+    send_alerts(bootstrap, prefix, v1)
+    wait_for(lambda: listed(c, w1), timeout=10)
+    with ThreadPoolExecutor(1) as pool:
+        answer = pool.submit(c.post, f"/v1/alerts/{v1['alert_id']}/acknowledge", headers=w1)
+        (_, _, value), = wait_for(lambda: records(bootstrap, Topics(prefix).actions), timeout=10)
+        letter = {"received_at": "2026-11-27T02:00:00.000Z", "reason": "unknown_alert",
+                  "detail": "action: alert_id: the alert has expired", "raw": value.decode()}
+        produce(bootstrap, Topics(prefix).dead_letter, [(None, orjson.dumps(letter))])
+        r = answer.result(10)
+    assert r.status_code == 409 and r.json()["detail"]["code"] == "expired"
+    assert rt.store.actions_log()[0]["outcome"] == "unknown_alert"
+
+
+# -- events in, admin refused, start-up ------------------------------------------------------
+
+def test_events_go_to_the_events_topic_keyed_and_bad_lines_are_dead_lettered(
+        bootstrap, prefix, service, client_for):
+    rt = service()
+    c = client_for(rt)
+    t = now_ms() - MIN
+    body = b"\n".join([fix("P1", t), fix("P3", t), orjson.dumps({"type": "tick", "ts": t}),
+                       b"{not json", orjson.dumps({"type": "fix", "ts": t})])
+    r = c.post("/v1/events", content=body, headers={"Authorization": "Bearer gw",
+                                                     "Content-Type": "application/x-ndjson"})
+    assert r.status_code == 202, r.text
+    assert r.json() == {"accepted": 3, "rejected": 2,
+                        "rejected_by_reason": {"malformed_json": 1, "invalid_field": 1}}
+    got = records(bootstrap, Topics(prefix).events)
+    keyed = sorted((k, p) for p, k, _ in got if k is not None)
+    assert keyed == sorted([(b"P1", home_partition("P1", PARTITIONS)),
+                            (b"P3", home_partition("P3", PARTITIONS))])
+    assert sorted(p for p, k, _ in got if k is None) == list(range(PARTITIONS))  # the tick
+    letters = [orjson.loads(v) for _, _, v in records(bootstrap, Topics(prefix).dead_letter)]
+    assert sorted(d["reason"] for d in letters) == ["invalid_field", "malformed_json"]
+    assert {d["raw"] for d in letters} == {"{not json", f'{{"type":"fix","ts":{t}}}'}
+    assert c.post("/v1/events", content=body).status_code == 401
+
+
+def test_bundle_changes_are_refused_in_both_languages(service, client_for):
+    rt = service()
+    c = client_for(rt)
+    adm = login(c, "adm")
+    for r in (c.post("/v1/admin/reload", headers=adm),
+              c.post("/v1/admin/permits", headers=adm, json={
+                  "person_id": "P1", "start": "2026-11-20T08:00:00+08:00",
+                  "end": "2026-11-20T20:00:00+08:00", "destination": "杭州"})):
+        assert r.status_code == 409, r.text
+        detail = r.json()["detail"]
+        assert detail["code"] == "kafka_mode"
+        assert "lookout worker" in detail["en"] and "处理进程" in detail["zh"]
+    assert c.get("/v1/admin/audit", headers=adm).status_code == 200  # reading still works
+    health = c.get("/healthz").json()
+    assert health["status"] == "ok" and health["mode"] == "kafka"
+
+
+def test_run_without_the_topics_says_what_to_do(bootstrap, prefix, bundle_dir, tmp_path,
+                                                 capsys):
+    code = cli_run(["--bundle", str(bundle_dir), "--db", str(tmp_path / "x.db"),
+                    "--kafka", bootstrap, "--prefix", prefix])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert f"{prefix}.alerts" in err and "lookout kafka create-topics" in err and "主题" in err
+
+
+def _ends(bootstrap: str, topic: str) -> dict[int, int]:
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+    try:
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
+        return {tp.partition: n for tp, n in consumer.end_offsets(tps).items()}
+    finally:
+        consumer.close()
+
+
+# -- with a real worker ------------------------------------------------------------------------
+
+def test_end_to_end_a_gateway_event_becomes_an_alert_an_officer_acknowledges_through_a_worker(
+        bootstrap, prefix, topics, bundle_dir, service, client_for, workers):
+    """The whole Kafka path: gateway → service → events topic → `lookout worker` → alerts topic
+    → service → page; the officer's ack → actions topic → the worker → the new version back."""
+    w = workers.start(bundle_dir, prefix, PARTITIONS)
+    w.wait_assigned()
+    rt = service()
+    c = client_for(rt)
+    w1 = login(c, "w1")
+    t = now_ms() - 10 * MIN
+    body = b"\n".join([outside("P1", t), outside("P1", t + MIN)])
+    r = c.post("/v1/events", content=body, headers={"Authorization": "Bearer gw",
+                                                     "Content-Type": "application/x-ndjson"})
+    assert r.status_code == 202 and r.json()["accepted"] == 2, r.text
+    (alert,) = wait_for(lambda: listed(c, w1), timeout=30)
+    assert (alert["type"], alert["person_id"], alert["handling"]) == ("zone_exit", "P1", "new")
+
+    r = c.post(f"/v1/alerts/{alert['alert_id']}/acknowledge", headers=w1)
+    assert r.status_code == 200, r.text  # the worker answered within the wait
+    got = r.json()["alert"]
+    assert (got["version"], got["handling"]) == (alert["version"] + 1, "acknowledged")
+    (only,) = listed(c, w1)
+    assert (only["alert_id"], only["handling"]) == (alert["alert_id"], "acknowledged")
