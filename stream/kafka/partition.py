@@ -3,7 +3,9 @@
 The state is an `EngineState` over the whole bundle's person table, but only the partition's own
 persons receive events there. It is kept in two keyed stores, co-partitioned with the events:
 
-* persons: person_id -> `{"p", "real", "drill"}`, `PartState.export_person` of both worlds
+* persons: "b{bucket}" -> `{"p", "b", "ids", "real", "drill"}`: the state of every person of
+  the partition in that bucket (a fixed hash of person_id), column by column, with the pending
+  counts and incidents of those who have any; `drill` is null until a drill starts
 * clocks:  str(partition) -> `{"p", "real", "drill", "offsets"}`: each world's clock, and for
   every input topic the next offset whose message the state does not contain yet
 
@@ -22,6 +24,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import groupby
 
 import numpy as np
 import orjson
@@ -41,15 +44,28 @@ EVENT, ACTION = "event", "action"
 _COLUMNS = tuple(state_mod._COLUMNS)
 
 
+# A checkpoint rewrites the buckets holding a changed person, whole: one record per bucket
+# instead of one per person (a produce call and a JSON object each cost more than a column
+# slice), small enough that a few changed persons do not rewrite a whole partition.
+BUCKETS = 64
+
+
+def _key_hash(person_id: str) -> int:
+    return murmur2(person_id.encode()) & 0x7FFFFFFF
+
+
 def home_partition(person_id: str, n_partitions: int) -> int:
     """Where Kafka's default partitioner (Java, kafka-python, aiokafka) puts this key."""
-    return (murmur2(person_id.encode()) & 0x7FFFFFFF) % n_partitions
+    return _key_hash(person_id) % n_partitions
 
 
 @lru_cache(maxsize=4)
-def _homes(person_ids: tuple[str, ...], n_partitions: int) -> np.ndarray:
-    """Every person's home partition (pure-Python murmur2: computed once per person table)."""
-    return np.array([home_partition(pid, n_partitions) for pid in person_ids], dtype=np.int32)
+def _placement(person_ids: tuple[str, ...], n_partitions: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every person's home partition and bucket (pure-Python murmur2: once per person table).
+    The bucket uses the hash bits the partition does not, so a partition's persons spread
+    over all its buckets."""
+    h = np.array([_key_hash(pid) for pid in person_ids], dtype=np.int64)
+    return (h % n_partitions).astype(np.int32), (h // n_partitions % BUCKETS).astype(np.int32)
 
 
 @dataclass(slots=True)
@@ -60,25 +76,6 @@ class Message:
     value: bytes | None
 
 
-class _IndexedIds(list):
-    """A person table whose index() is a dict look-up.
-
-    export_person/import_person find a person with `person_ids.index`, a linear scan: a restore
-    of a province's partition would be quadratic. The list is never changed in place (a reload
-    replaces it), so the dict stays right.
-    """
-
-    def __init__(self, ids):
-        super().__init__(ids)
-        self._at = {pid: i for i, pid in enumerate(ids)}
-
-    def index(self, value, *args):  # noqa: D102 - list.index with the same contract
-        try:
-            return self._at[value]
-        except KeyError:
-            raise ValueError(f"{value!r} is not in the person table") from None
-
-
 class PartitionRunner:
     """Runs one partition's messages through the engine and says what to persist."""
 
@@ -86,19 +83,18 @@ class PartitionRunner:
         self.engine, self.decoder = engine, decoder
         self.partition = partition
         self.state = engine.new_state()
-        for part in (self.state.real, self.state.drill):
-            part.person_ids = _IndexedIds(part.person_ids)
         # 漏管: a registered person never heard from raises signal_lost in one partition only,
         # the one their events would go to.
-        self.owned = _homes(tuple(engine.caseload.person_ids), n_partitions) == partition
+        homes, self.bucket_of = _placement(tuple(engine.caseload.person_ids), n_partitions)
+        self.owned = homes == partition
+        self.owned_rows = np.flatnonzero(self.owned)
+        self.bucket_rows = {b: self.owned_rows[self.bucket_of[self.owned_rows] == b]
+                            for b in range(BUCKETS)}
         self.next_offset: dict[str, int] = {}
         self.saved_offset: dict[str, int] = {}  # next_offset as the last clock record stored it
         self.stats: Counter = Counter()
         self.changed: set[str] = set()  # by the last run
         self.unsaved: set[str] = set()  # since the last checkpoint
-        # persons with any state in each world (real, drill); the others are stored as None,
-        # which keeps the drill half of a record free for everyone a drill never touched
-        self.touched: tuple[set[str], set[str]] = (set(), set())
         self._seq = 0
 
     # -- restore -----------------------------------------------------------------------------
@@ -113,68 +109,77 @@ class PartitionRunner:
             run.state.drill.load_clock_state(rec["drill"])
             run.next_offset = dict(rec["offsets"])
             run.saved_offset = dict(rec["offsets"])
-        for pid, raw in persons:
+        for _key, raw in persons:
             rec = orjson.loads(raw)
-            if rec.get("p") != partition:
-                continue
-            try:
-                for world, part in enumerate((run.state.real, run.state.drill)):
-                    half = rec["drill" if world else "real"]
-                    if half is not None:
-                        part.import_person(pid, half)
-                        run.touched[world].add(pid)
-            except (KeyError, ValueError):  # released from the bundle since: nothing to watch
-                run.stats["restore_unknown_person"] += 1
-                continue
-            run.stats["restored_persons"] += 1
+            if rec.get("p") == partition:
+                run._load_bucket(rec)
         return run
 
     # -- running -----------------------------------------------------------------------------
     def run(self, messages: list[Message], now_ms: int) -> tuple[list[dict], list[ev.DeadLetter]]:
         """Alert updates and dead letters for this partition's slice of a batch, in order."""
+        return self.run_segments([(kind, list(group)) for kind, group in
+                                  groupby(messages, key=lambda m: m.kind)], now_ms)
+
+    def run_segments(self, segments: list[tuple[str, list]],
+                     now_ms: int) -> tuple[list[dict], list[ev.DeadLetter]]:
+        """`run` for runs of one kind's records (anything with .topic, .offset and .value,
+        such as aiokafka's records, all of one topic within a run): no object per message."""
         # a world that has not started and gets no events of its own cannot change: skip its
         # snapshot (a copy of every person's columns) in the common case of no drill at all
         worlds = {world for world, part in enumerate((self.state.real, self.state.drill))
-                  if part.started} | ({0, 1} if messages else set())
-        if messages and not self.state.drill.started and not any(
-                b'"drill"' in (m.value or b"") for m in messages):
+                  if part.started} | ({0, 1} if segments else set())
+        if segments and not self.state.drill.started and not any(
+                b'"drill"' in (r.value or b"") for _, records in segments for r in records):
             worlds.discard(1)
-        before = {w: _snapshot(self.state.part(bool(w))) for w in worlds}
+        # only this partition's persons: nobody else's events come here, and a checkpoint
+        # stores only theirs
+        rows = self.owned_rows
+        before = {w: _snapshot(self.state.part(bool(w)), rows) for w in worlds}
         updates: list[dict] = []
         dead: list[ev.DeadLetter] = []
         touched: set[str] = set()
         lines: list[bytes] = []
-        for m in messages:
-            expected = self.next_offset.get(m.topic)
-            if expected is not None and m.offset != expected:
-                if m.offset < expected:
-                    self.stats["already_applied"] += 1  # before a crash, after the last commit
+        for kind, records in segments:
+            for r in self._unseen(records):
+                v = r.value
+                if kind == EVENT:
+                    if not v or v.isspace():
+                        dead.append(_letter(now_ms, ev.MALFORMED_JSON, "empty message", v))
+                    else:
+                        lines.append(v)
                     continue
-                # compaction, transaction markers or retention; anything else would be a bug
-                self.stats["offset_gaps"] += 1
-                log.warning("partition %d: %s jumps from offset %d to %d", self.partition,
-                            m.topic, expected, m.offset)
-            self.next_offset[m.topic] = m.offset + 1
-            if m.kind == EVENT:
-                if m.value is None or not m.value.strip():
-                    dead.append(_letter(now_ms, ev.MALFORMED_JSON, "empty message", m.value))
-                else:
-                    lines.append(m.value)
-                continue
-            updates += self._events(lines, now_ms, dead)
-            lines = []
-            updates += self._action(m.value, now_ms, dead, touched)
+                updates += self._events(lines, now_ms, dead)
+                lines = []
+                updates += self._action(v, now_ms, dead, touched)
         updates += self._events(lines, now_ms, dead)
-        real = _changed(self.state.real, before[0]) if 0 in before else set()
-        drill = _changed(self.state.drill, before[1]) if 1 in before else set()
+        real = _changed(self.state.real, rows, before[0]) if 0 in before else set()
+        drill = _changed(self.state.drill, rows, before[1]) if 1 in before else set()
         for u in updates:
             (drill if u["drill"] else real).add(u["person_id"])
-        self.touched[0].update(real)
-        self.touched[1].update(drill)
         # an action names a person but not a world: store both halves as they are
         self.changed = real | drill | touched
         self.unsaved |= self.changed
         return updates, dead
+
+    def _unseen(self, records: list):
+        """The records the state does not hold yet, moving the next offset past each."""
+        if not records:
+            return
+        topic = records[0].topic
+        expected = self.next_offset.get(topic)
+        for r in records:
+            off = r.offset
+            if expected is not None and off != expected:
+                if off < expected:
+                    self.stats["already_applied"] += 1  # before a crash, after the checkpoint
+                    continue
+                # compaction, transaction markers or retention; anything else would be a bug
+                self.stats["offset_gaps"] += 1
+                log.warning("partition %d: %s jumps from offset %d to %d", self.partition,
+                            topic, expected, off)
+            expected = self.next_offset[topic] = off + 1
+            yield r
 
     def _events(self, lines: list[bytes], now_ms: int, dead: list) -> list[dict]:
         if not lines:
@@ -227,17 +232,62 @@ class PartitionRunner:
 
     # -- what to persist ---------------------------------------------------------------------
     def person_records(self) -> list[tuple[str, bytes]]:
-        """(person_id, record) for each person changed since the last `saved()`."""
-        known = self.state.real.person_ids._at
-        # an action naming nobody we know changed nothing of theirs
-        pids = sorted(pid for pid in self.unsaved if pid in known)
-        halves = []
-        for world, part in enumerate((self.state.real, self.state.drill)):
-            mine = [pid for pid in pids if pid in self.touched[world]]
-            exported = dict(zip(mine, part.export_persons(mine), strict=True))
-            halves.append(exported)
-        return [(pid, orjson.dumps({"p": self.partition, "real": halves[0].get(pid),
-                                    "drill": halves[1].get(pid)})) for pid in pids]
+        """(key, record) for each bucket holding a person changed since the last `saved()`."""
+        index = self.state.real.index_of
+        buckets = set()
+        for pid in self.unsaved:
+            try:
+                buckets.add(int(self.bucket_of[index(pid)]))
+            except KeyError:  # an action naming nobody we know changed nothing of theirs
+                continue
+        return [(f"b{b}", self._bucket_record(b)) for b in sorted(buckets)]
+
+    def _bucket_record(self, b: int) -> bytes:
+        rows = self.bucket_rows[b]
+        ids = [self.state.real.person_ids[i] for i in rows.tolist()]
+        halves = {}
+        for name, part in (("real", self.state.real), ("drill", self.state.drill)):
+            if name == "drill" and not part.started:
+                halves[name] = None
+                continue
+            incidents = [part.book.by_key[k].to_state()
+                         for pid in ids for k in sorted(part.book.keys_by_person.get(pid, ()))]
+            halves[name] = {
+                "columns": {c: getattr(part, c)[rows] for c in _COLUMNS},
+                "counters": {pid: part.counters[pid] for pid in ids if part.counters.get(pid)},
+                "incidents": incidents,
+            }
+        # numpy arrays serialise as JSON arrays (NaN as null, read back as NaN)
+        return orjson.dumps({"p": self.partition, "b": b, "ids": ids, **halves},
+                            option=orjson.OPT_SERIALIZE_NUMPY)
+
+    def _load_bucket(self, rec: dict) -> None:
+        """A bucket record into the state; persons released from the bundle since are left out."""
+        index = self.state.real.index_of
+        rows, known = [], []
+        for pid in rec["ids"]:
+            try:
+                rows.append(index(pid))
+                known.append(True)
+            except KeyError:
+                known.append(False)
+        mask = np.array(known, dtype=bool)
+        rows = np.array(rows, dtype=np.int64)
+        self.stats["restored_persons"] += len(rows)
+        self.stats["restore_unknown_person"] += int((~mask).sum())
+        for name, part in (("real", self.state.real), ("drill", self.state.drill)):
+            half = rec.get(name)
+            if half is None:
+                continue
+            for c, values in half["columns"].items():
+                col = getattr(part, c)
+                col[rows] = np.array(values, dtype=col.dtype)[mask]
+            for pid, counts in half["counters"].items():
+                if _known(index, pid):
+                    part.counters[pid] = {z: list(v) for z, v in counts.items()}
+            for row in half["incidents"]:
+                if _known(index, row.get("person_id")):
+                    part.book.add_state(row)
 
     def saved(self) -> None:
         """The records last asked for are stored (clock record included)."""
@@ -250,29 +300,37 @@ class PartitionRunner:
         return str(self.partition), orjson.dumps(rec)
 
 
+def _known(index, person_id) -> bool:
+    try:
+        index(person_id)
+    except KeyError:
+        return False
+    return True
+
+
 def _letter(now_ms: int, reason: str, detail: str, raw: bytes | None) -> ev.DeadLetter:
     return ev.DeadLetter(received_at=rfc3339_utc(now_ms), reason=reason, detail=detail,
                          raw=raw_text(raw or b""))
 
 
-def _snapshot(st: PartState):
-    cols = [getattr(st, c).copy() for c in _COLUMNS]
+def _snapshot(st: PartState, rows: np.ndarray):
+    cols = [getattr(st, c)[rows] for c in _COLUMNS]
     counters = {pid: {z: tuple(v) for z, v in d.items()} for pid, d in st.counters.items()}
     return cols, counters
 
 
-def _changed(st: PartState, snap) -> set[str]:
-    """Persons whose columns or pending counts differ from the snapshot."""
+def _changed(st: PartState, rows: np.ndarray, snap) -> set[str]:
+    """Persons (of `rows`) whose columns or pending counts differ from the snapshot."""
     cols, counters = snap
-    rows = []
+    found = []
     for name, old in zip(_COLUMNS, cols, strict=True):
-        new = getattr(st, name)
+        new = getattr(st, name)[rows]
         diff = new != old
         if new.dtype.kind == "f":
             diff &= ~(np.isnan(new) & np.isnan(old))
-        rows.append(np.flatnonzero(diff))
+        found.append(np.flatnonzero(diff))
     ids = st.person_ids
-    out = {ids[i] for i in np.unique(np.concatenate(rows)).tolist()}
+    out = {ids[i] for i in rows[np.unique(np.concatenate(found))].tolist()}
     for pid in counters.keys() | st.counters.keys():
         now = {z: tuple(v) for z, v in st.counters.get(pid, {}).items()}
         if counters.get(pid, {}) != now:

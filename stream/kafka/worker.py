@@ -14,10 +14,11 @@ co-partitioned with the events, restored when a partition is assigned.
 The order that makes a SIGKILL harmless:
 
 1. run a batch: alert updates and dead letters, in memory;
-2. produce them and wait until the broker has acknowledged every one;
-3. now and then (`checkpoint_s`, when idle, before giving partitions up, on stop) write a
-   checkpoint: the persons changed since the last one, wait, then each partition's clock record
-   with the next input offsets, wait; then commit those offsets for the group's lag.
+2. produce them (the next batch runs while the broker acknowledges them);
+3. now and then (`checkpoint_s`, when idle, before giving partitions up, on stop) wait until
+   every update sent is acknowledged, then write a checkpoint: the persons changed since the
+   last one, wait, then each partition's clock record with the next input offsets, wait; then
+   commit those offsets for the group's lag.
 
 A crash repeats what came after the last checkpoint, which produces the same updates again
 (the engine is deterministic; consumers keep the first of each (alert_id, version)). A crash
@@ -34,6 +35,7 @@ import signal
 import time
 from collections import Counter
 from dataclasses import dataclass
+from itertools import groupby
 
 import orjson
 from aiokafka import ConsumerRebalanceListener
@@ -41,7 +43,7 @@ from aiokafka import ConsumerRebalanceListener
 from alerts.engine import Engine
 from config.model import Bundle
 from stream.decode import Decoder
-from stream.kafka.partition import ACTION, EVENT, Message, PartitionRunner
+from stream.kafka.partition import ACTION, EVENT, PartitionRunner
 from stream.kafka.topics import Topics
 from stream.metrics import LookoutMetrics
 
@@ -49,6 +51,7 @@ log = logging.getLogger("lookout.worker")
 EXIT_CRASHED = 70  # EX_SOFTWARE: a supervisor restarts the worker; its state is consistent
 RESTORE_TIMEOUT_S = 120.0
 STATE_BATCH_BYTES = 512 * 1024  # under the broker's default 1 MiB message limit
+MAX_IN_FLIGHT = 10_000  # alert updates sent and not yet acknowledged, at most
 
 
 @dataclass
@@ -77,6 +80,7 @@ class LookoutWorker:
         self.runners: dict[int, PartitionRunner] = {}
         self.unsaved: set[int] = set()  # partitions that ran since their last checkpoint
         self.restoring: set = set()  # assigned topic-partitions, paused until restored
+        self.in_flight: list = []  # futures of alert updates and dead letters not yet acked
         self.counts: Counter = Counter()
         self.metrics = LookoutMetrics()
         if conf.metrics_port:
@@ -242,16 +246,25 @@ class LookoutWorker:
 
     # -- batches ------------------------------------------------------------------------------
     async def _handle(self, fetched: dict) -> None:
-        slices: dict[int, list] = {}
+        by_partition: dict[int, list] = {}
         for tp, records in fetched.items():
             if tp.partition not in self.runners:  # given up since the fetch: its owner reruns it
                 self.counts["dropped_after_revoke"] += len(records)
                 continue
-            kind = EVENT if tp.topic == self.topics.events else ACTION
-            slices.setdefault(tp.partition, []).append(
-                [(r.timestamp, Message(kind, tp.topic, r.offset, r.value)) for r in records])
-        await self._run({p: _merge(parts) for p, parts in slices.items()})
+            by_partition.setdefault(tp.partition, []).append(records)
+        await self._run({p: self._segments(lists) for p, lists in by_partition.items()})
         self._observe_lag(fetched)
+
+    def _segments(self, lists: list[list]) -> list[tuple[str, list]]:
+        """One partition's events and actions as runs of one kind, in the order they were
+        written (record time) when both came."""
+        events = self.topics.events
+        if len(lists) == 1:
+            records = lists[0]
+            return [(EVENT if records[0].topic == events else ACTION, records)]
+        merged = sorted((r for records in lists for r in records), key=lambda r: r.timestamp)
+        return [(kind, list(group)) for kind, group in
+                groupby(merged, key=lambda r: EVENT if r.topic == events else ACTION)]
 
     def _observe_lag(self, fetched: dict) -> None:
         """Consumer lag per partition: what the broker holds beyond the last offset handled."""
@@ -272,7 +285,7 @@ class LookoutWorker:
         if due:
             await self._run({p: [] for p in due})
 
-    async def _run(self, slices: dict[int, list[Message]]) -> None:
+    async def _run(self, slices: dict[int, list[tuple[str, list]]]) -> None:
         if not slices:
             return
         now_ms = int(time.time() * 1000)
@@ -280,44 +293,53 @@ class LookoutWorker:
         updates: list[dict] = []
         dead = []
         for p in sorted(slices):
-            ups, letters = self.runners[p].run(slices[p], now_ms)
+            ups, letters = self.runners[p].run_segments(slices[p], now_ms)
             updates += ups
             dead += letters
             self.unsaved.add(p)
         engine_s = time.perf_counter() - t0
         self.counts["ms_engine"] += int(engine_s * 1000)
-        n_in = sum(len(m) for m in slices.values())
+        n_in = sum(len(records) for segments in slices.values() for _, records in segments)
         self.metrics.observe_batch(n_in, engine_s)
         self.metrics.observe_decode(n_in - len(dead), Counter(d.reason for d in dead))
         self.metrics.sync_engine_stats(self.engine.stats)
         self.metrics.observe_updates(updates, now_ms)
-        acks = [await self.producer.send(self.topics.alerts, orjson.dumps(u),
-                                         key=u["alert_id"].encode()) for u in updates]
-        acks += [await self.producer.send(self.topics.dead_letter, _dead_letter_json(d))
-                 for d in dead]
-        t_a = time.perf_counter()
-        try:
-            await asyncio.gather(*acks)
-        except Exception:
-            self.metrics.observe_produce_error(self.topics.alerts)
-            raise
-        self.counts["ms_alert_acks"] += int((time.perf_counter() - t_a) * 1000)
+        # Sent now, acknowledged by the next checkpoint at the latest: the checkpoint that
+        # covers these inputs must not be written before them, the next batch may.
+        self.in_flight += [await self.producer.send(self.topics.alerts, orjson.dumps(u),
+                                                    key=u["alert_id"].encode()) for u in updates]
+        self.in_flight += [await self.producer.send(self.topics.dead_letter,
+                                                    _dead_letter_json(d)) for d in dead]
+        if len(self.in_flight) > MAX_IN_FLIGHT:
+            await self._acknowledged()
         self.counts["batches"] += 1
         self.counts["alert_updates"] += len(updates)
         self.counts["alerts_opened"] += sum(1 for u in updates if u["version"] == 1)
         self.counts.update(f"dead_letter.{d.reason}" for d in dead)
 
     # -- checkpoints --------------------------------------------------------------------------
+    async def _acknowledged(self) -> None:
+        """Until the broker has every alert update and dead letter sent so far."""
+        t0 = time.perf_counter()
+        in_flight, self.in_flight = self.in_flight, []
+        try:
+            await asyncio.gather(*in_flight)
+        except Exception:
+            self.metrics.observe_produce_error(self.topics.alerts)
+            raise
+        self.counts["ms_alert_acks"] += int((time.perf_counter() - t0) * 1000)
+
     async def _checkpoint(self, parts: list[int]) -> None:
         """Changed persons, then clock records, each acknowledged; then the group's offsets."""
         if not parts:
             return
+        await self._acknowledged()
         t0 = time.perf_counter()
         persons_t, clocks_t = self.topics.changelog("persons"), self.topics.changelog("clocks")
         acks = []
         for p in parts:
             recs = self.runners[p].person_records()
-            self.counts["persons_saved"] += len(recs)
+            self.counts["buckets_saved"] += len(recs)
             acks += await self._send_records(persons_t, p, recs)
         self.counts["ms_checkpoint_export"] += int((time.perf_counter() - t0) * 1000)
         await asyncio.gather(*acks)
@@ -396,14 +418,6 @@ async def _or_exit(step) -> None:
     except Exception:
         log.exception("rebalance step failed; exiting")
         _exit(EXIT_CRASHED)
-
-
-def _merge(parts: list[list[tuple[int, Message]]]) -> list[Message]:
-    """One partition's events and actions in the order they were written (record time)."""
-    if len(parts) == 1:
-        return [m for _, m in parts[0]]
-    merged = sorted((pair for part in parts for pair in part), key=lambda tm: tm[0])
-    return [m for _, m in merged]
 
 
 def _dead_letter_json(letter) -> bytes:

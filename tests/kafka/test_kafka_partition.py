@@ -7,7 +7,7 @@ import time
 
 import orjson
 import pytest
-from kafkakit import DEMO, demo_feed, final_states, identities, in_process, tiny_bundle
+from kafkakit import DEMO, demo_feed, final_states, identities, in_process, outside_fix, tiny_bundle
 
 from alerts.engine import Engine
 from config.loader import load_bundle
@@ -95,6 +95,35 @@ def test_a_replayed_tail_is_skipped_by_offset():
     assert [u["type"] for u in first] == ["tamper", "tamper"]
     assert [u["version"] for u in again] == [3]
     assert run.stats["already_applied"] == 2
+
+
+def test_a_checkpoint_writes_the_changed_buckets_and_restores_without_released_persons(tmp_path):
+    b = tiny_bundle(tmp_path)
+    engine = Engine(load_bundle(b))
+    decoder = Decoder(engine.person_index, load_bundle(b).settings)
+    run = PartitionRunner(engine, decoder, 0, 1)
+    t0 = int(time.time() * 1000) - 3_600_000
+    lines = [outside_fix("P1", t0), outside_fix("P1", t0 + 60_000),
+             orjson.dumps({"type": "fix", "person_id": "P2", "ts": t0, "lat": 30.0, "lon": 120.0})]
+    ups, _ = run.run([Message(EVENT, "events", i, v) for i, v in enumerate(lines)], t0)
+    assert [u["type"] for u in ups] == ["zone_exit"]
+    records = dict(run.person_records())
+    # a bucket per record, named by its number, holding only its own persons
+    assert all(orjson.loads(v)["b"] == int(k[1:]) for k, v in records.items())
+    assert sorted(pid for v in records.values() for pid in orjson.loads(v)["ids"]) == ["P1", "P2"]
+    run.saved()
+    assert run.person_records() == []  # nothing changed since
+
+    # P2 released from the bundle: P1's state and open alert come back, P2 is left out
+    (b / "persons.jsonl").write_text((b / "persons.jsonl").read_text().splitlines()[0] + "\n")
+    smaller = Engine(load_bundle(b))
+    back = PartitionRunner.restore(smaller, Decoder(smaller.person_index, load_bundle(b).settings),
+                                   0, 1, records.items(), run.clock_record()[1])
+    assert back.stats["restored_persons"] == 1 and back.stats["restore_unknown_person"] == 1
+    i = back.state.real.index_of("P1")
+    assert back.state.real.latest_ts[i] == t0 + 60_000
+    assert list(back.state.real.book.keys_by_person) == ["P1"]
+    assert back.next_offset == {"events": 3}
 
 
 def test_feed_plan_routes_keys_and_sends_ticks_everywhere():
