@@ -104,8 +104,9 @@ def cli_worker(argv: list[str]) -> int:
     _common(p, _PARTITIONS_HELP)
     p.add_argument("--batch", type=_positive_int, default=20000,
                    help="messages per batch at most (default 20000)")
-    p.add_argument("--within", type=_positive_float, default=0.1,
-                   help="seconds a batch waits to fill (default 0.1)")
+    p.add_argument("--within", type=_positive_float, default=0.05,
+                   help="seconds a fetch waits when nothing is there (default 0.05); a batch "
+                        "is whatever has arrived, up to --batch")
     p.add_argument("--session-timeout", type=_positive_float, default=10.0,
                    help="seconds before a silent worker's partitions move on (default 10)")
     p.add_argument("--heartbeat", type=_positive_float, default=None,

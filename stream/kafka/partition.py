@@ -125,17 +125,12 @@ class PartitionRunner:
                      now_ms: int) -> tuple[list[dict], list[ev.DeadLetter]]:
         """`run` for runs of one kind's records (anything with .topic, .offset and .value,
         such as aiokafka's records, all of one topic within a run): no object per message."""
-        # a world that has not started and gets no events of its own cannot change: skip its
-        # snapshot (a copy of every person's columns) in the common case of no drill at all
-        worlds = {world for world, part in enumerate((self.state.real, self.state.drill))
-                  if part.started} | ({0, 1} if segments else set())
-        if segments and not self.state.drill.started and not any(
-                b'"drill"' in (r.value or b"") for _, records in segments for r in records):
-            worlds.discard(1)
-        # only this partition's persons: nobody else's events come here, and a checkpoint
-        # stores only theirs
+        # Only this partition's persons: nobody else's events come here, and a checkpoint
+        # stores only theirs. A world not started yet holds only defaults: no copy of it (the
+        # drill world, in the common case of no drill at all).
         rows = self.owned_rows
-        before = {w: _snapshot(self.state.part(bool(w)), rows) for w in worlds}
+        worlds = (self.state.real, self.state.drill)
+        before = [_snapshot(part, rows) if part.started else _defaults(rows) for part in worlds]
         updates: list[dict] = []
         dead: list[ev.DeadLetter] = []
         touched: set[str] = set()
@@ -153,8 +148,8 @@ class PartitionRunner:
                 lines = []
                 updates += self._action(v, now_ms, dead, touched)
         updates += self._events(lines, now_ms, dead)
-        real = _changed(self.state.real, rows, before[0]) if 0 in before else set()
-        drill = _changed(self.state.drill, rows, before[1]) if 1 in before else set()
+        real, drill = (_changed(part, rows, old) if part.started else set()
+                       for part, old in zip(worlds, before, strict=True))
         for u in updates:
             (drill if u["drill"] else real).add(u["person_id"])
         # an action names a person but not a world: store both halves as they are
@@ -311,6 +306,12 @@ def _known(index, person_id) -> bool:
 def _letter(now_ms: int, reason: str, detail: str, raw: bytes | None) -> ev.DeadLetter:
     return ev.DeadLetter(received_at=rfc3339_utc(now_ms), reason=reason, detail=detail,
                          raw=raw_text(raw or b""))
+
+
+def _defaults(rows: np.ndarray):
+    """`_snapshot` of a world that has not started."""
+    cols = [np.full(len(rows), default, dtype=dtype) for dtype, default in state_mod._COLUMNS.values()]
+    return cols, {}
 
 
 def _snapshot(st: PartState, rows: np.ndarray):

@@ -61,7 +61,7 @@ class WorkerConfig:
     partitions: int
     replication_factor: int = 1
     batch: int = 20000
-    within_s: float = 0.1
+    within_s: float = 0.05
     session_timeout_s: float = 10.0
     heartbeat_s: float = 2.0
     checkpoint_s: float = 5.0
