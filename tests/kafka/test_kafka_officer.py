@@ -167,6 +167,17 @@ def listed(client, auth) -> list[dict]:
     return r.json()["alerts"]
 
 
+def alert_on_the_page(bootstrap, prefix, service, client_for, worker):
+    """A service, a client logged in as w1, and a zone_exit of P1 the worker sent, listed."""
+    rt = service()
+    c = client_for(rt)
+    w1 = login(c, "w1")
+    v1 = zone_exit(worker)
+    send_alerts(bootstrap, prefix, v1)
+    wait_for(lambda: listed(c, w1), timeout=10)
+    return rt, c, w1, v1
+
+
 # -- alerts in -------------------------------------------------------------------------------
 
 def test_a_version_sent_twice_shows_once_and_a_newer_one_replaces_it(
@@ -234,12 +245,7 @@ def test_a_restart_reads_on_from_its_stored_offsets(bootstrap, prefix, service, 
 
 def test_an_acknowledgement_goes_to_the_persons_partition_and_returns_the_workers_answer(
         bootstrap, prefix, service, client_for, worker):
-    rt = service()
-    c = client_for(rt)
-    w1 = login(c, "w1")
-    v1 = zone_exit(worker)
-    send_alerts(bootstrap, prefix, v1)
-    wait_for(lambda: listed(c, w1), timeout=10)
+    rt, c, w1, v1 = alert_on_the_page(bootstrap, prefix, service, client_for, worker)
     actions = Topics(prefix).actions
     with ThreadPoolExecutor(1) as pool:
         answer = pool.submit(c.post, f"/v1/alerts/{v1['alert_id']}/acknowledge", headers=w1)
@@ -315,12 +321,7 @@ def test_an_expired_alert_is_refused_here_and_nothing_is_sent(
 
 def test_a_refusal_by_the_worker_comes_back_as_a_clear_error(
         bootstrap, prefix, service, client_for, worker):
-    rt = service()
-    c = client_for(rt)
-    w1 = login(c, "w1")
-    v1 = zone_exit(worker)
-    send_alerts(bootstrap, prefix, v1)
-    wait_for(lambda: listed(c, w1), timeout=10)
+    rt, c, w1, v1 = alert_on_the_page(bootstrap, prefix, service, client_for, worker)
     with ThreadPoolExecutor(1) as pool:
         answer = pool.submit(c.post, f"/v1/alerts/{v1['alert_id']}/acknowledge", headers=w1)
         (_, _, value), = wait_for(lambda: records(bootstrap, Topics(prefix).actions), timeout=10)
