@@ -52,6 +52,33 @@ WORDS = {
 CONDITION_WORDS = {"active": ("未解除", "active"), "cleared": ("已解除", "cleared")}
 DRILL_WORDS = ("演练", "drill")
 
+# SPEC §7: how officers name an alert's handling, a disposition, a severity and a role. The
+# page (alerts/feed/words.py) and the shift summary (alerts/summary/words.py) both read these.
+DISPOSITION_WORDS = {
+    "violation_confirmed": ("确认违规", "violation confirmed"),
+    "false_alarm": ("误报", "false alarm"),
+    "authorized": ("已批准外出", "authorized"),
+    "device_fault": ("设备故障", "device fault"),
+    "other": ("其他", "other"),
+}
+HANDLING_WORDS = {
+    "new": ("待签收", "new"),
+    "acknowledged": ("已签收", "acknowledged"),
+    "resolved": ("已处置", "resolved"),
+}
+SEVERITY_WORDS = {
+    "critical": ("紧急", "critical"),
+    "high": ("高", "high"),
+    "medium": ("中", "medium"),
+    "low": ("低", "low"),
+}
+ROLE_WORDS = {
+    "officer": ("矫正工作人员", "officer"),
+    "duty": ("值班人员", "duty officer"),
+    "supervisor": ("值班长", "supervisor"),
+    "admin": ("系统管理员", "admin"),
+}
+
 
 def message(alert_type: str, person_name: str, zone_name: str | None, condition: str, drill: bool) -> dict:
     """The alert's one-line summary in 中文 and English."""

@@ -4,35 +4,20 @@ browser never spells an alert type or a disposition on its own."""
 from __future__ import annotations
 
 from alerts.actions import DISPOSITIONS
-from alerts.kinds import ALERT_TYPES, CONDITION_WORDS, DRILL_WORDS, WORDS
+from alerts.kinds import (
+    ALERT_TYPES,
+    CONDITION_WORDS,
+    DISPOSITION_WORDS,
+    DRILL_WORDS,
+    HANDLING_WORDS,
+    ROLE_WORDS,
+    SEVERITY_WORDS,
+    WORDS,
+)
 
-DISPOSITION_WORDS = {
-    "violation_confirmed": ("确认违规", "violation confirmed"),
-    "false_alarm": ("误报", "false alarm"),
-    "authorized": ("已批准外出", "authorized"),
-    "device_fault": ("设备故障", "device fault"),
-    "other": ("其他", "other"),
-}
 assert tuple(DISPOSITION_WORDS) == DISPOSITIONS
 
-HANDLING_WORDS = {
-    "new": ("待签收", "new"),
-    "acknowledged": ("已签收", "acknowledged"),
-    "resolved": ("已处置", "resolved"),
-}
 ACTION_WORDS = {"acknowledge": ("签收", "acknowledge"), "resolve": ("处置", "resolve")}
-SEVERITY_WORDS = {
-    "critical": ("紧急", "critical"),
-    "high": ("高", "high"),
-    "medium": ("中", "medium"),
-    "low": ("低", "low"),
-}
-ROLE_WORDS = {
-    "officer": ("矫正工作人员", "officer"),
-    "duty": ("值班人员", "duty officer"),
-    "supervisor": ("值班长", "supervisor"),
-    "admin": ("系统管理员", "admin"),
-}
 STATUS_WORDS = {  # status events (SPEC §1), as the person timeline lists them
     "power_off": ("关机", "switched off"),
     "power_on": ("开机", "switched on"),

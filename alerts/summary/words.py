@@ -1,13 +1,21 @@
 """What the summary calls things, as (中文, English) pairs (SPEC §7).
 
-Alert types and conditions come from `alerts.kinds`; the rest repeat SPEC §7 (the officer page
-keeps the same table in alerts/feed/words.py, and tests/summary checks the two agree), so the
-handover sheet reads with the same words as the screen.
+Alert types, conditions, handling, dispositions, severities and roles come from `alerts.kinds`
+(SPEC §7), as on the officer page, so the handover sheet reads with the same words as the
+screen; the headings below are the summary's own.
 """
 
 from __future__ import annotations
 
-from alerts.kinds import CONDITION_WORDS, DRILL_WORDS, WORDS
+from alerts.kinds import (  # noqa: F401 - the summary's modules take every word from here
+    CONDITION_WORDS,
+    DISPOSITION_WORDS,
+    DRILL_WORDS,
+    HANDLING_WORDS,
+    ROLE_WORDS,
+    SEVERITY_WORDS,
+    WORDS,
+)
 
 Pair = tuple[str, str]
 
@@ -15,30 +23,6 @@ TYPE_WORDS = WORDS
 CONDITIONS = CONDITION_WORDS
 DRILL = DRILL_WORDS
 
-DISPOSITION_WORDS: dict[str, Pair] = {
-    "violation_confirmed": ("确认违规", "violation confirmed"),
-    "false_alarm": ("误报", "false alarm"),
-    "authorized": ("已批准外出", "authorized"),
-    "device_fault": ("设备故障", "device fault"),
-    "other": ("其他", "other"),
-}
-HANDLING_WORDS: dict[str, Pair] = {
-    "new": ("待签收", "new"),
-    "acknowledged": ("已签收", "acknowledged"),
-    "resolved": ("已处置", "resolved"),
-}
-SEVERITY_WORDS: dict[str, Pair] = {
-    "critical": ("紧急", "critical"),
-    "high": ("高", "high"),
-    "medium": ("中", "medium"),
-    "low": ("低", "low"),
-}
-ROLE_WORDS: dict[str, Pair] = {
-    "officer": ("矫正工作人员", "officer"),
-    "duty": ("值班人员", "duty officer"),
-    "supervisor": ("值班长", "supervisor"),
-    "admin": ("系统管理员", "admin"),
-}
 ACK_BASIS_WORDS: dict[str, Pair] = {
     "written": ("记录时间", "write time"),
     "resolution": ("处置时间", "resolution time"),

@@ -10,7 +10,6 @@ import warnings
 import pytest
 
 from alerts.summary import charts, compute_summary, render
-from alerts.summary.words import DISPOSITION_WORDS, HANDLING_WORDS, ROLE_WORDS, SEVERITY_WORDS
 
 from .fixture import BUNDLE, END, START, VERSION_TIMES, records
 
@@ -116,11 +115,3 @@ def test_no_cjk_font_fails_clearly(monkeypatch, tmp_path):
             charts.cjk_font()
     finally:
         charts.cjk_font.cache_clear()
-
-
-def test_words_agree_with_the_officer_page():
-    words = pytest.importorskip("alerts.feed.words")
-    assert words.DISPOSITION_WORDS == DISPOSITION_WORDS
-    assert words.HANDLING_WORDS == HANDLING_WORDS
-    assert words.SEVERITY_WORDS == SEVERITY_WORDS
-    assert words.ROLE_WORDS == ROLE_WORDS
