@@ -27,7 +27,6 @@ their own (alerts/admin/retention.py).
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from collections import Counter, deque
@@ -48,6 +47,7 @@ from config.model import PersonSpec
 from stream import events as ev
 from stream.decode import Decoder
 from stream.metrics import LookoutMetrics, count_persons
+from stream.subscriptions import Subscribers, Subscription
 
 log = logging.getLogger("lookout.live")
 
@@ -60,46 +60,6 @@ _PERSONS_EVERY_MS = 15_000  # persons tracked/silent gauges: a full scan, so not
 
 def wall_ms() -> int:
     return int(time.time() * 1000)
-
-
-class Subscription:
-    """New alert updates for one listener. A listener that falls `maxsize` behind loses the
-    oldest updates rather than holding the engine back; `dropped` counts them."""
-
-    def __init__(self, maxsize: int, on_close):
-        self._queue: queue.Queue = queue.Queue(maxsize)
-        self._on_close = on_close
-        self.dropped = 0
-        self.closed = False
-
-    def put(self, update: dict) -> None:
-        while True:
-            try:
-                self._queue.put_nowait(update)
-                return
-            except queue.Full:
-                try:
-                    self._queue.get_nowait()
-                    self.dropped += 1
-                except queue.Empty:
-                    pass
-
-    def get(self, timeout: float | None = None) -> dict | None:
-        """The next update, or None after `timeout` seconds without one."""
-        try:
-            return self._queue.get(timeout=timeout)
-        except queue.Empty:
-            return None
-
-    def close(self) -> None:
-        self.closed = True
-        self._on_close(self)
-
-    def __enter__(self) -> Subscription:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
 @dataclass(slots=True, eq=False)
@@ -168,8 +128,7 @@ class LiveRuntime:
         self._purge_stop = threading.Event()
         self._purger: threading.Thread | None = None
         self.last_purge: dict | None = None
-        self._subs: set[Subscription] = set()
-        self._subs_lock = threading.Lock()
+        self.subscribers = Subscribers()
         self._thread: threading.Thread | None = None
         self._stopping = self._closed = False
         self._last_snapshot = 0
@@ -354,14 +313,7 @@ class LiveRuntime:
 
     def subscribe(self, maxsize: int = 10_000) -> Subscription:
         """Every new alert update from now on (a thread-safe queue, for server-sent events)."""
-        sub = Subscription(maxsize, self._unsubscribe)
-        with self._subs_lock:
-            self._subs.add(sub)
-        return sub
-
-    def _unsubscribe(self, sub: Subscription) -> None:
-        with self._subs_lock:
-            self._subs.discard(sub)
+        return self.subscribers.subscribe(maxsize)
 
     def stats(self) -> dict:
         return {"accepted": self.accepted, "rejected": dict(self.rejected_by_reason),
@@ -594,11 +546,7 @@ class LiveRuntime:
         if now_ms - self._persons_counted >= _PERSONS_EVERY_MS:
             self._persons_counted = now_ms
             self.metrics.set_persons(*count_persons(self.engine, self._state))
-        with self._subs_lock:
-            subs = list(self._subs)
-        for sub in subs:
-            for u in new:
-                sub.put(u)
+        self.subscribers.publish(new)
         for future, result in out.replies:
             if isinstance(result, BaseException):
                 future.set_exception(result)

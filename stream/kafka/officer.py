@@ -23,7 +23,6 @@ in-process engine. The same API, page, stream and summary as the embedded servic
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -40,8 +39,9 @@ from stream.decode import raw_text, rfc3339_utc
 from stream.kafka.alerts_reader import AlertsReader, Expectation
 from stream.kafka.partition import home_partition
 from stream.kafka.topics import Topics
-from stream.live import Subscription, wall_ms
+from stream.live import wall_ms
 from stream.metrics import LookoutMetrics
+from stream.subscriptions import Subscribers, Subscription
 
 log = logging.getLogger("lookout.officer")
 
@@ -119,8 +119,7 @@ class KafkaOfficerRuntime:
         self.metrics = LookoutMetrics()
         self.counts: Counter = Counter()
         self.rejected_by_reason: Counter = Counter()
-        self._subs: set[Subscription] = set()
-        self._subs_lock = threading.Lock()
+        self.subscribers = Subscribers()
         self.last_purge: dict | None = None
         self.store = Store(db_path)
         self.notifier = None
@@ -195,14 +194,7 @@ class KafkaOfficerRuntime:
 
     def subscribe(self, maxsize: int = 10_000) -> Subscription:
         """Every alert version new to the store from now on."""
-        sub = Subscription(maxsize, self._unsubscribe)
-        with self._subs_lock:
-            self._subs.add(sub)
-        return sub
-
-    def _unsubscribe(self, sub: Subscription) -> None:
-        with self._subs_lock:
-            self._subs.discard(sub)
+        return self.subscribers.subscribe(maxsize)
 
     def _publish(self, new: list[dict]) -> None:
         """The reader's hand-off, after the versions are committed to the store."""
@@ -210,11 +202,7 @@ class KafkaOfficerRuntime:
         if self.notifier is not None:
             for u in new:
                 self.notifier.offer(u)
-        with self._subs_lock:
-            subs = list(self._subs)
-        for sub in subs:
-            for u in new:
-                sub.put(u)
+        self.subscribers.publish(new)
 
     # -- officers' actions -----------------------------------------------------------------
     def submit_action(self, action: dict, timeout: float | None = None) -> list[dict]:
