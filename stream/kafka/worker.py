@@ -141,11 +141,17 @@ class LookoutWorker:
     # -- partitions ---------------------------------------------------------------------------
     async def assigned(self, tps) -> None:
         """Pauses what needs restoring: the restore runs in the fetch loop, since heartbeats
-        stop while this callback runs and a long restore would cost the membership."""
-        new = {tp for tp in tps if tp.partition not in self.runners}
-        self.restoring |= new
-        self.consumer.pause(*new)
-        if not new:
+        stop while this callback runs and a long restore would cost the membership.
+
+        Every assigned partition is restored from its changelog, even one this worker ran
+        before: the group revokes all before it assigns, so whoever owned it meanwhile (maybe
+        nobody, maybe another worker) wrote the last checkpoint."""
+        tps = set(tps)
+        async with self.lock:
+            self._drop(sorted({tp.partition for tp in tps} & self.runners.keys()))
+            self.restoring |= tps
+            self.consumer.pause(*tps)
+        if not tps:
             log.warning("lookout worker: partitions %s", sorted(self.runners))
 
     async def _restore_assigned(self) -> None:
@@ -167,23 +173,22 @@ class LookoutWorker:
         self.restoring -= set(tps)
         parts = sorted({tp.partition for tp in tps} & self.runners.keys())
         async with self.lock:
-            if not parts:
-                pass
-            elif await self._still_member(parts):
-                await self._checkpoint([p for p in parts if p in self.unsaved])
-            else:
-                # another member may have run these partitions already: writing our state
-                # now would put theirs back in time
-                log.warning("left the group before giving up %s; dropping their state", parts)
-            for p in parts:
-                self.unsaved.discard(p)
-                run = self.runners.pop(p)
+            await self._checkpoint([p for p in parts if p in self.unsaved])
+            self._drop(parts)
+
+    def _drop(self, parts: list[int]) -> None:
+        for p in parts:
+            self.unsaved.discard(p)
+            run = self.runners.pop(p, None)
+            if run is not None:
                 self.counts.update(run.stats)
-                for topic in (self.topics.events, self.topics.actions):
-                    self.metrics.forget_partition(topic, p)  # no stale lag for it
+            for topic in (self.topics.events, self.topics.actions):
+                self.metrics.forget_partition(topic, p)  # no stale lag for it
 
     async def _still_member(self, parts: list[int]) -> bool:
-        """Whether the group still counts this worker in (a dropped one must not write)."""
+        """Whether the group still counts this worker in (a dropped one must not write).
+        The broker's answer to a commit is the check; a member dropped in the instant after
+        it can still write once (only Kafka transactions fence that)."""
         from aiokafka.errors import CommitFailedError, IllegalStateError
 
         # aiokafka resets the generation when the coordinator says it forgot this member;
@@ -334,6 +339,17 @@ class LookoutWorker:
         if not parts:
             return
         await self._acknowledged()
+        if not await self._still_member(parts):
+            # The group moved these partitions on while this worker was away (stopped, cut
+            # off): their new owner may be ahead, and our records would put it back in time.
+            # Forget them; the rejoin restores whatever is assigned from the changelogs.
+            # The refusal makes aiokafka rejoin; what the group then assigns is restored afresh
+            # (restoring before that could read a checkpoint the current owner has not yet
+            # written when it gives the partition up).
+            log.warning("no longer in the group: dropping partitions %s unsaved", parts)
+            self.counts["checkpoints_refused"] += 1
+            self._drop(parts)
+            return
         t0 = time.perf_counter()
         persons_t, clocks_t = self.topics.changelog("persons"), self.topics.changelog("clocks")
         acks = []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
 
@@ -9,6 +11,7 @@ import orjson
 import pytest
 from kafkakit import (
     DEMO,
+    SESSION_S,
     demo_feed,
     final_states,
     identities,
@@ -140,6 +143,38 @@ def test_the_other_worker_takes_over_when_one_dies(bootstrap, prefix, workers, t
     assert identities(got) == identities(expected)
     assert final_states(got) == final_states(expected)
     assert a.proc.poll() is None
+
+
+def test_a_worker_the_group_dropped_does_not_write_over_the_partitions_new_owner(
+        bootstrap, prefix, workers, tmp_path, feed):
+    """A worker stopped longer than the session timeout (a long GC pause, a frozen VM) comes
+    back believing it still owns its partitions; its new owner has moved on meanwhile. The
+    stale worker's checkpoint must not land: a partition's clock never goes back."""
+    from stream.kafka.replay import read_records
+
+    a = workers.start(DEMO, prefix, 2, "--batch", "50", "--checkpoint", "0.3")
+    a.wait_assigned()
+    b = workers.start(DEMO, prefix, 2, "--batch", "50", "--checkpoint", "0.3")
+    b.wait_assigned()
+    sender = threading.Thread(target=replay_kafka, args=(bootstrap, prefix, feed, tmp_path,
+                                                         "--speed", "1500"))
+    sender.start()
+    wait_for(bootstrap, Topics(prefix).alerts, lambda got: len(got) >= 3, timeout=30)
+    os.kill(a.proc.pid, signal.SIGSTOP)
+    time.sleep(3 * float(SESSION_S))  # the group gives a's partition to b, which runs on
+    os.kill(a.proc.pid, signal.SIGCONT)
+    sender.join(120)
+    assert not sender.is_alive()
+    clocks: dict[int, list[int]] = {}
+    for key, value in read_records(bootstrap, Topics(prefix).changelog("clocks")):
+        clocks.setdefault(int(key), []).append(orjson.loads(value)["offsets"].get(
+            Topics(prefix).events, 0))
+    for p, offsets in clocks.items():
+        assert offsets == sorted(offsets), f"partition {p}'s clock went back: {offsets}"
+    got = read_all(bootstrap, Topics(prefix).alerts)
+    expected = in_process(DEMO, feed)
+    assert identities(got) == identities(expected)
+    assert final_states(got) == final_states(expected)
 
 
 def test_poison_goes_to_the_dead_letter_topic_and_the_worker_goes_on(
