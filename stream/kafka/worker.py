@@ -29,6 +29,7 @@ seen. The clock record, not the group's committed offsets, says where a partitio
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import signal
@@ -457,6 +458,9 @@ async def _main(bundle: Bundle, conf: WorkerConfig) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await worker.start()
+    # The bundle, its compiled zones and the person table are built once and live as long as
+    # the process: out of the collector's sight, its full collections stop walking them.
+    gc.freeze()
     try:
         await worker.run(stop)
     except Exception:  # a bug, not bad input: stop rather than skip a batch
