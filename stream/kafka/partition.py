@@ -90,6 +90,7 @@ class PartitionRunner:
         self.owned_rows = np.flatnonzero(self.owned)
         self.bucket_rows = {b: self.owned_rows[self.bucket_of[self.owned_rows] == b]
                             for b in range(BUCKETS)}
+        self.bucket_ids: dict[int, list[str]] = {}  # person ids of bucket_rows, made once
         self.next_offset: dict[str, int] = {}
         self.saved_offset: dict[str, int] = {}  # next_offset as the last clock record stored it
         self.stats: Counter = Counter()
@@ -235,22 +236,34 @@ class PartitionRunner:
                 buckets.add(int(self.bucket_of[index(pid)]))
             except KeyError:  # an action naming nobody we know changed nothing of theirs
                 continue
-        return [(f"b{b}", self._bucket_record(b)) for b in sorted(buckets)]
+        worlds = [("real", self.state.real, self._with_state(self.state.real))]
+        if self.state.drill.started:
+            worlds.append(("drill", self.state.drill, self._with_state(self.state.drill)))
+        return [(f"b{b}", self._bucket_record(b, worlds)) for b in sorted(buckets)]
 
-    def _bucket_record(self, b: int) -> bytes:
+    def _with_state(self, part: PartState) -> dict[int, list[str]]:
+        """bucket -> this partition's persons with pending counts or incidents in `part`: far
+        fewer than the bucket's persons, so a checkpoint does not walk them all."""
+        out: dict[int, list[str]] = {}
+        for pid in sorted(part.counters.keys() | part.book.keys_by_person.keys()):
+            i = self.engine.person_index.get(pid)
+            if i is not None and self.owned[i]:
+                out.setdefault(int(self.bucket_of[i]), []).append(pid)
+        return out
+
+    def _bucket_record(self, b: int, worlds) -> bytes:
         rows = self.bucket_rows[b]
-        ids = [self.state.real.person_ids[i] for i in rows.tolist()]
-        halves = {}
-        for name, part in (("real", self.state.real), ("drill", self.state.drill)):
-            if name == "drill" and not part.started:
-                halves[name] = None
-                continue
-            incidents = [part.book.by_key[k].to_state()
-                         for pid in ids for k in sorted(part.book.keys_by_person.get(pid, ()))]
+        ids = self.bucket_ids.get(b)
+        if ids is None:
+            ids = self.bucket_ids[b] = [self.state.real.person_ids[i] for i in rows.tolist()]
+        halves = {"drill": None}
+        for name, part, with_state in worlds:
+            mine = with_state.get(b, ())
             halves[name] = {
                 "columns": {c: getattr(part, c)[rows] for c in _COLUMNS},
-                "counters": {pid: part.counters[pid] for pid in ids if part.counters.get(pid)},
-                "incidents": incidents,
+                "counters": {pid: part.counters[pid] for pid in mine if part.counters.get(pid)},
+                "incidents": [part.book.by_key[k].to_state() for pid in mine
+                              for k in sorted(part.book.keys_by_person.get(pid, ()))],
             }
         # numpy arrays serialise as JSON arrays (NaN as null, read back as NaN)
         return orjson.dumps({"p": self.partition, "b": b, "ids": ids, **halves},

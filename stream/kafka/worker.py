@@ -192,9 +192,12 @@ class LookoutWorker:
         it can still write once (only Kafka transactions fence that)."""
         from aiokafka.errors import CommitFailedError, IllegalStateError
 
-        # aiokafka resets the generation when the coordinator says it forgot this member;
-        # it has no public accessor for that
-        if getattr(self.consumer._coordinator, "generation", 1) < 0:
+        # aiokafka resets the generation and member id when the coordinator says it forgot
+        # this member (it has no public accessor for them). A reset while the commit waits
+        # would send it as a group-less commit, which the broker may take: so compare after.
+        coordinator = self.consumer._coordinator
+        member = (coordinator.generation, coordinator.member_id)
+        if member[0] < 0 or not member[1]:
             return False
         offsets = self._offsets(parts, saved=True)
         if offsets:  # the broker refuses a commit from a member it dropped
@@ -202,7 +205,7 @@ class LookoutWorker:
                 await self.consumer.commit(offsets)
             except (CommitFailedError, IllegalStateError):
                 return False
-        return True
+        return (coordinator.generation, coordinator.member_id) == member
 
     async def _seek(self, tp) -> None:
         """Where the state ends, not where the group committed (the state is written first)."""
