@@ -8,14 +8,22 @@ from collections import Counter
 
 import orjson
 
+from stream.decode import raw_text, rfc3339_utc
 from stream.events import DeadLetter
 
 
-def _line(letter: DeadLetter) -> bytes:
+def rejected(now_ms: int, reason: str, detail: str, raw: bytes | None) -> DeadLetter:
+    """A dead letter for `raw`, refused now (epoch ms) outside the decoder."""
+    return DeadLetter(received_at=rfc3339_utc(now_ms), reason=reason, detail=detail,
+                      raw=raw_text(raw or b""))
+
+
+def letter_json(letter: DeadLetter) -> bytes:
+    """One dead letter as JSON (a file line, a Kafka message)."""
     try:
-        return orjson.dumps(letter.to_dict()) + b"\n"
+        return orjson.dumps(letter.to_dict())
     except orjson.JSONEncodeError:  # a lone surrogate somewhere: escape rather than fail
-        return json.dumps(letter.to_dict()).encode() + b"\n"
+        return json.dumps(letter.to_dict()).encode()
 
 
 class DeadLetterWriter:
@@ -35,7 +43,7 @@ class DeadLetterWriter:
             return
         self.counts.update(d.reason for d in letters)
         if self._file is not None:
-            self._file.write(b"".join(_line(d) for d in letters))
+            self._file.write(b"".join(letter_json(d) + b"\n" for d in letters))
             self._file.flush()
 
     @property

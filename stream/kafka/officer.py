@@ -35,7 +35,8 @@ from alerts.admin.edits import EditRefused
 from alerts.store import Store
 from config.loader import load_bundle
 from stream import events as ev
-from stream.decode import raw_text, rfc3339_utc
+from stream.deadletter import letter_json, rejected
+from stream.decode import raw_text
 from stream.kafka.alerts_reader import AlertsReader, Expectation
 from stream.kafka.partition import home_partition
 from stream.kafka.topics import Topics
@@ -299,16 +300,16 @@ class KafkaOfficerRuntime:
             try:
                 obj = orjson.loads(raw)
             except orjson.JSONDecodeError as exc:
-                dead.append(_letter(now, ev.MALFORMED_JSON, str(exc), raw))
+                dead.append(rejected(now, ev.MALFORMED_JSON, str(exc), raw))
                 continue
             pid = obj.get("person_id") if isinstance(obj, dict) else None
             if isinstance(obj, dict) and obj.get("type") == "tick":
                 out += [(p, None, raw) for p in range(n)]
                 sent += 1
             elif not isinstance(obj, dict):
-                dead.append(_letter(now, ev.INVALID_FIELD, "event: not a JSON object", raw))
+                dead.append(rejected(now, ev.INVALID_FIELD, "event: not a JSON object", raw))
             elif not isinstance(pid, str) or not 1 <= len(pid) <= _PERSON_ID_MAX:
-                dead.append(_letter(now, ev.INVALID_FIELD,
+                dead.append(rejected(now, ev.INVALID_FIELD,
                                     f"person_id: required, a string of 1-{_PERSON_ID_MAX} "
                                     "characters", raw))
             else:
@@ -316,7 +317,7 @@ class KafkaOfficerRuntime:
                 sent += 1
         futures = [self._producer.send(self.topics.events, key=k, value=v, partition=p)
                    for p, k, v in out]
-        futures += [self._producer.send(self.topics.dead_letter, value=_letter_json(d))
+        futures += [self._producer.send(self.topics.dead_letter, value=letter_json(d))
                     for d in dead]
         self._wait(futures)
         reasons = Counter(d.reason for d in dead)
@@ -354,17 +355,3 @@ class KafkaOfficerRuntime:
                                  wall_ms() if now_ms is None else now_ms, who)
         self.last_purge = result
         return result
-
-
-def _letter(now_ms: int, reason: str, detail: str, raw: bytes) -> ev.DeadLetter:
-    return ev.DeadLetter(received_at=rfc3339_utc(now_ms), reason=reason, detail=detail,
-                         raw=raw_text(raw))
-
-
-def _letter_json(letter: ev.DeadLetter) -> bytes:
-    try:
-        return orjson.dumps(letter.to_dict())
-    except orjson.JSONEncodeError:  # a lone surrogate in raw
-        import json
-
-        return json.dumps(letter.to_dict()).encode()

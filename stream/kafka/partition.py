@@ -35,7 +35,8 @@ from alerts import state as state_mod
 from alerts.engine import Engine
 from alerts.state import NEVER, NO_TIME, PartState
 from stream import events as ev
-from stream.decode import Decoder, raw_text, rfc3339_utc
+from stream.deadletter import rejected
+from stream.decode import Decoder
 
 log = logging.getLogger("lookout.worker")
 EVENT, ACTION = "event", "action"
@@ -90,11 +91,11 @@ class PartitionRunner:
         self.owned_rows = np.flatnonzero(self.owned)
         self.bucket_rows = {b: self.owned_rows[self.bucket_of[self.owned_rows] == b]
                             for b in range(BUCKETS)}
-        self.bucket_ids: dict[int, list[str]] = {}  # person ids of bucket_rows, made once
+        ids = engine.caseload.person_ids
+        self.bucket_ids = {b: [ids[i] for i in rows.tolist()] for b, rows in self.bucket_rows.items()}
         self.next_offset: dict[str, int] = {}
         self.saved_offset: dict[str, int] = {}  # next_offset as the last clock record stored it
         self.stats: Counter = Counter()
-        self.changed: set[str] = set()  # by the last run
         self.unsaved: set[str] = set()  # since the last checkpoint
         self._seq = 0
 
@@ -141,7 +142,7 @@ class PartitionRunner:
                 v = r.value
                 if kind == EVENT:
                     if not v or v.isspace():
-                        dead.append(_letter(now_ms, ev.MALFORMED_JSON, "empty message", v))
+                        dead.append(rejected(now_ms, ev.MALFORMED_JSON, "empty message", v))
                     else:
                         lines.append(v)
                     continue
@@ -154,8 +155,7 @@ class PartitionRunner:
         for u in updates:
             (drill if u["drill"] else real).add(u["person_id"])
         # an action names a person but not a world: store both halves as they are
-        self.changed = real | drill | touched
-        self.unsaved |= self.changed
+        self.unsaved |= real | drill | touched
         return updates, dead
 
     def _unseen(self, records: list):
@@ -206,21 +206,21 @@ class PartitionRunner:
         try:
             action = orjson.loads(raw or b"")
         except orjson.JSONDecodeError as err:
-            dead.append(_letter(now_ms, ev.MALFORMED_JSON, f"action: {err}", raw))
+            dead.append(rejected(now_ms, ev.MALFORMED_JSON, f"action: {err}", raw))
             return []
         if not isinstance(action, dict):
-            dead.append(_letter(now_ms, ev.INVALID_FIELD, "action: not a JSON object", raw))
+            dead.append(rejected(now_ms, ev.INVALID_FIELD, "action: not a JSON object", raw))
             return []
         act = getattr(self.engine, "act", None)
         if act is None:
-            dead.append(_letter(now_ms, ev.INVALID_FIELD, "action: this engine takes none", raw))
+            dead.append(rejected(now_ms, ev.INVALID_FIELD, "action: this engine takes none", raw))
             return []
         action_error = getattr(engine_mod, "ActionError", ValueError)
         try:
             updates = act(self.state, action, now_ms)
         except action_error as err:
             reason = getattr(err, "reason", ev.INVALID_FIELD)
-            dead.append(_letter(now_ms, reason, f"action: {err}", raw))
+            dead.append(rejected(now_ms, reason, f"action: {err}", raw))
             return []
         if isinstance(action.get("person_id"), str):
             touched.add(action["person_id"])
@@ -253,9 +253,7 @@ class PartitionRunner:
 
     def _bucket_record(self, b: int, worlds) -> bytes:
         rows = self.bucket_rows[b]
-        ids = self.bucket_ids.get(b)
-        if ids is None:
-            ids = self.bucket_ids[b] = [self.state.real.person_ids[i] for i in rows.tolist()]
+        ids = self.bucket_ids[b]
         halves = {"drill": None}
         for name, part, with_state in worlds:
             mine = with_state.get(b, ())
@@ -314,11 +312,6 @@ def _known(index, person_id) -> bool:
     except KeyError:
         return False
     return True
-
-
-def _letter(now_ms: int, reason: str, detail: str, raw: bytes | None) -> ev.DeadLetter:
-    return ev.DeadLetter(received_at=rfc3339_utc(now_ms), reason=reason, detail=detail,
-                         raw=raw_text(raw or b""))
 
 
 def _defaults(rows: np.ndarray):

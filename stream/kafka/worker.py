@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import json
 import logging
 import signal
 import time
@@ -43,6 +42,7 @@ from aiokafka import ConsumerRebalanceListener
 
 from alerts.engine import Engine
 from config.model import Bundle
+from stream.deadletter import letter_json
 from stream.decode import Decoder
 from stream.kafka.partition import ACTION, EVENT, PartitionRunner
 from stream.kafka.topics import Topics
@@ -60,7 +60,6 @@ class WorkerConfig:
     bootstrap: str
     topics: Topics
     partitions: int
-    replication_factor: int = 1
     batch: int = 20000
     within_s: float = 0.05
     session_timeout_s: float = 10.0
@@ -318,7 +317,7 @@ class LookoutWorker:
         self.in_flight += [await self.producer.send(self.topics.alerts, orjson.dumps(u),
                                                     key=u["alert_id"].encode()) for u in updates]
         self.in_flight += [await self.producer.send(self.topics.dead_letter,
-                                                    _dead_letter_json(d)) for d in dead]
+                                                    letter_json(d)) for d in dead]
         if len(self.in_flight) > MAX_IN_FLIGHT:
             await self._acknowledged()
         self.counts["batches"] += 1
@@ -346,10 +345,9 @@ class LookoutWorker:
         if not await self._still_member(parts):
             # The group moved these partitions on while this worker was away (stopped, cut
             # off): their new owner may be ahead, and our records would put it back in time.
-            # Forget them; the rejoin restores whatever is assigned from the changelogs.
-            # The refusal makes aiokafka rejoin; what the group then assigns is restored afresh
-            # (restoring before that could read a checkpoint the current owner has not yet
-            # written when it gives the partition up).
+            # Forget them. The refusal makes aiokafka rejoin, and what the group then assigns
+            # is restored afresh (not before: the owner may not have written its last
+            # checkpoint yet).
             log.warning("no longer in the group: dropping partitions %s unsaved", parts)
             self.counts["checkpoints_refused"] += 1
             self._drop(parts)
@@ -438,13 +436,6 @@ async def _or_exit(step) -> None:
     except Exception:
         log.exception("rebalance step failed; exiting")
         _exit(EXIT_CRASHED)
-
-
-def _dead_letter_json(letter) -> bytes:
-    try:
-        return orjson.dumps(letter.to_dict())
-    except orjson.JSONEncodeError:  # a lone surrogate in raw: escape it rather than fail
-        return json.dumps(letter.to_dict()).encode()
 
 
 def _exit(code: int) -> None:
