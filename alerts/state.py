@@ -78,22 +78,13 @@ class PartState:
     # -- serialisation -------------------------------------------------------------------
     def export_person(self, person_id: str) -> dict:
         """One person's whole state, for stores keyed by person (Kafka changelogs)."""
-        return self.export_persons([person_id])[0]
-
-    def export_persons(self, person_ids: list[str]) -> list[dict]:
-        """`export_person` of each, reading every column once for all of them."""
-        rows = np.array([self.index_of(pid) for pid in person_ids], dtype=np.int64)
-        names = list(_COLUMNS)
-        values = [getattr(self, name)[rows].tolist() for name in names]
-        out = []
-        for i, pid in enumerate(person_ids):
-            keys = self.book.keys_by_person.get(pid, ())
-            out.append({
-                "columns": {name: col[i] for name, col in zip(names, values, strict=True)},
-                "counters": self.counters.get(pid, {}),
-                "incidents": [self.book.by_key[k].to_state() for k in sorted(keys)],
-            })
-        return out
+        p = self.index_of(person_id)
+        keys = self.book.keys_by_person.get(person_id, ())
+        return {
+            "columns": {name: getattr(self, name)[p].item() for name in _COLUMNS},
+            "counters": self.counters.get(person_id, {}),
+            "incidents": [self.book.by_key[k].to_state() for k in sorted(keys)],
+        }
 
     def import_person(self, person_id: str, record: dict) -> None:
         p = self.index_of(person_id)
