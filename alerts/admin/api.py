@@ -19,6 +19,7 @@ transaction that applies it: who, when, what, before, after.
 # and `Auth` is a parameter of build_admin_router.
 import threading
 from collections.abc import Callable
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -68,22 +69,29 @@ def build_admin_router(runtime, Auth, now_ms: Callable[[], int]) -> APIRouter:  
         if person is None or not who.scope.sees_person(person.office_id):
             raise _problem(404, "not_found", "没有该社区矫正对象", "no such person")
 
+    @contextmanager
+    def answered_as_problems():
+        """A refused edit, a bad bundle or a runtime that cannot take the change, as the
+        bilingual problem the caller gets."""
+        try:
+            yield
+        except edits.EditRefused as e:  # also Kafka mode: the bundle is the workers'
+            raise _problem(e.status, e.code, e.zh, e.en) from None
+        except BundleError as e:
+            raise bundle_problem(e) from None
+        except (RuntimeError, TimeoutError) as e:
+            raise _problem(503, "unavailable", "服务暂不可用，请稍后重试",
+                           f"the service cannot apply changes now: {e}") from None
+
     def change(who, make: Callable[[edits.Texts], edits.Edit]) -> dict:
         with lock:
             texts = read_texts(runtime.bundle_dir)
-            try:
+            with answered_as_problems():
                 edit = make(texts)
                 changed = any(texts.get(n) != t for n, t in edit.files.items())
                 # checked by the loader on a scratch copy first: BundleError, nothing written
                 bundle = runtime.change_bundle(edit.files, audit=(
                     who.officer_id, edit.what, edit.target, edit.before, edit.after))
-            except edits.EditRefused as e:
-                raise _problem(e.status, e.code, e.zh, e.en) from None
-            except BundleError as e:
-                raise bundle_problem(e) from None
-            except (RuntimeError, TimeoutError) as e:
-                raise _problem(503, "unavailable", "服务暂不可用，请稍后重试",
-                               f"the service cannot apply changes now: {e}") from None
         return {"what": edit.what, "target": edit.target, "changed": changed,
                 "before": edit.before, "after": edit.after,
                 "bundle": {"persons": len(bundle.persons), "zones": len(bundle.zones),
@@ -231,16 +239,9 @@ def build_admin_router(runtime, Auth, now_ms: Callable[[], int]) -> APIRouter:  
         with lock:
             loaded, disk = runtime.bundle_texts, read_texts(runtime.bundle_dir)
             files = sorted(n for n in disk if disk[n] != loaded.get(n))
-            try:
+            with answered_as_problems():
                 runtime.change_bundle({}, audit=(who.officer_id, "bundle.reload",
                                                  str(runtime.bundle_dir), None, {"files": files}))
-            except edits.EditRefused as e:  # e.g. Kafka mode: the bundle is the workers'
-                raise _problem(e.status, e.code, e.zh, e.en) from None
-            except BundleError as e:
-                raise bundle_problem(e) from None
-            except (RuntimeError, TimeoutError) as e:
-                raise _problem(503, "unavailable", "服务暂不可用，请稍后重试",
-                               f"the service cannot apply changes now: {e}") from None
         return {"what": "bundle.reload", "changed": bool(files), "files": files}
 
     # -- the audit log and retention -------------------------------------------------------
