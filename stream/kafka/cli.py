@@ -131,7 +131,7 @@ def cli_worker(argv: list[str]) -> int:
     topics = Topics(args.prefix)
     conf = WorkerConfig(
         bootstrap=args.kafka, topics=topics, partitions=counts[topics.events],
-        replication_factor=args.replication_factor, batch=args.batch, within_s=args.within,
+        batch=args.batch, within_s=args.within,
         session_timeout_s=args.session_timeout,
         heartbeat_s=args.heartbeat or args.session_timeout / 5, checkpoint_s=args.checkpoint,
         loglevel=args.log_level, metrics_port=args.metrics_port)

@@ -36,6 +36,13 @@ def password(user: str) -> str:
     return f"pw-{user}-secret"
 
 
+def login_headers(client, user: str) -> dict:
+    """The Authorization header of `user` logged in through `client` (a TestClient)."""
+    r = client.post("/v1/login", json={"officer_id": user, "password": password(user)})
+    assert r.status_code == 200, r.text
+    return {"Authorization": f"Bearer {r.json()['token']}"}
+
+
 def write_bundle(root: Path) -> Path:
     b = root / "bundle"
     b.mkdir(parents=True, exist_ok=True)

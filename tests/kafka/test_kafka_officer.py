@@ -8,19 +8,17 @@ and its answer to an officer's action is `Engine.act` on the action the service 
 
 from __future__ import annotations
 
-import shutil
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import orjson
 import pytest
-from admin.kit import USERS, fix, outside, password, write_bundle
+from admin.kit import fix, login_headers, outside
 from kafkakit import produce
 from polling import wait_for
 
 from alerts.engine import Engine
-from alerts.feed.access import set_password
 from config.loader import load_bundle
 from stream.decode import Decoder
 from stream.kafka.officer import KafkaOfficerRuntime
@@ -85,26 +83,6 @@ def records(bootstrap: str, topic: str) -> list[tuple[int, bytes | None, bytes]]
         consumer.close()
 
 
-@pytest.fixture(scope="module")
-def seeded_db(tmp_path_factory):
-    path = tmp_path_factory.mktemp("officer") / "template.db"
-    for user in USERS:
-        set_password(path, user, password(user))
-    return path
-
-
-@pytest.fixture
-def bundle_dir(tmp_path):
-    return write_bundle(tmp_path)
-
-
-@pytest.fixture
-def db(seeded_db, tmp_path):
-    path = tmp_path / "lookout-kafka.db"
-    shutil.copy(seeded_db, path)
-    return path
-
-
 @pytest.fixture
 def topics(bootstrap, prefix) -> Topics:
     create_topics(bootstrap, Topics(prefix), PARTITIONS)
@@ -148,12 +126,6 @@ def client_for():
         c.__exit__(None, None, None)
 
 
-def login(client: TestClient, user: str) -> dict:
-    r = client.post("/v1/login", json={"officer_id": user, "password": password(user)})
-    assert r.status_code == 200, r.text
-    return {"Authorization": f"Bearer {r.json()['token']}"}
-
-
 def zone_exit(worker: Worker, pid: str = "P1", t0: int | None = None) -> dict:
     t0 = now_ms() - 10 * MIN if t0 is None else t0
     (v1,) = worker.events(outside(pid, t0), outside(pid, t0 + MIN))
@@ -171,7 +143,7 @@ def alert_on_the_page(bootstrap, prefix, service, client_for, worker):
     """A service, a client logged in as w1, and a zone_exit of P1 the worker sent, listed."""
     rt = service()
     c = client_for(rt)
-    w1 = login(c, "w1")
+    w1 = login_headers(c, "w1")
     v1 = zone_exit(worker)
     send_alerts(bootstrap, prefix, v1)
     wait_for(lambda: listed(c, w1), timeout=10)
@@ -185,7 +157,7 @@ def test_a_version_sent_twice_shows_once_and_a_newer_one_replaces_it(
     rt = service()
     sub = rt.subscribe()
     c = client_for(rt)
-    w1 = login(c, "w1")
+    w1 = login_headers(c, "w1")
     v1 = zone_exit(worker)
     send_alerts(bootstrap, prefix, v1, v1)  # a worker crashed after sending it once
     got = wait_for(lambda: listed(c, w1), timeout=10)
@@ -213,8 +185,8 @@ def test_an_office_sees_only_its_own_alerts(bootstrap, prefix, service, client_f
     a = zone_exit(worker, "P1")
     b = zone_exit(worker, "P3")
     send_alerts(bootstrap, prefix, a, b)
-    w1, w2 = login(c, "w1"), login(c, "w2")
-    wait_for(lambda: len(listed(c, login(c, "adm"))) == 2, timeout=10)
+    w1, w2 = login_headers(c, "w1"), login_headers(c, "w2")
+    wait_for(lambda: len(listed(c, login_headers(c, "adm"))) == 2, timeout=10)
     assert [x["alert_id"] for x in listed(c, w1)] == [a["alert_id"]]
     assert [x["alert_id"] for x in listed(c, w2)] == [b["alert_id"]]
     assert c.get(f"/v1/alerts/{a['alert_id']}", headers=w2).status_code == 404
@@ -278,7 +250,7 @@ def test_no_answer_in_time_is_pending_and_the_answer_still_lands(
         bootstrap, prefix, service, client_for, worker):
     rt = service(action_wait_s=0.3)
     c = client_for(rt)
-    w1 = login(c, "w1")
+    w1 = login_headers(c, "w1")
     v1 = zone_exit(worker)
     send_alerts(bootstrap, prefix, v1)
     wait_for(lambda: listed(c, w1), timeout=10)
@@ -302,7 +274,7 @@ def test_an_expired_alert_is_refused_here_and_nothing_is_sent(
         bootstrap, prefix, service, client_for, worker):
     rt = service()
     c = client_for(rt)
-    w1 = login(c, "w1")
+    w1 = login_headers(c, "w1")
     t0 = now_ms() - 9 * DAY
     v1 = zone_exit(worker, "P1", t0)
     (v2,) = worker.events(fix("P1", t0 + 10 * MIN))  # cleared 9 days ago: past resolving
@@ -361,7 +333,7 @@ def test_events_go_to_the_events_topic_keyed_and_bad_lines_are_dead_lettered(
 def test_bundle_changes_are_refused_in_both_languages(service, client_for):
     rt = service()
     c = client_for(rt)
-    adm = login(c, "adm")
+    adm = login_headers(c, "adm")
     for r in (c.post("/v1/admin/reload", headers=adm),
               c.post("/v1/admin/permits", headers=adm, json={
                   "person_id": "P1", "start": "2026-11-20T08:00:00+08:00",
@@ -405,7 +377,7 @@ def test_end_to_end_a_gateway_event_becomes_an_alert_an_officer_acknowledges_thr
     w.wait_assigned()
     rt = service()
     c = client_for(rt)
-    w1 = login(c, "w1")
+    w1 = login_headers(c, "w1")
     t = now_ms() - 10 * MIN
     body = b"\n".join([outside("P1", t), outside("P1", t + MIN)])
     r = c.post("/v1/events", content=body, headers={"Authorization": "Bearer gw",
