@@ -36,6 +36,26 @@ def _classify(d_out: np.ndarray, thr: np.ndarray) -> np.ndarray:
     return np.where(d_out <= 0.0, INSIDE, np.where(d_out > thr, OUT, BAND)).astype(np.int8)
 
 
+# The two steps below take one zone's scalars or one row per fix (zones.CompiledZones decides
+# every zone's fixes at once with them; a Python call per zone costs more than the arithmetic).
+
+def near_bbox(bounds: np.ndarray, lon, lat, thr) -> np.ndarray:
+    """False where the fix is provably more than `thr` metres from the zone's area.
+    `bounds` is (minx, miny, maxx, maxy), one zone's or one row per fix."""
+    minx, miny, maxx, maxy = np.asarray(bounds).T
+    dx = np.maximum(np.maximum(minx - lon, lon - maxx), 0.0)
+    dy = np.maximum(np.maximum(miny - lat, lat - maxy), 0.0)
+    # distance_m's east-west scale is smallest at the most poleward latitude involved
+    pole = np.maximum(np.abs(lat), np.maximum(np.abs(miny), np.abs(maxy)))
+    d_lon, d_lat = metres_to_degrees(thr + SLACK_M, pole)
+    return (dx <= d_lon) & (dy <= d_lat)
+
+
+def relate_circle(centre_lon, centre_lat, radius_m, lon, lat, thr) -> np.ndarray:
+    """A circle's INSIDE / BAND / OUT: the measured distance to the centre against the radius."""
+    return _classify(distance_m(centre_lon, centre_lat, lon, lat) - radius_m, thr)
+
+
 class ZoneShape:
     """A polygon, a circle (centre + radius) or a corridor (line + radius), in WGS-84."""
 
@@ -73,12 +93,12 @@ class ZoneShape:
     def relate(self, lon: np.ndarray, lat: np.ndarray, thr: np.ndarray) -> np.ndarray:
         """INSIDE / BAND / OUT (int8) with OUT meaning distance outside > thr (metres)."""
         codes = np.full(lon.size, OUT, dtype=np.int8)
-        near = np.flatnonzero(self._near_bbox(lon, lat, thr))
+        near = np.flatnonzero(near_bbox(self.bounds, lon, lat, thr))
         if near.size == 0:
             return codes
         lon, lat, thr = lon[near], lat[near], thr[near]
         if self.kind == CIRCLE:
-            codes[near] = _classify(distance_m(*self.centre, lon, lat) - self.radius_m, thr)
+            codes[near] = relate_circle(*self.centre, self.radius_m, lon, lat, thr)
             return codes
         sub = np.full(near.size, OUT, dtype=np.int8)
         todo = np.arange(near.size)
@@ -87,7 +107,7 @@ class ZoneShape:
             sub[inside] = INSIDE
             todo = np.flatnonzero(~inside)
         if todo.size:
-            sub[todo] = self._relate_not_inside(lon[todo], lat[todo], thr[todo])
+            sub[todo] = self.relate_not_inside(lon[todo], lat[todo], thr[todo])
         codes[near] = sub
         return codes
 
@@ -107,18 +127,9 @@ class ZoneShape:
 
     # -- internals -------------------------------------------------------------------------
 
-    def _near_bbox(self, lon, lat, thr) -> np.ndarray:
-        """False where the fix is provably more than `thr` metres from the zone's area."""
-        minx, miny, maxx, maxy = self.bounds
-        dx = np.maximum(np.maximum(minx - lon, lon - maxx), 0.0)
-        dy = np.maximum(np.maximum(miny - lat, lat - maxy), 0.0)
-        # distance_m's east-west scale is smallest at the most poleward latitude involved
-        pole = np.maximum(np.abs(lat), max(abs(miny), abs(maxy)))
-        d_lon, d_lat = metres_to_degrees(thr + SLACK_M, pole)
-        return (dx <= d_lon) & (dy <= d_lat)
-
-    def _relate_not_inside(self, lon, lat, thr) -> np.ndarray:
-        """Polygons: fixes known to be outside. Corridors: any fix."""
+    def relate_not_inside(self, lon, lat, thr) -> np.ndarray:
+        """Polygons: fixes known to be outside. Corridors: any fix. (What `relate` leaves
+        after the bounding box, the circle formula and the polygon's own test.)"""
         x, y = self.frame.forward(lon, lat)
         if self.rings is None:
             return self._relate_shell(lon, lat, x, y, thr)

@@ -8,20 +8,22 @@
   (accuracy is ignored, SPEC §3: a fix qualifies on its centre, clears beyond the buffer).
 
 Geometry rules (closed zones, measured distances, strict OUT) are in geofences/shapes.py.
-Pairs are grouped by zone with one sort, so the cost is one vectorised pass per distinct zone,
-never a Python loop per fix.
+Most pairs are decided in a few vectorised passes over all pairs at once; the rest are grouped
+by zone with one sort (one pass per distinct zone), never a Python loop per fix.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import shapely
 
 from config.model import ZoneSpec
 from geofences.crs import convert_geometry_to_wgs84
 from geofences.geodesy import metres_to_degrees
 from geofences.gridindex import GridIndex
 from geofences.schedule import Schedule
-from geofences.shapes import BAND, CIRCLE, CORRIDOR, INSIDE, OUT, POLYGON, ZoneShape
+from geofences.shapes import (BAND, CIRCLE, CORRIDOR, INSIDE, OUT, POLYGON, ZoneShape, near_bbox,
+                              relate_circle)
 
 __all__ = ["CompiledZones", "INSIDE", "BAND", "OUT", "POLYGON", "CIRCLE", "CORRIDOR"]
 
@@ -80,6 +82,10 @@ class CompiledZones:
         self.shape = np.array([s.kind for s in self.shapes], dtype=np.int8)
         self.radius_m = np.array([s.radius_m for s in self.shapes], dtype=np.float64)
         self.bounds = np.array([s.bounds for s in self.shapes], dtype=np.float64).reshape(-1, 4)
+        self._centres = np.array([s.centre if s.kind == CIRCLE else (np.nan, np.nan)
+                                  for s in self.shapes], dtype=np.float64).reshape(-1, 2)
+        self._geometry_array = np.empty(len(self.shapes), dtype=object)
+        self._geometry_array[:] = [s.geometry for s in self.shapes]
         self._build_exclusion_index()
         return self
 
@@ -102,16 +108,30 @@ class CompiledZones:
     # -- decisions -------------------------------------------------------------------------
 
     def relate(self, zone_idx, lon, lat, accuracy_m) -> np.ndarray:
-        """int8 INSIDE / BAND / OUT for each pair (zone zone_idx[i], fix i)."""
+        """int8 INSIDE / BAND / OUT for each pair (zone zone_idx[i], fix i).
+
+        ZoneShape.relate's steps, each taken for all zones at once: the bounding box, the
+        circles' formula, the polygons' own test (one shapely call over their prepared
+        geometries); only fixes near a polygon but outside it, and corridors, go zone by zone."""
         zone_idx, lon, lat, acc = _flat(zone_idx, lon, lat, accuracy_m)
         codes = np.full(zone_idx.size, OUT, dtype=np.int8)
-        for z, pos in _groups(zone_idx):
-            buffer = self.buffer_m[z]
-            if self.kind_inclusion[z]:
-                thr = np.maximum(buffer, acc[pos])
-            else:
-                thr = np.full(pos.size, buffer)
-            codes[pos] = self.shapes[z].relate(lon[pos], lat[pos], thr)
+        buffer = self.buffer_m[zone_idx]
+        thr = np.where(self.kind_inclusion[zone_idx], np.maximum(buffer, acc), buffer)
+        near = np.flatnonzero(near_bbox(self.bounds[zone_idx], lon, lat, thr))
+        shape = self.shape[zone_idx[near]]
+        circle = near[shape == CIRCLE]
+        if circle.size:
+            z = zone_idx[circle]
+            codes[circle] = relate_circle(self._centres[z, 0], self._centres[z, 1],
+                                          self.radius_m[z], lon[circle], lat[circle], thr[circle])
+        polygon = near[shape == POLYGON]
+        inside = shapely.intersects_xy(self._geometry_array[zone_idx[polygon]], lon[polygon],
+                                       lat[polygon])
+        codes[polygon[inside]] = INSIDE
+        rest = np.concatenate([polygon[~inside], near[shape == CORRIDOR]])
+        for z, pos in _groups(zone_idx[rest]):
+            at = rest[pos]
+            codes[at] = self.shapes[z].relate_not_inside(lon[at], lat[at], thr[at])
         return codes
 
     def relate_one(self, zone_idx: int, lon: float, lat: float, accuracy_m: float) -> int:

@@ -117,21 +117,29 @@ def test_exclusion_ignores_accuracy():
 def test_mixed_pairs_come_back_in_input_order():
     specs = [
         zone("a", SQUARE),
-        zone("b", shapely.Point(119.8, 29.2), radius_m=300.0, kind="exclusion", buffer_m=50.0),
+        zone("b", shapely.Point(119.8, 29.2), radius_m=3000.0, kind="exclusion", buffer_m=500.0),
         zone("c", shapely.LineString([(119.5, 29.0), (119.6, 29.2)]), radius_m=100.0),
+        zone("d", shapely.Point(119.6, 29.1), radius_m=2000.0, buffer_m=150.0),
+        zone("e", shapely.box(119.7, 29.0, 119.75, 29.05), kind="exclusion", buffer_m=400.0),
     ]
     cz = CompiledZones.build(specs)
     rng = np.random.default_rng(5)
-    n = 3000
-    z = rng.integers(0, 3, n)
+    n = 6000
+    z = rng.integers(0, len(specs), n)
     lon, lat = rng.uniform(119.45, 119.85, n), rng.uniform(28.95, 29.25, n)
     acc = rng.uniform(0, 400, n)
     got = cz.relate(z, lon, lat, acc)
-    for k in range(3):
+    for k, spec in enumerate(specs):
         sel = z == k
         assert np.array_equal(
             got[sel], cz.relate(np.full(sel.sum(), k), lon[sel], lat[sel], acc[sel])
         )
+        # all zones at once must decide as the zone's own shape does alone
+        thr = np.maximum(spec.buffer_m, acc[sel]) if spec.kind == "inclusion" else \
+            np.full(sel.sum(), spec.buffer_m)
+        alone = cz.shapes[k].relate(lon[sel], lat[sel], thr)
+        assert np.array_equal(got[sel], alone)
+        assert {INSIDE, BAND, OUT} <= set(alone.tolist()), spec.zone_id
     assert cz.relate([], [], [], []).shape == (0,)
 
 
