@@ -97,6 +97,29 @@ def test_a_replayed_tail_is_skipped_by_offset():
     assert run.stats["already_applied"] == 2
 
 
+def test_empty_messages_are_dead_lettered_and_a_gap_is_counted():
+    bundle = load_bundle(DEMO)
+    engine = Engine(bundle)
+    run = PartitionRunner(engine, Decoder(engine.person_index, bundle.settings), 0, 1)
+    pid = bundle.persons[0].person_id
+    now = int(time.time() * 1000)
+
+    def tamper(i):
+        return orjson.dumps({"type": "status", "person_id": pid, "ts": now - 60_000 + i,
+                             "event": "tamper"})
+
+    values = [tamper(0), b"", None, tamper(1), b" \n ", tamper(2)]
+    offsets = [0, 1, 2, 3, 5, 6]  # 4 is gone (compaction, a transaction marker)
+    ups, dead = run.run([Message(EVENT, "events", o, v) for o, v in zip(offsets, values)], now)
+    assert [u["version"] for u in ups] == [1, 2, 3]
+    assert [(d.reason, d.detail) for d in dead] == [("malformed_json", "empty message")] * 3
+    assert run.stats["offset_gaps"] == 1 and run.next_offset == {"events": 7}
+    # the contiguous case moves the offset too, and what it held is skipped when read again
+    ups, _ = run.run([Message(EVENT, "events", o, tamper(o)) for o in (5, 6, 7, 8)], now)
+    assert [u["version"] for u in ups] == [4, 5] and run.next_offset == {"events": 9}
+    assert run.stats["already_applied"] == 2
+
+
 def test_a_checkpoint_writes_the_changed_buckets_and_restores_without_released_persons(tmp_path):
     b = tiny_bundle(tmp_path)
     engine = Engine(load_bundle(b))
