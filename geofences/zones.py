@@ -21,6 +21,7 @@ from config.model import ZoneSpec
 from geofences.crs import convert_geometry_to_wgs84
 from geofences.geodesy import metres_to_degrees
 from geofences.gridindex import GridIndex
+from geofences.interior import InteriorGrids
 from geofences.schedule import Schedule
 from geofences.shapes import (BAND, CIRCLE, CORRIDOR, INSIDE, OUT, POLYGON, ZoneShape, near_bbox,
                               relate_circle)
@@ -86,6 +87,7 @@ class CompiledZones:
                                   for s in self.shapes], dtype=np.float64).reshape(-1, 2)
         self._geometry_array = np.empty(len(self.shapes), dtype=object)
         self._geometry_array[:] = [s.geometry for s in self.shapes]
+        self._interior = InteriorGrids(self._geometry_array, self.shape == POLYGON)
         self._build_exclusion_index()
         return self
 
@@ -111,8 +113,9 @@ class CompiledZones:
         """int8 INSIDE / BAND / OUT for each pair (zone zone_idx[i], fix i).
 
         ZoneShape.relate's steps, each taken for all zones at once: the bounding box, the
-        circles' formula, the polygons' own test (one shapely call over their prepared
-        geometries); only fixes near a polygon but outside it, and corridors, go zone by zone."""
+        circles' formula, the polygons' own test (an interior-cell lookup, then one shapely
+        call over the prepared geometries for the fixes it leaves); only fixes near a polygon
+        but outside it, and corridors, go zone by zone."""
         zone_idx, lon, lat, acc = _flat(zone_idx, lon, lat, accuracy_m)
         codes = np.full(zone_idx.size, OUT, dtype=np.int8)
         buffer = self.buffer_m[zone_idx]
@@ -125,8 +128,10 @@ class CompiledZones:
             codes[circle] = relate_circle(self._centres[z, 0], self._centres[z, 1],
                                           self.radius_m[z], lon[circle], lat[circle], thr[circle])
         polygon = near[shape == POLYGON]
-        inside = shapely.intersects_xy(self._geometry_array[zone_idx[polygon]], lon[polygon],
-                                       lat[polygon])
+        inside = self._interior.surely_inside(zone_idx[polygon], lon[polygon], lat[polygon])
+        exact = polygon[~inside]
+        inside[~inside] = shapely.intersects_xy(self._geometry_array[zone_idx[exact]], lon[exact],
+                                                lat[exact])
         codes[polygon[inside]] = INSIDE
         rest = np.concatenate([polygon[~inside], near[shape == CORRIDOR]])
         for z, pos in _groups(zone_idx[rest]):
