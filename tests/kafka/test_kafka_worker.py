@@ -25,7 +25,8 @@ from kafkakit import (
 
 from config.loader import parse_ts_ms
 from stream.cli import main
-from stream.kafka.topics import Topics
+from stream.kafka.partition import home_partition
+from stream.kafka.topics import Topics, create_topics
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +54,24 @@ def test_an_event_in_gives_the_alert_out(bootstrap, prefix, workers, tmp_path):
         "P1", "zone_exit", "home", 1)
     assert alert["drill"] is False
     assert w.proc.poll() is None
+
+
+def test_a_worker_that_has_read_everything_saves_its_state_without_waiting_for_an_empty_poll(
+        bootstrap, prefix, workers, tmp_path):
+    b = tiny_bundle(tmp_path)
+    topics = Topics(prefix)
+    create_topics(bootstrap, topics, 2)
+    now = int(time.time() * 1000)
+    produce(bootstrap, topics.events,
+            [(b"P1", outside_fix("P1", now - 60_000)), (b"P1", outside_fix("P1", now - 30_000))])
+    # an empty poll would take 8 s and a periodic checkpoint 120 s: only having caught up with
+    # every partition can save the state sooner
+    workers.start(b, prefix, 2, "--within", "8", "--checkpoint", "120").wait_assigned()
+    wait_for(bootstrap, topics.alerts, lambda got: got, timeout=60)
+    clocks = wait_for(bootstrap, topics.changelog("clocks"),
+                      lambda got: any(c["offsets"].get(topics.events) == 2 for c in got),
+                      timeout=5)
+    assert {c["p"] for c in clocks} == {home_partition("P1", 2)}
 
 
 def test_the_worker_serves_metrics_that_count_what_it_did(bootstrap, prefix, workers, tmp_path):
