@@ -2,10 +2,11 @@
 
 * throughput: a 20,000-person caseload's feed (~200,000 fixes, benchmarks/out/, shared with
   `make bench`) put on `{prefix}.events`, then run by 1 or 2 `lookout worker` processes;
-  events/s from the first worker ready until every partition's state holds the last event
-  (its alert updates acknowledged, its final idle poll and checkpoint included). Right after
-  each one-worker run, on the same topic: a bare aiokafka consumer that only decodes each
-  message (orjson.loads), timed from its first batch. `--repeat` such pairs; the ratio
+  events/s from the first batch a worker has in hand until every partition's state holds the
+  last event (its alert updates acknowledged, its final checkpoint included). Right after
+  each one-worker run, on the same topic and with the worker's fetch sizes: a bare aiokafka
+  consumer that only decodes each message (orjson.loads), timed likewise from its first batch
+  to its last. `--repeat` such pairs; the ratio
   reported is the median of the pairs' ratios (the machine is shared and noisy).
 * latency: 5,000 events/s for `--seconds`, every event stamped with the wall clock as it is
   sent, and a `tamper` status for a fresh person every 50 ms; latency = when its alert is read
@@ -42,7 +43,7 @@ def start_worker(bundle: Path, prefix: str, partitions: int, tmp: Path, i: int):
     log = tmp / f"worker-{prefix}-{i}.log"
     cmd = [sys.executable, "-m", "stream.cli", "worker", "--bundle", str(bundle), "--kafka",
            BOOTSTRAP, "--prefix", prefix, "--partitions", str(partitions),
-           "--session-timeout", "6", "--log-level", "warning"]
+           "--session-timeout", "6", "--log-level", "info"]
     fh = open(log, "wb")  # noqa: SIM115 - closed with the process
     proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     return proc, log
@@ -84,8 +85,8 @@ def plan_feed(feed: Path, partitions: int) -> list:
 
 def throughput(bundle: Path, msgs: list, n_workers: int, partitions: int, tmp: Path) -> dict:
     """The feed is on the topic before the workers start, as for the bare loop: from the
-    first worker ready (its log line) to the last clock record (its write time), the workers'
-    pace alone, not the producer's."""
+    first batch a worker fetched (its log line) to the last clock record (its write time), the
+    workers' pace alone, not the producer's nor the group's join."""
     from kafka import KafkaProducer
 
     from stream.kafka.replay import wait_processed
@@ -108,22 +109,27 @@ def throughput(bundle: Path, msgs: list, n_workers: int, partitions: int, tmp: P
             raise SystemExit("the workers did not finish")
     finally:
         stop(workers)
-    started = min(_ready_at(log) for _, log in workers)
+    firsts = [t for t in (_first_records_at(log) for _, log in workers) if t is not None]
+    if not firsts:
+        raise SystemExit(f"no worker logged its first records: {[str(log) for _, log in workers]}")
+    started = min(firsts)
     seconds = _last_write_at(topics.changelog("clocks")) - started
     return {"workers": n_workers, "events": len(msgs), "seconds": round(seconds, 2),
             "events_per_s": round(len(msgs) / seconds),
             "producer_events_per_s": round(len(msgs) / produced), "topic": topics.events}
 
 
-def _ready_at(log: Path) -> float:
-    """Epoch seconds of a worker's first "partitions [...]" line (logging's local asctime)."""
+def _first_records_at(log: Path) -> float | None:
+    """Epoch seconds of a worker's first "first records" line (logging's local asctime): the
+    moment its first batch is in hand, as the bare loop's clock starts at its first batch.
+    None if it never had any (a second worker may join after the first has read them all)."""
     from datetime import datetime
 
     for line in log.read_text(errors="replace").splitlines():
-        if "lookout worker: partitions [" in line:
+        if "first records since the assignment" in line:
             stamp = line[line.index("[") + 1:line.index("]")]
             return datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S,%f").timestamp()
-    raise SystemExit(f"no ready line in {log}")
+    return None
 
 
 def _last_write_at(topic: str) -> float:
@@ -147,9 +153,13 @@ def _last_write_at(topic: str) -> float:
 async def _bare_loop(topic: str, n: int) -> float:
     from aiokafka import AIOKafkaConsumer
 
+    from stream.kafka.worker import FETCH_MAX_BYTES, MAX_PARTITION_FETCH_BYTES
+
+    # the worker's fetch sizes: the same number of round trips for the same feed
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=BOOTSTRAP, auto_offset_reset="earliest",
                                 enable_auto_commit=False, group_id=f"bare-{uuid.uuid4().hex}",
-                                max_partition_fetch_bytes=4 << 20)
+                                max_partition_fetch_bytes=MAX_PARTITION_FETCH_BYTES,
+                                fetch_max_bytes=FETCH_MAX_BYTES)
     await consumer.start()
     try:
         seen, t0 = 0, None
@@ -182,7 +192,7 @@ def latency(bundle: Path, rate: int, seconds: float, n_workers: int, partitions:
     create_topics(BOOTSTRAP, topics, partitions)
     workers = [start_worker(bundle, topics.prefix, partitions, tmp, i) for i in range(n_workers)]
     received: dict[str, float] = {}
-    stop_reading = threading.Event()
+    stop_reading, reading = threading.Event(), threading.Event()
 
     def read_alerts():
         c = KafkaConsumer(bootstrap_servers=BOOTSTRAP, enable_auto_commit=False)
@@ -190,7 +200,9 @@ def latency(bundle: Path, rate: int, seconds: float, n_workers: int, partitions:
         c.assign(tps)
         c.seek_to_beginning(*tps)
         while not stop_reading.is_set():
-            for records in c.poll(timeout_ms=100).values():
+            polled = c.poll(timeout_ms=100)
+            reading.set()
+            for records in polled.values():
                 now = time.time()
                 for r in records:
                     u = orjson.loads(r.value)
@@ -202,6 +214,9 @@ def latency(bundle: Path, rate: int, seconds: float, n_workers: int, partitions:
     try:
         wait_assigned(workers, partitions)
         reader.start()
+        # the reader's own start-up (metadata, offsets) must not count as the first alerts' delay
+        if not reading.wait(30):
+            raise SystemExit("the alert reader did not start")
         producer = KafkaProducer(bootstrap_servers=BOOTSTRAP, acks=1, linger_ms=2)
         sent: dict[str, float] = {}
         tamper_every = 0.05
