@@ -60,6 +60,11 @@ def home_partition(person_id: str, n_partitions: int) -> int:
     return _key_hash(person_id) % n_partitions
 
 
+def placement(person_ids, n_partitions: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every person's home partition and bucket, computed once per person table."""
+    return _placement(tuple(person_ids), n_partitions)
+
+
 @lru_cache(maxsize=4)
 def _placement(person_ids: tuple[str, ...], n_partitions: int) -> tuple[np.ndarray, np.ndarray]:
     """Every person's home partition and bucket (pure-Python murmur2: once per person table).
@@ -86,7 +91,7 @@ class PartitionRunner:
         self.state = engine.new_state()
         # 漏管: a registered person never heard from raises signal_lost in one partition only,
         # the one their events would go to.
-        homes, self.bucket_of = _placement(tuple(engine.caseload.person_ids), n_partitions)
+        homes, self.bucket_of = placement(engine.caseload.person_ids, n_partitions)
         self.owned = homes == partition
         self.owned_rows = np.flatnonzero(self.owned)
         self.bucket_rows = {b: self.owned_rows[self.bucket_of[self.owned_rows] == b]

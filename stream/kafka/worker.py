@@ -44,7 +44,7 @@ from alerts.engine import Engine
 from config.model import Bundle
 from stream.deadletter import letter_json
 from stream.decode import Decoder
-from stream.kafka.partition import ACTION, EVENT, PartitionRunner
+from stream.kafka.partition import ACTION, EVENT, PartitionRunner, placement
 from stream.kafka.topics import Topics
 from stream.metrics import LookoutMetrics
 
@@ -82,6 +82,9 @@ class LookoutWorker:
         self.conf, self.topics = conf, conf.topics
         self.engine = Engine(bundle)
         self.decoder = Decoder(self.engine.person_index, bundle.settings)
+        # every person's partition and bucket (pure-Python murmur2, ~45 ms per 20,000 persons):
+        # computed now, not when a rebalance hands partitions over and they wait for it
+        placement(self.engine.caseload.person_ids, conf.partitions)
         self.runners: dict[int, PartitionRunner] = {}
         self.unsaved: set[int] = set()  # partitions that ran since their last checkpoint
         self.restoring: set = set()  # assigned topic-partitions, paused until restored
