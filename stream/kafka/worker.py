@@ -53,7 +53,6 @@ EXIT_CRASHED = 70  # EX_SOFTWARE: a supervisor restarts the worker; its state is
 RESTORE_TIMEOUT_S = 120.0
 STATE_BATCH_BYTES = 512 * 1024  # under the broker's default 1 MiB message limit
 MAX_IN_FLIGHT = 10_000  # alert updates sent and not yet acknowledged, at most
-CAUGHT_UP_GAP_S = 1.0  # a worker that has read all there is saves its state within this
 # Per partition and fetch. Each fetch round trip that finds the buffer empty stalls the loop;
 # bigger fetches make fewer of them (16 MiB is ~80,000 events of ~200 bytes).
 MAX_PARTITION_FETCH_BYTES = 16 << 20
@@ -98,7 +97,7 @@ class LookoutWorker:
         self.consumer = self.producer = None
         self._last_checkpoint = self._last_pulse = self._last_stats = time.monotonic()
         self._waiting_for_records = False
-        self._checkpointed = False  # since start
+        self._backlog = False  # assigned partitions not yet read to their end once
 
     # -- life ---------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -152,13 +151,15 @@ class LookoutWorker:
             await self.producer.stop()
 
     def _checkpoint_due(self, fetched: bool) -> bool:
-        """Every `checkpoint_s` while busy; at once when a poll comes back empty; and when the
-        last fetch read every partition to its end, without waiting for that empty poll, but
-        at most once a `CAUGHT_UP_GAP_S` (a trickle of events catches up after every batch; the
-        empty poll still saves what the gap held back)."""
-        since = time.monotonic() - self._last_checkpoint
-        return (not fetched or since >= self.conf.checkpoint_s
-                or ((since >= CAUGHT_UP_GAP_S or not self._checkpointed) and self._caught_up()))
+        """Every `checkpoint_s` while busy; at once when a poll comes back empty; and once
+        the backlog found at an assignment is read, without waiting for that empty poll (a
+        steady trickle, which catches up after every batch, keeps to `checkpoint_s`)."""
+        if not fetched or time.monotonic() - self._last_checkpoint >= self.conf.checkpoint_s:
+            return True
+        if self._backlog and self._caught_up():
+            self._backlog = False
+            return True
+        return False
 
     def _caught_up(self) -> bool:
         """Whether every assigned partition has been read up to the high watermark its last
@@ -197,7 +198,7 @@ class LookoutWorker:
         for tp in tps:
             await self._seek(tp)
         self.consumer.resume(*tps)
-        self._waiting_for_records = True
+        self._waiting_for_records = self._backlog = True
         log.info("restored partitions %s in %.2f s", parts, time.perf_counter() - t0)
         log.warning("lookout worker: partitions %s", sorted(self.runners))
 
@@ -402,7 +403,6 @@ class LookoutWorker:
             self.runners[p].saved()
             self.unsaved.discard(p)
         self._last_checkpoint = time.monotonic()
-        self._checkpointed = True
         self.counts["checkpoints"] += 1
         self.counts["ms_checkpoint"] += int((time.perf_counter() - t0) * 1000)
         try:

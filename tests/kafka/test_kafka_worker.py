@@ -56,7 +56,7 @@ def test_an_event_in_gives_the_alert_out(bootstrap, prefix, workers, tmp_path):
     assert w.proc.poll() is None
 
 
-def test_a_worker_that_has_read_everything_saves_its_state_without_waiting_for_an_empty_poll(
+def test_a_worker_that_has_read_its_backlog_saves_its_state_without_waiting_for_an_empty_poll(
         bootstrap, prefix, workers, tmp_path):
     b = tiny_bundle(tmp_path)
     topics = Topics(prefix)
@@ -64,8 +64,8 @@ def test_a_worker_that_has_read_everything_saves_its_state_without_waiting_for_a
     now = int(time.time() * 1000)
     produce(bootstrap, topics.events,
             [(b"P1", outside_fix("P1", now - 60_000)), (b"P1", outside_fix("P1", now - 30_000))])
-    # an empty poll would take 8 s and a periodic checkpoint 120 s: only having caught up with
-    # every partition can save the state sooner
+    # an empty poll would take 8 s and a periodic checkpoint 120 s: only having read the
+    # backlog to the end of every partition can save the state sooner
     workers.start(b, prefix, 2, "--within", "8", "--checkpoint", "120").wait_assigned()
     wait_for(bootstrap, topics.alerts, lambda got: got, timeout=60)
     clocks = wait_for(bootstrap, topics.changelog("clocks"),
