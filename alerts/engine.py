@@ -60,6 +60,8 @@ class Engine:
         ids = self.caseload.person_ids
         for part in (state.real, state.drill):
             keep = part.remap(ids, clock_start_for_new=not part.drill)
+            if part.writes is not None:  # rows moved: the ones noted before mean nothing now
+                part.writes = [np.arange(part.n_persons)]
             if part.started and not part.drill:
                 # a person enrolled now is tracked from now: 漏管 starts counting at once
                 new = ~keep
@@ -89,6 +91,9 @@ class Engine:
         self.stats[prefix + "duplicate"] += int(f.duplicate.sum())
         self.stats[prefix + "out_of_order"] += int(f.out_of_order.sum())
 
+        # the rules write only the slow persons, the quiet update only the batch's persons
+        st.note_writes(f.slow)
+        st.note_writes(b.person[b.person >= 0])
         out = PartRunner(st, cl, b, f, now_ms).run()
         self._quiet_update(st, b, f)
         st.clock = max(st.clock, int(b.ts.max()))
@@ -105,6 +110,7 @@ class Engine:
         if not st.drill:  # in a drill only persons the drill has sent are watched
             st.tracked_since[:] = t0
             st.silence_due[:] = t0 + self.caseload.timeout_ms
+            st.note_writes(np.arange(st.n_persons))
 
     def _quiet_update(self, st: PartState, b: ev.EventBatch, f) -> None:
         """Quiet persons only move their last-seen columns; nothing else can change."""
@@ -132,6 +138,7 @@ class Engine:
     def _drill_escalations(self, st: PartState, now_ms: int):
         """A drill's escalations count wall-clock seconds (SPEC §4), checked at every call."""
         due = np.flatnonzero(st.esc_due <= now_ms)
+        st.note_writes(due)
         out = []
         for p in due.tolist():
             for inc in escalate_due(st, self.caseload, p, now_ms):
@@ -156,6 +163,7 @@ class Engine:
         p = self.caseload.index.get(inc.person_id)
         if p is not None:
             part.refresh_escalation(inc.person_id, p)
+            part.note_writes([p])
         return [update_record(inc, self.caseload, drill)]
 
     def feed_down(self, state: EngineState, at_ms: int, now_ms: int) -> list[dict]:
@@ -178,6 +186,7 @@ class Engine:
             return []
         armed = st.silence_due != NEVER
         st.silence_due[armed] += max(0, at_ms - st.feed_down_since)
+        st.note_writes(np.flatnonzero(armed))
         st.feed_down_since = None
         inc = st.book.clear(("", FEED_DOWN, ""), at_ms)
         return [update_record(inc, self.caseload, False)] if inc is not None else []

@@ -48,10 +48,24 @@ class PartState:
         self.counters: dict[str, dict[str, list[int]]] = {}
         self.batches = 0
         self.feed_down_since: int | None = None  # live service: when the whole feed stopped
+        # Rows the engine may have written (columns, counters, incidents), when someone asks:
+        # a Kafka worker persists only those persons, and diffing every column of a province's
+        # person table per batch cost more than the batch. None: nobody asks, nothing kept.
+        self.writes: list[np.ndarray] | None = None
 
     @property
     def n_persons(self) -> int:
         return len(self.person_ids)
+
+    def note_writes(self, rows) -> None:
+        if self.writes is not None:
+            self.writes.append(np.asarray(rows, dtype=np.int64).ravel())
+
+    def take_writes(self) -> np.ndarray:
+        """The rows noted since the last call (repeats possible), and forget them."""
+        rows = np.concatenate(self.writes) if self.writes else np.zeros(0, dtype=np.int64)
+        self.writes = []
+        return rows
 
     def index_of(self, person_id: str) -> int:
         index = getattr(self, "_index", None)

@@ -89,6 +89,7 @@ class PartitionRunner:
         self.engine, self.decoder = engine, decoder
         self.partition = partition
         self.state = engine.new_state()
+        self.state.real.writes, self.state.drill.writes = [], []  # see person_records
         # 漏管: a registered person never heard from raises signal_lost in one partition only,
         # the one their events would go to.
         homes, self.bucket_of = placement(engine.caseload.person_ids, n_partitions)
@@ -132,12 +133,6 @@ class PartitionRunner:
                      now_ms: int) -> tuple[list[dict], list[ev.DeadLetter]]:
         """`run` for runs of one kind's records (anything with .topic, .offset and .value,
         such as aiokafka's records, all of one topic within a run): no object per message."""
-        # Only this partition's persons: nobody else's events come here, and a checkpoint
-        # stores only theirs. A world not started yet holds only defaults: no copy of it (the
-        # drill world, in the common case of no drill at all).
-        rows = self.owned_rows
-        worlds = (self.state.real, self.state.drill)
-        before = [_snapshot(part, rows) if part.started else _defaults(rows) for part in worlds]
         updates: list[dict] = []
         dead: list[ev.DeadLetter] = []
         named: set[str] = set()  # persons an action names (an action does not say which world)
@@ -157,13 +152,13 @@ class PartitionRunner:
                 lines = []
                 updates += self._action(r.value, now_ms, dead, named)
         updates += self._events(lines, now_ms, dead)
-        changed = [_changed_rows(part, rows, old, self.engine.person_index) if part.started
-                   else _NO_ROWS for part, old in zip(worlds, before, strict=True)]
+        # the rows the engine says it wrote, and whoever an update or an action names
         named.update(u["person_id"] for u in updates)
         index = self.engine.person_index
-        named_rows = [index[pid] for pid in named if pid in index]
-        changed.append(np.array(named_rows, dtype=np.int64))
-        self.unsaved.update(np.unique(self.bucket_of[np.concatenate(changed)]).tolist())
+        rows = np.concatenate([self.state.real.take_writes(), self.state.drill.take_writes(),
+                               np.array([index[p] for p in named if p in index], dtype=np.int64)])
+        rows = rows[self.owned[rows]]  # only this partition's persons are stored here
+        self.unsaved.update(np.unique(self.bucket_of[rows]).tolist())
         return updates, dead
 
     def _unseen(self, records: list) -> list:
@@ -324,37 +319,3 @@ def _known(index, person_id) -> bool:
     except KeyError:
         return False
     return True
-
-
-def _defaults(rows: np.ndarray):
-    """`_snapshot` of a world that has not started."""
-    cols = [np.full(len(rows), default, dtype=dtype) for dtype, default in state_mod._COLUMNS.values()]
-    return cols, {}
-
-
-def _snapshot(st: PartState, rows: np.ndarray):
-    cols = [getattr(st, c)[rows] for c in _COLUMNS]
-    counters = {pid: {z: tuple(v) for z, v in d.items()} for pid, d in st.counters.items()}
-    return cols, counters
-
-
-def _changed_rows(st: PartState, rows: np.ndarray, snap, index: dict[str, int]) -> np.ndarray:
-    """Rows (of `rows`) whose columns or pending counts differ from the snapshot."""
-    cols, counters = snap
-    found = []
-    for name, old in zip(_COLUMNS, cols, strict=True):
-        new = getattr(st, name)[rows]
-        diff = new != old
-        if new.dtype.kind == "f":
-            diff &= ~(np.isnan(new) & np.isnan(old))
-        found.append(rows[np.flatnonzero(diff)])
-    counted = []
-    for pid in counters.keys() | st.counters.keys():
-        now = {z: tuple(v) for z, v in st.counters.get(pid, {}).items()}
-        if counters.get(pid, {}) != now and pid in index:
-            counted.append(index[pid])
-    found.append(np.array(counted, dtype=np.int64))
-    return np.concatenate(found)
-
-
-_NO_ROWS = np.zeros(0, dtype=np.int64)

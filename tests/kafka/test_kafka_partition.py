@@ -5,14 +5,16 @@ from __future__ import annotations
 import random
 import time
 
+import numpy as np
 import orjson
 import pytest
 from kafkakit import DEMO, demo_feed, final_states, identities, in_process, outside_fix, tiny_bundle
 
 from alerts.engine import Engine
+from alerts.state import _COLUMNS as COLUMNS
 from config.loader import load_bundle
 from stream.decode import Decoder
-from stream.kafka.partition import EVENT, Message, PartitionRunner, home_partition
+from stream.kafka.partition import ACTION, EVENT, Message, PartitionRunner, home_partition
 from stream.kafka.replay import FeedPlan
 
 
@@ -66,6 +68,67 @@ def test_partitions_raise_what_one_process_raises(feed, drill):
     assert identities(got) == identities(expected)
     assert final_states(got) == final_states(expected)
     assert {"zone_exit", "zone_enter", "signal_lost"} <= {u["type"] for u in expected}
+
+
+def _columns_and_counts(st):
+    cols = {c: getattr(st, c).copy() for c in COLUMNS}
+    counts = {pid: {z: tuple(v) for z, v in d.items()} for pid, d in st.counters.items()}
+    return cols, counts
+
+
+def _rows_that_differ(st, before) -> set[int]:
+    """The reference for the rows the engine notes as written: every column compared."""
+    cols, counts = before
+    rows = set()
+    for c, old in cols.items():
+        new = getattr(st, c)
+        diff = new != old
+        if new.dtype.kind == "f":
+            diff &= ~(np.isnan(new) & np.isnan(old))
+        rows |= set(np.flatnonzero(diff).tolist())
+    for pid in counts.keys() | st.counters.keys():
+        now = {z: tuple(v) for z, v in st.counters.get(pid, {}).items()}
+        if counts.get(pid, {}) != now:
+            rows.add(st.index_of(pid))
+    return rows
+
+
+@pytest.mark.parametrize("drill", [False, True])
+def test_the_buckets_marked_unsaved_hold_every_person_whose_state_changed(feed, drill):
+    """The runner stores the rows the engine says it wrote; a full diff of every column and
+    pending count around each batch (what the runner did before) must find nothing else."""
+    bundle = load_bundle(DEMO)
+    engine = Engine(bundle)
+    decoder = Decoder(engine.person_index, bundle.settings)
+    plan = FeedPlan(2, drill=drill)
+    msgs = [m for m in [*plan.messages(feed.read_bytes().splitlines()), *plan.end()]
+            if m.partition == 0]
+    run = PartitionRunner(engine, decoder, 0, 2)
+    rng = random.Random(7)
+    i, acted, checked = 0, 0, 0
+    now = int(time.time() * 1000)
+    while i < len(msgs):
+        k = rng.randint(1, 300)
+        batch = [Message(EVENT, "events", i + j, m.value) for j, m in enumerate(msgs[i:i + k])]
+        i += k
+        open_alerts = [inc for part in (run.state.real, run.state.drill)
+                       for inc in part.book.by_key.values() if inc.handling == "new"]
+        if open_alerts and rng.random() < 0.3:  # an officer acknowledges one, mid-batch
+            inc = open_alerts[0]
+            act = orjson.dumps({"type": "action", "person_id": inc.person_id, "ts": now,
+                                "alert_id": inc.alert_id, "action": "acknowledge", "by": "w1"})
+            batch.insert(len(batch) // 2, Message(ACTION, "actions", acted, act))
+            acted += 1
+        before = [_columns_and_counts(part) for part in (run.state.real, run.state.drill)]
+        run.unsaved.clear()
+        run.run(batch, now)
+        changed = set()
+        for part, old in zip((run.state.real, run.state.drill), before, strict=True):
+            changed |= _rows_that_differ(part, old)
+        owned = {r for r in changed if run.owned[r]}
+        assert {int(run.bucket_of[r]) for r in owned} <= run.unsaved
+        checked += len(owned)
+    assert checked > 100 and acted > 0
 
 
 def test_a_person_never_heard_from_is_missed_once_not_once_per_partition(tmp_path):
