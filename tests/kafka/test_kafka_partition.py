@@ -144,15 +144,25 @@ def test_a_person_never_heard_from_is_missed_once_not_once_per_partition(tmp_pat
     assert identities(got) == identities(expected)
 
 
-def test_a_replayed_tail_is_skipped_by_offset():
+def one_partition_runner():
+    """A runner holding the demo bundle's only partition, and a tamper status maker for one of
+    its persons (the i-th a millisecond after the (i-1)-th, a minute ago)."""
     bundle = load_bundle(DEMO)
     engine = Engine(bundle)
     run = PartitionRunner(engine, Decoder(engine.person_index, bundle.settings), 0, 1)
     pid = bundle.persons[0].person_id
     now = int(time.time() * 1000)
-    msgs = [Message(EVENT, "events", i, orjson.dumps({"type": "status", "person_id": pid,
-                                                      "ts": now - 60_000 + i, "event": "tamper"}))
-            for i in range(3)]
+
+    def tamper(i: int) -> bytes:
+        return orjson.dumps({"type": "status", "person_id": pid, "ts": now - 60_000 + i,
+                             "event": "tamper"})
+
+    return run, tamper, now
+
+
+def test_a_replayed_tail_is_skipped_by_offset():
+    run, tamper, now = one_partition_runner()
+    msgs = [Message(EVENT, "events", i, tamper(i)) for i in range(3)]
     first, _ = run.run(msgs[:2], now)
     again, _ = run.run(msgs, now)  # a consumer that re-reads from an older commit
     assert [u["type"] for u in first] == ["tamper", "tamper"]
@@ -161,16 +171,7 @@ def test_a_replayed_tail_is_skipped_by_offset():
 
 
 def test_empty_messages_are_dead_lettered_and_a_gap_is_counted():
-    bundle = load_bundle(DEMO)
-    engine = Engine(bundle)
-    run = PartitionRunner(engine, Decoder(engine.person_index, bundle.settings), 0, 1)
-    pid = bundle.persons[0].person_id
-    now = int(time.time() * 1000)
-
-    def tamper(i):
-        return orjson.dumps({"type": "status", "person_id": pid, "ts": now - 60_000 + i,
-                             "event": "tamper"})
-
+    run, tamper, now = one_partition_runner()
     values = [tamper(0), b"", None, tamper(1), b" \n ", tamper(2)]
     offsets = [0, 1, 2, 3, 5, 6]  # 4 is gone (compaction, a transaction marker)
     ups, dead = run.run([Message(EVENT, "events", o, v) for o, v in zip(offsets, values)], now)
