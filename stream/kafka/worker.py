@@ -151,12 +151,15 @@ class LookoutWorker:
             await self.producer.stop()
 
     def _checkpoint_due(self, fetched: bool) -> bool:
-        """Every `checkpoint_s` while busy; at once when a poll comes back empty; and once
-        the backlog found at an assignment is read, without waiting for that empty poll (a
-        steady trickle, which catches up after every batch, keeps to `checkpoint_s`)."""
-        if not fetched or time.monotonic() - self._last_checkpoint >= self.conf.checkpoint_s:
+        """Every `checkpoint_s` while busy; and at once when there is nothing more to read:
+        after a poll that came back empty, or once the backlog found at an assignment is read
+        (not waiting for that empty poll). A poll can come back empty with more to read, while
+        the next fetch is on its way: that is no pause (a province's backlog checkpointed at
+        every fetch round trip). A steady trickle, caught up after every batch, checkpoints
+        when a poll finds nothing, or every `checkpoint_s`."""
+        if time.monotonic() - self._last_checkpoint >= self.conf.checkpoint_s:
             return True
-        if self._backlog and self._caught_up():
+        if (not fetched or self._backlog) and self._caught_up():
             self._backlog = False
             return True
         return False
