@@ -6,19 +6,20 @@ import argparse
 import sys
 from contextlib import ExitStack
 
+from stream.cliargs import positive_float
+
 EXIT_BAD_INPUT = 2
 
 
 def _speed(value: str) -> float | None:
+    """'max', or N times real time."""
     if value == "max":
         return None
     try:
-        speed = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--speed: expected 'max' or a number, got {value!r}") from None
-    if not speed > 0:
-        raise argparse.ArgumentTypeError(f"--speed: must be greater than 0, got {value!r}")
-    return speed
+        return positive_float(value)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"expected max or a number greater than 0, got {value!r}") from None
 
 
 def _ts(value: str) -> int:

@@ -88,11 +88,28 @@ def test_bad_bundle_exits_2_naming_file_line_and_field(tmp_path, capsys):
     assert 'persons.jsonl:line 1: zones[0]: unknown zone "nowhere"' in capsys.readouterr().err
 
 
-def test_bad_flags_exit_2(tmp_path):
+@pytest.mark.parametrize("argv, message", [
+    (["replay", "x.jsonl", "--speed", "fast"],
+     "argument --speed: expected max or a number greater than 0, got 'fast'"),
+    (["replay", "x.jsonl", "--speed", "0"],
+     "argument --speed: expected max or a number greater than 0, got '0'"),
+    (["worker", "--kafka", "127.0.0.1:1", "--batch", "0"],
+     "argument --batch: must be at least 1, got '0'"),
+    (["worker", "--kafka", "127.0.0.1:1", "--within", "soon"],
+     "argument --within: expected a number, got 'soon'"),
+    (["worker", "--kafka", "127.0.0.1:1", "--checkpoint", "nan"],
+     "argument --checkpoint: must be greater than 0, got 'nan'"),
+])
+def test_bad_flags_exit_2_naming_the_flag(tmp_path, capsys, argv, message):
     b = write_bundle(tmp_path)
     with pytest.raises(SystemExit) as e:
-        main(["replay", "x.jsonl", "--bundle", str(b), "--speed", "fast"])
+        main([*argv, "--bundle", str(b)])
     assert e.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_missing_feed_exits_2(tmp_path):
+    b = write_bundle(tmp_path)
     assert main(["replay", str(tmp_path / "missing.jsonl"), "--bundle", str(b)]) == 2
 
 

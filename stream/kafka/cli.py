@@ -11,6 +11,8 @@ import os
 import sys
 import time
 
+from stream.cliargs import positive_float, positive_int
+
 EXIT_BAD_INPUT = 2
 EXIT_KAFKA = 1
 DEFAULT_PARTITIONS = 4
@@ -20,29 +22,9 @@ def _common(p: argparse.ArgumentParser, partitions_help: str) -> None:
     p.add_argument("--kafka", required=True, metavar="BOOTSTRAP",
                    help="bootstrap servers, host:port[,host:port...]")
     p.add_argument("--prefix", default="lookout", help="topic prefix (default: lookout)")
-    p.add_argument("--partitions", type=_positive_int, help=partitions_help)
-    p.add_argument("--replication-factor", type=_positive_int, default=1,
+    p.add_argument("--partitions", type=positive_int, help=partitions_help)
+    p.add_argument("--replication-factor", type=positive_int, default=1,
                    help="for topics created here (default 1: a single broker)")
-
-
-def _positive_int(v: str) -> int:
-    try:
-        n = int(v)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {v!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {v!r}")
-    return n
-
-
-def _positive_float(v: str) -> float:
-    try:
-        x = float(v)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {v!r}") from None
-    if not x > 0:
-        raise argparse.ArgumentTypeError(f"must be greater than 0, got {v!r}")
-    return x
 
 
 _PARTITIONS_HELP = (f"partitions of events/actions when they are created (default "
@@ -102,19 +84,19 @@ def cli_worker(argv: list[str]) -> int:
         description="Run the engine on Kafka: events and actions in, alert updates out.")
     p.add_argument("--bundle", required=True, help="deployment bundle folder")
     _common(p, _PARTITIONS_HELP)
-    p.add_argument("--batch", type=_positive_int, default=20000,
+    p.add_argument("--batch", type=positive_int, default=20000,
                    help="messages per batch at most (default 20000)")
-    p.add_argument("--within", type=_positive_float, default=0.05,
+    p.add_argument("--within", type=positive_float, default=0.05,
                    help="seconds a fetch waits when nothing is there (default 0.05); a batch "
                         "is whatever has arrived, up to --batch")
-    p.add_argument("--session-timeout", type=_positive_float, default=10.0,
+    p.add_argument("--session-timeout", type=positive_float, default=10.0,
                    help="seconds before a silent worker's partitions move on (default 10)")
-    p.add_argument("--heartbeat", type=_positive_float, default=None,
+    p.add_argument("--heartbeat", type=positive_float, default=None,
                    help="seconds between heartbeats (default: session timeout / 5)")
-    p.add_argument("--checkpoint", type=_positive_float, default=5.0,
+    p.add_argument("--checkpoint", type=positive_float, default=5.0,
                    help="seconds between state checkpoints while busy (default 5; always when "
                         "idle); a restart reruns about this much input")
-    p.add_argument("--metrics-port", type=_positive_int,
+    p.add_argument("--metrics-port", type=positive_int,
                    help="serve Prometheus metrics on 127.0.0.1:PORT/metrics")
     p.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
     args = p.parse_args(argv)
@@ -155,7 +137,7 @@ def cli_replay_kafka(argv: list[str]) -> int:
     p.add_argument("--drill", action="store_true", help="mark every event as a drill / 演练")
     p.add_argument("--collect", metavar="FILE",
                    help="wait for the workers, then write the alerts topic as JSONL (- stdout)")
-    p.add_argument("--timeout", type=_positive_float, default=120.0,
+    p.add_argument("--timeout", type=positive_float, default=120.0,
                    help="seconds --collect waits for the workers (default 120)")
     args = p.parse_args(argv)
 
