@@ -23,8 +23,17 @@ from geofences.geodesy import metres_to_degrees
 from geofences.gridindex import GridIndex
 from geofences.interior import InteriorGrids
 from geofences.schedule import Schedule
-from geofences.shapes import (BAND, CIRCLE, CORRIDOR, INSIDE, OUT, POLYGON, ZoneShape, near_bbox,
-                              relate_circle)
+from geofences.shapes import (
+    BAND,
+    CIRCLE,
+    CORRIDOR,
+    INSIDE,
+    OUT,
+    POLYGON,
+    ZoneShape,
+    near_bbox,
+    relate_circle,
+)
 
 __all__ = ["CompiledZones", "INSIDE", "BAND", "OUT", "POLYGON", "CIRCLE", "CORRIDOR"]
 
