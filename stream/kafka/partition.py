@@ -135,7 +135,6 @@ class PartitionRunner:
         such as aiokafka's records, all of one topic within a run): no object per message."""
         updates: list[dict] = []
         dead: list[ev.DeadLetter] = []
-        named: set[str] = set()  # persons an action names (an action does not say which world)
         lines: list[bytes] = []
         for kind, records in segments:
             records = self._unseen(records)
@@ -150,13 +149,11 @@ class PartitionRunner:
             for r in records:
                 updates += self._events(lines, now_ms, dead)
                 lines = []
-                updates += self._action(r.value, now_ms, dead, named)
+                updates += self._action(r.value, now_ms, dead)
         updates += self._events(lines, now_ms, dead)
-        # the rows the engine says it wrote, and whoever an update or an action names
-        named.update(u["person_id"] for u in updates)
-        index = self.engine.person_index
-        rows = np.concatenate([self.state.real.take_writes(), self.state.drill.take_writes(),
-                               np.array([index[p] for p in named if p in index], dtype=np.int64)])
+        # Every change to a person's columns, counts or incidents is a write the engine notes
+        # (an alert update or an action's effect included): no diff of the partition's table.
+        rows = np.concatenate([self.state.real.take_writes(), self.state.drill.take_writes()])
         rows = rows[self.owned[rows]]  # only this partition's persons are stored here
         self.unsaved.update(np.unique(self.bucket_of[rows]).tolist())
         return updates, dead
@@ -215,7 +212,7 @@ class PartitionRunner:
         out += self.engine.process(self.state, batch, now_ms)
         return out
 
-    def _action(self, raw: bytes | None, now_ms: int, dead: list, named: set) -> list[dict]:
+    def _action(self, raw: bytes | None, now_ms: int, dead: list) -> list[dict]:
         self.stats["actions"] += 1
         try:
             action = orjson.loads(raw or b"")
@@ -236,8 +233,6 @@ class PartitionRunner:
             reason = getattr(err, "reason", ev.INVALID_FIELD)
             dead.append(rejected(now_ms, reason, f"action: {err}", raw))
             return []
-        if isinstance(action.get("person_id"), str):
-            named.add(action["person_id"])
         return list(updates)
 
     # -- what to persist ---------------------------------------------------------------------
