@@ -271,30 +271,23 @@ class PartitionRunner:
 
     def _load_bucket(self, rec: dict) -> None:
         """A bucket record into the state; persons released from the bundle since are left out."""
-        index = self.state.real.index_of
-        rows, known = [], []
-        for pid in rec["ids"]:
-            try:
-                rows.append(index(pid))
-                known.append(True)
-            except KeyError:
-                known.append(False)
-        mask = np.array(known, dtype=bool)
-        rows = np.array(rows, dtype=np.int64)
+        index = self.engine.person_index
+        known = np.array([pid in index for pid in rec["ids"]], dtype=bool)
+        rows = np.array([index[pid] for pid in rec["ids"] if pid in index], dtype=np.int64)
         self.stats["restored_persons"] += len(rows)
-        self.stats["restore_unknown_person"] += int((~mask).sum())
+        self.stats["restore_unknown_person"] += int((~known).sum())
         for name, part in (("real", self.state.real), ("drill", self.state.drill)):
             half = rec.get(name)
             if half is None:
                 continue
             for c, values in half["columns"].items():
                 col = getattr(part, c)
-                col[rows] = np.array(values, dtype=col.dtype)[mask]
+                col[rows] = np.array(values, dtype=col.dtype)[known]
             for pid, counts in half["counters"].items():
-                if _known(index, pid):
+                if pid in index:
                     part.counters[pid] = {z: list(v) for z, v in counts.items()}
             for row in half["incidents"]:
-                if _known(index, row.get("person_id")):
+                if row.get("person_id") in index:
                     part.book.add_state(row)
 
     def saved(self) -> None:
@@ -307,10 +300,3 @@ class PartitionRunner:
                "drill": self.state.drill.clock_state(), "offsets": self.next_offset}
         return str(self.partition), orjson.dumps(rec)
 
-
-def _known(index, person_id) -> bool:
-    try:
-        index(person_id)
-    except KeyError:
-        return False
-    return True
