@@ -42,6 +42,7 @@ from stream.events import (
 )
 
 RAW_MAX_CHARS = 4096
+PERSON_ID_MAX = 64  # SPEC §1: person_id is a string of 1-64 characters
 # ts must be representable as RFC 3339 on output: years 0001..9999, UTC.
 MIN_TS_MS = -62_135_596_800_000
 MAX_TS_MS = 253_402_300_799_999
@@ -139,9 +140,8 @@ class Decoder:
 
     def __init__(self, person_index: Mapping[str, int], settings: Settings):
         # A registered id that breaks the 1-64 rule must still be rejected as invalid_field.
-        self._person = {
-            k: int(v) for k, v in person_index.items() if isinstance(k, str) and 1 <= len(k) <= 64
-        }
+        self._person = {k: int(v) for k, v in person_index.items()
+                        if isinstance(k, str) and 1 <= len(k) <= PERSON_ID_MAX}
         self._default_accuracy = float(settings.default_accuracy_m)
         self._max_future_ms = round(settings.max_future_s * 1000)
         self._convert = settings.datum_conversion
@@ -957,8 +957,9 @@ def _checked(obj: dict) -> _Fix | _Status | _Tick:
     pid = _value(obj, "person_id")
     if pid is None:
         raise _Invalid("person_id: required")
-    if type(pid) is not str or not 1 <= len(pid) <= 64:
-        raise _Invalid(f"person_id: must be a string of 1-64 characters, got {_shown(obj, 'person_id')}")
+    if type(pid) is not str or not 1 <= len(pid) <= PERSON_ID_MAX:
+        raise _Invalid(f"person_id: must be a string of 1-{PERSON_ID_MAX} characters, "
+                       f"got {_shown(obj, 'person_id')}")
     device = _value(obj, "device_id")
     if device is not None and type(device) is not str:
         raise _Invalid(f"device_id: must be a string, got {_shown(obj, 'device_id')}")

@@ -36,7 +36,7 @@ from alerts.store import Store
 from config.loader import load_bundle
 from stream import events as ev
 from stream.deadletter import letter_json, rejected
-from stream.decode import raw_text
+from stream.decode import PERSON_ID_MAX, raw_text
 from stream.kafka.alerts_reader import AlertsReader, Expectation
 from stream.kafka.partition import home_partition
 from stream.kafka.topics import Topics
@@ -49,8 +49,6 @@ log = logging.getLogger("lookout.officer")
 ACTION_WAIT_S = 5.0  # how long an officer's request waits for the worker's answer
 WATCH_S = 600.0  # how long the answer is still recorded in the action log after that
 SEND_TIMEOUT_S = 10.0
-_PERSON_ID_MAX = 64
-
 
 
 def bundle_refused() -> EditRefused:
@@ -308,9 +306,9 @@ class KafkaOfficerRuntime:
                 sent += 1
             elif not isinstance(obj, dict):
                 dead.append(rejected(now, ev.INVALID_FIELD, "event: not a JSON object", raw))
-            elif not isinstance(pid, str) or not 1 <= len(pid) <= _PERSON_ID_MAX:
+            elif not isinstance(pid, str) or not 1 <= len(pid) <= PERSON_ID_MAX:
                 dead.append(rejected(now, ev.INVALID_FIELD,
-                                    f"person_id: required, a string of 1-{_PERSON_ID_MAX} "
+                                    f"person_id: required, a string of 1-{PERSON_ID_MAX} "
                                     "characters", raw))
             else:
                 out.append((home_partition(pid, n), pid.encode(), raw))
