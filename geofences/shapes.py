@@ -91,7 +91,9 @@ class ZoneShape:
     # -- decisions -------------------------------------------------------------------------
 
     def relate(self, lon: np.ndarray, lat: np.ndarray, thr: np.ndarray) -> np.ndarray:
-        """INSIDE / BAND / OUT (int8) with OUT meaning distance outside > thr (metres)."""
+        """INSIDE / BAND / OUT (int8) with OUT meaning distance outside > thr (metres).
+        One zone's decision, step by step: the reference `CompiledZones.relate`, which takes
+        these steps for all zones at once, is tested against."""
         codes = np.full(lon.size, OUT, dtype=np.int8)
         near = np.flatnonzero(near_bbox(self.bounds, lon, lat, thr))
         if near.size == 0:

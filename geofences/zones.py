@@ -138,9 +138,10 @@ class CompiledZones:
                                           self.radius_m[z], lon[circle], lat[circle], thr[circle])
         polygon = near[shape == POLYGON]
         inside = self._interior.surely_inside(zone_idx[polygon], lon[polygon], lat[polygon])
-        exact = polygon[~inside]
-        inside[~inside] = shapely.intersects_xy(self._geometry_array[zone_idx[exact]], lon[exact],
-                                                lat[exact])
+        unsure = ~inside
+        exact = polygon[unsure]
+        inside[unsure] = shapely.intersects_xy(self._geometry_array[zone_idx[exact]], lon[exact],
+                                               lat[exact])
         codes[polygon[inside]] = INSIDE
         rest = np.concatenate([polygon[~inside], near[shape == CORRIDOR]])
         for z, pos in _groups(zone_idx[rest]):

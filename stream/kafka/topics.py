@@ -46,7 +46,6 @@ class Topics:
     def changelog(self, table: str) -> str:
         return f"{self.app_id}-{table}-changelog"  # the names faust gave its tables' logs
 
-
     def specs(self, partitions: int) -> dict[str, dict]:
         """name -> (partitions, configs) as created when missing."""
         keyed = {"num_partitions": partitions}
