@@ -23,14 +23,19 @@ def feed(tmp_path_factory):
     return demo_feed(tmp_path_factory.mktemp("feed") / "feed.jsonl")
 
 
+def engine_and_decoder(bundle_dir):
+    """The bundle, an engine over it and a decoder for its persons, as a worker builds them."""
+    bundle = load_bundle(bundle_dir)
+    engine = Engine(bundle)
+    return bundle, engine, Decoder(engine.person_index, bundle.settings)
+
+
 def run_partitioned(bundle_dir, lines, n, drill=False, seed=0, restart_p=0.3):
     """Every partition in random batches, checkpointed now and then as the worker does, and
     rebuilt from its stored records at random moments: the input after the last checkpoint runs
     again, as a restarted worker reads it again from Kafka. Some checkpoints are torn (persons
     stored, the clock record not), as a crash between the two writes leaves them."""
-    bundle = load_bundle(bundle_dir)
-    engine = Engine(bundle)
-    decoder = Decoder(engine.person_index, bundle.settings)
+    _, engine, decoder = engine_and_decoder(bundle_dir)
     plan = FeedPlan(n, drill=drill)
     per = {p: [] for p in range(n)}
     for m in [*plan.messages(lines), *plan.end()]:
@@ -105,9 +110,7 @@ def _rows_that_differ(st, before) -> set[int]:
 def test_the_buckets_marked_unsaved_hold_every_person_whose_state_changed(feed, drill):
     """The runner stores the rows the engine says it wrote; a full diff of every column and
     pending count around each batch (what the runner did before) must find nothing else."""
-    bundle = load_bundle(DEMO)
-    engine = Engine(bundle)
-    decoder = Decoder(engine.person_index, bundle.settings)
+    _, engine, decoder = engine_and_decoder(DEMO)
     plan = FeedPlan(2, drill=drill)
     msgs = [m for m in [*plan.messages(feed.read_bytes().splitlines()), *plan.end()]
             if m.partition == 0]
@@ -159,9 +162,8 @@ def test_a_person_never_heard_from_is_missed_once_not_once_per_partition(tmp_pat
 def one_partition_runner():
     """A runner holding the demo bundle's only partition, and a tamper status maker for one of
     its persons (the i-th a millisecond after the (i-1)-th, a minute ago)."""
-    bundle = load_bundle(DEMO)
-    engine = Engine(bundle)
-    run = PartitionRunner(engine, Decoder(engine.person_index, bundle.settings), 0, 1)
+    bundle, engine, decoder = engine_and_decoder(DEMO)
+    run = PartitionRunner(engine, decoder, 0, 1)
     pid = bundle.persons[0].person_id
     now = int(time.time() * 1000)
 
@@ -198,8 +200,7 @@ def test_empty_messages_are_dead_lettered_and_a_gap_is_counted():
 
 def test_a_checkpoint_writes_the_changed_buckets_and_restores_without_released_persons(tmp_path):
     b = tiny_bundle(tmp_path)
-    engine = Engine(load_bundle(b))
-    decoder = Decoder(engine.person_index, load_bundle(b).settings)
+    _, engine, decoder = engine_and_decoder(b)
     run = PartitionRunner(engine, decoder, 0, 1)
     t0 = int(time.time() * 1000) - 3_600_000
     lines = [outside_fix("P1", t0), outside_fix("P1", t0 + 60_000),
@@ -215,9 +216,9 @@ def test_a_checkpoint_writes_the_changed_buckets_and_restores_without_released_p
 
     # P2 released from the bundle: P1's state and open alert come back, P2 is left out
     (b / "persons.jsonl").write_text((b / "persons.jsonl").read_text().splitlines()[0] + "\n")
-    smaller = Engine(load_bundle(b))
-    back = PartitionRunner.restore(smaller, Decoder(smaller.person_index, load_bundle(b).settings),
-                                   0, 1, records.items(), run.clock_record()[1])
+    _, smaller, decoder = engine_and_decoder(b)
+    back = PartitionRunner.restore(smaller, decoder, 0, 1, records.items(),
+                                   run.clock_record()[1])
     assert back.stats["restored_persons"] == 1 and back.stats["restore_unknown_person"] == 1
     i = back.state.real.index_of("P1")
     assert back.state.real.latest_ts[i] == t0 + 60_000
