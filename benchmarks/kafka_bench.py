@@ -6,8 +6,8 @@
   last event (its alert updates acknowledged, its final checkpoint included). Right after
   each one-worker run, on the same topic and with the worker's fetch sizes: a bare aiokafka
   consumer that only decodes each message (orjson.loads), timed likewise from its first batch
-  to its last. `--repeat` such pairs; the ratio
-  reported is the median of the pairs' ratios (the machine is shared and noisy).
+  to its last. `--repeat` such pairs; the ratio reported is the median of the pairs' ratios
+  (the machine is shared and noisy).
 * latency: 5,000 events/s for `--seconds`, every event stamped with the wall clock as it is
   sent, and a `tamper` status for a fresh person every 50 ms; latency = when its alert is read
   back from `{prefix}.alerts` minus when the status was sent (p50/p99 over those alerts).
