@@ -3,15 +3,22 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test deps bench lint clean kafka-up kafka-down
+.PHONY: install run test deps bench lint clean kafka-up kafka-down web-vendor
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml package.json package-lock.json
 	[ -x $(BIN)/python ] || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
+	$(MAKE) web-vendor
 	touch $(STAMP)
+
+# The page's map library and the accessibility test's axe-core, from npm into node_modules/,
+# served by Lookout itself: intranets have no CDN. Without npm the page keeps its SVG map.
+web-vendor:
+	@if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund --loglevel=error; \
+	else echo "web-vendor: npm not found; the page falls back to its SVG map"; fi
 
 run: install
 	$(BIN)/lookout run --bundle config/demo --demo
@@ -50,4 +57,4 @@ kafka-down:
 	deploy/kafka/kafka.sh down
 
 clean:
-	rm -rf $(VENV) .pytest_cache build *.egg-info
+	rm -rf $(VENV) .pytest_cache build *.egg-info node_modules
