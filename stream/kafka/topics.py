@@ -8,6 +8,7 @@ changelogs follow the events' count too.
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass
 
 DAY_MS = 86_400_000
@@ -108,6 +109,10 @@ def partition_counts(admin, names: list[str]) -> dict[str, int]:
 
 
 def broker_answers(bootstrap: str, timeout_s: float = 3.0) -> bool:
+    # kafka-python retries an unanswered bootstrap for about a minute before it gives up: an
+    # open port is asked first, so a missing broker is known in well under a second.
+    if not any(_port_open(server, timeout_s) for server in bootstrap.split(",")):
+        return False
     from kafka import KafkaAdminClient
 
     try:
@@ -122,3 +127,13 @@ def broker_answers(bootstrap: str, timeout_s: float = 3.0) -> bool:
         return False
     finally:
         admin.close()
+
+
+def _port_open(server: str, timeout_s: float) -> bool:
+    host, _, port = server.strip().rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)),
+                                      timeout=min(timeout_s, 1.0)):
+            return True
+    except (OSError, ValueError):
+        return False
