@@ -9,6 +9,7 @@ is on shift. Reported when a bundle loads, when shifts change, and as a metric.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,12 +36,28 @@ class Gap:
     def hours(self) -> float:
         return sum(e - s for s, e in self.spans) / 60
 
+    @property
+    def daily(self) -> bool:
+        """The same hours every day of the week (a night nobody covers, say)."""
+        shapes = {(s % DAY_MIN, e - s) for s, e in self.spans}
+        return len(self.spans) == 7 and len(shapes) == 1
+
+    def as_json(self) -> dict:
+        return {"office_id": self.office_id, "office_name": self.office_name, "need": self.need,
+                "hours_a_week": self.hours, "warning": self.describe()}
+
     def describe(self) -> str:
         """One bilingual line, in SPEC §7's words (无人值班 / nobody on shift)."""
-        shown = ", ".join(span_text(s, e, _DAYS_EN) for s, e in self.spans[:_SHOWN_SPANS])
-        shown_zh = "，".join(span_text(s, e, _DAYS_ZH) for s, e in self.spans[:_SHOWN_SPANS])
-        more = len(self.spans) - _SHOWN_SPANS
-        tail_zh, tail_en = (f" 等 {len(self.spans)} 段", f" and {more} more") if more > 0 else ("", "")
+        if self.daily:
+            s, e = self.spans[0]
+            hours = span_text(s % DAY_MIN, s % DAY_MIN + e - s, ("",) * 7).replace(" ", "")
+            shown_zh, shown, tail_zh, tail_en = f"每天 {hours}", f"daily {hours}", "", ""
+        else:
+            shown = ", ".join(span_text(s, e, _DAYS_EN) for s, e in self.spans[:_SHOWN_SPANS])
+            shown_zh = "，".join(span_text(s, e, _DAYS_ZH) for s, e in self.spans[:_SHOWN_SPANS])
+            more = len(self.spans) - _SHOWN_SPANS
+            tail_zh, tail_en = ((f" 等 {len(self.spans)} 段", f" and {more} more") if more > 0
+                                else ("", ""))
         if self.need == "alert":
             zh, en = "无人值班，告警无人接收", "nobody on shift to receive alerts"
         else:
@@ -126,5 +143,19 @@ def coverage_gaps(bundle: Bundle) -> list[Gap]:
     return out
 
 
-def warning_lines(bundle: Bundle) -> list[str]:
-    return [f"lookout: warning 警告: {g.describe()}" for g in coverage_gaps(bundle)]
+def offices_with_persons(bundle: Bundle) -> dict[str, str]:
+    """office_id -> name, for every office with persons."""
+    offices = Offices(bundle)
+    return {o: offices.name(o) or o for o in sorted({p.office_id for p in bundle.persons})}
+
+
+def report(bundle: Bundle, metrics=None, stream=None) -> list[Gap]:
+    """Every place a bundle is taken up: a warning line per gap on `stream` (stderr by
+    default) and the gauge of `metrics` (stream.metrics.LookoutMetrics), if given."""
+    gaps = coverage_gaps(bundle)
+    out = sys.stderr if stream is None else stream
+    for g in gaps:
+        print(f"lookout: warning 警告: {g.describe()}", file=out, flush=True)
+    if metrics is not None:
+        metrics.set_coverage(gaps, offices_with_persons(bundle))
+    return gaps

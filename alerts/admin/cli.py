@@ -302,6 +302,9 @@ def cli_admin(argv: list[str]) -> int:
             result = client.call(method, path, body, query)
             if result is not None:
                 print(json.dumps(result, ensure_ascii=False, indent=2))
+                gaps = result.get("coverage_gaps") if isinstance(result, dict) else None
+                for gap in gaps or ():
+                    print(f"lookout admin: warning 警告: {gap['warning']}", file=sys.stderr)
     except Refused as e:
         print(f"lookout admin: {e.status} {e.text()}", file=sys.stderr)
         return EXIT_BAD_INPUT if e.status in (400, 404, 409, 422) else EXIT_OTHER

@@ -113,3 +113,23 @@ def test_passwords_online_and_for_the_first_admin(admin, runtime, client, tmp_pa
 
     access = Access(db, lambda oid: OfficerSpec(oid, oid, "hq", "admin"))
     assert access.login("adm", "first-admin-pw").officer.officer_id == "adm"
+
+
+def test_a_rota_that_leaves_hours_uncovered_is_warned_about(admin):
+    code, out, err = admin("shifts", "set", "--officer", "w1", "--days", "1-5", "--start",
+                           "08:30", "--end", "17:30")
+    assert code == 0 and out["coverage_gaps"] == [] and err == ""  # duty1 has no rota: always on
+    code, out, err = admin("shifts", "set", "--officer", "duty1", "--days", "1-7", "--start",
+                           "08:00", "--end", "22:00")
+    assert code == 0
+    (gap,) = out["coverage_gaps"]
+    assert (gap["office_id"], gap["need"], gap["hours_a_week"]) == ("office-1", "alert", 70)
+    assert "warning 警告: 值班空档 coverage gap: office-1: 无人值班" in err
+    assert "每天 22:00–08:00（每周 70 小时）" in err and "daily 22:00–08:00 (70 h a week)" in err
+    code, out, err = admin("shifts", "list")
+    assert code == 0 and [g["office_id"] for g in out["coverage_gaps"]] == ["office-1"]
+    assert "office-1" in err
+    # a night desk closes the gap
+    code, out, err = admin("shifts", "set", "--officer", "w1", "--days", "1-7", "--start",
+                           "22:00", "--end", "08:00")
+    assert code == 0 and out["coverage_gaps"] == [] and err == ""
