@@ -18,6 +18,10 @@ class Offices:
         spec = self.specs.get(office_id)
         return spec.name if spec is not None else office_id
 
+    def parent(self, office_id: str) -> str | None:
+        spec = self.specs.get(office_id)
+        return spec.parent_id if spec is not None else None
+
     def chain(self, office_id: str) -> tuple[str, ...]:
         """The office itself, then its parent, and so on up to its root."""
         found = self._chains.get(office_id)

@@ -110,6 +110,35 @@ def test_list_rows_carry_names_for_the_page(client, login, day):
     (row,) = [a for a in client.get("/v1/alerts", headers=login("wc-jn-01")).json()["alerts"]]
     assert row["person_name"] == "赵文斌" and row["office_id"] == "wucheng-jiangnan"
     assert row["type"] == "tamper" and row["severity"] == "critical"
+    # 17:15, escalated at 17:20 (critical) to the officer's 值班长
+    assert [(s["officer_id"], s["name"]) for s in row["route"]] == [
+        ("wc-jn-01", "潘志强"), ("wc-zh-01", "金卫东")]
+    assert (row["office_name"], row["officer_name"]) == ("江南司法所", "金卫东")
+
+
+def test_names_on_routes_and_resolutions_stay_out_of_the_records(client, login, day, runtime):
+    aid = day["a_duty"]["alert_id"]  # 17:35, after the officers' shift: the office's duty
+    auth = login("wc-cd-duty")
+    r = client.post(f"/v1/alerts/{aid}/resolve", headers=auth,
+                    json={"disposition": "device_fault", "note": "电池耗尽"})
+    assert r.status_code == 200, r.text
+    alert = r.json()["alert"]
+    assert alert["route"][0] | {"at": None} == {
+        "officer_id": "wc-cd-duty", "name": "汪丽华", "role": "duty",
+        "reason": "officer_off_shift", "at": None}
+    assert alert["resolution"]["by"] == "wc-cd-duty" and alert["resolution"]["by_name"] == "汪丽华"
+    # the engine's record (SPEC §4) keeps ids only
+    record = runtime.store.latest(aid)
+    assert "name" not in record["route"][0] and "by_name" not in record["resolution"]
+    assert "office_name" not in record
+
+
+def test_me_names_the_offices(client, login):
+    me = client.get("/v1/me", headers=login("wc-cd-01")).json()
+    assert me["officer"]["office_name"] == "城东司法所"
+    assert me["officer"]["phone"] == "0579-82310201"
+    assert me["office_list"] == [{"office_id": "wucheng-chengdong", "name": "城东司法所",
+                                  "parent_id": "wucheng-zhihui"}]
 
 
 # -- scope: every endpoint by id --------------------------------------------------------------
