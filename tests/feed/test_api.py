@@ -77,6 +77,12 @@ def test_each_role_lists_exactly_its_scope(client, login, day):
     # duty: the whole office; the supervisor: every office under them
     assert ids(client.get("/v1/alerts", headers=login("wc-cd-duty"))) == a_real
     assert ids(client.get("/v1/alerts", headers=login("wc-zh-01"))) == a_real | b_real
+    # the centre's night desk answers for every office under it, persons included
+    night = login("wc-zh-night")
+    assert ids(client.get("/v1/alerts", headers=night)) == a_real | b_real
+    assert client.get("/v1/persons/WC0011", headers=night).status_code == 200
+    assert client.get("/v1/me", headers=night).json()["offices"] == [
+        "wucheng-chengdong", "wucheng-jiangnan", "wucheng-xiguan", "wucheng-zhihui"]
 
 
 def test_feed_down_is_for_the_admin(client, login, day, runtime):
