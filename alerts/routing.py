@@ -30,6 +30,8 @@ NOT_ACKNOWLEDGED = "not_acknowledged"  # an escalation to a supervisor on shift
 UNSTAFFED = "unstaffed"  # nobody up the chain is on shift (无人值班)
 FEED_DOWN = "feed_down"
 
+_FOREVER = np.iinfo(np.int64).max
+_STRETCHES = 4
 # The order in which an office's staff are tried once the person's officer is off shift.
 _FIRST_ROLES = ("duty", "officer", "supervisor")
 
@@ -75,7 +77,7 @@ class Router:
             rota_of[self.pos[oid]] = rotas[key]
         self.rota_of = rota_of
         self.always = rota_of < 0
-        self._last: tuple[int, np.ndarray] | None = None
+        self._stretches: list[tuple[int, int, np.ndarray]] = []
 
         self.by_office: dict[tuple[str, str], list[str]] = {}
         for oid in self.ids:
@@ -95,13 +97,18 @@ class Router:
 
     # -- who is on shift -------------------------------------------------------------------
     def on_shift_vector(self, at_ms: int) -> np.ndarray:
-        """on[i]: officer self.ids[i] is on shift at at_ms."""
-        if self._last is not None and self._last[0] == at_ms:
-            return self._last[1]
+        """on[i]: officer self.ids[i] is on shift at at_ms. Who is on shift changes only at
+        a shift's start or end, so the answer is kept for the stretch until the next one."""
+        for lo, hi, on in self._stretches:
+            if lo <= at_ms < hi:
+                return on
         t = np.array([at_ms], dtype=np.int64)
         active = np.array([bool(r.active_at(t)[0]) for r in self.rotas] + [True], dtype=bool)
         on = active[self.rota_of]  # index -1 (no rota) reads the trailing True
-        self._last = (at_ms, on)
+        changes = [r.next_transition(at_ms) for r in self.rotas]
+        hi = min((c[0] for c in changes if c is not None), default=_FOREVER)
+        # alerts and escalations interleave around a few instants: a handful of stretches
+        self._stretches = [(at_ms, hi, on), *self._stretches[:_STRETCHES - 1]]
         return on
 
     def on_shift(self, officer_id: str, at_ms: int) -> bool:

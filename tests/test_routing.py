@@ -193,3 +193,22 @@ def test_routing_is_the_same_for_a_drill():
     drill = engine.process(state, Feed(engine).status(at, ev.TAMPER, drill=True).batch(), at)
     (d,) = [u for u in drill if u["drill"]]
     assert d["route"] == real["route"] and d["route"][0]["officer_id"] == "night"
+
+
+def test_answers_do_not_depend_on_the_order_of_questions(demo):
+    """The router keeps who-is-on-shift for the stretch until the next shift edge; asked in
+    any order, it answers as a fresh router asked once."""
+    import random
+
+    instants = week_instants()
+    instants += [t + d for t in instants for d in (-1, 1)]  # both sides of every edge
+    random.Random(5).shuffle(instants)
+    kept = Router(demo)
+    one_per_office = {p.office_id: p for p in demo.persons}.values()
+    for at in instants:
+        fresh = Router(demo)
+        for p in one_per_office:
+            assert kept.first_route(p.officer_id, p.office_id, at) == fresh.first_route(
+                p.officer_id, p.office_id, at), at
+            assert kept.escalation_route(p.officer_id, p.office_id, at) == \
+                fresh.escalation_route(p.officer_id, p.office_id, at), at
