@@ -134,6 +134,8 @@ def coverage_gaps(bundle: Bundle) -> list[Gap]:
         sups = [oid for o in chain for oid in supervisors.get(o, ())]
         sups += [sid for oid in persons_officers[office]
                  if (sid := getattr(officers.get(oid), "supervisor_id", None))]
+        if not sups:  # as the router: any supervisor of the bundle
+            sups = [oid for ids in supervisors.values() for oid in ids]
         if not bundle.officers:
             continue  # no officers.json: everyone's own officer gets everything
         for need, ids in (("alert", receivers), ("escalation", sups)):

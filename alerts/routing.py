@@ -144,6 +144,8 @@ class Router:
             for office in self.offices.chain(office_id):
                 entries += [(oid, "supervisor", NOT_ACKNOWLEDGED)
                             for oid in self.by_office.get((office, "supervisor"), ())]
+            if not entries:  # no supervisor anywhere up the chain: any the bundle has
+                entries = [(oid, "supervisor", NOT_ACKNOWLEDGED) for oid in self.supervisors]
             plan = self._escalation_plans[key] = self._plan(entries)
         return plan
 
@@ -173,8 +175,7 @@ class Router:
         hit = plan.first_on(self.on_shift_vector(at_ms))
         if hit is not None:
             return [self._step(self.ids[plan.idx[hit]], "supervisor", NOT_ACKNOWLEDGED, at_ms)]
-        fallback = (self.ids[plan.idx[0]] if plan.idx.size else
-                    (self.supervisors or self.operators or [None])[0])
+        fallback = self.ids[plan.idx[0]] if plan.idx.size else (self.operators or [None])[0]
         return [self._step(fallback, "supervisor", UNSTAFFED, at_ms)] if fallback else []
 
     def operator_route(self, at_ms: int) -> dict:
