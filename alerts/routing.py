@@ -119,8 +119,11 @@ class Router:
 
     # -- plans -----------------------------------------------------------------------------
     def _plan(self, entries: list[tuple[str, str, str]]) -> _Plan:
-        seen: set[str] = set()
-        kept = [e for e in entries if e[0] in self.pos and not (e[0] in seen or seen.add(e[0]))]
+        kept, seen = [], set()
+        for e in entries:  # an officer is tried once, at their first place in the order
+            if e[0] in self.pos and e[0] not in seen:
+                seen.add(e[0])
+                kept.append(e)
         return _Plan(np.array([self.pos[e[0]] for e in kept], dtype=np.int64),
                      tuple(e[1] for e in kept), tuple(e[2] for e in kept))
 
