@@ -115,7 +115,7 @@ def test_passwords_online_and_for_the_first_admin(admin, runtime, client, tmp_pa
     assert access.login("adm", "first-admin-pw").officer.officer_id == "adm"
 
 
-def test_a_rota_that_leaves_hours_uncovered_is_warned_about(admin):
+def test_a_rota_that_leaves_hours_uncovered_is_warned_about(admin, runtime):
     code, out, err = admin("shifts", "set", "--officer", "w1", "--days", "1-5", "--start",
                            "08:30", "--end", "17:30")
     assert code == 0 and out["coverage_gaps"] == [] and err == ""  # duty1 has no rota: always on
@@ -129,6 +129,10 @@ def test_a_rota_that_leaves_hours_uncovered_is_warned_about(admin):
     code, out, err = admin("shifts", "list")
     assert code == 0 and [g["office_id"] for g in out["coverage_gaps"]] == ["office-1"]
     assert "office-1" in err
+    # and the running service's metric follows the bundle it now runs on
+    exposed = runtime.metrics.render().decode()
+    assert ('lookout_coverage_gap_hours{need="alert",office="office-1",office_name="office-1"} '
+            '70.0') in exposed
     # a night desk closes the gap
     code, out, err = admin("shifts", "set", "--officer", "w1", "--days", "1-7", "--start",
                            "22:00", "--end", "08:00")
