@@ -128,9 +128,9 @@ class PartRunner:
 
     def _route_new(self, p: int, inc: Incident, at: int) -> None:
         cl, st = self.cl, self.st
-        step = cl.router.first_route(cl.officer_ids[p], cl.office_ids[p], at)
-        inc.route.append(step)
-        inc.officer_id = step["officer_id"]
+        steps = cl.router.first_route(cl.officer_ids[p], cl.office_ids[p], at)
+        inc.route.extend(steps)
+        inc.officer_id = steps[0]["officer_id"]
         after = cl.router.escalate_after_ms[inc.severity]
         # a drill escalates on the wall clock: officers answer in real time at any drill speed
         inc.escalate_due = (self.now if st.drill else at) + after
@@ -281,12 +281,13 @@ def escalate_due(st: PartState, cl: Caseload, p: int, threshold: int) -> list[In
         inc = st.book.by_key[key]
         if inc.escalate_due is None or inc.escalate_due > threshold:
             continue
-        step = cl.router.escalation_step(cl.officer_ids[p], cl.office_ids[p], inc.escalate_due)
+        steps = cl.router.escalation_route(cl.officer_ids[p], cl.office_ids[p],
+                                           inc.escalate_due)
         inc.escalate_due = None
         inc.escalated = True
-        if step is not None:
-            inc.route.append(step)
-            inc.officer_id = step["officer_id"]
+        if steps:
+            inc.route.extend(steps)
+            inc.officer_id = steps[0]["officer_id"]
         inc.version += 1
         out.append(inc)
     st.refresh_escalation(pid, p)

@@ -27,6 +27,7 @@ from config.model import (
     ZONE_KINDS,
     Bundle,
     OfficerSpec,
+    OfficeSpec,
     PermitSpec,
     PersonSpec,
     ShiftSpec,
@@ -39,8 +40,10 @@ CRSES = ("wgs84", "gcj02", "bd09")
 RISKS = ("low", "medium", "high")
 ROLES = ("officer", "supervisor", "duty", "admin")
 _PERSON_FIELDS = ("person_id", "name", "office_id", "officer_id", "zones", "groups",
-                  "silence_timeout_s", "risk")
-_OFFICER_FIELDS = ("officer_id", "name", "office_id", "role", "supervisor_id")
+                  "silence_timeout_s", "risk", "phone", "address")
+_OFFICER_FIELDS = ("officer_id", "name", "office_id", "role", "supervisor_id", "phone")
+_OFFICE_FIELDS = ("office_id", "name", "parent_id")
+_PHONE_CHARS, _ADDRESS_CHARS = 32, 200
 _PERMIT_FIELDS = ("permit_id", "person_id", "start", "end", "suspend_zones", "destination",
                   "revoked_at")
 _AREAS, _LINES = ("Polygon", "MultiPolygon"), ("Point", "LineString")
@@ -344,7 +347,9 @@ def _load_persons(d: Path, s: Settings, zone_ids: set[str]) -> list[PersonSpec]:
             officer_id=shared.setdefault(r.text("officer_id"), r.text("officer_id")),
             zones=shared.setdefault(zones, zones), groups=shared.setdefault(groups, groups),
             silence_timeout_s=r.num("silence_timeout_s", s.silence_timeout_s, positive=True),
-            risk=r.choice("risk", RISKS, "medium")))
+            risk=r.choice("risk", RISKS, "medium"),
+            phone=r.text("phone", None, max_len=_PHONE_CHARS),
+            address=r.text("address", None, max_len=_ADDRESS_CHARS)))
     return persons
 
 
@@ -356,8 +361,31 @@ def _items(top: _Rec, key: str):
         yield _Rec(item, top.file, f"{key}[{i}]")
 
 
+def _load_offices(top: _Rec) -> list[OfficeSpec]:
+    records: list[tuple[_Rec, OfficeSpec]] = []
+    index: dict[str, str] = {}
+    for r in _items(top, "offices"):
+        r.only(_OFFICE_FIELDS)
+        oid = r.unique("office_id", index, max_len=64)
+        records.append((r, OfficeSpec(oid, r.text("name", oid), r.text("parent_id", None))))
+    parents = {o.office_id: o.parent_id for _, o in records}
+    for r, o in records:  # a parent may be listed after its children
+        if o.parent_id is None:
+            continue
+        r.known("parent_id", o.parent_id, index, "office", "offices")
+        chain, at = [o.office_id], o.parent_id
+        while at is not None:
+            if at in chain:
+                loop = " → ".join([*chain[chain.index(at):], at])
+                r.fail("parent_id", f"makes a cycle ({loop}): the chain must end at an office "
+                       "without parent_id (the county's 社区矫正指挥中心)")
+            chain.append(at)
+            at = parents.get(at)
+    return [o for _, o in records]
+
+
 def _load_officers(top: _Rec) -> tuple[list[OfficerSpec], list[ShiftSpec]]:
-    top.only(("officers", "shifts", "escalate_after_s"))
+    top.only(("offices", "officers", "shifts", "escalate_after_s"))
     officers: list[tuple[_Rec, OfficerSpec]] = []
     index: dict[str, str] = {}
     for r in _items(top, "officers"):
@@ -365,7 +393,8 @@ def _load_officers(top: _Rec) -> tuple[list[OfficerSpec], list[ShiftSpec]]:
         oid = r.unique("officer_id", index)
         officers.append((r, OfficerSpec(
             officer_id=oid, name=r.text("name", oid), office_id=r.text("office_id"),
-            role=r.choice("role", ROLES, "officer"), supervisor_id=r.text("supervisor_id", None))))
+            role=r.choice("role", ROLES, "officer"), supervisor_id=r.text("supervisor_id", None),
+            phone=r.text("phone", None, max_len=_PHONE_CHARS))))
     for r, o in officers:  # a second pass: a supervisor may be listed after their officers
         if o.supervisor_id is not None:
             r.known("supervisor_id", o.supervisor_id, index, "officer", "officers.json")
@@ -468,6 +497,7 @@ def load_bundle(path: str | Path) -> Bundle:
     zones = _load_zones(d, settings)
     zone_ids = {z.zone_id for z in zones}
     persons = _load_persons(d, settings, zone_ids)
+    offices = _load_offices(top)
     officers, shifts = _load_officers(top)
     permits = _load_permits(d, {p.person_id for p in persons}, zone_ids)
-    return Bundle(d, settings, zones, persons, officers, shifts, permits)
+    return Bundle(d, settings, zones, persons, officers, shifts, permits, offices)

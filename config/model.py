@@ -53,6 +53,8 @@ class PersonSpec:
     groups: tuple[str, ...] = ()
     silence_timeout_s: float = 1800.0
     risk: str = "medium"
+    phone: str | None = None  # personal data: shown only to whoever may see the person
+    address: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +64,16 @@ class OfficerSpec:
     office_id: str
     role: str  # officer | supervisor | duty | admin
     supervisor_id: str | None = None
+    phone: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OfficeSpec:
+    """A 司法所 or the county's 社区矫正指挥中心; parent_id None: a root."""
+
+    office_id: str
+    name: str
+    parent_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,3 +108,4 @@ class Bundle:
     officers: list[OfficerSpec] = field(default_factory=list)
     shifts: list[ShiftSpec] = field(default_factory=list)
     permits: list[PermitSpec] = field(default_factory=list)
+    offices: list[OfficeSpec] = field(default_factory=list)

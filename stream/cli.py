@@ -66,6 +66,9 @@ def _run_replay(args) -> int:
     except FileNotFoundError as err:
         print(f"lookout: bad bundle 部署包错误: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    from alerts import coverage
+
+    coverage.report(bundle)
     for path in args.events:
         if path != "-":
             import os

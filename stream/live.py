@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 import orjson
 
+from alerts import coverage
 from alerts.actions import ActionError
 from alerts.admin import bundle_files, retention
 from alerts.engine import Engine
@@ -102,6 +103,7 @@ class LiveRuntime:
             raise
         self.engine = Engine(self.bundle)
         self.metrics = LookoutMetrics()
+        coverage.report(self.bundle, self.metrics)
         self.notifier = None
         if notify_config is not None:
             from alerts.notify import Notifier
@@ -492,6 +494,7 @@ class LiveRuntime:
                                   self._decoding[1] + 1)
                 self.bundle = bundle
                 self._office = {p.person_id: p.office_id for p in bundle.persons}
+            coverage.report(bundle, self.metrics)
             if self.notifier is not None:
                 self.notifier.set_bundle(bundle)
             self._files.update(change["after"])

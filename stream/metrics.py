@@ -79,7 +79,9 @@ def _epoch_s(text: str | None) -> float | None:
 
 
 # An alert as the LRU remembers it: enough to diff the next version and to undo its gauges.
-_VERSION, _TYPE, _SEVERITY, _DRILL, _ACTIVE, _HANDLING, _ESCALATED, _REOPENS = range(8)
+_VERSION, _TYPE, _SEVERITY, _DRILL, _ACTIVE, _HANDLING, _ESCALATED, _REOPENS, _ROUTED = range(9)
+ROUTE_STAGES = ("first", "escalation")
+COVERAGE_NEEDS = ("alert", "escalation")
 
 
 class LookoutMetrics:
@@ -185,6 +187,20 @@ class LookoutMetrics:
             ["severity", "drill"],
             ACK_BUCKETS,
         )
+        self.unstaffed = counter(
+            "lookout_alerts_unstaffed",
+            "Routing decisions (a new alert, or an escalation) that found nobody on shift "
+            "anywhere up the office chain, so went to someone off shift (reason unstaffed).",
+            ["stage", "severity", "drill"],
+        )
+        self.coverage_gap = gauge(
+            "lookout_coverage_gap_hours",
+            "Hours a week when nobody up an office's chain is on shift to receive its alerts "
+            "(need=alert) or a supervisor for its escalations (need=escalation), from the "
+            "bundle's shifts. One series per office with persons (a short list: the bundle's "
+            "offices, by id and name).",
+            ["office", "office_name", "need"],
+        )
         self.forgotten = counter(
             "lookout_metrics_alerts_forgotten",
             "Alerts pushed out of the metrics' bounded memory; they no longer count in the gauges.",
@@ -221,6 +237,9 @@ class LookoutMetrics:
                 self.rejected.labels(reason, d)
             for reason in IGNORE_REASONS:
                 self.ignored.labels(reason, d)
+            for stage in ROUTE_STAGES:
+                for sev in SEVERITIES:
+                    self.unstaffed.labels(stage, sev, d)
         self.last_event.labels("false").set(time.time())
         self.feed_down.set(0)
 
@@ -337,6 +356,7 @@ class LookoutMetrics:
             u.get("handling") or "new",
             bool(u.get("escalated")),
             int(u.get("reopen_count") or 0),
+            len(u.get("route") or ()),
         ]
         if cur[_TYPE] == "feed_down" and cur[_DRILL] == "false":
             self.set_feed_down(cur[_ACTIVE])
@@ -364,7 +384,8 @@ class LookoutMetrics:
         if prev is None:
             if cur[_VERSION] != 1:
                 return
-            prev = [0, *labels, True, "new", False, 0]
+            prev = [0, *labels, True, "new", False, 0, 0]
+        self._count_unstaffed(u, prev[_ROUTED], cur)
         if prev[_ACTIVE] and not cur[_ACTIVE]:
             self.cleared.labels(*labels).inc()
         if cur[_REOPENS] > prev[_REOPENS]:
@@ -380,6 +401,24 @@ class LookoutMetrics:
                 self.time_to_ack.labels(cur[_SEVERITY], cur[_DRILL]).observe(waited)
         if prev[_HANDLING] != "resolved" and cur[_HANDLING] == "resolved":
             self.resolved.labels(*labels).inc()
+
+    def _count_unstaffed(self, u: dict, seen_steps: int, cur: list) -> None:
+        """One count per routing decision: the steps this version added to the route."""
+        new_steps = (u.get("route") or ())[seen_steps:]
+        if any(step.get("reason") == "unstaffed" for step in new_steps):
+            stage = "escalation" if new_steps[0].get("role") == "supervisor" else "first"
+            self.unstaffed.labels(stage, cur[_SEVERITY], cur[_DRILL]).inc()
+
+    def set_coverage(self, gaps: Iterable, offices: Mapping[str, str]) -> None:
+        """The bundle's coverage gaps (alerts.coverage.Gap); `offices`: id -> name of every
+        office with persons, each of which gets a series (0: covered)."""
+        with self._lock:
+            self.coverage_gap.clear()
+            for office, name in offices.items():
+                for need in COVERAGE_NEEDS:
+                    self.coverage_gap.labels(office, name, need).set(0)
+            for g in gaps:
+                self.coverage_gap.labels(g.office_id, g.office_name, g.need).set(g.hours)
 
     def _gauges(self, a: list, sign: int) -> bool:
         """Add (+1) or remove (-1) one alert's share of the gauges; True if it had any."""

@@ -9,6 +9,7 @@ import pytest
 
 from config.loader import BundleError, load_bundle, parse_hhmm, parse_ts_ms
 from config.model import Window
+from config.offices import Offices
 
 SQUARE = [[[121.0, 31.0], [121.1, 31.0], [121.1, 31.1], [121.0, 31.1], [121.0, 31.0]]]
 
@@ -190,6 +191,55 @@ def with_officers(**changes):
 ])
 def test_bad_officers(tmp_path, officers, expected):
     assert error(tmp_path, officers=officers) == expected
+
+
+CENTRE = {"office_id": "county", "name": "婺城区社区矫正指挥中心"}
+
+
+@pytest.mark.parametrize("offices, expected", [
+    ([{"office_id": "o1", "name": "城东司法所", "parent_id": "countyy"}, CENTRE],
+     'officers.json:offices[0]: parent_id: unknown office "countyy" (not in offices)'),
+    ([{"office_id": "o1", "parent_id": "o2"}, {"office_id": "o2", "parent_id": "o3"},
+      {"office_id": "o3", "parent_id": "o1"}],
+     "officers.json:offices[0]: parent_id: makes a cycle (o1 → o2 → o3 → o1): the chain must "
+     "end at an office without parent_id (the county's 社区矫正指挥中心)"),
+    ([{"office_id": "o1", "parent_id": "o1"}],
+     "officers.json:offices[0]: parent_id: makes a cycle (o1 → o1): the chain must "
+     "end at an office without parent_id (the county's 社区矫正指挥中心)"),
+    ([CENTRE, {**CENTRE, "name": "again"}],
+     'officers.json:offices[1]: office_id: duplicate "county" (first used at offices[0])'),
+    ([{**CENTRE, "parent": "x"}],
+     'officers.json:offices[0]: parent: unknown field (did you mean "parent_id"?)'),
+    ({"county": "x"}, 'officers.json: offices: must be a list, got {"county": "x"}'),
+])
+def test_bad_offices(tmp_path, offices, expected):
+    assert error(tmp_path, officers=with_officers(offices=offices)) == expected
+
+
+def test_offices_phones_and_addresses_load(tmp_path):
+    officers = with_officers(offices=[{"office_id": "o1", "name": "城东司法所",
+                                       "parent_id": "county"}, CENTRE])
+    officers["officers"][0]["phone"] = "0579-82310201"
+    b = load_bundle(write(tmp_path, officers=officers, persons=[
+        person(phone="13905791037", address="金华市婺城区清风路10号"), person("p2")]))
+    assert [(o.office_id, o.name, o.parent_id) for o in b.offices] == [
+        ("o1", "城东司法所", "county"), ("county", "婺城区社区矫正指挥中心", None)]
+    assert b.officers[0].phone == "0579-82310201" and b.officers[1].phone is None
+    assert (b.persons[0].phone, b.persons[0].address) == ("13905791037", "金华市婺城区清风路10号")
+    assert (b.persons[1].phone, b.persons[1].address) == (None, None)
+    offices = Offices(b)
+    assert offices.chain("o1") == ("o1", "county")
+    # an office the list leaves out is its own root, named by its id
+    assert (offices.chain("elsewhere"), offices.name("elsewhere")) == (("elsewhere",), "elsewhere")
+
+
+@pytest.mark.parametrize("extra, expected", [
+    ({"phone": "1" * 33}, "persons.jsonl:line 1: phone: must be a string of 1 to 32 characters"),
+    ({"address": 12}, "persons.jsonl:line 1: address: must be a string of 1 to 200 characters, "
+                      "got 12"),
+])
+def test_bad_person_contact(tmp_path, extra, expected):
+    assert error(tmp_path, persons=[person(**extra)]).startswith(expected)
 
 
 PERMIT = {"permit_id": "L1", "person_id": "p1", "start": "2024-05-02T08:00:00+08:00",

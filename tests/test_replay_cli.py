@@ -88,6 +88,34 @@ def test_bad_bundle_exits_2_naming_file_line_and_field(tmp_path, capsys):
     assert 'persons.jsonl:line 1: zones[0]: unknown zone "nowhere"' in capsys.readouterr().err
 
 
+def test_a_rota_with_a_gap_is_warned_about_at_load_and_the_replay_goes_on(tmp_path, capsys):
+    b = write_bundle(tmp_path)
+    (b / "officers.json").write_text(json.dumps({
+        "offices": [{"office_id": "o1", "name": "城东司法所", "parent_id": "c"},
+                    {"office_id": "c", "name": "婺城区社区矫正指挥中心"}],
+        "officers": [{"officer_id": "w1", "name": "李四", "office_id": "o1", "role": "officer"},
+                     {"officer_id": "s1", "name": "王五", "office_id": "c", "role": "supervisor"}],
+        "shifts": [{"officer_id": "w1", "days": [1, 2, 3, 4, 5], "start": "08:30", "end": "17:30"},
+                   {"officer_id": "s1", "days": [1, 2, 3, 4, 5, 6], "start": "08:00",
+                    "end": "20:00"}]}, ensure_ascii=False), encoding="utf-8")
+    feed = tmp_path / "feed.jsonl"
+    feed.write_bytes(b"")
+    assert main(["replay", str(feed), "--bundle", str(b)]) == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "coverage gap" in line]
+    assert len(warnings) == 2  # nobody to receive alerts, no supervisor to escalate to
+    assert "城东司法所 (o1): 无人值班" in warnings[0] and "无值班长在岗" in warnings[1]
+    # Mon-Sat 08:00-20:00 covered: nights, and Saturday night through Sunday to Monday
+    assert "周六 20:00–周一 08:00" in warnings[0] and "Sat 20:00–Mon 08:00" in warnings[0]
+    assert "（每周 96 小时）" in warnings[0] and "(96 h a week)" in warnings[0]
+
+
+def test_the_demo_bundle_loads_without_a_coverage_warning(tmp_path, capsys):
+    feed = tmp_path / "feed.jsonl"
+    feed.write_bytes(b"")
+    assert main(["replay", str(feed), "--bundle", str(DEMO)]) == 0
+    assert "coverage gap" not in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("argv, message", [
     (["replay", "x.jsonl", "--speed", "fast"],
      "argument --speed: expected max or a number greater than 0, got 'fast'"),

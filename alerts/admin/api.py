@@ -28,6 +28,7 @@ from fastapi import APIRouter, Body, HTTPException, Query
 
 from alerts.admin import edits
 from alerts.admin.bundle_files import read_texts
+from alerts.coverage import coverage_gaps
 from alerts.feed.access import MIN_PASSWORD_CHARS, set_password
 from alerts.timefmt import rfc3339
 from config.loader import BundleError
@@ -95,7 +96,9 @@ def build_admin_router(runtime, Auth, now_ms: Callable[[], int]) -> APIRouter:  
         return {"what": edit.what, "target": edit.target, "changed": changed,
                 "before": edit.before, "after": edit.after,
                 "bundle": {"persons": len(bundle.persons), "zones": len(bundle.zones),
-                           "permits": len(bundle.permits), "shifts": len(bundle.shifts)}}
+                           "permits": len(bundle.permits), "shifts": len(bundle.shifts)},
+                # a new rota, or persons in a new office, may leave hours nobody answers
+                "coverage_gaps": [g.as_json() for g in coverage_gaps(bundle)]}
 
     def local_now() -> str:
         return rfc3339(now_ms(), runtime.bundle.settings.timezone)
@@ -206,7 +209,8 @@ def build_admin_router(runtime, Auth, now_ms: Callable[[], int]) -> APIRouter:  
     @router.get("/shifts")
     def list_shifts(who: Auth):
         require_admin(who)
-        return {"shifts": edits.shifts_of(read_texts(runtime.bundle_dir))}
+        return {"shifts": edits.shifts_of(read_texts(runtime.bundle_dir)),
+                "coverage_gaps": [g.as_json() for g in coverage_gaps(runtime.bundle)]}
 
     @router.put("/shifts/{officer_id}")
     def set_shifts(who: Auth, officer_id: str, body: Annotated[dict, Body(examples=[

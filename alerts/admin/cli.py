@@ -111,6 +111,8 @@ def _person_flags(p: argparse.ArgumentParser, required: bool) -> None:
     p.add_argument("--groups", type=_csv, help="groups, comma-separated")
     p.add_argument("--silence-timeout-s", type=float)
     p.add_argument("--risk", help="low | medium | high")
+    p.add_argument("--phone", help="联系电话 (personal data)")
+    p.add_argument("--address", help="住址 (personal data)")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -215,7 +217,8 @@ def _request(args) -> list[tuple[str, str, object, dict | None]]:
                      {"reason": args.reason}, None)]
         fields = {"name": args.name, "office_id": args.office_id, "officer_id": args.officer_id,
                   "zones": args.zones, "groups": args.groups,
-                  "silence_timeout_s": args.silence_timeout_s, "risk": args.risk}
+                  "silence_timeout_s": args.silence_timeout_s, "risk": args.risk,
+                  "phone": args.phone, "address": args.address}
         body = {k: v for k, v in fields.items() if v is not None}
         if args.op == "add":
             return [("POST", "/v1/admin/persons", {"person_id": args.person_id, **body}, None)]
@@ -302,6 +305,9 @@ def cli_admin(argv: list[str]) -> int:
             result = client.call(method, path, body, query)
             if result is not None:
                 print(json.dumps(result, ensure_ascii=False, indent=2))
+                gaps = result.get("coverage_gaps") if isinstance(result, dict) else None
+                for gap in gaps or ():
+                    print(f"lookout admin: warning 警告: {gap['warning']}", file=sys.stderr)
     except Refused as e:
         print(f"lookout admin: {e.status} {e.text()}", file=sys.stderr)
         return EXIT_BAD_INPUT if e.status in (400, 404, 409, 422) else EXIT_OTHER

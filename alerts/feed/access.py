@@ -8,9 +8,10 @@ Scopes (SPEC §2 roles):
 
 * `officer`: alerts routed to them (current officer or anywhere in `route`) and the duty
   alerts of their office (routed to one of its `duty` officers); persons of their office.
-* `duty`: their office; `supervisor`: their own office and the offices of the officers whose
-  `supervisor_id` they are; both also see whatever is routed to them (an escalation, or a
-  feed_down alert when there is no admin).
+* `duty`: their office and every office under it in the `parent_id` chain (the centre's night
+  desk answers for every 司法所 below it); `supervisor`: the same, and the offices of the
+  officers whose `supervisor_id` they are; both also see whatever is routed to them (an
+  escalation, or a feed_down alert when there is no admin).
 * `admin`: everything, feed_down included.
 """
 
@@ -27,6 +28,7 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass
 
 from config.model import Bundle, OfficerSpec
+from config.offices import Offices
 
 SESSION_TTL_S = 12 * 3600
 MIN_PASSWORD_CHARS = 8
@@ -244,11 +246,13 @@ def scope_for(officer: OfficerSpec, bundle: Bundle) -> Scope:
         duty = _ids(o.officer_id for o in bundle.officers
                     if o.role == "duty" and o.office_id == own)
         return Scope(duty | {officer.officer_id}, frozenset(), frozenset({own}))
-    if officer.role == "supervisor":
-        offices = _ids(o.office_id for o in bundle.officers
-                       if o.supervisor_id == officer.officer_id) | {own}
+    if officer.role in ("supervisor", "duty"):
+        # routing walks up the chain to them, so they see what it may bring them
+        known = {p.office_id for p in bundle.persons} | {o.office_id for o in bundle.officers}
+        offices = Offices(bundle).below(own, known | {own})
+        if officer.role == "supervisor":
+            offices |= _ids(o.office_id for o in bundle.officers
+                            if o.supervisor_id == officer.officer_id)
         return Scope(frozenset({officer.officer_id}), offices, offices)
-    if officer.role == "duty":
-        return Scope(frozenset({officer.officer_id}), frozenset({own}), frozenset({own}))
     # an unknown role sees only what is routed to it by name
     return Scope(frozenset({officer.officer_id}), frozenset(), frozenset())

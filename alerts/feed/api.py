@@ -305,9 +305,12 @@ def build_router(runtime, *, clock: Callable[[], float] = time.time,
     @api.get("/persons", response_model=list[m.Person])
     def persons(who: Auth):
         """社区矫正对象 the caller may see."""
+        view = who.view
         return [m.Person(person_id=p.person_id, name=p.name, office_id=p.office_id,
-                         officer_id=p.officer_id, risk=p.risk)
-                for p in who.view.bundle.persons if who.scope.sees_person(p.office_id)]
+                         officer_id=p.officer_id, risk=p.risk,
+                         officer_name=view.officer_name(p.officer_id),
+                         office_name=view.office_names.name(p.office_id))
+                for p in view.bundle.persons if who.scope.sees_person(p.office_id)]
 
     @api.get("/persons/{person_id}/track", response_model=m.Track,
              responses={404: {"model": m.ProblemResponse}})
@@ -381,9 +384,13 @@ def build_router(runtime, *, clock: Callable[[], float] = time.time,
 
 def _me(who: Caller) -> m.Me:
     o = who.session.officer
-    offices = who.scope.offices
+    names = who.view.office_names
+    offices = sorted(who.scope.offices) if who.scope.offices is not None else who.view.offices
     return m.Me(officer=m.Officer(officer_id=o.officer_id, name=o.name, office_id=o.office_id,
-                                  role=o.role),
-                offices=sorted(offices) if offices is not None else who.view.offices,
+                                  role=o.role, office_name=names.name(o.office_id),
+                                  phone=o.phone),
+                offices=offices,
+                office_list=[m.Office(office_id=oid, name=names.name(oid) or oid,
+                                      parent_id=names.parent(oid)) for oid in offices],
                 sees_everything=who.scope.everything,
                 session_expires_at_ms=who.session.expires_at_ms)

@@ -1,7 +1,9 @@
 """Request and response shapes of the feed API (they make its OpenAPI description).
 
 Alert records are SPEC §4 as the engine writes them (times stay the RFC 3339 strings it
-produced); `person_name`, `office_id`, `officer_name`, `zone_name` are added from the bundle.
+produced); `person_name`, `office_id`, `office_name`, `officer_name`, `zone_name`, route
+steps' `name` and the resolution's `by_name` are added from the bundle: names belong to views,
+the engine's records keep ids.
 """
 
 from __future__ import annotations
@@ -24,8 +26,10 @@ class Location(BaseModel):
 class RouteStep(BaseModel):
     officer_id: str | None
     role: str
-    reason: str
+    reason: str = Field(description="on_shift, officer_off_shift, office_off_shift, "
+                        "not_acknowledged, unstaffed (nobody on shift up the chain), feed_down")
     at: str | None = None
+    name: str | None = Field(None, description="the officer's name, from the bundle")
 
 
 class Resolution(BaseModel):
@@ -33,6 +37,7 @@ class Resolution(BaseModel):
     note: str = ""
     by: str
     at: str | None = None
+    by_name: str | None = Field(None, description="who resolved it, by name")
 
 
 class Message(BaseModel):
@@ -64,6 +69,8 @@ class Alert(BaseModel):
     message: Message
     person_name: str | None = Field(None, description="from the bundle")
     office_id: str | None = Field(None, description="the person's 司法所, from the bundle")
+    office_name: str | None = Field(None, description="the office's name (offices in "
+                                    "officers.json; its id when not listed)")
     officer_name: str | None = Field(None, description="the current officer's name")
     zone_name: str | None = None
 
@@ -123,11 +130,20 @@ class Officer(BaseModel):
     name: str
     office_id: str
     role: str
+    office_name: str | None = None
+    phone: str | None = None
+
+
+class Office(BaseModel):
+    office_id: str
+    name: str
+    parent_id: str | None = None
 
 
 class Me(BaseModel):
     officer: Officer
     offices: list[str] = Field(description="offices whose persons this officer may see")
+    office_list: list[Office] = Field([], description="those offices with their names")
     sees_everything: bool
     session_expires_at_ms: int
 
@@ -146,6 +162,10 @@ class Person(BaseModel):
     officer_id: str
     risk: str
     officer_name: str | None = Field(None, description="the person's officer, from the bundle")
+    office_name: str | None = None
+    phone: str | None = Field(None, description="personal data: only in the person view, "
+                              "whose reads are audited")
+    address: str | None = Field(None, description="personal data, as phone")
 
 
 class Problem(BaseModel):

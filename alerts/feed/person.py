@@ -53,10 +53,12 @@ def build_person_router(runtime, Auth, now_ms: Callable[[], int], audit,  # noqa
               {"since_ms": since, "until_ms": now, "points": len(points),
                "alerts": len(alerts)})
         return m.PersonDetail(
+            # phone and address: personal data, in this audited read only
             person=m.Person(person_id=person.person_id, name=person.name,
                             office_id=person.office_id, officer_id=person.officer_id,
-                            risk=person.risk, officer_name=getattr(
-                                view.officers.get(person.officer_id), "name", None)),
+                            risk=person.risk, officer_name=view.officer_name(person.officer_id),
+                            office_name=view.office_names.name(person.office_id),
+                            phone=person.phone, address=person.address),
             released=released, status=status, zone=view.zone_outline(zone_id),
             track=m.Track(person_id=person_id, since_ms=since, until_ms=now, points=points),
             alerts=[view.enrich(r) for r in _open_first(alerts)],

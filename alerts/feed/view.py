@@ -14,6 +14,7 @@ import shapely
 from shapely.geometry import mapping
 
 from config.model import Bundle, OfficerSpec, PersonSpec
+from config.offices import Offices
 from geofences.geodesy import LocalFrame
 from geofences.zones import CompiledZones
 
@@ -39,6 +40,7 @@ class BundleView:
         self.zones = {z.zone_id: z for z in bundle.zones}
         self.offices = sorted({p.office_id for p in bundle.persons}
                               | {o.office_id for o in bundle.officers})
+        self.office_names = Offices(bundle)
         self._outlines: dict[str, dict | None] = {}
         self._lock = threading.Lock()
 
@@ -49,14 +51,26 @@ class BundleView:
         p = self.person(person_id)
         return p.office_id if p else None
 
+    def officer_name(self, officer_id: str | None) -> str | None:
+        o = self.officers.get(officer_id or "")
+        return o.name if o else None
+
     def enrich(self, record: dict) -> dict:
         """The record plus the names a list row shows, so the page needs no second request."""
         p = self.person(record.get("person_id"))
-        o = self.officers.get(record.get("officer_id") or "")
         z = self.zones.get(record.get("zone_id") or "")
-        return {**record, "person_name": p.name if p else None,
-                "office_id": p.office_id if p else None,
-                "officer_name": o.name if o else None, "zone_name": z.name if z else None}
+        out = {**record, "person_name": p.name if p else None,
+               "office_id": p.office_id if p else None,
+               "office_name": self.office_names.name(p.office_id) if p else None,
+               "officer_name": self.officer_name(record.get("officer_id")),
+               "zone_name": z.name if z else None}
+        if record.get("route"):
+            out["route"] = [{**step, "name": self.officer_name(step.get("officer_id"))}
+                            for step in record["route"]]
+        if record.get("resolution"):
+            res = record["resolution"]
+            out["resolution"] = {**res, "by_name": self.officer_name(res.get("by"))}
+        return out
 
     def zone_outline(self, zone_id: str | None) -> dict | None:
         """A GeoJSON Feature (WGS-84) of the zone's area: polygons as they are, circles and

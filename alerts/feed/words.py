@@ -29,6 +29,14 @@ STATUS_WORDS = {  # status events (SPEC §1), as the person timeline lists them
 }
 RISK_WORDS = {"low": ("低风险", "low risk"), "medium": ("中风险", "medium risk"),
               "high": ("高风险", "high risk")}
+REASON_WORDS = {  # why a route step went where it did (docs/routing.md)
+    "on_shift": ("责任人在班", "officer on shift"),
+    "officer_off_shift": ("责任人不在班，转本所", "officer off shift: to the office"),
+    "office_off_shift": ("本所无人在班，转上级", "nobody on shift at the office: up the chain"),
+    "not_acknowledged": ("超时未签收", "not acknowledged in time"),
+    "unstaffed": ("无人值班", "nobody on shift"),
+    "feed_down": ("数据中断", "feed down"),
+}
 OTHER_WORDS = {
     "escalated": ("已升级上报", "escalated"),
     "drill": DRILL_WORDS,
@@ -51,5 +59,6 @@ def vocabulary() -> dict[str, dict[str, dict[str, str]]]:
         "roles": both(ROLE_WORDS),
         "statuses": both(STATUS_WORDS),
         "risks": both(RISK_WORDS),
+        "reasons": both(REASON_WORDS),
         "other": both(OTHER_WORDS),
     }

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import quote
 
-from alerts.feed.words import OTHER_WORDS, ROLE_WORDS, SEVERITY_WORDS
+from alerts.feed.words import OTHER_WORDS, REASON_WORDS, ROLE_WORDS, SEVERITY_WORDS
 from alerts.kinds import DRILL_WORDS, WORDS
 from alerts.notify.directory import Directory
 from alerts.notify.policy import ESCALATED
@@ -75,6 +75,10 @@ def summarize(update: dict, reason: str, directory: Directory, link: str | None)
     if first.get("officer_id"):
         role_zh, role_en, who_zh, who_en = _step(first, directory)
         s.rows.append(Row("officer", f"{role_zh}：{who_zh}", f"{role_en.capitalize()}: {who_en}"))
+    if any(st.get("reason") == "unstaffed" for st in route):
+        # sent to someone off shift: whoever reads it must know nobody else is watching
+        zh, en = REASON_WORDS["unstaffed"]
+        s.rows.append(Row("unstaffed", f"注意：{zh}", f"Note: {en}"))
     if reason == ESCALATED:
         step = next((st for st in reversed(route) if st.get("role") == "supervisor"), None)
         if step is not None and step.get("officer_id"):

@@ -72,7 +72,7 @@ def cli_summary(
         print(f"lookout summary: bad bundle 部署包错误: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
     if args.office and args.office not in {p.office_id for p in bundle.persons} | {
-            o.office_id for o in bundle.officers}:
+            o.office_id for o in bundle.officers} | {o.office_id for o in bundle.offices}:
         print(f"lookout summary: --office: no such office in the bundle 部署包中无此司法所: "
               f"{args.office}", file=sys.stderr)
         return EXIT_BAD_INPUT

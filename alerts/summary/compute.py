@@ -32,6 +32,7 @@ from alerts.summary.model import (
 )
 from alerts.timefmt import rfc3339
 from config.model import SEVERITIES, Bundle
+from config.offices import Offices
 
 SEVERITY_ORDER = tuple(reversed(SEVERITIES))  # critical first: the order a lead reads in
 
@@ -73,6 +74,7 @@ def compute_summary(
     office_of = {p.person_id: p.office_id for p in bundle.persons}
     names = {p.person_id: p.name for p in bundle.persons}
     officers = {o.officer_id: o for o in bundle.officers}
+    offices = Offices(bundle)
 
     def visible(rec: dict) -> bool:
         pid = rec.get("person_id")
@@ -101,7 +103,8 @@ def compute_summary(
         h = a.handled
         return AlertRow(
             alert_id=a.tl.alert_id, person_id=pid, person_name=names.get(pid or ""),
-            office_id=a.office_id, type=rec["type"], severity=rec["severity"],
+            office_id=a.office_id, office_name=offices.name(a.office_id),
+            type=rec["type"], severity=rec["severity"],
             opened_ms=a.opened_ms, opened_at=rfc3339(a.opened_ms, tz),
             condition=rec["condition"], handling=rec["handling"], escalated=bool(rec["escalated"]),
             officer_id=holder, officer_name=getattr(officers.get(holder or ""), "name", None),
@@ -137,18 +140,18 @@ def compute_summary(
     return Summary(
         timezone=tz, start_ms=start_ms, end_ms=end_ms, as_of_ms=as_of,
         start=rfc3339(start_ms, tz), end=rfc3339(end_ms, tz), as_of=rfc3339(as_of, tz),
-        office=office, visible_offices=sorted(visible_offices) if visible_offices is not None else None,
+        office=office, office_name=offices.name(office), visible_offices=sorted(visible_offices) if visible_offices is not None else None,
         drill_alerts_left_out=drills,
         opened_total=len(wrows),
         by_type={k: sum(r.type == k for r in wrows) for k in ALERT_TYPES},
         by_severity={k: sum(r.severity == k for r in wrows) for k in SEVERITY_ORDER},
-        by_office=[OfficeCount(office_id=o, count=n)
+        by_office=[OfficeCount(office_id=o, office_name=offices.name(o), count=n)
                    for o, n in sorted(by_office.items(), key=lambda kv: (kv[0] is None, kv[0] or ""))],
         escalated_total=sum(r.escalated for r in wrows),
         handover=handover,
         ack=ack_stats(wrows, SEVERITY_ORDER),
         repeat_persons=_repeats(wrows),
-        officer_load=officer_load(window, officers),
+        officer_load=officer_load(window, officers, offices),
         resolved_total=n_resolved,
         dispositions=[DispositionShare(disposition=d, count=resolved[d],
                                        share=resolved[d] / n_resolved if n_resolved else 0.0)
@@ -166,6 +169,7 @@ def _repeats(wrows: list[AlertRow]) -> list[RepeatPerson]:
             by_person.setdefault(r.person_id, []).append(r)
     out = [
         RepeatPerson(person_id=pid, person_name=rs[0].person_name, office_id=rs[0].office_id,
+                     office_name=rs[0].office_name,
                      count=len(rs), by_type=dict(Counter(r.type for r in rs)))
         for pid, rs in by_person.items() if len(rs) >= 2
     ]

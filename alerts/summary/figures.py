@@ -58,7 +58,7 @@ def ack_stats(rows: list[AlertRow], severities: tuple[str, ...]) -> AckStats:
     )
 
 
-def officer_load(window, officers: dict) -> list[OfficerLoad]:
+def officer_load(window, officers: dict, offices) -> list[OfficerLoad]:
     """`window`: the period's alerts as compute._Alert (versions known at as_of)."""
     counts: dict[str, dict[str, int]] = {}
 
@@ -83,5 +83,6 @@ def officer_load(window, officers: dict) -> list[OfficerLoad]:
         o = officers.get(oid)
         out.append(OfficerLoad(officer_id=oid, name=getattr(o, "name", None),
                                role=getattr(o, "role", None), office_id=getattr(o, "office_id", None),
+                               office_name=offices.name(getattr(o, "office_id", None)),
                                **c))
     return sorted(out, key=lambda x: (-x.routed, -x.acknowledged, x.officer_id))

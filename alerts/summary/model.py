@@ -12,6 +12,7 @@ class AlertRow(BaseModel):
     person_id: str | None
     person_name: str | None
     office_id: str | None
+    office_name: str | None = None  # from the bundle's offices
     type: str
     severity: str
     opened_ms: int
@@ -35,6 +36,7 @@ class Handover(BaseModel):
 
 class OfficeCount(BaseModel):
     office_id: str | None  # None: feed_down (no person) or a person missing from the bundle
+    office_name: str | None = None
     count: int
 
 
@@ -62,6 +64,7 @@ class RepeatPerson(BaseModel):
     person_id: str
     person_name: str | None
     office_id: str | None
+    office_name: str | None = None
     count: int
     by_type: dict[str, int]
 
@@ -71,6 +74,7 @@ class OfficerLoad(BaseModel):
     name: str | None
     role: str | None
     office_id: str | None
+    office_name: str | None = None
     routed: int
     acknowledged: int
     resolved: int
@@ -98,6 +102,7 @@ class Summary(BaseModel):
     end: str
     as_of: str
     office: str | None
+    office_name: str | None = None
     visible_offices: list[str] | None
     drill_alerts_left_out: int
     opened_total: int

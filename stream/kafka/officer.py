@@ -29,6 +29,7 @@ from pathlib import Path
 
 import orjson
 
+from alerts import coverage
 from alerts.actions import ActionError, ActionPending, AlertFacts, check_action
 from alerts.admin import bundle_files, retention
 from alerts.admin.edits import EditRefused
@@ -116,6 +117,7 @@ class KafkaOfficerRuntime:
         self.action_wait_s, self.watch_s = action_wait_s, watch_s
         self._office = {p.person_id: p.office_id for p in self.bundle.persons}
         self.metrics = LookoutMetrics()
+        coverage.report(self.bundle, self.metrics)
         self.counts: Counter = Counter()
         self.rejected_by_reason: Counter = Counter()
         self.subscribers = Subscribers()

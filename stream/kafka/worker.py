@@ -40,6 +40,7 @@ from itertools import groupby
 import orjson
 from aiokafka import ConsumerRebalanceListener
 
+from alerts import coverage
 from alerts.engine import Engine
 from config.model import Bundle
 from stream.deadletter import letter_json
@@ -90,6 +91,7 @@ class LookoutWorker:
         self.in_flight: list = []  # futures of alert updates and dead letters not yet acked
         self.counts: Counter = Counter()
         self.metrics = LookoutMetrics()
+        coverage.report(bundle, self.metrics)
         if conf.metrics_port:
             self.metrics.serve(conf.metrics_port, addr="127.0.0.1")
         # the fetch loop and the rebalance callbacks (another task) share the runners

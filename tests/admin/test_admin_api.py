@@ -194,7 +194,8 @@ def test_changes_are_audited_with_before_and_after(client, login, runtime, bundl
     r = client.put("/v1/admin/shifts/w1", headers=adm, json={"shifts": [
         {"days": [1, 2, 3, 4, 5], "start": "08:30", "end": "17:30"}]})
     assert r.status_code == 200, r.text
-    assert runtime.engine.caseload.router.shifts.get("w1") is not None
+    saturday_noon = 1795838400000  # 2026-11-28 12:00 +08:00
+    assert not runtime.engine.caseload.router.on_shift("w1", saturday_noon)
     assert [z.radius_m for z in runtime.bundle.zones if z.zone_id == "bar"] == [150]
 
     # P2 walks into the new bar: the new zone is live

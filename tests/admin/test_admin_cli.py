@@ -113,3 +113,40 @@ def test_passwords_online_and_for_the_first_admin(admin, runtime, client, tmp_pa
 
     access = Access(db, lambda oid: OfficerSpec(oid, oid, "hq", "admin"))
     assert access.login("adm", "first-admin-pw").officer.officer_id == "adm"
+
+
+def test_a_rota_that_leaves_hours_uncovered_is_warned_about(admin, runtime):
+    code, out, err = admin("shifts", "set", "--officer", "w1", "--days", "1-5", "--start",
+                           "08:30", "--end", "17:30")
+    assert code == 0 and out["coverage_gaps"] == [] and err == ""  # duty1 has no rota: always on
+    code, out, err = admin("shifts", "set", "--officer", "duty1", "--days", "1-7", "--start",
+                           "08:00", "--end", "22:00")
+    assert code == 0
+    (gap,) = out["coverage_gaps"]
+    assert (gap["office_id"], gap["need"], gap["hours_a_week"]) == ("office-1", "alert", 70)
+    assert "warning 警告: 值班空档 coverage gap: office-1: 无人值班" in err
+    assert "每天 22:00–08:00（每周 70 小时）" in err and "daily 22:00–08:00 (70 h a week)" in err
+    code, out, err = admin("shifts", "list")
+    assert code == 0 and [g["office_id"] for g in out["coverage_gaps"]] == ["office-1"]
+    assert "office-1" in err
+    # and the running service's metric follows the bundle it now runs on
+    exposed = runtime.metrics.render().decode()
+    assert ('lookout_coverage_gap_hours{need="alert",office="office-1",office_name="office-1"} '
+            '70.0') in exposed
+    # a night desk closes the gap
+    code, out, err = admin("shifts", "set", "--officer", "w1", "--days", "1-7", "--start",
+                           "22:00", "--end", "08:00")
+    assert code == 0 and out["coverage_gaps"] == [] and err == ""
+
+
+def test_phone_and_address_are_set_and_cleared_like_any_field(admin, runtime):
+    code, out, _ = admin("persons", "update", "--id", "P1", "--phone", "13905791037",
+                         "--address", "金华市婺城区清风路10号")
+    assert code == 0 and out["after"]["phone"] == "13905791037"
+    (p1,) = [p for p in runtime.bundle.persons if p.person_id == "P1"]
+    assert (p1.phone, p1.address) == ("13905791037", "金华市婺城区清风路10号")
+    code, _, err = admin("persons", "update", "--id", "P1", "--phone", "1" * 40)
+    assert code == 2 and "persons.jsonl:line 1: phone: must be a string of 1 to 32" in err
+    assert admin("persons", "update", "--id", "P1", "--clear", "phone")[0] == 0
+    (p1,) = [p for p in runtime.bundle.persons if p.person_id == "P1"]
+    assert (p1.phone, p1.address) == (None, "金华市婺城区清风路10号")

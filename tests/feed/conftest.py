@@ -13,7 +13,8 @@ from alerts.feed.app import create_feed_app
 from .kit import ADMIN, FakeRuntime, fix, status
 
 # Officers the tests log in as (scrypt is deliberately slow: seed once, copy per test).
-USERS = ("wc-cd-01", "wc-cd-02", "wc-cd-duty", "wc-jn-01", "wc-jn-02", "wc-zh-01", ADMIN.officer_id)
+USERS = ("wc-cd-01", "wc-cd-02", "wc-cd-duty", "wc-jn-01", "wc-jn-02", "wc-zh-01", "wc-zh-night",
+         ADMIN.officer_id)
 VICTIM_HOME = (119.612, 29.073)
 
 

@@ -77,6 +77,12 @@ def test_each_role_lists_exactly_its_scope(client, login, day):
     # duty: the whole office; the supervisor: every office under them
     assert ids(client.get("/v1/alerts", headers=login("wc-cd-duty"))) == a_real
     assert ids(client.get("/v1/alerts", headers=login("wc-zh-01"))) == a_real | b_real
+    # the centre's night desk answers for every office under it, persons included
+    night = login("wc-zh-night")
+    assert ids(client.get("/v1/alerts", headers=night)) == a_real | b_real
+    assert client.get("/v1/persons/WC0011", headers=night).status_code == 200
+    assert client.get("/v1/me", headers=night).json()["offices"] == [
+        "wucheng-chengdong", "wucheng-jiangnan", "wucheng-xiguan", "wucheng-zhihui"]
 
 
 def test_feed_down_is_for_the_admin(client, login, day, runtime):
@@ -110,6 +116,35 @@ def test_list_rows_carry_names_for_the_page(client, login, day):
     (row,) = [a for a in client.get("/v1/alerts", headers=login("wc-jn-01")).json()["alerts"]]
     assert row["person_name"] == "赵文斌" and row["office_id"] == "wucheng-jiangnan"
     assert row["type"] == "tamper" and row["severity"] == "critical"
+    # 17:15, escalated at 17:20 (critical) to the officer's 值班长
+    assert [(s["officer_id"], s["name"]) for s in row["route"]] == [
+        ("wc-jn-01", "潘志强"), ("wc-zh-01", "金卫东")]
+    assert (row["office_name"], row["officer_name"]) == ("江南司法所", "金卫东")
+
+
+def test_names_on_routes_and_resolutions_stay_out_of_the_records(client, login, day, runtime):
+    aid = day["a_duty"]["alert_id"]  # 17:35, after the officers' shift: the office's duty
+    auth = login("wc-cd-duty")
+    r = client.post(f"/v1/alerts/{aid}/resolve", headers=auth,
+                    json={"disposition": "device_fault", "note": "电池耗尽"})
+    assert r.status_code == 200, r.text
+    alert = r.json()["alert"]
+    assert alert["route"][0] | {"at": None} == {
+        "officer_id": "wc-cd-duty", "name": "汪丽华", "role": "duty",
+        "reason": "officer_off_shift", "at": None}
+    assert alert["resolution"]["by"] == "wc-cd-duty" and alert["resolution"]["by_name"] == "汪丽华"
+    # the engine's record (SPEC §4) keeps ids only
+    record = runtime.store.latest(aid)
+    assert "name" not in record["route"][0] and "by_name" not in record["resolution"]
+    assert "office_name" not in record
+
+
+def test_me_names_the_offices(client, login):
+    me = client.get("/v1/me", headers=login("wc-cd-01")).json()
+    assert me["officer"]["office_name"] == "城东司法所"
+    assert me["officer"]["phone"] == "0579-82310201"
+    assert me["office_list"] == [{"office_id": "wucheng-chengdong", "name": "城东司法所",
+                                  "parent_id": "wucheng-zhihui"}]
 
 
 # -- scope: every endpoint by id --------------------------------------------------------------

@@ -22,6 +22,10 @@ def test_only_persons_of_the_callers_offices(client, login, day, clock, runtime)
     assert r.status_code == 200 and r.headers["cache-control"] == "no-store"
     body = r.json()
     assert body["person"]["name"] == "陈建军" and body["released"] is False
+    # phone and address only here, where the read is audited; names, not ids
+    assert (body["person"]["phone"], body["person"]["address"]) == (
+        "13905791037", "金华市婺城区清风路10号2幢202室")
+    assert (body["person"]["office_name"], body["person"]["officer_name"]) == ("城东司法所", "蒋文杰")
     assert [a["alert_id"] for a in body["alerts"]] == [day["a_tamper"]["alert_id"]]
     # reading a person is reading personal data: audited
     read = [a for a in runtime.store.audits if a["what"] == "read_person"]

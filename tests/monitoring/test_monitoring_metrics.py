@@ -12,7 +12,7 @@ from stream.metrics import LookoutMetrics
 
 NOW_MS = 1_795_000_000_000
 ALLOWED_LABELS = {"drill", "reason", "type", "severity", "escalated", "topic", "partition",
-                  "operation", "le"}
+                  "operation", "le", "stage"}
 
 
 def iso(ms: int) -> str:
@@ -250,3 +250,46 @@ def test_web_endpoints_serve_metrics():
             assert 'lookout_events_received_total{drill="false"} 3.0' in r.text
         r = client.get("/metrics", headers={"accept": "application/openmetrics-text"})
         assert r.headers["content-type"].startswith("application/openmetrics-text")
+
+
+def step(officer_id, role, reason):
+    return {"officer_id": officer_id, "role": role, "reason": reason, "at": iso(NOW_MS)}
+
+
+def test_each_unstaffed_routing_decision_counts_once():
+    m = LookoutMetrics()
+    unstaffed = [step("w1", "officer", "unstaffed"), step("duty1", "duty", "unstaffed")]
+    m.observe_updates([{**update("al-1", type="tamper", severity="critical"),
+                        "route": unstaffed}], NOW_MS)
+    m.observe_updates([{**update("al-2"), "route": [step("w1", "officer", "on_shift")]}], NOW_MS)
+    # al-1 again (a repeat: same route), then escalated with nobody on shift either
+    m.observe_updates([{**update("al-1", 2, type="tamper", severity="critical"),
+                        "route": unstaffed}], NOW_MS)
+    m.observe_updates([{**update("al-1", 3, type="tamper", severity="critical", escalated=True),
+                        "route": [*unstaffed, step("sup1", "supervisor", "unstaffed")]}], NOW_MS)
+    m.observe_updates([{**update("al-3", drill=True),
+                        "route": [step("w1", "officer", "unstaffed")]}], NOW_MS)
+    s = samples(m)
+    assert value(s, "lookout_alerts_unstaffed_total", stage="first", severity="critical",
+                 drill="false") == 1
+    assert value(s, "lookout_alerts_unstaffed_total", stage="escalation", drill="false") == 1
+    assert value(s, "lookout_alerts_unstaffed_total", drill="false") == 2
+    assert value(s, "lookout_alerts_unstaffed_total", drill="true") == 1
+
+
+def test_coverage_gaps_are_a_gauge_per_office_and_need():
+    from alerts.coverage import Gap
+
+    m = LookoutMetrics()
+    offices = {"wucheng-chengdong": "城东司法所", "wucheng-jiangnan": "江南司法所"}
+    m.set_coverage([Gap("wucheng-chengdong", "城东司法所", "alert", ((0, 480), (1320, 1920)))],
+                   offices)
+    s = samples(m)
+    assert value(s, "lookout_coverage_gap_hours", office="wucheng-chengdong", need="alert") == 18
+    assert value(s, "lookout_coverage_gap_hours", office_name="城东司法所",
+                 need="escalation") == 0
+    assert value(s, "lookout_coverage_gap_hours", office="wucheng-jiangnan") == 0
+    m.set_coverage([], {"wucheng-jiangnan": "江南司法所"})  # a new bundle: no stale series
+    assert value(samples(m), "lookout_coverage_gap_hours", office="wucheng-chengdong") == 0
+    assert len([k for k in samples(m) if k[0] == "lookout_coverage_gap_hours"]) == 2
+

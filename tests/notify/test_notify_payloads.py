@@ -88,3 +88,13 @@ def test_link_template_can_open_the_drill_view(receiver, clock, directory):
     assert body == {"msgtype": "markdown", "markdown": {"content": body["markdown"]["content"]}}
     assert body["markdown"]["content"].endswith(f"({BASE}/alerts/x%2F1?drill=true)")
     assert body["markdown"]["content"].startswith("**【演练】新告警")
+
+
+def test_an_unstaffed_alert_says_nobody_is_on_shift(receiver, clock, directory):
+    route = [{"officer_id": "wc-cd-02", "role": "officer", "reason": "unstaffed",
+              "at": "2026-11-23T03:10:00.000+08:00"},
+             {"officer_id": "wc-cd-duty", "role": "duty", "reason": "unstaffed",
+              "at": "2026-11-23T03:10:00.000+08:00"}]
+    content = _send(receiver, clock, directory, "wecom", alert(route=route))["markdown"]["content"]
+    assert "矫正工作人员：蒋文杰（wc-cd-02）\n注意：无人值班\n" in content
+    assert content.endswith("Officer: 蒋文杰 (wc-cd-02)\nNote: nobody on shift")

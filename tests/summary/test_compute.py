@@ -166,3 +166,22 @@ def test_json_round_trip_and_bad_period():
     assert data["opened_total"] == 7 and data["ack"]["timed"]["median_s"] == 240
     with pytest.raises(ValueError):
         compute_summary(records(), BUNDLE, END, START)
+
+
+def test_offices_carry_their_names_from_the_bundle():
+    import dataclasses
+
+    from config.model import OfficeSpec
+
+    named = dataclasses.replace(BUNDLE, offices=[OfficeSpec("east", "城东司法所", "hq"),
+                                                 OfficeSpec("hq", "婺城区社区矫正指挥中心")])
+    s = compute_summary(records(), named, START, END, office="east", version_times=VERSION_TIMES)
+    assert s.office_name == "城东司法所"
+    assert [(o.office_id, o.office_name) for o in s.by_office] == [("east", "城东司法所")]
+    assert {r.office_name for r in s.alerts} == {"城东司法所"}
+    assert {o.officer_id: o.office_name for o in s.officer_load} == {
+        "o-e1": "城东司法所", "sup": "婺城区社区矫正指挥中心"}
+    # an office the bundle does not list is named by its id
+    assert {o.office_name for o in summary().by_office} == {"east", "west", None}
+    text = render(s, "md", "zh")
+    assert "城东司法所" in text
