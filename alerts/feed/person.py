@@ -61,9 +61,17 @@ def build_person_router(runtime, Auth, now_ms: Callable[[], int], audit,  # noqa
             track=m.Track(person_id=person_id, since_ms=since, until_ms=now, points=points),
             alerts=[view.enrich(r) for r in _open_first(alerts)],
             permits=_permits(view.bundle.permits, person_id, now, tz),
-            timeline=timeline)
+            timeline=timeline, device_check=_device_check(store, person_id, now))
 
     return router
+
+
+def _device_check(store, person_id: str, now: int):
+    """需核查设备: the person's resolved alerts of the rule's window (alerts/fatigue.py)."""
+    from alerts.fatigue import DEVICE_CHECK_DAYS, device_check
+
+    since = now - DEVICE_CHECK_DAYS * 86_400_000
+    return device_check(store.resolved_alerts(since, person_id), now)
 
 
 def _person_alerts(store, person_id: str) -> list[dict]:

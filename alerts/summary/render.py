@@ -51,6 +51,7 @@ def _md_cell(v: Cell) -> str:
 def md_table(tb: Table, lang: str) -> list[str]:
     if not tb.rows:
         return [f"_{t('none', lang)}_"]
+    tb = tb.for_people()
     out = ["| " + " | ".join(_md_cell(h) for h in tb.headers) + " |",
            "|" + "---|" * len(tb.headers)]
     out += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in tb.rows]
