@@ -55,7 +55,7 @@ class Picker:
     office: str | None
     offices: list[tuple[str, str]]  # (office_id, name) the reader may choose; [] : no choice
     lang: str
-    basis: str  # what the default period is: words.T key "period_shift" / "period_12h" / "period_chosen"
+    basis: str  # words.T key saying where the period came from: period_shift, period_last_12h, period_chosen
 
 
 NOTES = {"ack": "ack_note", "false_alarms": "fa_note"}

@@ -20,9 +20,10 @@ MD_SKIP = {"alerts"}
 
 
 def render(summary: Summary, format: str, lang: str = "both", *, csv_layout: str = "sections",
-           charts: bool = True) -> str:
+           charts: bool = True, picker=None) -> str:
     """`csv_layout`: "sections" (one titled table after another) or "alerts" (one flat table
-    of the period's alerts). `charts=False`: HTML without the two charts."""
+    of the period's alerts). `charts=False`: HTML without the charts. `picker`: an
+    alerts.summary.html.Picker, the HTML's period form (the service's page)."""
     if format not in FORMATS:
         raise ValueError(f"format: one of {', '.join(FORMATS)}, got {format!r}")
     if lang not in LANGS:
@@ -37,7 +38,7 @@ def render(summary: Summary, format: str, lang: str = "both", *, csv_layout: str
         return render_csv(summary, lang, flat=csv_layout == "alerts")
     from alerts.summary.html import render_html
 
-    return render_html(summary, lang, with_charts=charts)
+    return render_html(summary, lang, with_charts=charts, picker=picker)
 
 
 def _text(v: Cell) -> str:
