@@ -195,6 +195,7 @@ def false_alarm_figure(s: Summary, lang: str):
         if rows:
             ax.legend(loc="lower right", fontsize="small")
         ax.grid(axis="x", alpha=0.3)
+        ax.set_axisbelow(True)
         fig.canvas.draw()
     return fig
 

@@ -27,9 +27,8 @@ td.num { text-align: right; } .meta td { border: none; padding: 0 1em 0 0; }
 .none { color: #777; font-style: italic; } img.chart { max-width: 100%; height: auto; }
 .note { color: #555; }
 .sign { display: flex; gap: 3em; margin-top: 2.5em; break-inside: avoid; }
-.sign div { flex: 1; } .sign span { display: inline-block; min-width: 12em;
-     border-bottom: 1px solid #111; margin-left: 0.5em; }
-.sign p { margin: 1.2em 0 0; }
+.sign div { flex: 1; } .sign p { display: flex; align-items: end; margin: 1.4em 0 0; white-space: nowrap; }
+.sign span { flex: 1; min-width: 6em; border-bottom: 1px solid #111; margin-left: 0.5em; }
 form.picker { background: #f3f6fa; border: 1px solid #c9d3e0; padding: 0.6em 0.8em;
      margin: 0.6em 0 1em; display: flex; flex-wrap: wrap; gap: 0.6em 1.2em; align-items: end; }
 form.picker label { display: flex; flex-direction: column; gap: 0.2em; }
@@ -39,7 +38,7 @@ form.picker button { padding: 0.3em 1.2em; }
                    counter(page) " of " counter(pages); font-size: 9pt; color: #444; } }
 @media print { body { margin: 0; } h2, h3 { break-after: avoid; }
   tr, img { break-inside: avoid; } thead { display: table-header-group; }
-  .no-print { display: none; } }
+  form.picker, .no-print { display: none; } }
 """
 
 
