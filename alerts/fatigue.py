@@ -22,7 +22,7 @@ import sqlite3
 from collections.abc import Callable, Iterable
 
 import orjson
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
 from config.loader import parse_ts_ms
 
@@ -46,8 +46,10 @@ class FalseAlarmShare(BaseModel):
     false_alarm: int
     device_fault: int
 
+    @computed_field  # in the JSON too: scripts should not have to divide
     @property
     def share(self) -> float:
+        """false_alarm / resolved; 0 when nothing was resolved."""
         return self.false_alarm / self.resolved if self.resolved else 0.0
 
 
@@ -117,10 +119,15 @@ def fatigue_figures(records: Iterable[dict], *, zone_names: dict[str, str],
     )
 
 
+def device_check_since(now_ms: int) -> int:
+    """The start of the device-check window: alerts opened since then count."""
+    return now_ms - DEVICE_CHECK_DAYS * _DAY_MS
+
+
 def device_check(records: Iterable[dict], now_ms: int) -> DeviceCheck:
     """One person's alerts (latest versions, any age): the rule over those opened in the last
     DEVICE_CHECK_DAYS before `now_ms`."""
-    since = now_ms - DEVICE_CHECK_DAYS * _DAY_MS
+    since = device_check_since(now_ms)
     rs = [r for r in records if is_counted(r) and since <= parse_ts_ms(r["opened_at"]) <= now_ms]
     fa = sum(disposition(r) == FALSE_ALARM for r in rs)
     df = sum(disposition(r) == DEVICE_FAULT for r in rs)

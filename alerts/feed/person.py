@@ -14,6 +14,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
 
+from alerts.fatigue import DeviceCheck, device_check, device_check_since
 from alerts.feed import models as m
 from alerts.timefmt import rfc3339
 
@@ -66,12 +67,9 @@ def build_person_router(runtime, Auth, now_ms: Callable[[], int], audit,  # noqa
     return router
 
 
-def _device_check(store, person_id: str, now: int):
+def _device_check(store, person_id: str, now: int) -> DeviceCheck:
     """需核查设备: the person's resolved alerts of the rule's window (alerts/fatigue.py)."""
-    from alerts.fatigue import DEVICE_CHECK_DAYS, device_check
-
-    since = now - DEVICE_CHECK_DAYS * 86_400_000
-    return device_check(store.resolved_alerts(since, person_id), now)
+    return device_check(store.resolved_alerts(device_check_since(now), person_id), now)
 
 
 def _person_alerts(store, person_id: str) -> list[dict]:

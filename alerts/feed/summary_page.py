@@ -159,7 +159,7 @@ def build_summary_router(runtime, authenticate, now_ms: Callable[[], int], audit
             return Response(render(s, "csv", lang), media_type="text/csv; charset=utf-8",
                             headers={**SUMMARY_HEADERS,
                                      "Content-Disposition": f'attachment; filename="{name}"'})
-        picker = _picker(who, bundle, s, visible, office, lang, basis,
+        picker = _picker(bundle, s, visible, office, lang, basis,
                          tickets.issue(who.session.token, PICKER_TTL_S))
         try:
             text = render(s, "html", lang, picker=picker)
@@ -170,7 +170,7 @@ def build_summary_router(runtime, authenticate, now_ms: Callable[[], int], audit
     return router
 
 
-def _picker(who, bundle, s, visible, office, lang: str, basis: str, ticket: str) -> Picker:
+def _picker(bundle, s, visible, office, lang: str, basis: str, ticket: str) -> Picker:
     names = office_names(bundle)
     offices = sorted(visible if visible is not None else {p.office_id for p in bundle.persons})
     tz = s.timezone

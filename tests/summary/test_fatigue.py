@@ -34,6 +34,9 @@ def test_the_summary_counts_the_periods_resolved_alerts_four_ways():
     assert shares(f.by_person) == [("P3", "吴刚", 1, 1, 0), ("P1", "孙立", 2, 1, 0)]
     assert shares(f.by_officer) == [("o-w1", "郑西", 1, 1, 0), ("o-e1", "钱东", 2, 1, 0)]
     assert [r.share for r in f.by_type] == [1.0, 0.5]
+    as_json = compute_summary(records(), BUNDLE, START, END).model_dump(mode="json")["fatigue"]
+    assert as_json["by_type"][1] == {"key": "zone_exit", "name": None, "resolved": 2,
+                                     "false_alarm": 1, "device_fault": 0, "share": 0.5}
 
 
 def test_the_summary_section_reads_in_names_and_percent():
