@@ -16,7 +16,7 @@ from config.loader import load_bundle
 from stream.live import LiveRuntime
 from stream.service import create_app
 
-from .fixture import write_bundle
+from .fixture import login, write_bundle
 
 pytest.importorskip("httpx")
 from fastapi.testclient import TestClient  # noqa: E402
@@ -40,12 +40,6 @@ def served(tmp_path):
     with TestClient(create_app(rt)) as client:
         yield client, load_bundle(folder)
     rt.stop()
-
-
-def login(client, user):
-    r = client.post("/v1/login", json={"officer_id": user, "password": f"password-{user}"})
-    assert r.status_code == 200, r.text
-    return {"Authorization": f"Bearer {r.json()['token']}"}
 
 
 def test_the_default_period_is_the_readers_shift(served):
