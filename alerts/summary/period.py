@@ -3,8 +3,11 @@
 A shift is a stretch of the reader's shifts in officers.json (bundle timezone; a window whose
 end is before its start runs past midnight; back-to-back windows are one stretch, as routing
 sees them). The period is the stretch the reader is on now, start to end (figures stop at
-"now" until it ends); off shift, the stretch that ended last (the one being handed over).
-An officer without shifts, or whose shifts never end, gets the last 12 hours.
+"now" until it ends). Off shift, it runs from the start of the stretch that ended last up to
+now: the shift being handed over, and nothing opened since is left out of the "still open"
+lists (a period that ended at the shift's end would report them as of then, and an alert
+opened after it would be on no list). An officer without shifts, or whose shifts never end,
+gets the last 12 hours.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ LOOK_AHEAD_MS = 2 * 24 * HOUR_MS
 class Period:
     start_ms: int
     end_ms: int
-    basis: str  # "shift": the reader's shift; "last_12h": no shift to go by
+    basis: str  # "shift": the reader's shift; "since_shift": last shift to now; "last_12h"
 
 
 def reader_period(bundle: Bundle, officer_id: str, now_ms: int) -> Period:
@@ -46,7 +49,7 @@ def reader_period(bundle: Bundle, officer_id: str, now_ms: int) -> Period:
             start = next((t for t, on in reversed(past) if on and end is not None and t < end),
                          None)
             if start is not None:
-                return Period(start, end, "shift")
+                return Period(start, now_ms, "since_shift")
     return Period(now_ms - FALLBACK_MS, now_ms, "last_12h")
 
 

@@ -34,24 +34,26 @@ def with_shifts(*shifts: tuple[tuple[int, ...], str, str]):
 NIGHT = with_shifts((EVERY_DAY, "22:00", "08:00"))
 
 
-@pytest.mark.parametrize(("now", "start", "end"), [
+@pytest.mark.parametrize(("now", "start", "end", "basis"), [
     # 2026-11-16 is a Monday
-    ("2026-11-16T03:00", "2026-11-15T22:00", "2026-11-16T08:00"),  # 03:00 on a night shift
-    ("2026-11-16T07:59:59.999", "2026-11-15T22:00", "2026-11-16T08:00"),
-    ("2026-11-16T08:00", "2026-11-15T22:00", "2026-11-16T08:00"),  # handover: the night just ended
-    ("2026-11-16T21:59", "2026-11-15T22:00", "2026-11-16T08:00"),  # off all day: still last night
-    ("2026-11-16T22:00", "2026-11-16T22:00", "2026-11-17T08:00"),  # the new night
-    ("2026-11-16T23:59", "2026-11-16T22:00", "2026-11-17T08:00"),
+    ("2026-11-16T03:00", "2026-11-15T22:00", "2026-11-16T08:00", "shift"),  # 03:00 on the night
+    ("2026-11-16T07:59:59.999", "2026-11-15T22:00", "2026-11-16T08:00", "shift"),
+    # handover: the night just ended, up to now
+    ("2026-11-16T08:00", "2026-11-15T22:00", "2026-11-16T08:00", "since_shift"),
+    ("2026-11-16T08:05", "2026-11-15T22:00", "2026-11-16T08:05", "since_shift"),
+    ("2026-11-16T21:59", "2026-11-15T22:00", "2026-11-16T21:59", "since_shift"),
+    ("2026-11-16T22:00", "2026-11-16T22:00", "2026-11-17T08:00", "shift"),  # the new night
+    ("2026-11-16T23:59", "2026-11-16T22:00", "2026-11-17T08:00", "shift"),
 ])
-def test_a_night_shift_across_midnight(now, start, end):
+def test_a_night_shift_across_midnight(now, start, end, basis):
     p = reader_period(NIGHT, "sup", ms(now))
-    assert (p.start_ms, p.end_ms, p.basis) == (ms(start), ms(end), "shift")
+    assert (p.start_ms, p.end_ms, p.basis) == (ms(start), ms(end), basis)
 
 
-def test_a_weekday_rota_at_the_weekend_gives_fridays_shift():
+def test_a_weekday_rota_at_the_weekend_goes_back_to_fridays_shift():
     b = with_shifts(((1, 2, 3, 4, 5), "09:00", "17:30"))
     p = reader_period(b, "sup", ms("2026-11-22T12:00"))  # Sunday
-    assert (p.start_ms, p.end_ms) == (ms("2026-11-20T09:00"), ms("2026-11-20T17:30"))
+    assert (p.start_ms, p.end_ms) == (ms("2026-11-20T09:00"), ms("2026-11-22T12:00"))
     p = reader_period(b, "sup", ms("2026-11-23T09:00"))  # Monday, the shift's first instant
     assert (p.start_ms, p.end_ms) == (ms("2026-11-23T09:00"), ms("2026-11-23T17:30"))
 

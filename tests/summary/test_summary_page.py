@@ -7,6 +7,8 @@ import html
 import json
 import re
 import time
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -22,15 +24,26 @@ pytest.importorskip("httpx")
 from fastapi.testclient import TestClient  # noqa: E402
 
 EVERY_DAY = [1, 2, 3, 4, 5, 6, 7]
+TZ = ZoneInfo("Asia/Shanghai")
+
+
+REF = datetime.now(TZ)  # the shifts are set around this instant, once, so no minute rolls over
+
+
+def hhmm(hours_from_ref: float) -> str:
+    return (REF + timedelta(hours=hours_from_ref)).strftime("%H:%M")
 
 
 @pytest.fixture
-def served(tmp_path):
+def served(tmp_path, request):
+    """`sup` works every day from `start` to `end` hours from REF (indirect parameter;
+    default: on shift now, from 2 h before to 2 h after)."""
+    start, end = getattr(request, "param", (-2, 2))
     folder = tmp_path / "bundle"
     write_bundle(folder)
     officers = json.loads((folder / "officers.json").read_text(encoding="utf-8"))
-    officers["shifts"] = [{"officer_id": "sup", "days": EVERY_DAY, "start": "21:00",
-                           "end": "09:00"}]
+    officers["shifts"] = [{"officer_id": "sup", "days": EVERY_DAY, "start": hhmm(start),
+                           "end": hhmm(end)}]
     (folder / "officers.json").write_text(json.dumps(officers, ensure_ascii=False),
                                           encoding="utf-8")
     db = tmp_path / "lookout.db"
@@ -46,11 +59,10 @@ def test_the_default_period_is_the_readers_shift(served):
     client, bundle = served
     before = int(time.time() * 1000)
     s = client.get("/v1/summary", params={"format": "json"}, headers=login(client, "sup")).json()
+    assert reader_period(bundle, "sup", before).basis == "shift"
+    assert s["start"][11:16] == hhmm(-2) and s["end"][11:16] == hhmm(2)
+    assert 4 * 3_600_000 - 120_000 <= s["end_ms"] - s["start_ms"] <= 4 * 3_600_000
     after = int(time.time() * 1000)
-    expected = {(p.start_ms, p.end_ms) for p in (reader_period(bundle, "sup", t)
-                                                 for t in (before, after))}
-    assert (s["start_ms"], s["end_ms"]) in expected
-    assert s["end_ms"] - s["start_ms"] == 12 * 3_600_000 and s["start"][11:16] == "21:00"
     # the admin has no shifts: the last 12 hours up to now
     a = client.get("/v1/summary", params={"format": "json"}, headers=login(client, "ops")).json()
     assert a["end_ms"] - a["start_ms"] == 12 * 3_600_000 and before <= a["end_ms"] <= after + 1000
@@ -61,7 +73,20 @@ def test_the_header_link_leaves_the_period_to_the_summary(served):
     url = client.post("/v1/summary/link", headers=login(client, "sup")).json()["url"]
     assert "from=" not in url and "to=" not in url
     page = client.get(url).text
-    assert "默认：您当前（或刚结束）的班次" in page
+    assert "默认：您当前的班次 / Default: your current shift" in page
+
+
+@pytest.mark.parametrize("served", [(-6, -1)], indirect=True)
+def test_off_shift_the_period_runs_from_the_last_shift_until_now(served):
+    """What was opened after the shift ended is still on the "still open" lists."""
+    client, _ = served
+    before = int(time.time() * 1000)
+    sup = login(client, "sup")
+    s = client.get("/v1/summary", params={"format": "json"}, headers=sup).json()
+    assert s["start"][11:16] == hhmm(-6)
+    assert before <= s["end_ms"] <= int(time.time() * 1000) and s["as_of_ms"] == s["end_ms"]
+    page = client.get("/v1/summary", headers=sup).text
+    assert "默认：您上一班次开始至今 / Default: from the start of your last shift until now" in page
 
 
 def test_the_period_form_asks_again_with_its_own_ticket(served):
@@ -73,7 +98,7 @@ def test_the_period_form_asks_again_with_its_own_ticket(served):
                      page.text).group(1)
     fields = dict(re.findall(r'name="(\w+)" value="([^"]*)"', form))
     assert set(fields) >= {"ticket", "lang", "from", "to"}
-    assert re.fullmatch(r"\d{4}-\d\d-\d\dT21:00", fields["from"])
+    assert fields["from"][11:] == hhmm(-2) and fields["to"][11:] == hhmm(2)
     # what the browser sends when the officer picks 08:00 to 20:00 of a day
     chosen = {**{k: html.unescape(v) for k, v in fields.items()}, "from": "2026-11-16T08:00",
               "to": "2026-11-16T20:00", "format": "json"}
