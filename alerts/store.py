@@ -398,6 +398,12 @@ class Store:
 
         return read_summary_input(self._r(), finished_before_ms)
 
+    def resolved_alerts(self, since_ms: int, person_id: str | None = None) -> list[dict]:
+        """Real alerts opened since `since_ms` and resolved, latest versions (alerts/fatigue.py)."""
+        from alerts.fatigue import read_resolved
+
+        return read_resolved(self._r(), since_ms, person_id)
+
     # -- persons (the person view) ---------------------------------------------------------
     def person_alerts(self, person_id: str, *, drill: bool = False, limit: int = 100) -> list[dict]:
         """The person's alerts, latest versions, newest opened first."""

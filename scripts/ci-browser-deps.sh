@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # The browser test's system packages: Chromium (driven by playwright-python through
 # /usr/bin/chromium, so playwright never downloads a browser) and a CJK font, without which
-# the page's Chinese renders as empty boxes in screenshots. Idempotent: installs only what is
+# the page's Chinese renders as empty boxes in screenshots; poppler-utils (pdftotext) reads
+# back the printed summary's page numbers. Idempotent: installs only what is
 # missing, and does nothing when both are present. Needs root (or passwordless sudo) and apt.
 set -euo pipefail
 
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 dpkg -s fonts-noto-cjk >/dev/null 2>&1 || missing+=(fonts-noto-cjk)
+command -v pdftotext >/dev/null || missing+=(poppler-utils)
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "ci-browser-deps: chromium and fonts-noto-cjk already installed"
+  echo "ci-browser-deps: chromium, fonts-noto-cjk and poppler-utils already installed"
   exit 0
 fi
 

@@ -42,6 +42,7 @@ from prometheus_client import (
 from prometheus_client import Counter as PromCounter
 from prometheus_client.exposition import choose_encoder
 
+from alerts.actions import DISPOSITIONS
 from alerts.kinds import ALERT_TYPES
 from alerts.state import NO_TIME
 from stream.events import REJECT_REASONS, TICK
@@ -164,6 +165,13 @@ class LookoutMetrics:
         self.resolved = counter(
             "lookout_alerts_resolved", "Alerts resolved by an officer.", alert_labels
         )
+        self.dispositions = counter(
+            "lookout_alert_dispositions",
+            "Alerts resolved, by the officer's disposition (false_alarm, device_fault, ...): the "
+            "false-alarm share of a type is its false_alarm rate over all of its rate. Per type "
+            "only: zones, persons and officers are in the shift summary, not in labels.",
+            ["type", "disposition", "drill"],
+        )
         self.open = gauge(
             "lookout_alerts_open",
             "Alerts whose condition is active and not resolved.",
@@ -240,6 +248,9 @@ class LookoutMetrics:
             for stage in ROUTE_STAGES:
                 for sev in SEVERITIES:
                     self.unstaffed.labels(stage, sev, d)
+        for alert_type in ALERT_TYPES:
+            for disposition in DISPOSITIONS:
+                self.dispositions.labels(alert_type, disposition, "false")
         self.last_event.labels("false").set(time.time())
         self.feed_down.set(0)
 
@@ -401,6 +412,12 @@ class LookoutMetrics:
                 self.time_to_ack.labels(cur[_SEVERITY], cur[_DRILL]).observe(waited)
         if prev[_HANDLING] != "resolved" and cur[_HANDLING] == "resolved":
             self.resolved.labels(*labels).inc()
+            self._count_disposition(u, cur)
+
+    def _count_disposition(self, u: dict, cur: list) -> None:
+        """Alert fatigue (alerts/fatigue.py): what the officer found when resolving."""
+        found = (u.get("resolution") or {}).get("disposition")
+        self.dispositions.labels(cur[_TYPE], _bounded(found, DISPOSITIONS), cur[_DRILL]).inc()
 
     def _count_unstaffed(self, u: dict, seen_steps: int, cur: list) -> None:
         """One count per routing decision: the steps this version added to the route."""

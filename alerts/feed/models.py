@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from alerts.actions import DISPOSITIONS
+from alerts.fatigue import DeviceCheck
 
 Disposition = Literal[DISPOSITIONS]  # type: ignore[valid-type]
 
@@ -239,3 +240,6 @@ class PersonDetail(BaseModel):
                                 "then recent ones")
     permits: list[PermitInfo] = Field(description="active and upcoming leave (请假外出)")
     timeline: list[TimelineEntry] = Field(description="newest first")
+    device_check: DeviceCheck | None = Field(
+        None, description="需核查设备 / device check needed: the rule's figures over the last 30 "
+        "days (docs/operations.md); None when the store cannot say")

@@ -14,6 +14,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
 
+from alerts.fatigue import DeviceCheck, device_check, device_check_since
 from alerts.feed import models as m
 from alerts.timefmt import rfc3339
 
@@ -63,9 +64,14 @@ def build_person_router(runtime, Auth, now_ms: Callable[[], int], audit,  # noqa
             track=m.Track(person_id=person_id, since_ms=since, until_ms=now, points=points),
             alerts=[view.enrich(r) for r in _open_first(alerts)],
             permits=_permits(view.bundle.permits, person_id, now, tz),
-            timeline=timeline)
+            timeline=timeline, device_check=_device_check(store, person_id, now))
 
     return router
+
+
+def _device_check(store, person_id: str, now: int) -> DeviceCheck:
+    """需核查设备: the person's resolved alerts of the rule's window (alerts/fatigue.py)."""
+    return device_check(store.resolved_alerts(device_check_since(now), person_id), now)
 
 
 def _person_alerts(store, person_id: str) -> list[dict]:

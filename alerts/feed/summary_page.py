@@ -5,6 +5,10 @@ The page opens it in a tab of its own, and a new tab cannot send the Authorizati
 the page first asks `POST /v1/summary/link` for a link with a one-time ticket (60 s, one use)
 instead of putting the session token into a URL, where browser history would keep it.
 
+Without `from`/`to` the period is the reader's own shift (alerts/summary/period.py). The HTML
+carries a period form that submits to the same URL with a fresh one-time ticket of its own
+(PICKER_TTL_S: a person choosing dates needs longer than a click), so the page needs no script.
+
 Reading it is audited (`read_summary`): it lists persons by name.
 """
 
@@ -21,17 +25,20 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from alerts.summary.charts import CJKFontMissing
-from alerts.summary.compute import compute_summary
+from alerts.summary.compute import compute_summary, office_names
+from alerts.summary.html import Picker
+from alerts.summary.period import FALLBACK_MS, local_input, parse_instant, reader_period
 from alerts.summary.render import render
 from alerts.summary.source import with_released
 
 TICKET_TTL_S = 60.0
-DEFAULT_SPAN_MS = 12 * 3_600_000  # a day or a night shift
+PICKER_TTL_S = 900.0
 MAX_SPAN_MS = 31 * 86_400_000
-# The summary page has no script at all; its style and charts are inline.
+# The summary page has no script at all; its style and charts are inline. Its one form (the
+# period picker) submits to this service only.
 SUMMARY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
-                               "frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+                               "frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
     "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
 }
@@ -48,12 +55,12 @@ class Tickets:
         self._lock = threading.Lock()
         self.clock = clock
 
-    def issue(self, token: str) -> str:
+    def issue(self, token: str, ttl_s: float = TICKET_TTL_S) -> str:
         ticket = secrets.token_urlsafe(24)
         now = self.clock()
         with self._lock:
             self._tickets = {k: v for k, v in self._tickets.items() if v[1] > now}
-            self._tickets[ticket] = (token, now + TICKET_TTL_S)
+            self._tickets[ticket] = (token, now + ttl_s)
         return ticket
 
     def redeem(self, ticket: str) -> str | None:
@@ -74,25 +81,43 @@ def build_summary_router(runtime, authenticate, now_ms: Callable[[], int], audit
                            "supervisor or admin role required")
         return who
 
-    def period(start: int | None, end: int | None) -> tuple[int, int]:
-        end = end if end is not None else now_ms()
-        start = start if start is not None else end - DEFAULT_SPAN_MS
+    def instant(text: str | None, tz: str) -> int | None:
+        if text is None or not text.strip():
+            return None
+        try:
+            return parse_instant(text, tz)
+        except ValueError:
+            raise _problem(422, "bad_period", f"时间无法识别：{text}",
+                           f"not a time: {text} (epoch ms, RFC 3339 or YYYY-MM-DDTHH:MM)") from None
+
+    def period(who, start_text: str | None, end_text: str | None) -> tuple[int, int, str]:
+        """(start, end, basis): what the reader asked for, or their own shift."""
+        tz = who.view.bundle.settings.timezone
+        start, end = instant(start_text, tz), instant(end_text, tz)
+        if start is None and end is None:
+            p = reader_period(who.view.bundle, who.officer_id, now_ms())
+            start, end, basis = p.start_ms, p.end_ms, f"period_{p.basis}"
+        else:
+            basis = "period_chosen"
+            end = end if end is not None else now_ms()
+            start = start if start is not None else end - FALLBACK_MS
         if not 0 < end - start <= MAX_SPAN_MS:
             raise _problem(422, "bad_period", "时间段无效（结束须晚于开始，且不超过 31 天）",
                            "bad period: `to` must be after `from`, at most 31 days")
-        return start, end
+        return start, end, basis
 
     @router.post("/summary/link")
     def summary_link(creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-                     start: Annotated[int | None, Query(alias="from")] = None,
-                     end: Annotated[int | None, Query(alias="to")] = None,
+                     start: Annotated[str | None, Query(alias="from")] = None,
+                     end: Annotated[str | None, Query(alias="to")] = None,
                      office: str | None = None,
                      format: Literal["html", "json", "csv"] = "html"):
-        """A one-time link to the summary (60 s), for opening it in a new tab."""
+        """A one-time link to the summary (60 s), for opening it in a new tab. Without
+        `from`/`to` the link leaves the period to the summary: the reader's shift."""
         who = reader(creds, None)
-        start, end = period(start, end)
-        q = {"from": start, "to": end, "format": format, "ticket": tickets.issue(
-            who.session.token)}
+        period(who, start, end)  # a bad period is refused here, not in the new tab
+        q = {"format": format, "ticket": tickets.issue(who.session.token)}
+        q.update({k: v for k, v in (("from", start), ("to", end)) if v})
         if office:
             q["office"] = office
         return JSONResponse({"url": "/v1/summary?" + urlencode(q)},
@@ -100,10 +125,12 @@ def build_summary_router(runtime, authenticate, now_ms: Callable[[], int], audit
 
     @router.get("/summary", responses={200: {"content": {"text/html": {}, "text/csv": {}}}})
     def summary(creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-                start: Annotated[int | None, Query(alias="from", description="epoch ms; "
-                                                   "default: `to` - 12 h")] = None,
-                end: Annotated[int | None, Query(alias="to", description="epoch ms; default: "
-                                                 "now")] = None,
+                start: Annotated[str | None, Query(
+                    alias="from", description="epoch ms, RFC 3339 or YYYY-MM-DDTHH:MM (bundle "
+                    "time zone); default: the start of the reader's shift")] = None,
+                end: Annotated[str | None, Query(
+                    alias="to", description="as `from`; default: the end of the reader's "
+                    "shift")] = None,
                 office: Annotated[str | None, Query(description="one 司法所")] = None,
                 format: Literal["html", "json", "csv"] = "html",
                 lang: Literal["zh", "en", "both"] = "both",
@@ -112,8 +139,9 @@ def build_summary_router(runtime, authenticate, now_ms: Callable[[], int], audit
         repeat persons, officer load. Nothing outside the caller's offices is in it, in any
         format."""
         who = reader(creds, ticket)
-        start, end = period(start, end)
+        start, end, basis = period(who, start, end)
         visible = None if who.scope.offices is None else set(who.scope.offices)
+        office = office or None  # the picker's "all" sends office=
         if office is not None and visible is not None and office not in visible:
             raise _problem(404, "not_found", "没有该司法所", "no such office")
         now = now_ms()
@@ -131,10 +159,22 @@ def build_summary_router(runtime, authenticate, now_ms: Callable[[], int], audit
             return Response(render(s, "csv", lang), media_type="text/csv; charset=utf-8",
                             headers={**SUMMARY_HEADERS,
                                      "Content-Disposition": f'attachment; filename="{name}"'})
+        picker = _picker(bundle, s, visible, office, lang, basis,
+                         tickets.issue(who.session.token, PICKER_TTL_S))
         try:
-            text = render(s, "html", lang)
+            text = render(s, "html", lang, picker=picker)
         except CJKFontMissing:  # the figures are all in the tables; only the pictures go
-            text = render(s, "html", lang, charts=False)
+            text = render(s, "html", lang, charts=False, picker=picker)
         return HTMLResponse(text, headers=SUMMARY_HEADERS)
 
     return router
+
+
+def _picker(bundle, s, visible, office, lang: str, basis: str, ticket: str) -> Picker:
+    names = office_names(bundle)
+    offices = sorted(visible if visible is not None else {p.office_id for p in bundle.persons})
+    tz = s.timezone
+    return Picker(action="/v1/summary", ticket=ticket, start_local=local_input(s.start_ms, tz),
+                  end_local=local_input(s.end_ms, tz), office=office,
+                  offices=[(o, names.get(o, o)) for o in offices] if len(offices) > 1 else [],
+                  lang=lang, basis=basis)

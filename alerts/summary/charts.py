@@ -16,7 +16,7 @@ from pathlib import Path
 
 from alerts.summary.figures import ACK_EDGES_MIN
 from alerts.summary.model import Summary
-from alerts.summary.words import t
+from alerts.summary.words import TYPE_WORDS, t, value
 
 # Simplified-Chinese faces first: the same code points are drawn differently in JP/TC faces.
 PREFERRED = (
@@ -164,6 +164,44 @@ def ack_figure(s: Summary, lang: str):
         ax.grid(axis="y", alpha=0.3)
         fig.canvas.draw()
     return fig
+
+
+def false_alarm_figure(s: Summary, lang: str):
+    """Per alert type, the resolved alerts split into false alarm, device fault and the rest,
+    with the false-alarm share at the end of each bar."""
+    import matplotlib
+    from matplotlib.ticker import MaxNLocator
+
+    rows = s.fatigue.by_type
+    with matplotlib.rc_context(_rc()):
+        fig = _figure(height=max(1.6, 0.9 + 0.4 * len(rows)))
+        ax = fig.add_subplot()
+        labels = [value(TYPE_WORDS[r.key], lang) if r.key in TYPE_WORDS else str(r.key) for r in rows]
+        y = list(range(len(rows)))[::-1]  # the most false alarms on top
+        fa = [r.false_alarm for r in rows]
+        df = [r.device_fault for r in rows]
+        rest = [r.resolved - r.false_alarm - r.device_fault for r in rows]
+        ax.barh(y, fa, color="#c0504d", label=t("false_alarm", lang))
+        ax.barh(y, df, left=fa, color="#e3a33b", label=t("device_fault", lang))
+        ax.barh(y, rest, left=[a + b for a, b in zip(fa, df, strict=True)], color="#9bb7d9",
+                label=t("other_resolved", lang))
+        for yi, r in zip(y, rows, strict=True):
+            ax.text(r.resolved, yi, f"  {100 * r.share:.0f}%", va="center")
+        ax.set_yticks(y, labels)
+        ax.set_xlim(0, max([1] + [r.resolved for r in rows]) * 1.2)  # room for the percentages
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_title(t("false_alarms", lang))
+        ax.set_xlabel(t("count", lang))
+        if rows:
+            ax.legend(loc="lower right", fontsize="small")
+        ax.grid(axis="x", alpha=0.3)
+        ax.set_axisbelow(True)
+        fig.canvas.draw()
+    return fig
+
+
+def false_alarm_png(s: Summary, lang: str) -> bytes:
+    return _draw(false_alarm_figure, s, lang)
 
 
 def hourly_png(s: Summary, lang: str) -> bytes:

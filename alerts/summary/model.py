@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from alerts.fatigue import FatigueFigures
+
 
 class AlertRow(BaseModel):
     """One alert as it stood at the summary's `as_of`."""
@@ -116,6 +118,8 @@ class Summary(BaseModel):
     officer_load: list[OfficerLoad]
     resolved_total: int
     dispositions: list[DispositionShare]
+    fatigue: FatigueFigures  # false-alarm shares of the period's resolved alerts
+    office_names: dict[str, str] = {}  # office_id -> name, from the bundle's offices
     per_hour: list[HourCount]
     per_hour_mean: float
     alerts: list[AlertRow]

@@ -20,9 +20,10 @@ MD_SKIP = {"alerts"}
 
 
 def render(summary: Summary, format: str, lang: str = "both", *, csv_layout: str = "sections",
-           charts: bool = True) -> str:
+           charts: bool = True, picker=None) -> str:
     """`csv_layout`: "sections" (one titled table after another) or "alerts" (one flat table
-    of the period's alerts). `charts=False`: HTML without the two charts."""
+    of the period's alerts). `charts=False`: HTML without the charts. `picker`: an
+    alerts.summary.html.Picker, the HTML's period form (the service's page)."""
     if format not in FORMATS:
         raise ValueError(f"format: one of {', '.join(FORMATS)}, got {format!r}")
     if lang not in LANGS:
@@ -37,7 +38,7 @@ def render(summary: Summary, format: str, lang: str = "both", *, csv_layout: str
         return render_csv(summary, lang, flat=csv_layout == "alerts")
     from alerts.summary.html import render_html
 
-    return render_html(summary, lang, with_charts=charts)
+    return render_html(summary, lang, with_charts=charts, picker=picker)
 
 
 def _text(v: Cell) -> str:
@@ -51,6 +52,7 @@ def _md_cell(v: Cell) -> str:
 def md_table(tb: Table, lang: str) -> list[str]:
     if not tb.rows:
         return [f"_{t('none', lang)}_"]
+    tb = tb.for_people()
     out = ["| " + " | ".join(_md_cell(h) for h in tb.headers) + " |",
            "|" + "---|" * len(tb.headers)]
     out += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in tb.rows]
@@ -74,19 +76,36 @@ def render_md(s: Summary, lang: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+# OWASP CSV injection: Excel and WPS read a cell that starts with one of these as a formula
+# (=HYPERLINK(...) exfiltrates, =cmd|... runs). A leading apostrophe makes it text, and the
+# spreadsheet does not show the apostrophe. Names, notes and ids come from people and gateways.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(cell: Cell) -> Cell:
+    """Text cells only: numbers are ours, and a number stays a number in the spreadsheet."""
+    if isinstance(cell, str) and cell.startswith(FORMULA_START):
+        return "'" + cell
+    return cell
+
+
+def _csv_row(cells) -> list:
+    return [spreadsheet_safe("" if c is None else c) for c in cells]
+
+
 def render_csv(s: Summary, lang: str, flat: bool = False) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
     tables = [alert_list(s, lang)] if flat else sections(s, lang)
     if not flat:
         w.writerow([heading("title", lang)])
-        w.writerows([k, v] for k, v in header_lines(s, lang))
+        w.writerows(_csv_row([k, v]) for k, v in header_lines(s, lang))
         w.writerow([])
     for tb in tables:
         if not flat:
             w.writerow([f"# {heading(tb.key, lang)}"])
         w.writerow(tb.headers)
-        w.writerows(["" if c is None else c for c in row] for row in tb.rows)
+        w.writerows(_csv_row(row) for row in tb.rows)
         if not flat:
             w.writerow([])
     # The BOM is how Excel and WPS know the file is UTF-8; without it Chinese opens garbled.

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from alerts.fatigue import FalseAlarmShare
 from alerts.summary.figures import ACK_EDGES_MIN
 from alerts.summary.model import AckFigures, AlertRow, Summary
 from alerts.summary.words import (
@@ -34,6 +35,16 @@ class Table:
     key: str  # also the heading's key in words.T
     headers: list[str]
     rows: list[list[Cell]]
+    # Columns of ids (alert, person, officer): for machines (CSV) only. People read names; an
+    # id column on the printed sheet is noise that pushes the names off the page.
+    ids: tuple[int, ...] = ()
+
+    def for_people(self) -> Table:
+        if not self.ids:
+            return self
+        keep = [i for i in range(len(self.headers)) if i not in self.ids]
+        return Table(self.key, [self.headers[i] for i in keep],
+                     [[row[i] for i in keep] for row in self.rows])
 
 
 def local(ms: int, tz: str) -> str:
@@ -44,14 +55,15 @@ def minutes(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds / 60, 1)
 
 
-def office_name(office: str | None, lang: str) -> str:
-    return office if office else value(T["no_office"], lang)
+def office_name(s: Summary, office_id: str | None, lang: str) -> str:
+    if not office_id:
+        return value(T["no_office"], lang)
+    return s.office_names.get(office_id, office_id)
 
 
-def person(r, lang: str) -> str:
-    if not r.person_name:
-        return r.person_id or "—"
-    return f"{r.person_name} ({r.person_id})" if lang == "en" else f"{r.person_name}（{r.person_id}）"
+def person(r) -> str:
+    """The name; the id only when the bundle no longer names the person."""
+    return r.person_name or r.person_id or "—"
 
 
 def _words(table: dict, key: str | None, lang: str) -> str:
@@ -63,13 +75,14 @@ def _h(lang: str, *keys: str) -> list[str]:
 
 
 def handover_table(key: str, rows: list[AlertRow], s: Summary, lang: str) -> Table:
-    headers = _h(lang, "severity", "type", "person", "office", "opened_at", "age", "condition",
-                 "handling", "officer", "alert_id")
-    body = [[_words(SEVERITY_WORDS, r.severity, lang), _words(TYPE_WORDS, r.type, lang), person(r, lang),
-             office_name(r.office_name or r.office_id, lang), local(r.opened_ms, s.timezone), minutes(r.age_s),
-             _words(CONDITIONS, r.condition, lang), _words(HANDLING_WORDS, r.handling, lang),
-             r.officer_name or r.officer_id, r.alert_id] for r in rows]
-    return Table(key, headers, body)
+    headers = _h(lang, "severity", "type", "person", "person_id", "office", "opened_at", "age",
+                 "condition", "handling", "officer", "alert_id")
+    body = [[_words(SEVERITY_WORDS, r.severity, lang), _words(TYPE_WORDS, r.type, lang), person(r),
+             r.person_id or "", office_name(s, r.office_id, lang), local(r.opened_ms, s.timezone),
+             minutes(r.age_s), _words(CONDITIONS, r.condition, lang),
+             _words(HANDLING_WORDS, r.handling, lang), r.officer_name or r.officer_id, r.alert_id]
+            for r in rows]
+    return Table(key, headers, body, ids=(3, 10))
 
 
 def alert_list(s: Summary, lang: str) -> Table:
@@ -78,11 +91,11 @@ def alert_list(s: Summary, lang: str) -> Table:
     yes, no = value(T["yes"], lang), value(T["no"], lang)
     body = [[r.alert_id, local(r.opened_ms, s.timezone), _words(TYPE_WORDS, r.type, lang),
              _words(SEVERITY_WORDS, r.severity, lang), r.person_name or "", r.person_id or "",
-             office_name(r.office_name or r.office_id, lang), _words(CONDITIONS, r.condition, lang),
+             office_name(s, r.office_id, lang), _words(CONDITIONS, r.condition, lang),
              _words(HANDLING_WORDS, r.handling, lang), yes if r.escalated else no,
              r.officer_name or r.officer_id, _words(DISPOSITION_WORDS, r.disposition, lang),
              minutes(r.ack_s)] for r in s.alerts]
-    return Table("alerts", headers, body)
+    return Table("alerts", headers, body, ids=(0, 5))
 
 
 def _ack_row(label: str, f: AckFigures) -> list[Cell]:
@@ -110,7 +123,7 @@ def sections(s: Summary, lang: str) -> list[Table]:
         Table("by_severity", _h(lang, "severity", "count"),
               [[_words(SEVERITY_WORDS, k, lang), n] for k, n in s.by_severity.items()]),
         Table("by_office", _h(lang, "office", "count"),
-              [[office_name(o.office_name or o.office_id, lang), o.count] for o in s.by_office]),
+              [[office_name(s, o.office_id, lang), o.count] for o in s.by_office]),
         Table("per_hour", _h(lang, "hour", "count"),
               [[local(x.start_ms, s.timezone), x.count] for x in s.per_hour]),
         Table("ack", [t("item", lang), t("n_timed", lang), t("median_min", lang), t("p90_min", lang)],
@@ -123,22 +136,50 @@ def sections(s: Summary, lang: str) -> list[Table]:
         Table("dispositions", _h(lang, "disposition", "count", "share_pct"),
               [[_words(DISPOSITION_WORDS, d.disposition, lang), d.count, round(100 * d.share, 1)]
                for d in s.dispositions] + [[t("resolved_total", lang), s.resolved_total, None]]),
+        *fatigue_tables(s, lang),
         Table("repeat", _h(lang, "person", "person_id", "office", "count", "type"),
-              [[p.person_name or "", p.person_id, office_name(p.office_name or p.office_id, lang), p.count,
+              [[person(p), p.person_id, office_name(s, p.office_id, lang), p.count,
                 (", " if lang == "en" else "，").join(
                     f"{_words(TYPE_WORDS, k, lang)}×{n}" for k, n in p.by_type.items())]
-               for p in s.repeat_persons]),
+               for p in s.repeat_persons], ids=(1,)),
         Table("load", _h(lang, "officer_name", "officer_id", "role", "office", "routed", "acknowledged",
                          "resolved", "escalated_to"),
-              [[o.name or "", o.officer_id, _words(ROLE_WORDS, o.role, lang),
-                office_name(o.office_name or o.office_id, lang), o.routed, o.acknowledged, o.resolved, o.escalated_to]
-               for o in s.officer_load]),
+              [[o.name or o.officer_id, o.officer_id, _words(ROLE_WORDS, o.role, lang),
+                office_name(s, o.office_id, lang), o.routed, o.acknowledged, o.resolved,
+                o.escalated_to] for o in s.officer_load], ids=(1,)),
         alert_list(s, lang),
     ]
 
 
+def fatigue_tables(s: Summary, lang: str) -> list[Table]:
+    """False-alarm share (误报占比) per alert type, zone, person and officer who resolved.
+    Persons only with a false alarm or device fault: the others are not the question."""
+    f = s.fatigue
+
+    def table(key: str, name_key: str, rows: list[FalseAlarmShare], name) -> Table:
+        return Table(key, _h(lang, name_key, "key_id", "resolved", "false_alarm", "device_fault",
+                             "false_share_pct"),
+                     [[name(r), r.key or "", r.resolved, r.false_alarm, r.device_fault,
+                       round(100 * r.share, 1)] for r in rows], ids=(1,))
+
+    return [
+        Table("false_alarms", _h(lang, "item", "value"), [
+            [t("resolved_total", lang), f.resolved],
+            [value(DISPOSITION_WORDS["false_alarm"], lang), f.false_alarm],
+            [value(DISPOSITION_WORDS["device_fault"], lang), f.device_fault],
+            [t("false_share_pct", lang), round(100 * f.false_alarm / f.resolved, 1) if f.resolved
+             else None],
+        ]),
+        table("fa_by_type", "type", f.by_type, lambda r: _words(TYPE_WORDS, r.key, lang)),
+        table("fa_by_zone", "zone", f.by_zone, lambda r: r.name or r.key),
+        table("fa_by_person", "person", [r for r in f.by_person if r.false_alarm + r.device_fault],
+              lambda r: r.name or r.key),
+        table("fa_by_officer", "resolved_by", f.by_officer, lambda r: r.name or r.key or "—"),
+    ]
+
+
 # Sections that start a part of the page; the others sit under the one before them.
-TOP = {"opened", "per_hour", "ack", "dispositions", "repeat", "load", "alerts"}
+TOP = {"opened", "per_hour", "ack", "dispositions", "false_alarms", "repeat", "load", "alerts"}
 
 
 def heading(key: str, lang: str) -> str:
@@ -147,7 +188,7 @@ def heading(key: str, lang: str) -> str:
 
 def header_lines(s: Summary, lang: str) -> list[tuple[str, str]]:
     """(label, value) lines under the title."""
-    office = s.office_name or s.office or t("all_offices", lang)
+    office = office_name(s, s.office, lang) if s.office else t("all_offices", lang)
     return [
         (t("period", lang), f"{local(s.start_ms, s.timezone)} – {local(s.end_ms, s.timezone)} "
                             f"({s.timezone})"),

