@@ -39,7 +39,9 @@ CRSES = ("wgs84", "gcj02", "bd09")
 RISKS = ("low", "medium", "high")
 ROLES = ("officer", "supervisor", "duty", "admin")
 _PERSON_FIELDS = ("person_id", "name", "office_id", "officer_id", "zones", "groups",
-                  "silence_timeout_s", "risk")
+                  "silence_timeout_s", "risk", "phone", "address")
+# what a `tel:` link can dial: digits, a leading +, and the separators people write
+_PHONE = re.compile(r"\+?[0-9][0-9 -]{2,30}")
 _OFFICER_FIELDS = ("officer_id", "name", "office_id", "role", "supervisor_id")
 _PERMIT_FIELDS = ("permit_id", "person_id", "start", "end", "suspend_zones", "destination",
                   "revoked_at")
@@ -344,8 +346,17 @@ def _load_persons(d: Path, s: Settings, zone_ids: set[str]) -> list[PersonSpec]:
             officer_id=shared.setdefault(r.text("officer_id"), r.text("officer_id")),
             zones=shared.setdefault(zones, zones), groups=shared.setdefault(groups, groups),
             silence_timeout_s=r.num("silence_timeout_s", s.silence_timeout_s, positive=True),
-            risk=r.choice("risk", RISKS, "medium")))
+            risk=r.choice("risk", RISKS, "medium"),
+            phone=r.parsed("phone", _phone, None),
+            address=r.text("address", None, max_len=200)))
     return persons
+
+
+def _phone(v: Any) -> str:
+    if not isinstance(v, str) or not _PHONE.fullmatch(v):
+        raise ValueError(f'must be a phone number such as "13800000000" or "+86 579 8200 0000", '
+                         f"got {_show(v)}")
+    return v
 
 
 def _items(top: _Rec, key: str):
@@ -402,7 +413,7 @@ def _load_permits(d: Path, person_ids: set[str], zone_ids: set[str]) -> list[Per
 def _settings_error(e: ValidationError, file: str) -> BundleError:
     err = e.errors()[0]
     field = ".".join(str(x) for x in err["loc"])
-    problem = err["msg"].replace("Input should be ", "must be ")
+    problem = err["msg"].replace("Input should be ", "must be ").removeprefix("Value error, ")
     if err["type"] == "model_type":  # the pydantic message names our class, not the shape
         problem = 'must be a table of severities, e.g. {"critical": 300}'
 

@@ -53,6 +53,8 @@ class PersonSpec:
     groups: tuple[str, ...] = ()
     silence_timeout_s: float = 1800.0
     risk: str = "medium"
+    phone: str | None = None  # what the officer dials (SPEC §2)
+    address: str | None = None  # 居住地
 
 
 @dataclass(frozen=True, slots=True)

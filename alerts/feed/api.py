@@ -30,6 +30,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from alerts.actions import ActionError, ActionPending
 from alerts.feed import models as m
 from alerts.feed.access import SESSION_TTL_S, Access, LoginRefused, Scope, Session, scope_for
+from alerts.feed.basemap import build_map_router
 from alerts.feed.page import static_routes
 from alerts.feed.person import build_person_router
 from alerts.feed.stream import RESYNC, Broadcaster
@@ -373,7 +374,9 @@ def build_router(runtime, *, clock: Callable[[], float] = time.time,
         from alerts.admin.api import build_admin_router
 
         router.include_router(build_admin_router(runtime, Auth, now_ms))
-    router.include_router(static_routes())
+    pages = static_routes(lambda: views.get().bundle.settings.map_tiles.origins())
+    router.include_router(build_map_router(Auth, views, pages.leaflet))
+    router.include_router(pages)
     router.access = access  # for the service's own tools (and tests)
     router.broadcaster = broadcaster
     return router
