@@ -9,6 +9,7 @@ personal data (`read_person`). Released persons (解除矫正) stay readable whi
 """
 
 # No `from __future__ import annotations`: FastAPI reads the endpoint's annotations at runtime.
+import math
 from collections.abc import Callable
 from typing import Annotated
 
@@ -19,6 +20,8 @@ from alerts.timefmt import rfc3339
 
 TRACK_LIMIT = 500
 ALERT_LIMIT = 50
+# venues under a prohibition order can be thousands; the map shows the nearest
+ZONE_LIMIT = 100
 _HOUR_MS = 3_600_000
 
 
@@ -48,6 +51,11 @@ def build_person_router(runtime, Auth, now_ms: Callable[[], int], audit,  # noqa
         status = None if released else _status(runtime, person, points, alerts, now, tz)
         zone_id = next((z for z in person.zones if view.zones.get(z) is not None
                         and view.zones[z].kind == "inclusion"), None)
+        zones = view.zones_of(person)
+        last = status.last_fix if status else None
+        near = (last.lat, last.lon) if last else (
+            (points[-1]["lat"], points[-1]["lon"]) if points else None)
+        shown = _nearest_first(zones, near)[:ZONE_LIMIT]
         timeline = _timeline(store, person_id, alerts, view.bundle.permits, since, now, tz)
         audit(who.officer_id, "read_person", person_id, None,
               {"since_ms": since, "until_ms": now, "points": len(points),
@@ -56,14 +64,33 @@ def build_person_router(runtime, Auth, now_ms: Callable[[], int], audit,  # noqa
             person=m.Person(person_id=person.person_id, name=person.name,
                             office_id=person.office_id, officer_id=person.officer_id,
                             risk=person.risk, officer_name=getattr(
-                                view.officers.get(person.officer_id), "name", None)),
+                                view.officers.get(person.officer_id), "name", None),
+                            phone=person.phone, address=person.address),
             released=released, status=status, zone=view.zone_outline(zone_id),
+            zones=[view.zone_outline(z.zone_id) for z in shown], zones_total=len(zones),
             track=m.Track(person_id=person_id, since_ms=since, until_ms=now, points=points),
             alerts=[view.enrich(r) for r in _open_first(alerts)],
             permits=_permits(view.bundle.permits, person_id, now, tz),
             timeline=timeline)
 
     return router
+
+
+def _nearest_first(zones: list, near: tuple[float, float] | None) -> list:
+    """Inclusion zones first, then exclusion zones by distance from `near` (lat, lon),
+    nearest first; a rough planar distance in degrees is enough to order them."""
+    if near is None:
+        return zones
+    lat, lon = near
+    kx = math.cos(math.radians(lat))
+
+    def key(z) -> tuple:
+        if z.kind == "inclusion":
+            return (0, 0.0)
+        c = z.geometry.centroid
+        return (1, math.hypot((c.x - lon) * kx, c.y - lat))
+
+    return sorted(zones, key=key)
 
 
 def _person_alerts(store, person_id: str) -> list[dict]:

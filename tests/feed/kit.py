@@ -93,6 +93,13 @@ class FakeStore:
                     if v[-1]["person_id"] == person_id and bool(v[-1]["drill"]) == drill]
         return sorted(rows, key=lambda r: r["opened_at"], reverse=True)[:limit]
 
+    def open_alerts(self, office_ids=None) -> list[dict]:
+        with self._lock:
+            rows = [dict(v[-1]) for v in self._versions.values()]
+        return [r for r in rows if not r["drill"]
+                and (r["handling"] != "resolved" or r["condition"] == "active")
+                and (office_ids is None or self._office.get(r["person_id"]) in office_ids)]
+
     def track(self, person_id, since_ms, until_ms, limit=500, *, drill=False) -> list[dict]:
         with self._lock:
             pts = [p for p in self._fixes.get((person_id, drill), [])
