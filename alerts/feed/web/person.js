@@ -178,7 +178,9 @@ window.LookoutPerson = (function () {
       slider.value = String(value != null && value >= t0 && value <= t1 ? value : t1);
       slider.disabled = play.disabled = points.length < 2;
       trackKey.lastChild.textContent = I.t("map_track") + ctx.paren(points.length);
-      if (points.length) show(); else { at.textContent = ""; map.mapApi.setCursor(null); }
+      // no cursor until the officer plays or moves the slider: the last fix is drawn already
+      if (points.length && value != null) show();
+      else { at.textContent = points.length ? local(Number(slider.value), true) : ""; map.mapApi.setCursor(null); }
     };
     const stop = () => { clearInterval(timer); timer = null; kept.playing = false; play.textContent = tr(I, "play"); };
     const start = () => {
@@ -211,6 +213,7 @@ window.LookoutPerson = (function () {
         map.mapApi.setTrack(points);
         kept.note = res.truncated ? tr(I, "truncated", points.length) : (points.length ? tr(I, "fixes", points.length) : tr(I, "no_fixes"));
         note.textContent = kept.note;
+        kept.value = null;
         reset(null);
       } catch (e) {
         note.textContent = I.t("network_error");
