@@ -191,3 +191,20 @@ def test_leaflet_is_served_from_lookout_when_npm_installed_it(client):
     assert client.get("/assets/vendor/leaflet/package.json").status_code == 404
     assert client.get("/assets/vendor/leaflet/../../../pyproject.toml").status_code == 404
     assert leaflet_files(DEMO) == {}  # no Leaflet there: the page keeps its SVG map
+
+
+def test_the_documented_tianditu_example_loads_once_its_key_is_filled_in(tmp_path):
+    doc = (DEMO.parents[1] / "docs" / "map.md").read_text()
+    start = doc.index("[map_tiles]")
+    example = doc[start:doc.index("```", start)]
+    bundle = tmp_path / "b"
+    shutil.copytree(DEMO, bundle)
+    settings = bundle / "settings.toml"
+    base = settings.read_text()
+    settings.write_text(f"{base}\n{example}")
+    with pytest.raises(BundleError) as e:
+        load_bundle(bundle)
+    assert e.value.field == "map_tiles.url" and "<key>" in e.value.problem
+    settings.write_text(f"{base}\n{example.replace('<key>', '0123456789abcdef')}")
+    tiles = load_bundle(bundle).settings.map_tiles
+    assert tiles.crs == "wgs84" and "cva_w" in tiles.labels_url and len(tiles.origins()) == 8
