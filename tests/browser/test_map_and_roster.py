@@ -27,9 +27,9 @@ from feed.kit import DEMO, serve
 from alerts.feed.access import demo_password, set_password
 from alerts.feed.app import create_feed_app
 from alerts.timefmt import rfc3339
+from browser.chromium import CHROMIUM, launch
 from geofences.crs import wgs84_to_gcj02
 
-CHROMIUM = "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts"
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
@@ -140,9 +140,7 @@ def start(tmp_path: Path, map_tiles: str | None):
 @pytest.fixture
 def browser():
     with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        b = launch(p)
         try:
             yield b
         finally:
@@ -286,6 +284,7 @@ def test_base_map_from_a_local_tile_server_with_zones_track_and_playback(tmp_pat
             page.click("#lang-toggle")
             expect(panel.locator("h3", has_text="Track playback")).to_have_count(1)
             expect(panel.locator("ul.zone-list li.zone-exclusion")).to_contain_text("no-go zone")
+            expect(page.locator("#pb-note")).to_have_text("11 fixes")
             shot(page, "person-map-desk-en.png")
             page.click("#detail-close")
             page.set_viewport_size({"width": 1440, "height": 900})

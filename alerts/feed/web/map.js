@@ -232,7 +232,7 @@ window.LookoutMap = (function () {
     }
     if (state.cursor) {
       const [x, y] = px(state.cursor.lon, state.cursor.lat);
-      el("circle", { cx: fmt(x), cy: fmt(y), r: 8, class: "map-cursor" }, svg);
+      el("circle", { cx: fmt(x), cy: fmt(y), r: 6, class: "map-cursor" }, svg);
     }
 
     // scale bar, bottom left
@@ -288,7 +288,7 @@ window.LookoutMap = (function () {
       L.circleMarker(at, { radius: 7, className: "map-location" }).addTo(map);
       focus.push(at);
     }
-    const cursor = L.circleMarker([0, 0], { radius: 8, className: "map-cursor" });
+    const cursor = L.circleMarker([0, 0], { radius: 6, className: "map-cursor" });
     if (focus.length) map.fitBounds(L.latLngBounds(focus).pad(0.25), { maxZoom: 16 });
     else if (state.zones.length) map.fitBounds(L.geoJSON(state.zones[0]).getBounds().pad(0.1));
     else map.setView([29.08, 119.65], 11);

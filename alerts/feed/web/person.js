@@ -138,7 +138,7 @@ window.LookoutPerson = (function () {
     const pid = d.person.person_id;
     if (!kept || kept.pid !== pid) {
       kept = { pid, from: local(d.track.since_ms), to: local(d.track.until_ms), points: null,
-        note: "", value: null, speed: String(SPEEDS[1]), playing: false };
+        note: null, value: null, speed: String(SPEEDS[1]), playing: false };
     }
     const box = add(h("section", "playback"), h("h3", null, tr(I, "playback")));
     box.setAttribute("aria-label", tr(I, "playback"));
@@ -153,7 +153,9 @@ window.LookoutPerson = (function () {
     const slider = h("input", "pb-slider"); slider.type = "range"; slider.id = "pb-slider";
     slider.setAttribute("aria-label", tr(I, "position"));
     const at = h("output", "pb-at", ""); at.id = "pb-at";
-    const note = h("p", "muted pb-note", kept.note); note.id = "pb-note"; note.setAttribute("role", "status");
+    // kept as a phrase and its number, so that it follows a change of language
+    const say = (key, arg) => { kept.note = key ? [key, arg] : null; note.textContent = key ? tr(I, key, arg) : ""; };
+    const note = h("p", "muted pb-note", kept.note ? tr(I, ...kept.note) : ""); note.id = "pb-note"; note.setAttribute("role", "status");
     add(box, add(h("div", "pb-range"), field(tr(I, "from"), from), field(tr(I, "to"), to), load),
       add(h("div", "pb-controls"), play, field(tr(I, "speed"), speed), slider, at), note);
 
@@ -204,15 +206,15 @@ window.LookoutPerson = (function () {
     load.addEventListener("click", async () => {
       stop();
       const since = Date.parse(from.value), until = Date.parse(to.value);
-      if (!(since < until)) { note.textContent = kept.note = tr(I, "bad_range"); return; }
+      if (!(since < until)) { say("bad_range"); return; }
       load.disabled = true;
       try {
         const q = new URLSearchParams({ since_ms: String(since), until_ms: String(until), limit: String(PLAYBACK_LIMIT) });
         const res = await window.LookoutApp.api(`/v1/persons/${encodeURIComponent(pid)}/track?${q}`);
         points = kept.points = withMs(res.points);
         map.mapApi.setTrack(points);
-        kept.note = res.truncated ? tr(I, "truncated", points.length) : (points.length ? tr(I, "fixes", points.length) : tr(I, "no_fixes"));
-        note.textContent = kept.note;
+        if (res.truncated) say("truncated", points.length);
+        else say(points.length ? "fixes" : "no_fixes", points.length);
         kept.value = null;
         reset(null);
       } catch (e) {
