@@ -11,7 +11,7 @@ personal data (`read_person`). Released persons (解除矫正) stay readable whi
 # No `from __future__ import annotations`: FastAPI reads the endpoint's annotations at runtime.
 import math
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Protocol, runtime_checkable
 
 from fastapi import APIRouter, HTTPException, Query
 
@@ -48,7 +48,7 @@ def build_person_router(runtime, Auth, now_ms: Callable[[], int], audit,  # noqa
         store = runtime.store
         points = store.track(person_id, since, now, limit=TRACK_LIMIT)
         alerts = [r for r in _person_alerts(store, person_id) if who.sees(r)]
-        status = None if released else _status(runtime, person, points, alerts, now, tz)
+        status = None if released else status_now(runtime, person, points, alerts, now, tz)
         zone_id = next((z for z in person.zones if view.zones.get(z) is not None
                         and view.zones[z].kind == "inclusion"), None)
         zones = view.zones_of(person)
@@ -93,6 +93,14 @@ def _nearest_first(zones: list, near: tuple[float, float] | None) -> list:
     return sorted(zones, key=key)
 
 
+@runtime_checkable
+class PersonState(Protocol):
+    """A runtime that holds each person's live state (stream/live.py); Kafka mode's answers
+    None for everyone: the state is in the workers."""
+
+    def person_status(self, person_id: str) -> dict | None: ...
+
+
 def _person_alerts(store, person_id: str) -> list[dict]:
     return store.person_alerts(person_id, limit=ALERT_LIMIT)
 
@@ -111,10 +119,12 @@ def _ms(text) -> int:
     return parse_ts_ms(text) if text else 0
 
 
-def _status(runtime, person, points: list[dict], alerts: list[dict], now: int,
-            tz: str) -> m.PersonStatus:
+def status_now(runtime, person, points: list[dict], alerts: list[dict], now: int,
+               tz: str) -> m.PersonStatus:
+    """失联, 关机, location off, last seen and last fix, from the engine's state where the
+    runtime holds it, else from `points` (the recent track) and the active `alerts`."""
     active = {r["type"] for r in alerts if r.get("condition") == "active"}
-    st = runtime.person_status(person.person_id) if hasattr(runtime, "person_status") else None
+    st = runtime.person_status(person.person_id) if isinstance(runtime, PersonState) else None
     timeout_ms = round(person.silence_timeout_s * 1000)
     last_fix = None
     if st and st.get("last_fix"):

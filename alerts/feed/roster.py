@@ -10,29 +10,14 @@ from open alerts only (`live_state` false).
 """
 
 # No `from __future__ import annotations`: FastAPI reads the endpoint's annotations at runtime.
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable
-from typing import Protocol, runtime_checkable
 
 from fastapi import APIRouter
 
 from alerts.feed import models as m
+from alerts.feed.person import PersonState, status_now
 from alerts.timefmt import rfc3339
-
-# open alert types that say what the person's device is doing now
-_SILENT, _OFF, _LOCATION_OFF = "signal_lost", "device_off", "location_disabled"
-
-
-@runtime_checkable
-class PersonState(Protocol):
-    """A runtime that holds each person's live state (stream/live.py); Kafka mode's answers
-    None for everyone: the state is in the workers."""
-
-    def person_status(self, person_id: str) -> dict | None: ...
-
-
-def _unknown(person_id: str) -> None:  # noqa: ARG001
-    return None
 
 
 def build_roster_router(runtime, Auth, now_ms: Callable[[], int], audit) -> APIRouter:  # noqa: N803
@@ -47,37 +32,31 @@ def build_roster_router(runtime, Auth, now_ms: Callable[[], int], audit) -> APIR
         offices = who.scope.offices
         open_alerts = [r for r in runtime.store.open_alerts(
             set(offices) if offices is not None else None) if who.sees(r)]
-        counts = Counter(r["person_id"] for r in open_alerts)
-        active: dict[str, set[str]] = defaultdict(set)
+        by_person: dict[str, list[dict]] = defaultdict(list)
         for r in open_alerts:
-            if r.get("condition") == "active":
-                active[r["person_id"]].add(r["type"])
+            by_person[r["person_id"]].append(r)
         leave = _on_leave(view.bundle.permits, now)
-        live = runtime.person_status if isinstance(runtime, PersonState) else _unknown
-        feed_down = known = False
-        out = []
+        # Kafka mode's runtime answers None for everyone: the state is in the workers
+        live = bool(persons) and isinstance(runtime, PersonState) and (
+            runtime.person_status(persons[0].person_id) is not None)
+        out, feed_down = [], False
         for p in persons:
-            st = live(p.person_id)
-            known = known or st is not None
-            feed_down = feed_down or bool(st and st.get("feed_down"))
-            due = st.get("silence_due_ms") if st else None
-            overdue = due is not None and due <= now and not (st and st.get("feed_down"))
-            fix = (st or {}).get("last_fix")
-            types = active.get(p.person_id, set())
+            mine = by_person.get(p.person_id, [])
+            st = status_now(runtime, p, [], mine, now, tz)
+            feed_down = feed_down or st.feed_down
             until = leave.get(p.person_id)
             out.append(m.RosterEntry(
                 person_id=p.person_id, name=p.name, office_id=p.office_id,
                 officer_id=p.officer_id, officer_name=getattr(
                     view.officers.get(p.officer_id), "name", None),
-                mine=p.officer_id == who.officer_id, risk=p.risk,
-                last_seen=rfc3339(st.get("last_seen_ms"), tz) if st else None,
-                last_fix=rfc3339(fix["ts"], tz) if fix else None,
-                silent=_SILENT in types or overdue, device_off=_OFF in types,
-                location_disabled=_LOCATION_OFF in types, on_leave=until is not None,
-                leave_until=rfc3339(until, tz), open_alerts=counts.get(p.person_id, 0)))
+                mine=p.officer_id == who.officer_id, risk=p.risk, last_seen=st.last_seen,
+                last_fix=st.last_fix.at if st.last_fix else None, silent=st.silent,
+                device_off=st.device_off, location_disabled=st.location_disabled,
+                on_leave=until is not None, leave_until=rfc3339(until, tz),
+                open_alerts=len(mine)))
         out.sort(key=lambda e: (not e.mine, e.office_id, e.person_id))
         audit(who.officer_id, "read_roster", who.officer_id, None, {"persons": len(out)})
-        return m.Roster(persons=out, live_state=known, feed_down=feed_down)
+        return m.Roster(persons=out, live_state=live, feed_down=feed_down)
 
     return router
 

@@ -310,6 +310,10 @@ def test_phone_roster_and_person_without_tiles(tmp_path, browser, lang):
             open_now = [r["type"] for r in rt.store.open_alerts() if r["person_id"] == "WC0004"]
             assert "device_off" in open_now
             expect(off.locator(".roster-alerts strong")).to_have_text(str(len(open_now)))
+            # the live service holds each person's state: last seen is known
+            expect(off.locator(".roster-seen")).to_contain_text(
+                "4 分钟前" if lang == "zh" else "4 min ago")
+            expect(page.locator(".roster-note")).to_have_count(0)
             fits_the_width(page, "#roster-pane")
             shot(page, f"roster-phone-{lang}.png")
             assert axe(page, "#roster-pane") == []
