@@ -208,3 +208,54 @@ def test_the_documented_tianditu_example_loads_once_its_key_is_filled_in(tmp_pat
     settings.write_text(f"{base}\n{example.replace('<key>', '0123456789abcdef')}")
     tiles = load_bundle(bundle).settings.map_tiles
     assert tiles.crs == "wgs84" and "cva_w" in tiles.labels_url and len(tiles.origins()) == 8
+
+
+class StateRuntime:
+    """The fake runtime plus a person state, as the live service holds it."""
+
+    def __init__(self, runtime, states: dict):
+        self._rt, self.states = runtime, states
+
+    def __getattr__(self, name):
+        return getattr(self._rt, name)
+
+    def person_status(self, person_id: str) -> dict | None:
+        return self.states.get(person_id, {"last_seen_ms": None, "last_fix": None,
+                                           "silence_due_ms": None, "feed_down": False})
+
+
+def test_roster_reads_the_live_state_silence_overdue_and_feed_down(runtime, clock):
+    from fastapi.testclient import TestClient
+
+    from alerts.feed.access import demo_password
+    from alerts.feed.app import create_feed_app
+
+    at(clock, "18:00")
+    now = parse_ts_ms(ts("18:00"))
+    fix_17 = {"ts": now - 3600_000, "lat": 29.08, "lon": 119.64, "accuracy_m": 10.0}
+    states = {
+        # heard from an hour ago, silence counted from 17:30: 失联 now, without any alert yet
+        "WC0001": {"last_seen_ms": now - 3600_000, "last_fix": fix_17,
+                   "silence_due_ms": now - 1800_000, "feed_down": False},
+        # due a minute from now: not yet
+        "WC0003": {"last_seen_ms": now - 1740_000, "last_fix": None,
+                   "silence_due_ms": now + 60_000, "feed_down": False},
+    }
+    rt = StateRuntime(runtime, states)
+    with TestClient(create_feed_app(rt, clock=clock)) as c:
+        token = c.post("/v1/login", json={"officer_id": "wc-cd-duty",
+                                          "password": demo_password("wc-cd-duty")}).json()["token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        body = c.get("/v1/roster", headers=auth).json()
+        by_id = {p["person_id"]: p for p in body["persons"]}
+        assert body["live_state"] is True and body["feed_down"] is False
+        assert by_id["WC0001"]["silent"] is True
+        assert parse_ts_ms(by_id["WC0001"]["last_fix"]) == now - 3600_000
+        assert by_id["WC0003"]["silent"] is False
+        assert parse_ts_ms(by_id["WC0003"]["last_seen"]) == now - 1740_000
+        # the whole feed down: silence is not the person's, nobody counts as 失联 for it
+        for s in states.values():
+            s["feed_down"] = True
+        body = c.get("/v1/roster", headers=auth).json()
+        assert body["feed_down"] is True
+        assert not any(p["silent"] for p in body["persons"])
