@@ -45,7 +45,8 @@ TRACK_BEFORE_MS = 60 * 60_000
 # ...to this long after it last changed.
 TRACK_AFTER_MS = 10 * 60_000
 TRACK_LIMIT = 500
-# track playback: a week of fixes every minute is 10,080; more than a page can animate
+# track playback: three and a half days at a fix a minute; a longer period answers the
+# latest, marked `truncated`, and the page asks for a shorter one
 TRACK_MAX = 5000
 # The stream says something at least this often, so that proxies keep it open and a page can
 # tell a quiet feed from a dead connection; the session is checked again each time.
