@@ -45,10 +45,10 @@ def build_roster_router(runtime, Auth, now_ms: Callable[[], int], audit) -> APIR
             st = status_now(runtime, p, [], mine, now, tz)
             feed_down = feed_down or st.feed_down
             until = leave.get(p.person_id)
+            officer = view.officers.get(p.officer_id)
             out.append(m.RosterEntry(
                 person_id=p.person_id, name=p.name, office_id=p.office_id,
-                officer_id=p.officer_id, officer_name=getattr(
-                    view.officers.get(p.officer_id), "name", None),
+                officer_id=p.officer_id, officer_name=officer.name if officer else None,
                 mine=p.officer_id == who.officer_id, risk=p.risk, last_seen=st.last_seen,
                 last_fix=st.last_fix.at if st.last_fix else None, silent=st.silent,
                 device_off=st.device_off, location_disabled=st.location_disabled,
