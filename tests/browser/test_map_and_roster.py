@@ -11,6 +11,7 @@ too); axe-core checks the views.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import shutil
@@ -354,6 +355,50 @@ def test_phone_roster_and_person_without_tiles(tmp_path, browser, lang):
             assert abs(glat - float(want_lat)) < 1e-9 and abs(glon - float(want_lon)) < 1e-9
             back = page.evaluate(f"LookoutMap.fromGcj({glat}, {glon})")
             assert abs(back[0] - lat0) < 1e-8 and abs(back[1] - lon0) < 1e-8
+            assert page.blocked == [] and page.errors == [], (page.blocked, page.errors)
+    finally:
+        rt.stop()
+
+
+def mercator_px(lat: float, lon: float, z: int) -> tuple[float, float]:
+    """Where Leaflet's Web Mercator puts a point, in world pixels at zoom z."""
+    n = 256 * 2 ** z
+    s = math.sin(math.radians(lat))
+    return (lon + 180) / 360 * n, (0.5 - math.log((1 + s) / (1 - s)) / (4 * math.pi)) * n
+
+
+def test_gcj02_tiles_get_overlays_shifted_onto_them(tmp_path, tiles, browser):
+    if not LEAFLET.exists():
+        pytest.skip("node_modules/leaflet missing: run make install (npm ci)")
+    rt = start(tmp_path, f'url = "{tiles.template}"\ncrs = "gcj02"')
+    try:
+        with serve(create_feed_app(rt)) as base:
+            page = new_page(browser, base, 1440, 900)
+            panel = open_roster_and_person(page)
+            leaflet = panel.locator(".leaflet-map")
+            tile = leaflet.locator("img.leaflet-tile-loaded").first
+            expect(tile).to_be_visible()
+            page.wait_for_timeout(500)  # no zoom animation left
+            z, x, y = (int(v) for v in urlsplit(tile.get_attribute("src")).path
+                       .removesuffix(".png").strip("/").split("/"))
+            t = tile.bounding_box()
+            dot = leaflet.locator("path.map-location").bounding_box()
+            centre = (dot["x"] + dot["width"] / 2, dot["y"] + dot["height"] / 2)
+            last = rt.person_status("WC0002")["last_fix"]
+
+            def on_screen(lat, lon):  # from the tile's own place on the screen
+                px, py = mercator_px(lat, lon, z)
+                return t["x"] + px - x * 256, t["y"] + py - y * 256
+
+            glon, glat = (float(v) for v in wgs84_to_gcj02(last["lon"], last["lat"]))
+            shifted, raw = on_screen(glat, glon), on_screen(last["lat"], last["lon"])
+            # on the GCJ-02 street it belongs to, not hundreds of metres off (14 px at z12)
+            assert abs(centre[0] - shifted[0]) < 1.5 and abs(centre[1] - shifted[1]) < 1.5, (
+                centre, shifted, z)
+            assert max(abs(centre[0] - raw[0]), abs(centre[1] - raw[1])) > 5, (centre, raw, z)
+            # the coordinates shown and copied stay WGS-84
+            expect(panel.locator(".coords-value")).to_have_text(
+                f"{last['lat']:.6f}, {last['lon']:.6f}")
             assert page.blocked == [] and page.errors == [], (page.blocked, page.errors)
     finally:
         rt.stop()
