@@ -19,6 +19,7 @@ import struct
 import threading
 import time
 import zlib
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -120,8 +121,10 @@ def tiles():
     server.close()
 
 
-def start(tmp_path: Path, map_tiles: str | None):
-    """The live service over a copy of the demo bundle, with `map_tiles` (TOML) if given."""
+@contextmanager
+def service(tmp_path: Path, map_tiles: str | None):
+    """The live service over a copy of the demo bundle, with `map_tiles` (TOML) if given,
+    served on 127.0.0.1: yields the runtime and the base URL."""
     from stream.live import LiveRuntime
 
     bundle = tmp_path / "bundle"
@@ -131,14 +134,23 @@ def start(tmp_path: Path, map_tiles: str | None):
             f.write(f"\n[map_tiles]\n{map_tiles}\n")
     rt = LiveRuntime(bundle, tmp_path / "lookout.db", batch_ms=20, tick_ms=250)
     rt.start()
-    set_password(rt.store.path, OFFICER, demo_password(OFFICER))
     # WC0002 walks (rides) 10 km in from the west to the prohibited bar street within the
     # silence timeout, so nothing but the zone is open; WC0004's phone goes off
     events = [fix("WC0002", 27.5 - i * 2.5, -10_000 + i * 1000, 400 - i * 40) for i in range(11)]
     events += [status("WC0004", 4, "power_off")]
-    accepted, rejected = rt.submit_events([orjson.dumps(e) for e in events])
-    assert accepted == len(events) and not rejected, rejected
-    return rt
+    try:
+        set_password(rt.store.path, OFFICER, demo_password(OFFICER))
+        accepted, rejected = rt.submit_events([orjson.dumps(e) for e in events])
+        assert accepted == len(events) and not rejected, rejected
+        with serve(create_feed_app(rt)) as base:
+            yield rt, base
+    finally:
+        rt.stop()
+
+
+def needs_leaflet() -> None:
+    if not LEAFLET.exists():
+        pytest.skip("node_modules/leaflet missing: run make install (npm ci)")
 
 
 @pytest.fixture
@@ -222,142 +234,133 @@ def open_roster_and_person(page, name: str = "王丽萍"):
 # -- the tests ----------------------------------------------------------------------------------
 
 def test_base_map_from_a_local_tile_server_with_zones_track_and_playback(tmp_path, tiles, browser):
-    if not LEAFLET.exists():
-        pytest.skip("node_modules/leaflet missing: run make install (npm ci)")
-    rt = start(tmp_path, f'url = "{tiles.template}"\nattribution = "测试底图 © 本地"\nmax_zoom = 18')
-    try:
-        with serve(create_feed_app(rt)) as base:
-            page = new_page(browser, base, 1440, 900)
-            page.set_viewport_size({"width": 1440, "height": 1700})  # the whole panel
-            panel = open_roster_and_person(page)
-            leaflet = panel.locator(".leaflet-map")
-            expect(leaflet).to_have_count(1)
-            expect(leaflet.locator("img.leaflet-tile-loaded").first).to_be_visible()
-            assert len(tiles.requests) >= 4 and all(
-                r.endswith(".png") for r in tiles.requests), tiles.requests
-            # the county (inclusion), the bar street (exclusion) with its fixed-size ring,
-            # the track, the last fix
-            expect(leaflet.locator("path.map-zone.inclusion")).to_have_count(1)
-            expect(leaflet.locator("path.map-zone.exclusion")).to_have_count(1)
-            expect(leaflet.locator("path.map-zone-mark.exclusion")).to_have_count(1)
-            expect(leaflet.locator("path.map-track")).to_have_count(1)
-            expect(leaflet.locator(".leaflet-control-attribution")).to_have_text("测试底图 © 本地")
-            expect(leaflet.locator(".leaflet-control-scale-line")).to_be_visible()
-            # the panel: a phone to call, the address, the zones by name, the last location
-            expect(panel.locator('a.tel[href="tel:13805790002"]')).to_have_text("13805790002")
-            expect(panel).to_contain_text("浙江省金华市婺城区城东街道李渔路")
-            expect(panel.locator("ul.zone-list li.zone-exclusion")).to_contain_text("江南酒吧街")
-            expect(panel.locator("ul.zone-list li.zone-inclusion")).to_contain_text("婺城区")
-            last = rt.person_status("WC0002")["last_fix"]
-            want = f"{last['lat']:.6f}, {last['lon']:.6f}"
-            expect(panel.locator(".person-status-block dl.facts")).to_contain_text(want)
-            # copy: the clipboard holds lat, lon (WGS-84) with 6 decimals
-            expect(panel.locator(".coords-value")).to_have_text(want)
-            panel.locator("button.copy-coords").click()
-            expect(panel.locator(".copy-note")).to_have_text("已复制")
-            assert page.evaluate("navigator.clipboard.readText()") == want
-            shot(page, "person-map-desk-zh.png")
-            panel.screenshot(path=str(ARTIFACTS / "person-map.png"))
-            if os.environ.get("LOOKOUT_DOC_IMAGES") == "1":  # refresh the README's picture
-                shutil.copy(ARTIFACTS / "person-map.png", ROOT / "docs" / "img" / "person-map.png")
+    needs_leaflet()
+    with service(tmp_path, f'url = "{tiles.template}"\nattribution = "测试底图 © 本地"\nmax_zoom = 18') as (rt, base):
+        page = new_page(browser, base, 1440, 900)
+        page.set_viewport_size({"width": 1440, "height": 1700})  # the whole panel
+        panel = open_roster_and_person(page)
+        leaflet = panel.locator(".leaflet-map")
+        expect(leaflet).to_have_count(1)
+        expect(leaflet.locator("img.leaflet-tile-loaded").first).to_be_visible()
+        assert len(tiles.requests) >= 4 and all(
+            r.endswith(".png") for r in tiles.requests), tiles.requests
+        # the county (inclusion), the bar street (exclusion) with its fixed-size ring,
+        # the track, the last fix
+        expect(leaflet.locator("path.map-zone.inclusion")).to_have_count(1)
+        expect(leaflet.locator("path.map-zone.exclusion")).to_have_count(1)
+        expect(leaflet.locator("path.map-zone-mark.exclusion")).to_have_count(1)
+        expect(leaflet.locator("path.map-track")).to_have_count(1)
+        expect(leaflet.locator(".leaflet-control-attribution")).to_have_text("测试底图 © 本地")
+        expect(leaflet.locator(".leaflet-control-scale-line")).to_be_visible()
+        # the panel: a phone to call, the address, the zones by name, the last location
+        expect(panel.locator('a.tel[href="tel:13805790002"]')).to_have_text("13805790002")
+        expect(panel).to_contain_text("浙江省金华市婺城区城东街道李渔路")
+        expect(panel.locator("ul.zone-list li.zone-exclusion")).to_contain_text("江南酒吧街")
+        expect(panel.locator("ul.zone-list li.zone-inclusion")).to_contain_text("婺城区")
+        last = rt.person_status("WC0002")["last_fix"]
+        want = f"{last['lat']:.6f}, {last['lon']:.6f}"
+        expect(panel.locator(".person-status-block dl.facts")).to_contain_text(want)
+        # copy: the clipboard holds lat, lon (WGS-84) with 6 decimals
+        expect(panel.locator(".coords-value")).to_have_text(want)
+        panel.locator("button.copy-coords").click()
+        expect(panel.locator(".copy-note")).to_have_text("已复制")
+        assert page.evaluate("navigator.clipboard.readText()") == want
+        shot(page, "person-map-desk-zh.png")
+        panel.screenshot(path=str(ARTIFACTS / "person-map.png"))
+        if os.environ.get("LOOKOUT_DOC_IMAGES") == "1":  # refresh the README's picture
+            shutil.copy(ARTIFACTS / "person-map.png", ROOT / "docs" / "img" / "person-map.png")
 
-            # playback over the last two hours: the cursor walks the track
-            now_ms = int(time.time() * 1000)
-            page.fill("#pb-from", time.strftime("%Y-%m-%dT%H:%M", time.localtime(now_ms / 1000 - 7200)))
-            page.click("#pb-load")
-            expect(page.locator("#pb-note")).to_have_text("11 个定位")
-            end_at = page.locator("#pb-at").text_content()  # it starts at the latest fix
-            page.focus("#pb-slider")
-            page.keyboard.press("Home")  # back to the first fix: the cursor goes with it
-            start_at = page.locator("#pb-at").text_content()
-            first = panel.locator(".coords-value").text_content()
-            assert start_at < end_at and first != want, (start_at, end_at, first)
-            page.select_option("#pb-speed", "3600")  # 25 minutes in under a second
-            page.click("#pb-play")
-            expect(page.locator("#pb-play")).to_have_text("播放", timeout=10_000)  # ran to the end
-            assert page.locator("#pb-at").text_content() == end_at
-            expect(panel.locator(".coords-value")).to_have_text(want)
-            expect(leaflet.locator("path.map-cursor")).to_have_count(1)
-            audits = [a["what"] for a in rt.store.audit_log(20)]
-            assert "read_track" in audits and "read_person" in audits and "read_roster" in audits
+        # playback over the last two hours: the cursor walks the track
+        now_ms = int(time.time() * 1000)
+        page.fill("#pb-from", time.strftime("%Y-%m-%dT%H:%M", time.localtime(now_ms / 1000 - 7200)))
+        page.click("#pb-load")
+        expect(page.locator("#pb-note")).to_have_text("11 个定位")
+        end_at = page.locator("#pb-at").text_content()  # it starts at the latest fix
+        page.focus("#pb-slider")
+        page.keyboard.press("Home")  # back to the first fix: the cursor goes with it
+        start_at = page.locator("#pb-at").text_content()
+        first = panel.locator(".coords-value").text_content()
+        assert start_at < end_at and first != want, (start_at, end_at, first)
+        page.select_option("#pb-speed", "3600")  # 25 minutes in under a second
+        page.click("#pb-play")
+        expect(page.locator("#pb-play")).to_have_text("播放", timeout=10_000)  # ran to the end
+        assert page.locator("#pb-at").text_content() == end_at
+        expect(panel.locator(".coords-value")).to_have_text(want)
+        expect(leaflet.locator("path.map-cursor")).to_have_count(1)
+        audits = [a["what"] for a in rt.store.audit_log(20)]
+        assert "read_track" in audits and "read_person" in audits and "read_roster" in audits
 
-            # nothing left 127.0.0.1, and nothing broke (CSP violations are console errors)
-            assert page.blocked == [] and page.errors == [], (page.blocked, page.errors)
-            assert axe(page, "#detail") == []
-            assert axe(page, "#roster-pane") == []
+        # nothing left 127.0.0.1, and nothing broke (CSP violations are console errors)
+        assert page.blocked == [] and page.errors == [], (page.blocked, page.errors)
+        assert axe(page, "#detail") == []
+        assert axe(page, "#roster-pane") == []
 
-            page.click("#lang-toggle")
-            expect(panel.locator("h3", has_text="Track playback")).to_have_count(1)
-            expect(panel.locator("ul.zone-list li.zone-exclusion")).to_contain_text("no-go zone")
-            expect(page.locator("#pb-note")).to_have_text("11 fixes")
-            shot(page, "person-map-desk-en.png")
-            page.click("#detail-close")
-            page.set_viewport_size({"width": 1440, "height": 900})
-            shot(page, "roster-desk-en.png")
-            page.click("#lang-toggle")
-            shot(page, "roster-desk-zh.png")
-            assert page.blocked == [] and page.errors == [], (page.blocked, page.errors)
-    finally:
-        rt.stop()
+        page.click("#lang-toggle")
+        expect(panel.locator("h3", has_text="Track playback")).to_have_count(1)
+        expect(panel.locator("ul.zone-list li.zone-exclusion")).to_contain_text("no-go zone")
+        expect(page.locator("#pb-note")).to_have_text("11 fixes")
+        shot(page, "person-map-desk-en.png")
+        page.click("#detail-close")
+        page.set_viewport_size({"width": 1440, "height": 900})
+        shot(page, "roster-desk-en.png")
+        page.click("#lang-toggle")
+        shot(page, "roster-desk-zh.png")
+        assert page.blocked == [] and page.errors == [], (page.blocked, page.errors)
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_phone_roster_and_person_without_tiles(tmp_path, browser, lang):
-    rt = start(tmp_path, None)
-    try:
-        with serve(create_feed_app(rt)) as base:
-            page = new_page(browser, base, 390, 844, lang=lang)
-            page.click("#view-roster")
-            rows = page.locator("#roster-list li.roster-row")
-            expect(rows).to_have_count(7)
-            off = rows.filter(has_text="张海涛")
-            expect(off.locator(".chip.bad")).to_have_text("关机" if lang == "zh" else "device off")
-            open_now = [r["type"] for r in rt.store.open_alerts() if r["person_id"] == "WC0004"]
-            assert "device_off" in open_now
-            expect(off.locator(".roster-alerts strong")).to_have_text(str(len(open_now)))
-            # the live service holds each person's state: last seen is known
-            expect(off.locator(".roster-seen")).to_contain_text(
-                "4 分钟前" if lang == "zh" else "4 min ago")
-            expect(page.locator(".roster-note")).to_have_count(0)
-            fits_the_width(page, "#roster-pane")
-            shot(page, f"roster-phone-{lang}.png")
-            assert axe(page, "#roster-pane") == []
+    with service(tmp_path, None) as (rt, base):
+        page = new_page(browser, base, 390, 844, lang=lang)
+        page.click("#view-roster")
+        rows = page.locator("#roster-list li.roster-row")
+        expect(rows).to_have_count(7)
+        off = rows.filter(has_text="张海涛")
+        expect(off.locator(".chip.bad")).to_have_text("关机" if lang == "zh" else "device off")
+        open_now = [r["type"] for r in rt.store.open_alerts() if r["person_id"] == "WC0004"]
+        assert "device_off" in open_now
+        expect(off.locator(".roster-alerts strong")).to_have_text(str(len(open_now)))
+        # the live service holds each person's state: last seen is known
+        expect(off.locator(".roster-seen")).to_contain_text(
+            "4 分钟前" if lang == "zh" else "4 min ago")
+        expect(page.locator(".roster-note")).to_have_count(0)
+        fits_the_width(page, "#roster-pane")
+        shot(page, f"roster-phone-{lang}.png")
+        assert axe(page, "#roster-pane") == []
 
-            rows.filter(has_text="王丽萍").locator("button.roster-name").click()
-            panel = page.locator("#person-panel")
-            svg = panel.locator("svg.map")
-            expect(svg).to_have_count(1)  # no tile service: the SVG map
-            expect(svg.locator("path.map-zone.exclusion")).to_have_count(1)
-            expect(svg.locator("polyline.map-track")).to_have_count(1)
-            # the 150 m bar street on a 10 km view: drawn as a ring of visible size
-            ring = svg.locator("circle.map-zone-mark.exclusion")
-            expect(ring).to_have_count(1)
-            box = ring.bounding_box()
-            assert box["width"] >= 10, box
-            # a view of kilometres, where 150 m would be a few pixels
-            expect(svg.locator(".map-scale text")).to_have_text(
-                re.compile(r"\d+ km" if lang == "en" else r"\d+ 公里"))
-            # clicking the map picks that point's coordinates; copying copies them
-            svg.click(position={"x": 40, "y": 40})
-            picked = panel.locator(".coords-value").text_content()
-            lat, lon = (float(v) for v in picked.split(", "))
-            assert 28.5 < lat < 29.8 and 119.0 < lon < 120.2, picked  # 婺城区
-            panel.locator("button.copy-coords").click()
-            assert page.evaluate("navigator.clipboard.readText()") == picked
-            fits_the_width(page, "#detail")
-            page.evaluate("window.scrollTo(0, 0)")
-            shot(page, f"person-phone-{lang}.png")
-            assert axe(page, "#detail") == []
-            # the page's GCJ-02 shift (for GCJ-02 tiles) is the server's to the micro-degree
-            lon0, lat0 = BAR_STREET
-            glat, glon = page.evaluate(f"LookoutMap.toGcj({lat0}, {lon0})")
-            want_lon, want_lat = wgs84_to_gcj02(lon0, lat0)
-            assert abs(glat - float(want_lat)) < 1e-9 and abs(glon - float(want_lon)) < 1e-9
-            back = page.evaluate(f"LookoutMap.fromGcj({glat}, {glon})")
-            assert abs(back[0] - lat0) < 1e-8 and abs(back[1] - lon0) < 1e-8
-            assert page.blocked == [] and page.errors == [], (page.blocked, page.errors)
-    finally:
-        rt.stop()
+        rows.filter(has_text="王丽萍").locator("button.roster-name").click()
+        panel = page.locator("#person-panel")
+        svg = panel.locator("svg.map")
+        expect(svg).to_have_count(1)  # no tile service: the SVG map
+        expect(svg.locator("path.map-zone.exclusion")).to_have_count(1)
+        expect(svg.locator("polyline.map-track")).to_have_count(1)
+        # the 150 m bar street on a 10 km view: drawn as a ring of visible size
+        ring = svg.locator("circle.map-zone-mark.exclusion")
+        expect(ring).to_have_count(1)
+        box = ring.bounding_box()
+        assert box["width"] >= 10, box
+        # a view of kilometres, where 150 m would be a few pixels
+        expect(svg.locator(".map-scale text")).to_have_text(
+            re.compile(r"\d+ km" if lang == "en" else r"\d+ 公里"))
+        # clicking the map picks that point's coordinates; copying copies them
+        svg.click(position={"x": 40, "y": 40})
+        picked = panel.locator(".coords-value").text_content()
+        lat, lon = (float(v) for v in picked.split(", "))
+        assert 28.5 < lat < 29.8 and 119.0 < lon < 120.2, picked  # 婺城区
+        panel.locator("button.copy-coords").click()
+        assert page.evaluate("navigator.clipboard.readText()") == picked
+        fits_the_width(page, "#detail")
+        page.evaluate("window.scrollTo(0, 0)")
+        shot(page, f"person-phone-{lang}.png")
+        assert axe(page, "#detail") == []
+        # the page's GCJ-02 shift (for GCJ-02 tiles) is the server's to the micro-degree
+        lon0, lat0 = BAR_STREET
+        glat, glon = page.evaluate(f"LookoutMap.toGcj({lat0}, {lon0})")
+        want_lon, want_lat = wgs84_to_gcj02(lon0, lat0)
+        assert abs(glat - float(want_lat)) < 1e-9 and abs(glon - float(want_lon)) < 1e-9
+        back = page.evaluate(f"LookoutMap.fromGcj({glat}, {glon})")
+        assert abs(back[0] - lat0) < 1e-8 and abs(back[1] - lon0) < 1e-8
+        assert page.blocked == [] and page.errors == [], (page.blocked, page.errors)
 
 
 def mercator_px(lat: float, lon: float, z: int) -> tuple[float, float]:
@@ -368,37 +371,32 @@ def mercator_px(lat: float, lon: float, z: int) -> tuple[float, float]:
 
 
 def test_gcj02_tiles_get_overlays_shifted_onto_them(tmp_path, tiles, browser):
-    if not LEAFLET.exists():
-        pytest.skip("node_modules/leaflet missing: run make install (npm ci)")
-    rt = start(tmp_path, f'url = "{tiles.template}"\ncrs = "gcj02"')
-    try:
-        with serve(create_feed_app(rt)) as base:
-            page = new_page(browser, base, 1440, 900)
-            panel = open_roster_and_person(page)
-            leaflet = panel.locator(".leaflet-map")
-            tile = leaflet.locator("img.leaflet-tile-loaded").first
-            expect(tile).to_be_visible()
-            page.wait_for_timeout(500)  # no zoom animation left
-            z, x, y = (int(v) for v in urlsplit(tile.get_attribute("src")).path
-                       .removesuffix(".png").strip("/").split("/"))
-            t = tile.bounding_box()
-            dot = leaflet.locator("path.map-location").bounding_box()
-            centre = (dot["x"] + dot["width"] / 2, dot["y"] + dot["height"] / 2)
-            last = rt.person_status("WC0002")["last_fix"]
+    needs_leaflet()
+    with service(tmp_path, f'url = "{tiles.template}"\ncrs = "gcj02"') as (rt, base):
+        page = new_page(browser, base, 1440, 900)
+        panel = open_roster_and_person(page)
+        leaflet = panel.locator(".leaflet-map")
+        tile = leaflet.locator("img.leaflet-tile-loaded").first
+        expect(tile).to_be_visible()
+        page.wait_for_timeout(500)  # no zoom animation left
+        z, x, y = (int(v) for v in urlsplit(tile.get_attribute("src")).path
+                   .removesuffix(".png").strip("/").split("/"))
+        t = tile.bounding_box()
+        dot = leaflet.locator("path.map-location").bounding_box()
+        centre = (dot["x"] + dot["width"] / 2, dot["y"] + dot["height"] / 2)
+        last = rt.person_status("WC0002")["last_fix"]
 
-            def on_screen(lat, lon):  # from the tile's own place on the screen
-                px, py = mercator_px(lat, lon, z)
-                return t["x"] + px - x * 256, t["y"] + py - y * 256
+        def on_screen(lat, lon):  # from the tile's own place on the screen
+            px, py = mercator_px(lat, lon, z)
+            return t["x"] + px - x * 256, t["y"] + py - y * 256
 
-            glon, glat = (float(v) for v in wgs84_to_gcj02(last["lon"], last["lat"]))
-            shifted, raw = on_screen(glat, glon), on_screen(last["lat"], last["lon"])
-            # on the GCJ-02 street it belongs to, not hundreds of metres off (14 px at z12)
-            assert abs(centre[0] - shifted[0]) < 1.5 and abs(centre[1] - shifted[1]) < 1.5, (
-                centre, shifted, z)
-            assert max(abs(centre[0] - raw[0]), abs(centre[1] - raw[1])) > 5, (centre, raw, z)
-            # the coordinates shown and copied stay WGS-84
-            expect(panel.locator(".coords-value")).to_have_text(
-                f"{last['lat']:.6f}, {last['lon']:.6f}")
-            assert page.blocked == [] and page.errors == [], (page.blocked, page.errors)
-    finally:
-        rt.stop()
+        glon, glat = (float(v) for v in wgs84_to_gcj02(last["lon"], last["lat"]))
+        shifted, raw = on_screen(glat, glon), on_screen(last["lat"], last["lon"])
+        # on the GCJ-02 street it belongs to, not hundreds of metres off (14 px at z12)
+        assert abs(centre[0] - shifted[0]) < 1.5 and abs(centre[1] - shifted[1]) < 1.5, (
+            centre, shifted, z)
+        assert max(abs(centre[0] - raw[0]), abs(centre[1] - raw[1])) > 5, (centre, raw, z)
+        # the coordinates shown and copied stay WGS-84
+        expect(panel.locator(".coords-value")).to_have_text(
+            f"{last['lat']:.6f}, {last['lon']:.6f}")
+        assert page.blocked == [] and page.errors == [], (page.blocked, page.errors)
