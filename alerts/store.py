@@ -413,6 +413,20 @@ class Store:
             (person_id, int(drill), int(limit))).fetchall()
         return [orjson.loads(r[0]) for r in rows]
 
+    def open_alerts(self, office_ids: set[str] | None = None) -> list[dict]:
+        """Latest records of the real alerts still open (not resolved, or still active), of
+        persons in `office_ids` (None: all): what the roster counts."""
+        where, args = "", []
+        if office_ids is not None:
+            if not office_ids:
+                return []
+            where = f" AND office_id IN ({','.join('?' * len(office_ids))})"
+            args = sorted(office_ids)
+        rows = self._r().execute(
+            "SELECT record FROM alerts WHERE drill = 0 AND (handling != 'resolved' OR "
+            f"condition = 'active'){where}", args).fetchall()
+        return [orjson.loads(r[0]) for r in rows]
+
     def fix_hours(self, person_id: str, since_ms: int, until_ms: int) -> list[dict]:
         """Fixes counted per hour (epoch hours: local hours in whole-hour time zones)."""
         rows = self._r().execute(

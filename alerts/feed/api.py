@@ -30,8 +30,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from alerts.actions import ActionError, ActionPending
 from alerts.feed import models as m
 from alerts.feed.access import SESSION_TTL_S, Access, LoginRefused, Scope, Session, scope_for
+from alerts.feed.basemap import build_map_router
 from alerts.feed.page import static_routes
 from alerts.feed.person import build_person_router
+from alerts.feed.roster import build_roster_router
 from alerts.feed.stream import RESYNC, Broadcaster
 from alerts.feed.summary_page import build_summary_router
 from alerts.feed.view import BundleView, ViewCache
@@ -43,6 +45,9 @@ TRACK_BEFORE_MS = 60 * 60_000
 # ...to this long after it last changed.
 TRACK_AFTER_MS = 10 * 60_000
 TRACK_LIMIT = 500
+# track playback: three and a half days at a fix a minute; a longer period answers the
+# latest, marked `truncated`, and the page asks for a shorter one
+TRACK_MAX = 5000
 # The stream says something at least this often, so that proxies keep it open and a page can
 # tell a quiet feed from a dead connection; the session is checked again each time.
 HEARTBEAT_S = 15.0
@@ -149,14 +154,18 @@ def build_router(runtime, *, clock: Callable[[], float] = time.time,
         return record
 
     def track_of(who: Caller, person_id: str, since: int, until: int, alert_id=None,
-                 drill: bool = False) -> m.Track:
+                 drill: bool = False, limit: int = TRACK_LIMIT) -> m.Track:
         # a drill's fixes are kept apart from real ones, like its alerts
         kw = {"drill": True} if drill else {}
-        points = runtime.store.track(person_id, since, until, limit=TRACK_LIMIT, **kw)
+        # one more than asked: whether the range held more than `limit` fixes
+        points = runtime.store.track(person_id, since, until, limit=limit + 1, **kw)
+        truncated = len(points) > limit
+        points = points[-limit:]
         audit(who.officer_id, "read_track", person_id, None,
               {"alert_id": alert_id, "since_ms": since, "until_ms": until, "drill": drill,
                "points": len(points)})
-        return m.Track(person_id=person_id, since_ms=since, until_ms=until, points=points)
+        return m.Track(person_id=person_id, since_ms=since, until_ms=until, points=points,
+                       truncated=truncated)
 
     router = APIRouter()
     api = APIRouter(prefix="/v1", tags=["feed"])
@@ -316,14 +325,21 @@ def build_router(runtime, *, clock: Callable[[], float] = time.time,
              responses={404: {"model": m.ProblemResponse}})
     def person_track(who: Auth, person_id: str,
                      since_ms: int | None = None, until_ms: int | None = None,
-                     drill: bool = False):
-        """A person's fixes (default: the last two hours; `drill`: the drill's). Audited."""
+                     drill: bool = False,
+                     limit: Annotated[int, Query(ge=1, le=TRACK_MAX, description="at most "
+                                                 "this many fixes, the latest")] = TRACK_LIMIT):
+        """A person's fixes (default: the last two hours; `drill`: the drill's), at most
+        `limit`, the latest (`truncated` says when there were more).
+        Audited."""
         person = who.view.persons.get(person_id)
         if person is None or not who.scope.sees_person(person.office_id):
             raise problem(404, "not_found", "没有该社区矫正对象", "no such person")
         until = until_ms if until_ms is not None else now_ms()
         since = since_ms if since_ms is not None else until - 2 * 3600_000
-        return track_of(who, person_id, since, until, drill=drill)
+        if until < since:
+            raise problem(422, "bad_range", "开始时间须早于结束时间", "the range must start "
+                          "before it ends")
+        return track_of(who, person_id, since, until, drill=drill, limit=limit)
 
     @api.get("/stream", response_class=StreamingResponse,
              responses={200: {"content": {"text/event-stream": {}},
@@ -370,13 +386,16 @@ def build_router(runtime, *, clock: Callable[[], float] = time.time,
     router.include_router(build_person_router(
         runtime, Auth, now_ms, audit,
         lambda: problem(404, "not_found", "没有该社区矫正对象", "no such person")))
+    router.include_router(build_roster_router(runtime, Auth, now_ms, audit))
     if hasattr(runtime.store, "summary_input"):
         router.include_router(build_summary_router(runtime, authenticate, now_ms, audit))
     if hasattr(runtime, "change_bundle"):  # the live runtime: reference data can change
         from alerts.admin.api import build_admin_router
 
         router.include_router(build_admin_router(runtime, Auth, now_ms))
-    router.include_router(static_routes())
+    pages = static_routes(lambda: views.get().bundle.settings.map_tiles.origins())
+    router.include_router(build_map_router(Auth, views, pages.leaflet))
+    router.include_router(pages)
     router.access = access  # for the service's own tools (and tests)
     router.broadcaster = broadcaster
     return router

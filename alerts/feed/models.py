@@ -93,6 +93,8 @@ class Track(BaseModel):
     since_ms: int
     until_ms: int
     points: list[TrackPoint]
+    truncated: bool = Field(False, description="the range held more fixes than the limit: "
+                            "these are the latest")
 
 
 class ZoneFeature(BaseModel):
@@ -235,6 +237,10 @@ class PersonDetail(BaseModel):
     released: bool = Field(description="解除矫正: no longer supervised; alerts stay to resolve")
     status: PersonStatus | None = Field(description="None for a released person")
     zone: ZoneFeature | None = Field(description="the person's own area (first inclusion zone)")
+    zones: list[ZoneFeature] = Field(description="every zone that applies to the person: "
+                                     "inclusion first, then exclusion zones nearest the last "
+                                     "fix first (at most 100)")
+    zones_total: int = Field(description="how many zones apply, drawn or not")
     track: Track
     alerts: list[Alert] = Field(description="open first (not resolved, or still active), "
                                 "then recent ones")
@@ -243,3 +249,34 @@ class PersonDetail(BaseModel):
     device_check: DeviceCheck | None = Field(
         None, description="需核查设备 / device check needed: the rule's figures over the last 30 "
         "days (docs/operations.md); None when the store cannot say")
+
+
+# -- the roster (GET /v1/roster) ----------------------------------------------------------------
+
+
+class RosterEntry(BaseModel):
+    person_id: str
+    name: str
+    office_id: str
+    officer_id: str
+    officer_name: str | None = None
+    mine: bool = Field(description="the caller is the person's own officer")
+    risk: str
+    last_seen: str | None = Field(description="RFC 3339, the bundle's zone; null: never, or "
+                                  "not known here (`live_state` false)")
+    last_fix: str | None = None
+    silent: bool = Field(description="失联")
+    device_off: bool = Field(description="关机")
+    location_disabled: bool
+    on_leave: bool = Field(description="请假外出 now")
+    leave_until: str | None = None
+    open_alerts: int = Field(description="open alerts of the person that the caller sees")
+
+
+class Roster(BaseModel):
+    persons: list[RosterEntry] = Field(description="the caller's own persons first, then by "
+                                       "office and id")
+    live_state: bool = Field(description="false in Kafka mode: the persons' live state is in "
+                             "the workers, so last seen is unknown and 失联/关机 come from open "
+                             "alerts only")
+    feed_down: bool = Field(description="the whole feed is down: silence means little now")

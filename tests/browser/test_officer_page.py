@@ -20,8 +20,8 @@ from feed.kit import DEMO, FakeRuntime, serve
 from alerts.feed.access import demo_password, set_password
 from alerts.feed.app import create_feed_app
 from alerts.timefmt import rfc3339
+from browser.chromium import CHROMIUM, launch
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 OFFICER = "wc-cd-duty"  # 城东 duty officer: sees the whole office whoever is on shift
 BAR_STREET = (119.643, 29.085)  # 禁止令 zone, radius 150 m, for WC0002's group
@@ -88,9 +88,7 @@ def served(tmp_path):
 @pytest.fixture
 def page():
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        browser = launch(p)
         context = browser.new_context(viewport={"width": 1440, "height": 960}, locale="zh-CN",
                                       timezone_id="Asia/Shanghai")
         pg = context.new_page()

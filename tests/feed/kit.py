@@ -99,6 +99,12 @@ class FakeStore:
         return [r for r in rows if not r["drill"] and r["handling"] == "resolved"
                 and parse_ts_ms(r["opened_at"]) >= since_ms
                 and (person_id is None or r["person_id"] == person_id)]
+    def open_alerts(self, office_ids=None) -> list[dict]:
+        with self._lock:
+            rows = [dict(v[-1]) for v in self._versions.values()]
+        return [r for r in rows if not r["drill"]
+                and (r["handling"] != "resolved" or r["condition"] == "active")
+                and (office_ids is None or self._office.get(r["person_id"]) in office_ids)]
 
     def track(self, person_id, since_ms, until_ms, limit=500, *, drill=False) -> list[dict]:
         with self._lock:

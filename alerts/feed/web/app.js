@@ -525,6 +525,9 @@
   }
 
   // -- wiring --------------------------------------------------------------------------------
+  // what the roster (roster.js) and the person panel's playback reach the page through
+  window.LookoutApp = { api, openPerson, h, add, badge, paren };
+
   function setView(view) { S.view = view; S.selected = null; closeDetail(); renderFilters(); S.alerts.clear(); renderList(); loadList(); }
 
   async function boot() {
