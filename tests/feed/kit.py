@@ -17,6 +17,7 @@ from pathlib import Path
 import orjson
 
 from alerts.engine import Engine
+from alerts.store import Store
 from config.loader import load_bundle, parse_ts_ms
 from config.model import Bundle, OfficerSpec
 from stream.decode import Decoder
@@ -38,74 +39,41 @@ def demo_bundle(with_admin: bool = True) -> Bundle:
     return b
 
 
-class FakeStore:
+class FakeStore(Store):
+    """The real store for alerts (so lists are sorted and paged by its SQL); fixes and audit
+    lines in memory, where the tests read them."""
+
     def __init__(self, path: Path, bundle: Bundle):
-        self.path = path
+        super().__init__(path, durable=False)
         self._office = {p.person_id: p.office_id for p in bundle.persons}
-        self._versions: dict[str, list[dict]] = {}
         self._fixes: dict[str, list[dict]] = defaultdict(list)
         self.audits: list[dict] = []
-        self._lock = threading.Lock()
+        self._seq = 0
+        self._mem_lock = threading.Lock()
 
     def put(self, record: dict) -> None:
-        with self._lock:
-            self._versions.setdefault(record["alert_id"], []).append(record)
+        self._seq += 1
+        self.append_updates([record], self._office.get, self._seq)
 
     def add_fix(self, person_id: str, ts_ms: int, lat: float, lon: float, acc: float,
                 drill: bool = False) -> None:
-        with self._lock:
+        with self._mem_lock:
             self._fixes[(person_id, drill)].append(
                 {"ts": ts_ms, "lat": lat, "lon": lon, "accuracy_m": acc})
 
-    def latest(self, alert_id: str) -> dict | None:
-        with self._lock:
-            versions = self._versions.get(alert_id)
-            return dict(versions[-1]) if versions else None
-
-    def history(self, alert_id: str) -> list[dict]:
-        with self._lock:
-            return [dict(v) for v in self._versions.get(alert_id, [])]
-
-    def list_alerts(self, *, officer_ids=None, office_ids=None, types=None, drill=False,
-                    condition=None, handling=None, limit=200) -> list[dict]:
-        with self._lock:
-            rows = [v[-1] for v in self._versions.values()]
-        out = []
-        for r in rows:
-            routed = {r["officer_id"], *(s["officer_id"] for s in r["route"])}
-            if officer_ids is not None and routed.isdisjoint(officer_ids):
-                continue
-            if office_ids is not None and self._office.get(r["person_id"]) not in office_ids:
-                continue
-            if types and r["type"] not in types:
-                continue
-            if bool(r["drill"]) != bool(drill):
-                continue
-            if condition and r["condition"] != condition or handling and r["handling"] != handling:
-                continue
-            out.append(dict(r))
-        out.sort(key=lambda r: r["opened_at"], reverse=True)
-        return out[:limit]
-
-    def person_alerts(self, person_id, *, drill=False, limit=100) -> list[dict]:
-        with self._lock:
-            rows = [dict(v[-1]) for v in self._versions.values()
-                    if v[-1]["person_id"] == person_id and bool(v[-1]["drill"]) == drill]
-        return sorted(rows, key=lambda r: r["opened_at"], reverse=True)[:limit]
-
     def track(self, person_id, since_ms, until_ms, limit=500, *, drill=False) -> list[dict]:
-        with self._lock:
+        with self._mem_lock:
             pts = [p for p in self._fixes.get((person_id, drill), [])
                    if since_ms <= p["ts"] <= until_ms]
         return [dict(p) for p in sorted(pts, key=lambda p: p["ts"])[-limit:]]
 
     def audit(self, who, what, target, before, after, at_ms) -> None:
-        with self._lock:
+        with self._mem_lock:
             self.audits.append({"who": who, "what": what, "target": target, "before": before,
                                 "after": after, "at_ms": at_ms})
 
     def audit_log(self, limit=100) -> list[dict]:
-        with self._lock:
+        with self._mem_lock:
             return list(reversed(self.audits))[:limit]
 
     def dead_letter_list(self, limit=100) -> list[dict]:
