@@ -3,62 +3,13 @@
 
 from __future__ import annotations
 
-import itertools
-
 import pytest
 
 from alerts.store import Store
-from alerts.timefmt import rfc3339
 
-from .kit import status
+from .kit import DAY0_MS, fill, status
 
-PERSONS = [f"WC{i:04d}" for i in range(1, 21)]
-OFFICER_OF = {"WC0001": "wc-cd-02", "WC0002": "wc-cd-01", "WC0003": "wc-cd-02",
-              "WC0004": "wc-cd-01", "WC0005": "wc-cd-02", "WC0006": "wc-cd-01",
-              "WC0007": "wc-cd-02", "WC0008": "wc-jn-01", "WC0009": "wc-jn-02",
-              "WC0010": "wc-jn-01", "WC0011": "wc-jn-02", "WC0012": "wc-jn-01",
-              "WC0013": "wc-jn-02", "WC0014": "wc-jn-01"}
-DAY0_MS = 1_795_000_000_000  # 2026-11-18, the week before the demo's Monday
-KINDS = [("low_battery", "low"), ("device_off", "high"), ("silent", "high"),
-         ("location_disabled", "medium"), ("tamper", "critical"), ("zone_enter", "high")]
 SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3}
-
-
-def record(n: int, person_id: str, type_: str, severity: str, opened_ms: int, *,
-           handling: str = "new", escalated: bool = False, officer_id: str | None = None,
-           drill: bool = False) -> dict:
-    at = rfc3339(opened_ms)
-    officer = officer_id or OFFICER_OF.get(person_id, "wc-xg-01")
-    return {
-        "alert_id": f"t{n:05d}", "version": 1, "person_id": person_id, "type": type_,
-        "zone_id": None, "severity": severity, "condition": "active", "handling": handling,
-        "opened_at": at, "last_event_at": at, "cleared_at": None, "event_count": 1,
-        "reopen_count": 0, "detected_at": at, "location": None, "officer_id": officer,
-        "route": [{"officer_id": officer, "role": "officer", "reason": "on_shift", "at": at}],
-        "escalated": escalated, "drill": drill, "resolution": None,
-        "message": {"zh": type_, "en": type_}}
-
-
-def fill(store: Store, n: int = 1200) -> dict:
-    """`n` alerts over the demo's 20 persons and three weeks; the oldest of all is the one
-    critical escalated tamper nobody has acknowledged (row 1 of the triage list)."""
-    handlings = itertools.cycle(["new", "acknowledged", "acknowledged", "resolved", "resolved"])
-    records = []
-    for i in range(n - 1):
-        type_, severity = KINDS[i % len(KINDS)]
-        handling = next(handlings)
-        # criticals are all handled, so the one below is the only urgent one
-        if severity == "critical" and handling == "new":
-            handling = "acknowledged"
-        records.append(record(i, PERSONS[i % 20], type_, severity,
-                              DAY0_MS + 3600_000 + i * 25 * 60_000, handling=handling))
-    needle = record(99_999, "WC0003", "tamper", "critical", DAY0_MS, escalated=True,
-                    officer_id="wc-zh-01")
-    records.append(needle)
-    office_of = {p: ("wucheng-chengdong" if i < 7 else "wucheng-jiangnan" if i < 14
-                     else "wucheng-xiguan") for i, p in enumerate(PERSONS)}
-    store.append_updates(records, office_of.get, 1)
-    return {"records": records, "needle": needle}
 
 
 def key(a: dict) -> tuple:

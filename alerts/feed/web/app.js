@@ -116,7 +116,7 @@ window.Lookout.app = (function () {
     // `ready` comes once the server listens for us: loading the list after it means no
     // update can fall between the list and the stream (and a reconnect catches up the same way)
     es.addEventListener("ready", () => { setConn("live"); L.list.load(); });
-    es.addEventListener("alert", (e) => onAlert(JSON.parse(e.data)));
+    es.addEventListener("alert", (e) => L.list.pushRaw(e.data));
     es.addEventListener("resync", () => startStream());
     es.addEventListener("logout", () => sessionOver());
     es.onerror = () => {
@@ -140,11 +140,12 @@ window.Lookout.app = (function () {
     setConn("off");
   }
 
-  function onAlert(a) {
-    if (!!a.drill !== (S.view === "drill")) return;
-    L.list.push(a);
+  // a live update, parsed (list.js): true when it belongs in the list's view
+  function received(a) {
+    if (!!a.drill !== (S.view === "drill")) return false;
     L.detail.updated(a);
     L.detail.personUpdated(a);
+    return true;
   }
 
   // -- addresses: #/alerts/<id>, #/persons/<id>; Back closes what they opened ------------------
@@ -223,5 +224,5 @@ window.Lookout.app = (function () {
   }
 
   boot();
-  return { go, openPerson, back, closeDetail, listLoaded };
+  return { go, openPerson, back, closeDetail, listLoaded, received };
 })();

@@ -57,19 +57,26 @@ window.Lookout.attention = (function () {
     render();
   }
 
-  function notify(a) {
-    if (!canNotify() || Notification.permission !== "granted" || !document.hidden) return;
-    const n = new Notification(`${I.w("severities", a.severity)} · ${I.w("types", a.type)}`, {
-      body: `${a.person_name || a.person_id || ""} ${L.officeName(a) || ""}`.trim(),
-      tag: a.alert_id, requireInteraction: true });
-    n.onclick = () => { window.focus(); L.app.go(a.alert_id); n.close(); };
+  // New critical alerts are told once per second: one alert by name, a burst by its count
+  // (a carrier outage must not pop up six hundred notifications or read out six hundred lines).
+  let told = [], tellTimer = null;
+  function tell(a) {
+    told.push(a);
+    if (!tellTimer) tellTimer = setTimeout(flushTell, 1000);
   }
-
-  function announce(a) {
-    const region = $("announcer");
-    const text = `${I.t("new_critical")}：${I.w("types", a.type)} ${a.person_name || a.person_id || ""}`;
-    region.textContent = "";
-    setTimeout(() => { region.textContent = text; }, 50); // a fresh node is what gets read
+  function flushTell() {
+    const batch = told;
+    told = []; tellTimer = null;
+    if (!batch.length) return;
+    const a = batch[0];
+    const text = batch.length === 1
+      ? `${I.t("new_critical")}：${I.w("types", a.type)} ${a.person_name || a.person_id || ""}`
+      : I.t("new_criticals", batch.length);
+    $("announcer").textContent = text;
+    if (!canNotify() || Notification.permission !== "granted" || !document.hidden) return;
+    const n = new Notification(text, { body: batch.length === 1 ? (L.officeName(a) || "") : "",
+      tag: batch.length === 1 ? a.alert_id : "lookout-burst", requireInteraction: true });
+    n.onclick = () => { window.focus(); if (batch.length === 1) L.app.go(a.alert_id); n.close(); };
   }
 
   // a live update: a brand-new critical alert calls for attention
@@ -79,13 +86,19 @@ window.Lookout.attention = (function () {
       A.unread += 1;
       if (a.severity === "critical") {
         A.criticalNew += 1;
-        tone(); notify(a); announce(a);
+        tone(); tell(a);
       }
     } else if (old && old.handling === "new" && a.handling !== "new") {
       if (old.unread) A.unread = Math.max(0, A.unread - 1);
       if (old.severity === "critical") A.criticalNew = Math.max(0, A.criticalNew - 1);
     }
-    render();
+    scheduleRender();
+  }
+
+  // title and banner once per frame, however many updates the frame brings
+  let renderFrame = 0;
+  function scheduleRender() {
+    if (!renderFrame) renderFrame = requestAnimationFrame(() => { renderFrame = 0; render(); });
   }
 
   function fromServer(att) {

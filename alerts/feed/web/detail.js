@@ -23,6 +23,7 @@ window.Lookout.detail = (function () {
     S.selected = id;
     L.list.markSelected();
     L.attention.opened(L.list.get(id));
+    L.list.redraw(id);
     try {
       const d = await L.api(`/v1/alerts/${encodeURIComponent(id)}`);
       if (S.selected !== id) return;
@@ -114,10 +115,13 @@ window.Lookout.detail = (function () {
     if (a.late) fact(dl, I.t("late"), I.t("late_note"));
 
     const mapWrap = h("figure", "map-wrap");
-    add(mapWrap, window.LookoutMap.draw({
+    const map = window.LookoutMap.draw({
       zone: d.zone, track: d.track ? d.track.points : [], location: a.location,
       labels: { none: I.t("map_none"), north: I.t("north"), m: I.t("metres"), km: I.t("km") },
-    }));
+    });
+    // the drawing is an image: say what it shows (the legend below names its parts)
+    if (map && map.setAttribute && !map.getAttribute("aria-label")) map.setAttribute("aria-label", I.t("map_label"));
+    add(mapWrap, map);
     add(mapWrap, add(h("figcaption", "legend"),
       d.zone ? add(h("span", `key zone ${d.zone.properties.kind}`), h("i"), document.createTextNode(`${I.t("map_zone")}${I.lang === "zh" ? "：" : ": "}${d.zone.properties.name}`)) : null,
       add(h("span", "key track"), h("i"), document.createTextNode(I.t("map_track") + paren(d.track ? d.track.points.length : 0))),

@@ -8,7 +8,7 @@ window.Lookout.list = (function () {
   const L = window.Lookout;
   const { I, $, S, h, add, show, badge } = L;
   const PAGE = 100;
-  const PER_FRAME = 120; // updates applied per frame: each frame stays far below 50 ms
+  const FRAME_BUDGET_MS = 8; // work per frame on live updates: the page keeps drawing and answering
   const SEVERITY_RANK = { critical: 0, high: 1, medium: 2, low: 3 };
   const TAB_HANDLING = { open: ["new", "acknowledged"], new: ["new"], acknowledged: ["acknowledged"], resolved: ["resolved"] };
 
@@ -18,7 +18,7 @@ window.Lookout.list = (function () {
     rows: new Map(),      // alert_id -> li
     total: 0, counts: { new: 0, acknowledged: 0, resolved: 0 },
     window: PAGE,         // how many rows the officer has asked to see
-    pending: new Map(), frame: 0, listSeq: 0, countsTimer: null,
+    raw: [], pending: new Map(), dirty: new Set(), frame: 0, listSeq: 0, countsTimer: null,
     checked: new Set(),   // bulk selection (bulk.js)
   };
 
@@ -62,10 +62,10 @@ window.Lookout.list = (function () {
   }
 
   // would the server list this alert under the current filters?
-  function matches(a) {
+  function matches(a, anyHandling) {
     const f = S.f;
     if (!!a.drill !== (S.view === "drill")) return false;
-    if (!TAB_HANDLING[f.tab].includes(a.handling)) return false;
+    if (!anyHandling && !TAB_HANDLING[f.tab].includes(a.handling)) return false;
     if (f.mine && a.officer_id !== S.me.officer.officer_id) return false;
     if (f.office && a.office_id !== f.office) return false;
     if (f.type && a.type !== f.type) return false;
@@ -130,6 +130,7 @@ window.Lookout.list = (function () {
   function rebuild() {
     const now = Date.now();
     R.rows = new Map();
+    R.dirty.clear();
     const items = R.order.map((id) => { const li = row(R.alerts.get(id), now); R.rows.set(id, li); return li; });
     $("alert-list").replaceChildren(...items);
     for (const id of [...R.checked]) if (!R.alerts.has(id)) R.checked.delete(id);
@@ -149,47 +150,98 @@ window.Lookout.list = (function () {
     if (!R.frame) R.frame = requestAnimationFrame(flush);
   }
 
-  function flush() {
-    R.frame = 0;
-    const batch = [];
-    for (const [id, a] of R.pending) {
-      batch.push(a);
-      R.pending.delete(id);
-      if (batch.length >= PER_FRAME) break;
-    }
-    const focusedId = focusedRowId();
-    const now = Date.now();
-    for (const a of batch) apply(a, now);
-    trim();
-    if (focusedId) refocus(focusedId);
-    footer();
-    refreshCountsSoon();
-    if (R.pending.size) R.frame = requestAnimationFrame(flush);
+  // an update as the stream delivered it: parsed later, within a frame's budget, so that a
+  // burst of stream events costs the event handler almost nothing
+  function pushRaw(text) {
+    R.raw.push(text);
+    if (!R.frame) R.frame = requestAnimationFrame(flush);
   }
 
-  function apply(a, now) {
+  function flush() {
+    const t0 = performance.now();
+    R.frame = 0;
+    const focusedId = focusedRowId();
+    let done = 0;
+    while ((R.raw.length || R.pending.size) && (performance.now() - t0 < FRAME_BUDGET_MS || !done)) {
+      if (R.raw.length) {
+        const a = JSON.parse(R.raw.shift());
+        if (L.app.received(a)) R.pending.set(a.alert_id, a);
+        continue;
+      }
+      const [id, a] = R.pending.entries().next().value;
+      R.pending.delete(id);
+      apply(a);
+      trim();
+      done += 1;
+    }
+    if (done) {
+      sync(Date.now());
+      if (focusedId) refocus(focusedId);
+      footer();
+      refreshCountsSoon();
+      L.bulk.render();
+    }
+    if ((R.raw.length || R.pending.size) && !R.frame) R.frame = requestAnimationFrame(flush);
+  }
+
+  function busy() { return R.raw.length + R.pending.size; }
+
+  // an update to the model only (order and records): the DOM follows once per frame (sync),
+  // so a burst that pushes a thousand alerts through the top of the list builds only the
+  // rows that are still there at the end of the frame
+  function apply(a) {
     const old = R.alerts.get(a.alert_id);
     if (old && old.version >= a.version) return;
     L.attention.arrived(a, old);
     if (old && old.unread && a.handling === "new") a.unread = true;
     if (!old && a.version === 1 && a.handling === "new") a.unread = true;
-    if (!matches(a)) { if (old) drop(a.alert_id); return; }
     const unloaded = R.total > R.order.length; // the server holds rows after the loaded ones
+    count(old, a);
+    if (!matches(a)) { if (old) drop(a.alert_id); return; }
     if (old) R.order.splice(R.order.indexOf(a.alert_id), 1);
     const at = position(a);
     // it sorts after the loaded rows: it belongs to a page not loaded yet
-    if (at >= R.window || (unloaded && at >= R.order.length)) {
-      R.alerts.delete(a.alert_id); R.checked.delete(a.alert_id); dropRow(a.alert_id); return;
-    }
+    if (at >= R.window || (unloaded && at >= R.order.length)) { drop(a.alert_id); return; }
     R.alerts.set(a.alert_id, a);
     R.order.splice(at, 0, a.alert_id);
-    let li = R.rows.get(a.alert_id);
-    if (li) fill(li, a, now); else { li = row(a, now); R.rows.set(a.alert_id, li); }
-    li.classList.add("fresh");
-    setTimeout(() => li.classList.remove("fresh"), 4000);
+    R.dirty.add(a.alert_id);
+  }
+
+  // the DOM made to match the model: gone rows removed, new and changed rows (re)filled,
+  // then one walk that moves only what is out of place
+  function sync(now) {
     const list = $("alert-list");
-    const next = R.rows.get(R.order[at + 1]);
-    if (li.nextSibling !== (next || null) || li.parentNode !== list) list.insertBefore(li, next || null);
+    for (const [id, li] of R.rows) if (!R.alerts.has(id)) { li.remove(); R.rows.delete(id); }
+    for (const id of R.dirty) {
+      const a = R.alerts.get(id);
+      if (!a) continue;
+      let li = R.rows.get(id);
+      if (li) fill(li, a, now); else { li = row(a, now); R.rows.set(id, li); }
+      li.classList.add("fresh");
+      setTimeout(() => li.classList.remove("fresh"), 4000);
+    }
+    R.dirty.clear();
+    let cur = list.firstElementChild;
+    for (const id of R.order) {
+      const li = R.rows.get(id);
+      if (li === cur) { cur = cur.nextElementSibling; continue; }
+      list.insertBefore(li, cur);
+    }
+  }
+
+  // counts follow the updates at once; the server's true totals replace them when a burst
+  // settles (refreshCountsSoon)
+  function count(old, a) {
+    const was = !!old && matches(old), is = matches(a);
+    if (!old && a.version === 1) {
+      if (matches(a, true)) R.counts[a.handling] = (R.counts[a.handling] || 0) + 1;
+    } else if (old && old.handling !== a.handling && matches(a, true)) {
+      R.counts[old.handling] = Math.max(0, (R.counts[old.handling] || 0) - 1);
+      R.counts[a.handling] = (R.counts[a.handling] || 0) + 1;
+    }
+    if (!was && is && (old || a.version === 1)) R.total += 1;
+    else if (was && !is) R.total = Math.max(0, R.total - 1);
+    renderTabsSoon();
   }
 
   function drop(id) {
@@ -197,18 +249,13 @@ window.Lookout.list = (function () {
     if (i >= 0) R.order.splice(i, 1);
     R.alerts.delete(id);
     R.checked.delete(id);
-    dropRow(id);
-  }
-  function dropRow(id) {
-    const li = R.rows.get(id);
-    if (li) { li.remove(); R.rows.delete(id); }
   }
 
   // rows pushed past what the officer asked to see leave the page (the server still has them)
   function trim() {
     while (R.order.length > R.window) {
       const id = R.order.pop();
-      R.alerts.delete(id); R.checked.delete(id); dropRow(id);
+      R.alerts.delete(id); R.checked.delete(id);
     }
   }
 
@@ -283,11 +330,18 @@ window.Lookout.list = (function () {
     for (const [id, li] of R.rows) li.classList.toggle("selected", S.selected === id);
   }
 
+  function redraw(id) { const li = R.rows.get(id); if (li) fill(li, R.alerts.get(id), Date.now()); }
+
   function rowLink(id) { const li = R.rows.get(id); return li ? li.querySelector("a.open") : null; }
 
-  function refreshTimes() { const now = Date.now(); for (const [id, li] of R.rows) fill(li, R.alerts.get(id), now); }
+  function refreshTimes() { const now = Date.now(); for (const [id, li] of R.rows) fill(li, R.alerts.get(id), now); footer(); }
 
   // -- tabs and filters ----------------------------------------------------------------------
+  let tabsFrame = 0;
+  function renderTabsSoon() {
+    if (!tabsFrame) tabsFrame = requestAnimationFrame(() => { tabsFrame = 0; renderTabs(); });
+  }
+
   function renderTabs() {
     const c = R.counts;
     const n = { open: c.new + c.acknowledged, new: c.new, acknowledged: c.acknowledged, resolved: c.resolved };
@@ -350,6 +404,6 @@ window.Lookout.list = (function () {
     $("more").addEventListener("click", more);
   }
 
-  return { R, load, reload, push, renderFilters, renderTabs, markSelected, rowLink, refreshTimes,
+  return { R, load, reload, push, pushRaw, busy, renderFilters, renderTabs, markSelected, rowLink, redraw, refreshTimes,
     setFilter, showCriticalNew, boot, rebuild, get: (id) => R.alerts.get(id) };
 })();
