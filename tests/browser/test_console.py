@@ -157,6 +157,15 @@ def test_filters_and_unread_across_a_reload(served, page):
     page.click("#tabs [data-tab=resolved]")
     expect(rows).to_have_count(0)
     expect(page.locator("#empty")).to_be_visible()
+
+    # the narrowest phone: no sideways scrolling, with the filters open or a detail shown
+    page.click("#tabs [data-tab=open]")
+    page.set_viewport_size({"width": 360, "height": 740})
+    expect(rows).to_have_count(4)
+    assert no_horizontal_scroll(page)
+    rows.first.locator("a.open").click()
+    expect(page.locator("#detail-title")).to_be_in_viewport()
+    assert no_horizontal_scroll(page)
     assert page.errors == []
 
 
