@@ -308,3 +308,48 @@ def test_a_burst_of_1000_alerts_keeps_the_page_responsive(tmp_path, browser):
             assert page.errors == []
     finally:
         runtime.stop()
+
+
+ATTENTION_PROBES = """
+window.__tones = 0;
+window.__asked = 0;
+const make = AudioContext.prototype.createOscillator;
+AudioContext.prototype.createOscillator = function () { window.__tones += 1; return make.call(this); };
+if (window.Notification) {
+  Notification.requestPermission = () => { window.__asked += 1; return Promise.resolve('denied'); };
+}
+"""
+
+
+def test_attention_tone_mute_and_one_permission_request(served, page):
+    base, runtime = served
+    page.add_init_script(ATTENTION_PROBES)
+    login_as(page, base, OFFICER)
+    rows = page.locator("li.alert")
+    expect(rows).to_have_count(4)
+    # permission is asked from the officer's click, once, and never again after a reload
+    ask = page.locator("#notify-ask")
+    expect(ask).to_be_visible()
+    ask.click()
+    expect(ask).to_be_hidden()
+    assert page.evaluate("window.__asked") == 1
+    # a new critical alert: a tone (two beeps), the title, one announcement
+    runtime.send(status("WC0001", 0.1, "tamper"))
+    expect(rows).to_have_count(5)
+    page.wait_for_function("window.__tones === 2")
+    expect(page.locator("#announcer")).to_have_text("新紧急告警：防拆报警 陈建军")
+    assert page.title().startswith("(5) ")
+    # muted: remembered across a reload, and silent
+    page.click("#mute-toggle")
+    expect(page.locator("#mute-toggle")).to_have_attribute("aria-pressed", "true")
+    page.reload()
+    expect(rows).to_have_count(5)
+    expect(page.locator("#mute-toggle")).to_have_attribute("aria-pressed", "true")
+    expect(page.locator("#mute-toggle")).to_have_text("已静音")
+    expect(page.locator("#notify-ask")).to_be_hidden()
+    page.locator("#list-heading").click()  # a gesture, so sound could play if it were on
+    runtime.send(status("WC0007", 0.1, "tamper"))
+    expect(rows).to_have_count(6)
+    page.wait_for_timeout(300)
+    assert page.evaluate("[window.__tones, window.__asked]") == [0, 0]
+    assert page.errors == []
