@@ -125,11 +125,17 @@ def test_triage_among_1200_at_desk_and_phone(crowded, browser):
     assert page.errors == []
 
 
-def test_filters_and_unread_across_a_reload(served, page):
-    base, runtime = served
+def afternoon_list(page, base):
+    """The duty officer of 城东 logged in, the afternoon's four live alerts listed."""
     login_as(page, base, OFFICER)
     rows = page.locator("li.alert")
     expect(rows).to_have_count(4)
+    return rows
+
+
+def test_filters_and_unread_across_a_reload(served, page):
+    base, runtime = served
+    rows = afternoon_list(page, base)
     expect(page.locator("li.alert.unread")).to_have_count(4)
     assert page.title().startswith("(4) ")
     page.locator("li.alert", has_text="王丽萍").locator("a.open").click()
@@ -171,9 +177,7 @@ def test_filters_and_unread_across_a_reload(served, page):
 
 def test_bulk_acknowledge_and_the_keyboard(served, page):
     base, runtime = served
-    login_as(page, base, OFFICER)
-    rows = page.locator("li.alert")
-    expect(rows).to_have_count(4)
+    rows = afternoon_list(page, base)
     page.keyboard.press("j")
     expect(rows.nth(0).locator("a.open")).to_be_focused()
     page.keyboard.press("x")
@@ -220,9 +224,7 @@ def test_bulk_acknowledge_and_the_keyboard(served, page):
 
 def test_a_keyboard_acknowledge_keeps_focus(served, page):
     base, runtime = served
-    login_as(page, base, OFFICER)
-    rows = page.locator("li.alert")
-    expect(rows).to_have_count(4)
+    rows = afternoon_list(page, base)
     page.keyboard.press("j")
     page.keyboard.press("j")
     target = rows.nth(1).get_attribute("data-id")
@@ -324,9 +326,7 @@ if (window.Notification) {
 def test_attention_tone_mute_and_one_permission_request(served, page):
     base, runtime = served
     page.add_init_script(ATTENTION_PROBES)
-    login_as(page, base, OFFICER)
-    rows = page.locator("li.alert")
-    expect(rows).to_have_count(4)
+    rows = afternoon_list(page, base)
     # permission is asked from the officer's click, once, and never again after a reload
     ask = page.locator("#notify-ask")
     expect(ask).to_be_visible()
