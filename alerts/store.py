@@ -62,6 +62,9 @@ CREATE TABLE IF NOT EXISTS persons_released(
 CREATE TABLE IF NOT EXISTS consumed(
   topic TEXT NOT NULL, partition INTEGER NOT NULL, next_offset INTEGER NOT NULL,
   PRIMARY KEY(topic, partition)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS alert_routes(
+  officer_id TEXT NOT NULL, alert_id TEXT NOT NULL,
+  PRIMARY KEY(officer_id, alert_id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS alert_reads(
   officer_id TEXT NOT NULL, alert_id TEXT NOT NULL, read_at INTEGER NOT NULL,
   PRIMARY KEY(officer_id, alert_id)) WITHOUT ROWID;
@@ -78,6 +81,20 @@ ON CONFLICT(alert_id) DO UPDATE SET version=excluded.version, person_id=excluded
   drill=excluded.drill, escalated=excluded.escalated, opened_at=excluded.opened_at,
   last_event_at=excluded.last_event_at, updated_seq=excluded.updated_seq, record=excluded.record
 WHERE excluded.version > alerts.version
+"""
+
+
+# Who an alert was ever routed to (its officer, everyone on its route), so that an officer's
+# list is an index lookup rather than a walk through every record's JSON. Routes only grow
+# from version to version, so adding each new version's officers keeps it exact.
+_ROUTED = ("INSERT OR IGNORE INTO alert_routes SELECT value, ? FROM json_each(?) "
+           "WHERE value IS NOT NULL")
+_BACKFILL_ROUTES = """
+INSERT OR IGNORE INTO alert_routes
+  SELECT officer_id, alert_id FROM alerts WHERE officer_id IS NOT NULL
+  UNION SELECT json_extract(r.value, '$.officer_id'), alerts.alert_id
+    FROM alerts, json_each(alerts.record, '$.route') AS r
+    WHERE json_extract(r.value, '$.officer_id') IS NOT NULL
 """
 
 
@@ -134,6 +151,10 @@ class Store:
         cols = {r[1] for r in self._w.execute("PRAGMA table_info(alert_versions)")}
         if "written_at" not in cols:
             self._w.execute("ALTER TABLE alert_versions ADD COLUMN written_at INTEGER")
+        if (self._w.execute("SELECT 1 FROM alerts LIMIT 1").fetchone()
+                and not self._w.execute("SELECT 1 FROM alert_routes LIMIT 1").fetchone()):
+            with self._tx() as c:
+                c.execute(_BACKFILL_ROUTES)
 
     # -- connections ---------------------------------------------------------------------
     def _r(self) -> sqlite3.Connection:
@@ -297,6 +318,8 @@ class Store:
                 u["officer_id"], u["type"], u["severity"], u["condition"], u["handling"],
                 int(u["drill"]), int(u["escalated"]), _ms(u["opened_at"]),
                 _ms(u["last_event_at"]), seq, record))
+            routed = [u.get("officer_id"), *(step.get("officer_id") for step in u.get("route") or ())]
+            c.execute(_ROUTED, (u["alert_id"], _json(routed)))
         return new
 
     # -- audit (web server) --------------------------------------------------------------

@@ -55,13 +55,11 @@ class AlertQuery:
 
         if self.routed_to is not None or self.of_offices is not None:
             scope = []
-            if self.routed_to:
-                scope.append(f"officer_id IN ({one_of(self.routed_to)})")
-                scope.append("EXISTS (SELECT 1 FROM json_each(alerts.record, '$.route') AS r "
-                             f"WHERE json_extract(r.value, '$.officer_id') IN "
-                             f"({one_of(self.routed_to)}))")
             if self.of_offices:
                 scope.append(f"office_id IN ({one_of(self.of_offices)})")
+            if self.routed_to:
+                scope.append("alert_id IN (SELECT alert_id FROM alert_routes WHERE officer_id "
+                             f"IN ({one_of(self.routed_to)}))")
             clauses.append(f"({' OR '.join(scope)})" if scope else "0")
         filters = [("office_id", self.offices), ("type", self.types),
                    ("severity", self.severities), ("person_id", self.person_ids)]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from alerts.store import Store
+from alerts.triage import AlertQuery
 
 from .kit import DAY0_MS, fill, status
 
@@ -125,8 +126,6 @@ def test_unread_is_kept_per_officer_across_a_restart(client, login, many, runtim
 
 
 def _scope_all():
-    from alerts.triage import AlertQuery
-
     return AlertQuery()
 
 
@@ -180,3 +179,21 @@ def test_a_live_engine_alert_is_sorted_by_the_store(client, login, runtime, day)
     rows = get(client, login("wc-cd-duty"), limit=10)["alerts"]
     assert (rows[0]["person_id"], rows[0]["type"]) == ("WC0001", "tamper")
     assert (rows[-1]["person_id"], rows[-1]["type"]) == ("WC0006", "low_battery")
+
+
+def test_a_store_from_before_the_route_table_fills_it_when_opened(tmp_path):
+    store = Store(tmp_path / "old.db", durable=False)
+    many = fill(store, 60)
+    with store._tx() as c:  # as written by a version that had no alert_routes
+        c.execute("DELETE FROM alert_routes")
+    store.close()
+    again = Store(tmp_path / "old.db", durable=False)
+    try:
+        routed = AlertQuery(routed_to=frozenset({"wc-zh-01"}), of_offices=frozenset())
+        page = again.triage(routed, "wc-zh-01")
+        assert [a["alert_id"] for a in page.alerts] == [many["needle"]["alert_id"]]
+        mine = AlertQuery(routed_to=frozenset({"wc-jn-01"}), of_offices=frozenset())
+        assert again.triage(mine, "x").total == sum(
+            r["officer_id"] == "wc-jn-01" for r in many["records"])
+    finally:
+        again.close()
