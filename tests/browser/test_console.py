@@ -353,3 +353,26 @@ def test_attention_tone_mute_and_one_permission_request(served, page):
     page.wait_for_timeout(300)
     assert page.evaluate("[window.__tones, window.__asked]") == [0, 0]
     assert page.errors == []
+
+
+def test_the_dark_scheme_at_desk_and_phone(served, browser):
+    """At 03:00 a desk may run its system dark: the page follows, and stays readable."""
+    base, runtime = served
+    for size, viewport in (("desk", DESK), ("phone", PHONE)):
+        page = new_page(browser, viewport, color_scheme="dark", bypass_csp=True)
+        rows = afternoon_list(page, base)
+        assert page.evaluate("getComputedStyle(document.documentElement).backgroundColor") == "rgb(16, 22, 29)"
+        assert no_horizontal_scroll(page)
+        shot(page, f"console-{size}-dark-zh.png", full_page=False)
+        assert axe_violations(page) == [], f"{size} dark list"
+        rows.first.locator("a.open").click()
+        expect(page.locator("#detail-title")).to_be_focused()
+        shot(page, f"console-{size}-dark-detail-zh.png", full_page=False)
+        assert axe_violations(page) == [], f"{size} dark detail"
+        page.click("#detail-close")
+        page.click("#lang-toggle")
+        rows.first.locator("a.open").click()
+        expect(page.locator("#detail-title")).to_be_focused()
+        assert axe_violations(page) == [], f"{size} dark detail en"
+        assert page.errors == []
+        page.context.close()
