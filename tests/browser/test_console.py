@@ -238,6 +238,14 @@ def test_a_keyboard_acknowledge_keeps_focus(served, page):
     expect(rows).to_have_count(5)
     expect(page.locator(f'li.alert[data-id="{target}"] a.open')).to_be_focused()
     assert page.evaluate("document.activeElement !== document.body")
+    # `a` on a row of the list acknowledges it where it is; the focus moves with the row
+    page.keyboard.press("Escape")
+    battery = page.locator("li.alert", has_text="电量低")
+    battery.locator("a.open").focus()
+    page.keyboard.press("a")
+    expect(battery).to_contain_text("已签收")
+    expect(battery.locator("a.open")).to_be_focused()
+    expect(page.locator("#detail")).to_be_hidden()
     assert page.errors == []
 
 

@@ -86,6 +86,20 @@ window.Lookout.bulk = (function () {
     next.scrollIntoView({ block: "nearest" });
   }
 
+  // `a` on a row of the list: 签收 it without opening it (a refusal shows above the list)
+  async function acknowledgeRow(id) {
+    const a = L.list.get(id);
+    if (!a || a.handling !== "new") return;
+    try {
+      const res = await L.api(`/v1/alerts/${encodeURIComponent(id)}/acknowledge`, { method: "POST" });
+      L.list.push(res.alert);
+    } catch (err) {
+      const n = $("list-notice");
+      n.textContent = L.problemText(err);
+      show(n, true);
+    }
+  }
+
   function onKey(e) {
     if (e.ctrlKey || e.metaKey || e.altKey || !S.me) return;
     const help = $("help");
@@ -102,7 +116,7 @@ window.Lookout.bulk = (function () {
       case "x": if (li) { const b = li.querySelector("input.pick"); b.checked = !b.checked; toggle(li.dataset.id, b.checked); } break;
       case "a":
         if (S.selected && L.detail.shown()) L.detail.acknowledgeOpen();
-        else if (li) { L.app.go(li.dataset.id); }
+        else if (li) acknowledgeRow(li.dataset.id);
         break;
       case "r":
         if (S.selected && L.detail.shown()) L.detail.resolveOpen();
