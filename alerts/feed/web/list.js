@@ -8,7 +8,10 @@ window.Lookout.list = (function () {
   const L = window.Lookout;
   const { I, $, S, h, add, show, badge } = L;
   const PAGE = 100;
-  const FRAME_BUDGET_MS = 8; // work per frame on live updates: the page keeps drawing and answering
+  // work per frame on live updates (the model first, then the rows), so that a burst leaves
+  // the page drawing and answering
+  const MODEL_BUDGET_MS = 5;
+  const FRAME_BUDGET_MS = 10;
   const SEVERITY_RANK = { critical: 0, high: 1, medium: 2, low: 3 };
   const TAB_HANDLING = { open: ["new", "acknowledged"], new: ["new"], acknowledged: ["acknowledged"], resolved: ["resolved"] };
 
@@ -18,7 +21,7 @@ window.Lookout.list = (function () {
     rows: new Map(),      // alert_id -> li
     total: 0, counts: { new: 0, acknowledged: 0, resolved: 0 },
     window: PAGE,         // how many rows the officer has asked to see
-    raw: [], pending: new Map(), dirty: new Set(), frame: 0, listSeq: 0, countsTimer: null,
+    raw: [], pending: new Map(), dirty: new Set(), drawn: true, frame: 0, listSeq: 0, countsTimer: null,
     checked: new Set(),   // bulk selection (bulk.js)
   };
 
@@ -131,6 +134,7 @@ window.Lookout.list = (function () {
     const now = Date.now();
     R.rows = new Map();
     R.dirty.clear();
+    R.drawn = true;
     const items = R.order.map((id) => { const li = row(R.alerts.get(id), now); R.rows.set(id, li); return li; });
     $("alert-list").replaceChildren(...items);
     for (const id of [...R.checked]) if (!R.alerts.has(id)) R.checked.delete(id);
@@ -162,7 +166,7 @@ window.Lookout.list = (function () {
     R.frame = 0;
     const focusedId = focusedRowId();
     let done = 0;
-    while ((R.raw.length || R.pending.size) && (performance.now() - t0 < FRAME_BUDGET_MS || !done)) {
+    while ((R.raw.length || R.pending.size) && (performance.now() - t0 < MODEL_BUDGET_MS || !done)) {
       if (R.raw.length) {
         const a = JSON.parse(R.raw.shift());
         if (L.app.received(a)) R.pending.set(a.alert_id, a);
@@ -174,17 +178,17 @@ window.Lookout.list = (function () {
       trim();
       done += 1;
     }
-    if (done) {
-      sync(Date.now());
+    if (done || !R.drawn) {
+      R.drawn = sync(Date.now(), t0 + FRAME_BUDGET_MS);
       if (focusedId) refocus(focusedId);
       footer();
       refreshCountsSoon();
       L.bulk.render();
     }
-    if ((R.raw.length || R.pending.size) && !R.frame) R.frame = requestAnimationFrame(flush);
+    if ((R.raw.length || R.pending.size || !R.drawn) && !R.frame) R.frame = requestAnimationFrame(flush);
   }
 
-  function busy() { return R.raw.length + R.pending.size; }
+  function busy() { return R.raw.length + R.pending.size + (R.drawn ? 0 : 1); }
 
   // an update to the model only (order and records): the DOM follows once per frame (sync),
   // so a burst that pushes a thousand alerts through the top of the list builds only the
@@ -207,26 +211,31 @@ window.Lookout.list = (function () {
     R.dirty.add(a.alert_id);
   }
 
-  // the DOM made to match the model: gone rows removed, new and changed rows (re)filled,
-  // then one walk that moves only what is out of place
-  function sync(now) {
+  // the DOM made to match the model: gone rows removed, then one walk down the order that
+  // (re)fills new and changed rows and moves only what is out of place. Filling rows stops at
+  // `deadline`: the top of the list is right first, the rest follows in the next frames.
+  // Returns whether the DOM now matches.
+  function sync(now, deadline) {
     const list = $("alert-list");
     for (const [id, li] of R.rows) if (!R.alerts.has(id)) { li.remove(); R.rows.delete(id); }
-    for (const id of R.dirty) {
-      const a = R.alerts.get(id);
-      if (!a) continue;
-      let li = R.rows.get(id);
-      if (li) fill(li, a, now); else { li = row(a, now); R.rows.set(id, li); }
-      li.classList.add("fresh");
-      setTimeout(() => li.classList.remove("fresh"), 4000);
-    }
-    R.dirty.clear();
     let cur = list.firstElementChild;
+    let filled = 0;
     for (const id of R.order) {
-      const li = R.rows.get(id);
+      let li = R.rows.get(id);
+      if (!li || R.dirty.has(id)) {
+        if (filled && performance.now() > deadline) return false;
+        const a = R.alerts.get(id);
+        if (li) fill(li, a, now); else { li = row(a, now); R.rows.set(id, li); }
+        R.dirty.delete(id);
+        li.classList.add("fresh");
+        setTimeout(() => li.classList.remove("fresh"), 4000);
+        filled += 1;
+      }
       if (li === cur) { cur = cur.nextElementSibling; continue; }
       list.insertBefore(li, cur);
     }
+    R.dirty.clear(); // what is left was dropped before it was drawn
+    return true;
   }
 
   // counts follow the updates at once; the server's true totals replace them when a burst
