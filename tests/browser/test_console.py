@@ -246,6 +246,14 @@ def test_a_keyboard_acknowledge_keeps_focus(served, page):
     expect(battery).to_contain_text("已签收")
     expect(battery.locator("a.open")).to_be_focused()
     expect(page.locator("#detail")).to_be_hidden()
+    # on 未签收 an acknowledged row leaves the list; the focus goes to its neighbour
+    page.click("#tabs [data-tab=new]")
+    expect(rows).to_have_count(3)
+    rows.first.locator("a.open").focus()
+    second = rows.nth(1).get_attribute("data-id")
+    page.keyboard.press("a")
+    expect(rows).to_have_count(2)
+    expect(page.locator(f'li.alert[data-id="{second}"] a.open')).to_be_focused()
     assert page.errors == []
 
 

@@ -217,7 +217,9 @@ window.Lookout.list = (function () {
   // Returns whether the DOM now matches.
   function sync(now, deadline) {
     const list = $("alert-list");
+    const heir = heirOfFocus();
     for (const [id, li] of R.rows) if (!R.alerts.has(id)) { li.remove(); R.rows.delete(id); }
+    if (heir) heir.querySelector("a.open").focus({ preventScroll: true });
     let cur = list.firstElementChild;
     let filled = 0;
     for (const id of R.order) {
@@ -236,6 +238,19 @@ window.Lookout.list = (function () {
     }
     R.dirty.clear(); // what is left was dropped before it was drawn
     return true;
+  }
+
+  // the row that takes the focus when the focused row leaves the list (acknowledged while the
+  // officer looks at 未签收, say): the next row that stays, else the previous one
+  function heirOfFocus() {
+    const el = document.activeElement;
+    const gone = el && el.closest && el.closest("li.alert");
+    if (!gone || R.alerts.has(gone.dataset.id)) return null;
+    for (const step of ["nextElementSibling", "previousElementSibling"]) {
+      for (let li = gone[step]; li; li = li[step]) if (R.alerts.has(li.dataset.id)) return li;
+    }
+    $("list-heading").focus();
+    return null;
   }
 
   // counts follow the updates at once; the server's true totals replace them when a burst
