@@ -223,6 +223,9 @@ window.Lookout.app = (function () {
     try { startFeed(await L.api("/v1/me")); } catch (err) { if (err.status !== 401) showLogin(L.problemText(err)); }
   }
 
+  // what the roster (roster.js, on main) and the person panel's playback reach the page through
+  window.LookoutApp = { api: L.api, openPerson, h: L.h, add: L.add, badge: L.badge, paren: L.paren };
+
   boot();
   return { go, openPerson, back, closeDetail, listLoaded, received };
 })();
