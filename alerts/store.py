@@ -21,6 +21,9 @@ from pathlib import Path
 
 import orjson
 
+from alerts.triage import INDEXES as TRIAGE_INDEXES
+from alerts.triage import ORDER_BY as TRIAGE_ORDER
+from alerts.triage import AlertQuery, TriagePage
 from config.loader import parse_ts_ms
 
 _SCHEMA = """
@@ -63,6 +66,12 @@ CREATE TABLE IF NOT EXISTS consumed(
   PRIMARY KEY(topic, partition)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS bundle_good(
   name TEXT PRIMARY KEY, text TEXT, saved_at INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS alert_routes(
+  officer_id TEXT NOT NULL, alert_id TEXT NOT NULL,
+  PRIMARY KEY(officer_id, alert_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS alert_reads(
+  officer_id TEXT NOT NULL, alert_id TEXT NOT NULL, read_at INTEGER NOT NULL,
+  PRIMARY KEY(officer_id, alert_id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS snapshot(
   id INTEGER PRIMARY KEY CHECK(id = 1), upto_seq INTEGER NOT NULL, state BLOB NOT NULL,
   saved_at INTEGER NOT NULL);
@@ -132,6 +141,20 @@ def lock_writer(db_path: str | Path):
     return fh
 
 
+# Who an alert was ever routed to (its officer, everyone on its route), so that an officer's
+# list is an index lookup rather than a walk through every record's JSON. Routes only grow
+# from version to version, so adding each new version's officers keeps it exact.
+_ROUTED = ("INSERT OR IGNORE INTO alert_routes SELECT value, ? FROM json_each(?) "
+           "WHERE value IS NOT NULL")
+_BACKFILL_ROUTES = """
+INSERT OR IGNORE INTO alert_routes
+  SELECT officer_id, alert_id FROM alerts WHERE officer_id IS NOT NULL
+  UNION SELECT json_extract(r.value, '$.officer_id'), alerts.alert_id
+    FROM alerts, json_each(alerts.record, '$.route') AS r
+    WHERE json_extract(r.value, '$.officer_id') IS NOT NULL
+"""
+
+
 @dataclass(slots=True)
 class InboxRow:
     seq: int
@@ -181,9 +204,9 @@ class Store:
         self._w.execute("PRAGMA journal_mode=WAL")
         # FULL: a 202 from ingest must survive a power cut, not only a killed process.
         self._w.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
-        self._w.execute(f"PRAGMA cache_size={WRITER_CACHE_KIB}")
+        self._w.execute(f"PRAGMA cache_size={WRITER_CACHE_KIB}")  # the fixes' index stays in memory
         self._w.execute("PRAGMA mmap_size=0")  # page cache only: RSS is what cache_size says
-        self._w.executescript(_SCHEMA)
+        self._w.executescript(_SCHEMA + TRIAGE_INDEXES)
         self._migrate()
         snap = self._w.execute("SELECT upto_seq FROM snapshot").fetchone()
         top = self._w.execute("SELECT max(seq) FROM inbox").fetchone()[0]
@@ -195,6 +218,10 @@ class Store:
         cols = {r[1] for r in self._w.execute("PRAGMA table_info(alert_versions)")}
         if "written_at" not in cols:
             self._w.execute("ALTER TABLE alert_versions ADD COLUMN written_at INTEGER")
+        if (self._w.execute("SELECT 1 FROM alerts LIMIT 1").fetchone()
+                and not self._w.execute("SELECT 1 FROM alert_routes LIMIT 1").fetchone()):
+            with self._tx() as c:
+                c.execute(_BACKFILL_ROUTES)
 
     # -- connections ---------------------------------------------------------------------
     def _r(self) -> sqlite3.Connection:
@@ -391,6 +418,8 @@ class Store:
                 u["officer_id"], u["type"], u["severity"], u["condition"], u["handling"],
                 int(u["drill"]), int(u["escalated"]), _ms(u["opened_at"]),
                 _ms(u["last_event_at"]), seq, record))
+            routed = [u.get("officer_id"), *(step.get("officer_id") for step in u.get("route") or ())]
+            c.execute(_ROUTED, (u["alert_id"], _json(routed)))
         return new
 
     # -- audit (web server) --------------------------------------------------------------
@@ -458,6 +487,44 @@ class Store:
             f"SELECT record FROM alerts WHERE {' AND '.join(where)} "
             "ORDER BY opened_at DESC, alert_id LIMIT ?", args).fetchall()
         return [orjson.loads(r[0]) for r in rows]
+
+    # -- the triage list (alerts/triage.py) ------------------------------------------------
+    _UNREAD = ("(alerts.handling = 'new' AND NOT EXISTS (SELECT 1 FROM alert_reads AS rd "
+               "WHERE rd.officer_id = ? AND rd.alert_id = alerts.alert_id))")
+
+    def triage(self, query: AlertQuery, reader: str, *, limit: int = 100,
+               offset: int = 0) -> TriagePage:
+        """One page of the triage list, the total it is a page of, and the counts per
+        handling state (true totals under the same scope and filters). Each record gains
+        `unread`: not acknowledged yet and never opened by `reader`."""
+        conn = self._r()
+        where, args = query.where()
+        rows = conn.execute(
+            f"SELECT record, {self._UNREAD} FROM alerts WHERE {where} ORDER BY {TRIAGE_ORDER} "
+            "LIMIT ? OFFSET ?", [reader, *args, int(limit), int(offset)]).fetchall()
+        total = conn.execute(f"SELECT count(*) FROM alerts WHERE {where}", args).fetchone()[0]
+        where_all, args_all = query.where(with_handling=False)
+        counts = dict.fromkeys(("new", "acknowledged", "resolved"), 0)
+        counts.update(conn.execute(f"SELECT handling, count(*) FROM alerts WHERE {where_all} "
+                                   "GROUP BY handling", args_all).fetchall())
+        return TriagePage([{**orjson.loads(r), "unread": bool(u)} for r, u in rows], total,
+                          counts)
+
+    def attention(self, query: AlertQuery, reader: str) -> dict[str, int]:
+        """What calls for the reader's attention in `query`: `unread` (not acknowledged and
+        never opened by them) and `critical_new` (critical, not acknowledged)."""
+        where, args = query.where(with_handling=False)
+        unread, critical = self._r().execute(
+            f"SELECT coalesce(sum({self._UNREAD}), 0), coalesce(sum(handling = 'new' AND "
+            f"severity = 'critical'), 0) FROM alerts WHERE {where}", [reader, *args]).fetchone()
+        return {"unread": unread, "critical_new": critical}
+
+    def mark_read(self, reader: str, alert_ids: Iterable[str], at_ms: int | None = None) -> None:
+        """The reader has opened these alerts (kept per officer, so a reload keeps it)."""
+        at = _now_ms() if at_ms is None else at_ms
+        with self._tx() as c:
+            c.executemany("INSERT OR IGNORE INTO alert_reads VALUES (?,?,?)",
+                          [(reader, a, at) for a in alert_ids])
 
     def track(self, person_id: str, since_ms: int, until_ms: int, limit: int = 500, *,
               drill: bool = False) -> list[dict]:

@@ -17,9 +17,10 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Protocol, runtime_checkable
 
 import anyio
 import orjson
@@ -39,6 +40,7 @@ from alerts.feed.summary_page import build_summary_router
 from alerts.feed.view import BundleView, ViewCache
 from alerts.feed.words import vocabulary
 from alerts.kinds import ALERT_TYPES, TAMPER
+from alerts.triage import HANDLING_STATES, SEVERITIES, AlertQuery
 
 # The map shows the person's fixes from this long before the alert opened...
 TRACK_BEFORE_MS = 60 * 60_000
@@ -51,6 +53,8 @@ TRACK_MAX = 5000
 # The stream says something at least this often, so that proxies keep it open and a page can
 # tell a quiet feed from a dead connection; the session is checked again each time.
 HEARTBEAT_S = 15.0
+# A bulk action's alerts go to the engine this many at a time: enough to share its steps.
+BULK_THREADS = 16
 
 AlertType = Literal[ALERT_TYPES]  # type: ignore[valid-type]
 _bearer = HTTPBearer(auto_error=False, description="the token from POST /v1/login")
@@ -69,14 +73,17 @@ def _ms(text: str | None) -> int | None:
     return int(datetime.fromisoformat(text).timestamp() * 1000) if text else None
 
 
-def _sort_key(record: dict) -> tuple:
-    return (_ms(record.get("opened_at")) or 0, record.get("alert_id") or "")
-
-
 def _handling(record: dict) -> dict:
     """What an action changes, for the audit log's before/after."""
     return {k: record.get(k) for k in ("version", "handling", "condition", "escalated",
                                          "officer_id", "resolution")}
+
+
+@runtime_checkable
+class ReportsHealth(Protocol):
+    """A runtime that knows its own health (stream/live.py, the Kafka officer service)."""
+
+    def stats(self) -> dict: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,50 +207,82 @@ def build_router(runtime, *, clock: Callable[[], float] = time.time,
         """The caller, the offices they may see, and when their session ends."""
         return _me(who)
 
+    @api.get("/ops")
+    def ops(who: Auth) -> dict[str, dict | None]:
+        """What an operator must act on now (the bundle on disk refused, the store unable to
+        write), for admins and shift leads; the page's banner reads it. Others get nothing."""
+        if who.session.officer.role not in ("admin", "supervisor"):
+            return {}
+        health = runtime.stats() if isinstance(runtime, ReportsHealth) else {}
+        return {"bundle_invalid": health.get("bundle_invalid"),
+                "store_fault": health.get("store_fault")}
+
     @api.get("/words")
     def words() -> dict[str, dict[str, dict[str, str]]]:
         """The words the page shows (SPEC §7), in 中文 and English."""
         return vocabulary()
+
+    def person_ids_matching(who: Caller, text: str) -> frozenset[str]:
+        """Persons whose id is `text` or whose name contains it (names live in the bundle,
+        not in the store)."""
+        text = text.strip().casefold()
+        people = [*who.view.persons.values(), *who.view.former.values()]
+        return frozenset(p.person_id for p in people
+                         if p.person_id.casefold() == text or text in p.name.casefold())
+
+    def scoped_query(who: Caller, drill: bool, **filters) -> AlertQuery:
+        scope = who.scope
+        if scope.everything:
+            return AlertQuery(drill=drill, **filters)
+        return AlertQuery(drill=drill, routed_to=frozenset(scope.officer_ids or ()),
+                          of_offices=frozenset(scope.office_ids or ()), **filters)
 
     @api.get("/alerts", response_model=m.AlertList)
     def list_alerts(
         who: Auth,
         office: Annotated[list[str] | None, Query(description="司法所 office_id; repeatable")] = None,
         type: Annotated[list[AlertType] | None, Query(description="alert type; repeatable")] = None,
-        condition: Literal["active", "cleared"] | None = None,
-        handling: Literal["new", "acknowledged", "resolved"] | None = None,
+        handling: Annotated[list[Literal[HANDLING_STATES]] | None,  # type: ignore[valid-type]
+                            Query(description="handling state; repeatable (default: all)")] = None,
+        severity: Annotated[list[Literal[SEVERITIES]] | None,  # type: ignore[valid-type]
+                            Query(description="severity; repeatable")] = None,
+        mine: Annotated[bool, Query(description="only alerts whose current officer is me")] = False,
+        person: Annotated[str | None, Query(max_length=64,
+                                            description="person id, or part of a name")] = None,
+        since_ms: Annotated[int | None, Query(description="opened at or after (epoch ms)")] = None,
+        until_ms: Annotated[int | None, Query(description="opened before (epoch ms)")] = None,
         drill: Annotated[bool, Query(description="true: the drill view (演练) only")] = False,
         limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+        offset: Annotated[int, Query(ge=0)] = 0,
     ):
-        """The caller's alerts, newest first. Real and drill alerts never mix."""
-        scope, store = who.scope, runtime.store
-        filters = dict(types=type, drill=drill, condition=condition, handling=handling,
-                       limit=limit)
-        offices = set(office) if office else None
-        found: dict[str, dict] = {}
-        if scope.everything:
-            batches = [store.list_alerts(office_ids=offices, **filters)]
-        else:
-            batches = []
-            if scope.officer_ids:
-                batches.append(store.list_alerts(officer_ids=set(scope.officer_ids), **filters))
-            wanted = set(scope.office_ids or ()) & offices if offices else set(scope.office_ids or ())
-            if wanted:
-                batches.append(store.list_alerts(office_ids=wanted, **filters))
-        for batch in batches:
-            for record in batch:
-                found.setdefault(record["alert_id"], record)
+        """The caller's alerts in triage order: unacknowledged escalated or critical alerts
+        first, then by severity, then newest first; one page of `total`. `counts`: totals per
+        handling state under the other filters; `attention`: over the whole scope, what is
+        unread for the caller and how many critical alerts nobody has acknowledged. Real and
+        drill alerts never mix."""
+        query = scoped_query(
+            who, drill, handling=frozenset(handling) if handling else None,
+            assigned_to=who.officer_id if mine else None,
+            offices=frozenset(office) if office else None,
+            types=frozenset(type) if type else None,
+            severities=frozenset(severity) if severity else None,
+            person_ids=person_ids_matching(who, person) if person and person.strip() else None,
+            opened_from_ms=since_ms, opened_before_ms=until_ms)
+        store = runtime.store
+        page = store.triage(query, who.officer_id, limit=limit, offset=offset)
         # checked again here, whatever the store did with the filters: nothing leaks
-        rows = [r for r in found.values() if who.sees(r) and bool(r.get("drill")) == drill
-                and (offices is None or who.view.person_office(r.get("person_id")) in offices)]
-        rows.sort(key=_sort_key, reverse=True)
-        return m.AlertList(alerts=[who.view.enrich(r) for r in rows[:limit]], drill=drill)
+        rows = [who.view.enrich(r) for r in page.alerts if who.sees(r)]
+        return m.AlertList(alerts=rows, drill=drill, total=page.total, offset=offset,
+                           counts=m.HandlingCounts(**page.counts),
+                           attention=m.Attention(**store.attention(scoped_query(who, drill),
+                                                                   who.officer_id)))
 
     @api.get("/alerts/{alert_id}", response_model=m.AlertDetail, responses={404: _NOT_FOUND})
     def alert_detail(who: Auth, alert_id: str):
         """The alert, its history, its zone and the person's recent track for the map.
-        Reading the track is audited."""
+        Reading the track is audited; opening it marks it read for the caller."""
         record = scoped_alert(who, alert_id)
+        runtime.store.mark_read(who.officer_id, [alert_id], now_ms())
         history = sorted(runtime.store.history(alert_id), key=lambda r: r["version"])
         track = None
         if record.get("person_id"):
@@ -301,15 +340,48 @@ def build_router(runtime, *, clock: Callable[[], float] = time.time,
     def resolve(who: Auth, alert_id: str, body: m.ResolveBody, response: Response):
         """处置: close the case with a disposition. A tamper (防拆报警) needs a note."""
         record = scoped_alert(who, alert_id)
+        return act(who, alert_id, "resolve", resolve_fields(who, record, body), response)
+
+    def resolve_fields(who: Caller, record: dict, body: m.ResolveBody) -> dict:
         note = body.note.strip()
         if record.get("type") == TAMPER and not note:
-            audit(who.officer_id, "resolve", alert_id, _handling(record),
+            audit(who.officer_id, "resolve", record["alert_id"], _handling(record),
                   {"refused": "note_required"})
             raise problem(422, "note_required", "防拆报警须填写处置说明后才能处置",
                           "a tamper alert cannot be resolved without a note")
         # an empty note is no note: the engine refuses "" (SPEC §4: note is text when given)
-        fields = {"disposition": body.disposition} | ({"note": note} if note else {})
-        return act(who, alert_id, "resolve", fields, response)
+        return {"disposition": body.disposition} | ({"note": note} if note else {})
+
+    def act_one(who: Caller, alert_id: str, body: m.BulkBody) -> m.BulkOutcome:
+        """One alert of a bulk action, through the same path (checks, engine, audit) as
+        the single-alert endpoints."""
+        scratch = Response()
+        try:
+            if body.action == "resolve":
+                record = scoped_alert(who, alert_id)
+                fields = resolve_fields(who, record, m.ResolveBody(
+                    disposition=body.disposition, note=body.note))
+            else:
+                fields = {}
+            res = act(who, alert_id, body.action, fields, scratch)
+        except HTTPException as e:
+            return m.BulkOutcome(alert_id=alert_id, ok=False, status=e.status_code,
+                                 problem=m.Problem(**e.detail))
+        return m.BulkOutcome(alert_id=alert_id, ok=True, status=scratch.status_code or 200,
+                             changed=res.changed, pending=res.pending, alert=res.alert)
+
+    @api.post("/alerts/bulk", response_model=m.BulkResult,
+              responses={422: {"model": m.ProblemResponse}})
+    def bulk(who: Auth, body: m.BulkBody):
+        """签收 or 处置 many alerts with one disposition and note. Each alert is its own
+        action through the engine, with its own audit entry and its own outcome here (one
+        refused alert does not stop the others). Submitted side by side, so the engine takes
+        them in a few steps rather than one step per alert."""
+        ids = list(dict.fromkeys(body.alert_ids))
+        with ThreadPoolExecutor(max_workers=min(BULK_THREADS, len(ids))) as pool:
+            outcomes = list(pool.map(lambda a: act_one(who, a, body), ids))
+        return m.BulkResult(results=outcomes, ok=sum(o.ok for o in outcomes),
+                            failed=sum(not o.ok for o in outcomes))
 
     @api.get("/persons", response_model=list[m.Person])
     def persons(who: Auth):

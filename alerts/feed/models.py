@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from alerts.actions import DISPOSITIONS
 from alerts.fatigue import DeviceCheck
@@ -74,11 +74,30 @@ class Alert(BaseModel):
                                     "officers.json; its id when not listed)")
     officer_name: str | None = Field(None, description="the current officer's name")
     zone_name: str | None = None
+    late: bool | None = Field(None, description="补传数据: raised from buffered data")
+    unread: bool | None = Field(None, description="lists only: not acknowledged and never "
+                                "opened by the caller")
+
+
+class HandlingCounts(BaseModel):
+    new: int
+    acknowledged: int
+    resolved: int
+
+
+class Attention(BaseModel):
+    unread: int = Field(description="not acknowledged and never opened by the caller")
+    critical_new: int = Field(description="critical alerts nobody has acknowledged")
 
 
 class AlertList(BaseModel):
-    alerts: list[Alert]
+    alerts: list[Alert] = Field(description="one page, in triage order")
     drill: bool = Field(description="true: a drill view, only drill alerts (演练)")
+    total: int = Field(0, description="alerts matching the filters, over every page")
+    offset: int = 0
+    counts: HandlingCounts | None = Field(
+        None, description="totals per handling state, the other filters applied")
+    attention: Attention | None = Field(None, description="over the caller's whole scope")
 
 
 class TrackPoint(BaseModel):
@@ -121,6 +140,35 @@ class ActionResult(BaseModel):
 class ResolveBody(BaseModel):
     disposition: Disposition
     note: str = Field("", max_length=2000)
+
+
+class BulkBody(BaseModel):
+    alert_ids: list[str] = Field(min_length=1, max_length=1000)
+    action: Literal["acknowledge", "resolve"]
+    disposition: Disposition | None = None
+    note: str = Field("", max_length=2000)
+
+    @model_validator(mode="after")
+    def _resolve_needs_disposition(self):
+        if self.action == "resolve" and self.disposition is None:
+            raise ValueError("resolve: a disposition is required / 处置须选择处置结果")
+        return self
+
+
+class BulkOutcome(BaseModel):
+    alert_id: str
+    ok: bool
+    status: int = Field(description="what the single-alert endpoint would have answered")
+    changed: bool = False
+    pending: bool = False
+    alert: Alert | None = None
+    problem: Problem | None = None
+
+
+class BulkResult(BaseModel):
+    results: list[BulkOutcome]
+    ok: int
+    failed: int
 
 
 class LoginBody(BaseModel):

@@ -1,12 +1,12 @@
 // A banner for admins and shift leads when the service needs an operator: the bundle on disk
-// was refused (it runs on the last good one) or the store cannot write. Fed by /healthz, which
-// names only the file, line and field; `lookout admin reload` gives the full reason.
+// was refused (it runs on the last good one) or the store cannot write. Fed by /v1/ops, which
+// answers those two roles only and names the file, line and field; `lookout admin reload`
+// gives the full reason.
 "use strict";
 
 (function () {
   const TOKEN_KEY = "lookout.token";
   const EVERY_MS = 5000;
-  let role = null, roleOf = null; // the role of the login `roleOf` (its token)
 
   function text(h) {
     const zh = window.LookoutI18n ? window.LookoutI18n.lang !== "en" : true;
@@ -43,7 +43,7 @@
     const headers = { Accept: "application/json" };
     if (token) headers.Authorization = `Bearer ${token}`;
     const res = await fetch(path, { headers });
-    if (!res.ok && res.status !== 503) throw new Error(String(res.status));
+    if (!res.ok) throw new Error(String(res.status));
     return res.json();
   }
 
@@ -52,13 +52,11 @@
     const node = banner();
     try {
       if (!token) { node.hidden = true; return; }
-      if (roleOf !== token) { role = (await json("/v1/me", token)).officer.role; roleOf = token; }
-      if (role !== "admin" && role !== "supervisor") { node.hidden = true; return; }
-      const says = text(await json("/healthz"));
+      const says = text(await json("/v1/ops", token));
       node.textContent = says;
       node.hidden = !says;
     } catch (e) {
-      roleOf = null; // a session over, or the service restarting: ask again next time
+      // a session over, or the service restarting: the next check asks again
     }
   }
 

@@ -34,14 +34,16 @@ window.LookoutRoster = (function () {
     pane.hidden = true;
     const split = document.querySelector("#feed-view .split");
     split.insertBefore(pane, split.firstChild);
+    $("view-roster").setAttribute("aria-controls", pane.id);  // only once the pane exists
     return pane;
   }
 
   function setOpen(on) {
     S.open = on;
     document.body.classList.toggle("roster-view", on);
-    $("view-roster").classList.toggle("on", on);
-    $("view-roster").setAttribute("aria-selected", String(on));
+    $("view-roster").setAttribute("aria-pressed", String(on));
+    // the alert views' own buttons say which is showing; the roster covers both
+    if (on) for (const id of ["view-live", "view-drill"]) $(id).setAttribute("aria-pressed", "false");
     ensurePane().hidden = !on;
     clearInterval(S.timer);
     if (on) { load(); S.timer = setInterval(load, 60000); } // last seen ages: keep it fresh
