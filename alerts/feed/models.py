@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from alerts.actions import DISPOSITIONS
+from alerts.feed.access import MAX_PASSWORD_CHARS
 
 Disposition = Literal[DISPOSITIONS]  # type: ignore[valid-type]
 
@@ -115,7 +116,11 @@ class ResolveBody(BaseModel):
 
 class LoginBody(BaseModel):
     officer_id: str = Field(min_length=1, max_length=64)
-    password: str = Field(min_length=1, max_length=256)
+    password: str = Field(min_length=1, max_length=MAX_PASSWORD_CHARS)
+
+
+class StreamTicket(BaseModel):
+    ticket: str = Field(description="for GET /v1/stream?ticket=…: one use, within 60 s")
 
 
 class Officer(BaseModel):
