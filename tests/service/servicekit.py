@@ -78,3 +78,52 @@ def incident_feed(t0: int, rounds: int = 12, step_ms: int = 1000) -> list[bytes]
         if r % 4 == 1:
             lines += [b"{not json", fix("NOBODY", t), fix("P1", t, lat=95.0)]
     return lines
+
+
+class Service:
+    """`lookout run` as a separate process on a free local port, as an operator starts it."""
+
+    def __init__(self, bundle: Path, db: Path, *flags: str, scheme: str = "http", verify=True):
+        import socket
+        import subprocess
+        import sys
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        self.url = f"{scheme}://127.0.0.1:{port}"
+        self.log = db.with_suffix(".log")
+        cmd = [sys.executable, "-m", "stream.cli", "run", "--bundle", str(bundle), "--db", str(db),
+               "--port", str(port), "--batch-ms", "5", "--tick-ms", "50", *flags]
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(cmd, cwd=Path(__file__).resolve().parents[2],
+                                         stdout=log, stderr=subprocess.STDOUT)
+        self.verify = verify
+
+    def wait_ready(self, within_s: float = 30.0) -> Service:
+        import httpx
+
+        deadline = time.monotonic() + within_s
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, self.log.read_text()
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1, verify=self.verify).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        raise AssertionError("the service did not start:\n" + self.log.read_text())
+
+    def rss_kib(self) -> int:
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        raise AssertionError("no VmRSS")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except Exception:  # noqa: BLE001 - it must go, whatever it was doing
+                self.proc.kill()
+                self.proc.wait(5)
