@@ -16,24 +16,33 @@ Scopes (SPEC §2 roles):
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
 import sqlite3
-import threading
 import time
-import unicodedata
 from collections.abc import Callable, Iterable
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 
+from alerts.feed import passwords
+from alerts.feed.passwords import (
+    MAX_PASSWORD_CHARS,
+    MIN_PASSWORD_CHARS,
+    SCRYPT_N,
+    SCRYPT_P,
+    SCRYPT_R,
+    check_password,
+    scrypt_hash,
+)
 from config.model import Bundle, OfficerSpec
 
+__all__ = ["MAX_PASSWORD_CHARS", "MIN_PASSWORD_CHARS", "Access", "LoginRefused", "Scope",
+           "Session", "check_password", "demo_password", "scope_for", "seed_demo_logins",
+           "set_password"]
+
 SESSION_TTL_S = 12 * 3600
-# One password policy, for setting a password (admin API, CLI) and for logging in. The upper
-# bound keeps a login request from feeding scrypt megabytes.
-MIN_PASSWORD_CHARS = 8
-MAX_PASSWORD_CHARS = 256
 # Five wrong passwords for one id within a quarter of an hour lock that id for the rest of the
 # quarter: slow enough for guessing to be hopeless, short enough that an officer who fumbles
 # can retry. One client address gets more tries (an office behind one NAT address shares
@@ -43,18 +52,8 @@ MAX_CLIENT_FAILURES = 30
 FAILURE_WINDOW_S = 15 * 60
 # The failure table holds at most this many rows: expired ones go first, then the oldest.
 MAX_FAILURE_ROWS = 10_000
-# At most this many password hashes at once in this process (each ~50 ms of a core and 16 MiB),
-# so that a flood of logins cannot take the cores and memory ingest needs. A login that cannot
-# get a slot within HASH_WAIT_S is answered "busy" without being checked or counted.
-HASH_SLOTS = 2
-HASH_WAIT_S = 2.0
 # How stale the in-memory copy of the session generation may be (see `Access.generation`).
 GENERATION_MAX_AGE_S = 0.5
-
-# scrypt cost: ~50 ms and 16 MiB per check. Stored per row, so it can be raised later and
-# old hashes still verify.
-_N, _R, _P = 2**14, 8, 1
-_MAXMEM = 64 * 1024 * 1024
 
 # `session_generation` goes up whenever a session row is deleted (logout, password change,
 # expiry sweep), by any process writing this file (`lookout admin password --db` too): an open
@@ -91,55 +90,21 @@ def _migrate(con) -> None:
 
 
 @contextmanager
-def _db(path, *, migrate: bool = False):
+def _db(path, *, setup: bool = False, durable: bool = True):
+    """A connection for one transaction. `setup` creates and migrates the tables: done once by
+    Access and by set_password, so that a login or a session check never asks for the write
+    lock just to find them there. `durable=False` for the failure counts: their commits skip
+    the disk flush (a power cut may forget the last few), so that a flood of wrong passwords
+    does not hold the write lock ingest needs for a flush each."""
     with closing(sqlite3.connect(str(path), timeout=10.0)) as con:
-        con.execute("PRAGMA journal_mode=WAL")
-        con.executescript(_SCHEMA)
-        if migrate:
+        if not durable:
+            con.execute("PRAGMA synchronous=NORMAL")
+        if setup:
+            con.execute("PRAGMA journal_mode=WAL")
+            con.executescript(_SCHEMA)
             _migrate(con)
         with con:  # one transaction per call
             yield con
-
-
-class _HashGate:
-    """At most `slots` hashes at once; a caller that cannot get one within `wait_s` gets
-    False, and so does any caller beyond `slots * 4` already waiting (nobody queues forever
-    holding a server thread)."""
-
-    def __init__(self, slots: int, wait_s: float):
-        self._slots = threading.BoundedSemaphore(slots)
-        self._max_waiting = slots * 4
-        self._waiting = 0
-        self._lock = threading.Lock()
-        self.wait_s = wait_s
-
-    @contextmanager
-    def slot(self):
-        with self._lock:
-            full = self._waiting >= self._max_waiting
-            if not full:
-                self._waiting += 1
-        got = False
-        if not full:
-            try:
-                got = self._slots.acquire(timeout=self.wait_s)
-            finally:
-                with self._lock:
-                    self._waiting -= 1
-        try:
-            yield got
-        finally:
-            if got:
-                self._slots.release()
-
-
-_hash_gate = _HashGate(HASH_SLOTS, HASH_WAIT_S)
-
-
-def _hash(password: str, salt: bytes, n: int = _N, r: int = _R, p: int = _P) -> bytes:
-    # NFC: the same characters typed through different input methods must match
-    secret = unicodedata.normalize("NFC", password).encode("utf-8")
-    return hashlib.scrypt(secret, salt=salt, n=n, r=r, p=p, maxmem=_MAXMEM, dklen=32)
 
 
 def _token_key(token: str) -> str:
@@ -151,24 +116,17 @@ def _placement(officer: OfficerSpec) -> str:
     return f"{officer.office_id}\x1f{officer.role}"
 
 
-def check_password(password) -> None:
-    """The password policy: ValueError (中文 and English) when `password` breaks it."""
-    if not isinstance(password, str) or not MIN_PASSWORD_CHARS <= len(password) <= MAX_PASSWORD_CHARS:
-        raise ValueError(f"密码须为 {MIN_PASSWORD_CHARS}–{MAX_PASSWORD_CHARS} 个字符 / password: "
-                         f"{MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters")
-
-
 def set_password(db_path, officer_id: str, password: str) -> None:
     """Set (or replace) an officer's password; their open sessions end and their id is no
     longer locked (so `lookout admin password --db` on the server always lets an admin back
     in, whatever a guesser did)."""
     check_password(password)
     salt = secrets.token_bytes(16)
-    digest = _hash(password, salt)  # not through the gate: the server's own tools always work
-    with _db(db_path, migrate=True) as con:
+    digest = scrypt_hash(password, salt)  # not through the hasher: the server's tools always work
+    with _db(db_path, setup=True) as con:
         con.execute(
             "INSERT OR REPLACE INTO credentials VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (officer_id, salt, digest, _N, _R, _P, int(time.time() * 1000)),
+            (officer_id, salt, digest, SCRYPT_N, SCRYPT_R, SCRYPT_P, int(time.time() * 1000)),
         )
         con.execute("DELETE FROM sessions WHERE officer_id = ?", (officer_id,))
         con.execute("DELETE FROM login_attempts WHERE key = ?", ("id:" + officer_id,))
@@ -208,7 +166,11 @@ class LoginRefused(Exception):
 
 # Checked against when the id is unknown, so that a wrong id costs as long as a wrong password.
 _DUMMY_SALT = secrets.token_bytes(16)
-_DUMMY_HASH = _hash("not a password", _DUMMY_SALT)
+
+
+@functools.cache
+def _dummy_hash() -> bytes:
+    return scrypt_hash("not a password", _DUMMY_SALT)
 
 
 class Access:
@@ -224,8 +186,9 @@ class Access:
         self.clock = clock
         self._generation = 0
         self._generation_read_at = float("-inf")
-        with _db(db_path, migrate=True):
+        with _db(db_path, setup=True):
             pass  # create the tables now rather than on the first login
+        passwords.hasher.warm()
 
     def _now(self) -> int:
         return int(self.clock() * 1000)
@@ -238,22 +201,26 @@ class Access:
         keys = ("id:" + officer_id, "client:" + client)
         limits = (MAX_FAILURES, MAX_CLIENT_FAILURES)
         with _db(self.db_path) as con:
+            _refuse_if_locked(con, keys, limits, now)  # a reader: a flood of locked ids
+        with _db(self.db_path, durable=False) as con:  # must not queue for the write lock
             con.execute("BEGIN IMMEDIATE")
             _reserve(con, keys, limits, now)
             cred = con.execute("SELECT salt, hash, n, r, p FROM credentials WHERE officer_id = ?",
                                (officer_id,)).fetchone()
         officer = self.find_officer(officer_id)
-        with _hash_gate.slot() as got:
-            if not got:
-                with _db(self.db_path) as con:
-                    _release(con, keys)
-                raise LoginRefused("busy", 1)
+        try:
             if cred is None:
-                hmac.compare_digest(_hash(password, _DUMMY_SALT), _DUMMY_HASH)
+                hmac.compare_digest(passwords.hasher.run(scrypt_hash, password, _DUMMY_SALT),
+                                    _dummy_hash())
                 ok = False
             else:
                 salt, digest, n, r, p = cred
-                ok = hmac.compare_digest(_hash(password, salt, n, r, p), digest)
+                ok = hmac.compare_digest(
+                    passwords.hasher.run(scrypt_hash, password, salt, n, r, p), digest)
+        except passwords.HashBusy:
+            with _db(self.db_path, durable=False) as con:
+                _release(con, keys)
+            raise LoginRefused("busy", 1) from None
         if not ok or officer is None:
             raise LoginRefused("bad_credentials")  # the reservation stays: it was a failure
         with _db(self.db_path) as con:
@@ -307,9 +274,8 @@ class Access:
             return con.execute("SELECT count(*) FROM login_attempts").fetchone()[0]
 
 
-def _reserve(con, keys, limits, now: int) -> None:
-    """Count one more attempt against each key, or raise LoginRefused("locked") when one of
-    them is at its limit within the window (then nothing is counted)."""
+def _refuse_if_locked(con, keys, limits, now: int) -> dict:
+    """The keys' rows; LoginRefused("locked") when one of them is at its limit in the window."""
     window = FAILURE_WINDOW_S * 1000
     rows = {k: con.execute("SELECT count, first_at FROM login_attempts WHERE key = ?",
                            (k,)).fetchone() for k in keys}
@@ -317,6 +283,14 @@ def _reserve(con, keys, limits, now: int) -> None:
         row = rows[key]
         if row and now - row[1] < window and row[0] >= limit:
             raise LoginRefused("locked", int((row[1] + window - now) // 1000 + 1))
+    return rows
+
+
+def _reserve(con, keys, limits, now: int) -> None:
+    """Count one more attempt against each key, or raise LoginRefused("locked") when one of
+    them is at its limit within the window (then nothing is counted)."""
+    window = FAILURE_WINDOW_S * 1000
+    rows = _refuse_if_locked(con, keys, limits, now)
     for key in keys:
         row = rows[key]
         if row is None or now - row[1] >= window:

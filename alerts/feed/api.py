@@ -51,6 +51,7 @@ HEARTBEAT_S = 15.0
 # a session that ended (logout, expiry, new password, officer removed or moved) closes its
 # streams within about a second.
 RECHECK_S = 1.0
+REFUSED_LOGIN_DELAY_S = 1.0
 
 AlertType = Literal[ALERT_TYPES]  # type: ignore[valid-type]
 _bearer = HTTPBearer(auto_error=False, description="the token from POST /v1/login")
@@ -170,16 +171,21 @@ def build_router(runtime, *, clock: Callable[[], float] = time.time,
     @api.post("/login", response_model=m.LoginResult,
               responses={401: {"model": m.ProblemResponse}, 429: {"model": m.ProblemResponse},
                          503: {"model": m.ProblemResponse}})
-    def login(body: m.LoginBody, request: Request, response: Response):
+    async def login(body: m.LoginBody, request: Request, response: Response):
         """Exchange an officer's id and password for a bearer token (expires, see `me`).
-        Too many wrong passwords for one id, or from one address, answer 429 for a while."""
+        Too many wrong passwords for one id, or from one address, answer 429 for a while.
+        A refused login is answered after REFUSED_LOGIN_DELAY_S."""
         response.headers["Cache-Control"] = "no-store"
         # behind a trusted proxy (`lookout run --trusted-proxy`) the server has already put
         # the X-Forwarded-For address here; from anyone else that header is ignored
         client = request.client.host if request.client else ""
         try:
-            session = access.login(body.officer_id, body.password, client)
+            session = await anyio.to_thread.run_sync(access.login, body.officer_id,
+                                                     body.password, client)
         except LoginRefused as e:
+            # waiting costs the server nothing here (no thread, no core), and it slows a
+            # guesser's loop down to one try a second per connection
+            await asyncio.sleep(REFUSED_LOGIN_DELAY_S)
             if e.reason == "locked":
                 raise problem(429, "locked", f"密码错误次数过多，请 {e.retry_after_s // 60 + 1} 分钟后再试",
                               f"too many wrong passwords, try again in {e.retry_after_s // 60 + 1} min",
@@ -190,8 +196,9 @@ def build_router(runtime, *, clock: Callable[[], float] = time.time,
                               headers={"Retry-After": str(e.retry_after_s)}) from None
             raise problem(401, "bad_credentials", "工号或密码错误",
                           "wrong officer id or password") from None
-        audit(session.officer.officer_id, "login", session.officer.officer_id, None,
-              {"expires_at_ms": session.expires_at_ms})
+        await anyio.to_thread.run_sync(
+            audit, session.officer.officer_id, "login", session.officer.officer_id, None,
+            {"expires_at_ms": session.expires_at_ms})
         view = views.get()
         return m.LoginResult(token=session.token, expires_at_ms=session.expires_at_ms,
                              me=_me(Caller(session, scope_for(session.officer, view.bundle), view)))

@@ -127,3 +127,27 @@ class Service:
             except Exception:  # noqa: BLE001 - it must go, whatever it was doing
                 self.proc.kill()
                 self.proc.wait(5)
+
+
+def login_flood(url: str, clients: int, seconds: float) -> None:
+    """Wrong passwords for random ids as fast as answered, from `clients` addresses (as
+    X-Forwarded-For: the service must trust this machine as its proxy), for `seconds`. Run it
+    in a process of its own, so that its threads do not slow the measuring one."""
+    import random
+    import threading
+
+    import httpx
+
+    def one(k: int) -> None:
+        rnd = random.Random(k)
+        with httpx.Client(timeout=10, headers={"X-Forwarded-For": f"10.66.{k}.1"}) as c:
+            end = time.monotonic() + seconds
+            while time.monotonic() < end:
+                c.post(f"{url}/v1/login", json={"officer_id": f"ops-admin-{rnd.randrange(10**6)}",
+                                                 "password": "a wrong guess"})
+
+    threads = [threading.Thread(target=one, args=(k,)) for k in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
