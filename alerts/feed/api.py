@@ -334,7 +334,8 @@ def build_router(runtime, *, clock: Callable[[], float] = time.time,
     @api.get("/persons/{person_id}/track", response_model=m.Track,
              responses={404: {"model": m.ProblemResponse}})
     def person_track(who: Auth, person_id: str,
-                     since_ms: int | None = None, until_ms: int | None = None,
+                     since_ms: Annotated[int | None, Query(ge=0, le=m.TS_MS_MAX)] = None,
+                     until_ms: Annotated[int | None, Query(ge=0, le=m.TS_MS_MAX)] = None,
                      drill: bool = False):
         """A person's fixes (default: the last two hours; `drill`: the drill's). Audited."""
         person = who.view.persons.get(person_id)

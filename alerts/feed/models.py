@@ -13,6 +13,11 @@ from pydantic import BaseModel, Field
 from alerts.actions import DISPOSITIONS
 from alerts.feed.access import MAX_PASSWORD_CHARS
 
+# The epoch milliseconds a query may name: 1970 to 9999-12-01, within what SQLite's integers
+# and Python's datetime hold in any time zone, with a month to spare for spans (beyond, an
+# answer would be a 500, not a 422).
+TS_MS_MAX = 253_399_622_400_000
+
 Disposition = Literal[DISPOSITIONS]  # type: ignore[valid-type]
 
 

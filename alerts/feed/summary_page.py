@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from alerts.feed.models import TS_MS_MAX
 from alerts.feed.tickets import Tickets
 from alerts.summary.charts import CJKFontMissing
 from alerts.summary.compute import compute_summary
@@ -61,8 +62,8 @@ def build_summary_router(runtime, authenticate, now_ms: Callable[[], int], audit
 
     @router.post("/summary/link")
     def summary_link(creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-                     start: Annotated[int | None, Query(alias="from")] = None,
-                     end: Annotated[int | None, Query(alias="to")] = None,
+                     start: Annotated[int | None, Query(alias="from", ge=0, le=TS_MS_MAX)] = None,
+                     end: Annotated[int | None, Query(alias="to", ge=0, le=TS_MS_MAX)] = None,
                      office: str | None = None,
                      format: Literal["html", "json", "csv"] = "html"):
         """A one-time link to the summary (60 s), for opening it in a new tab."""
@@ -77,10 +78,11 @@ def build_summary_router(runtime, authenticate, now_ms: Callable[[], int], audit
 
     @router.get("/summary", responses={200: {"content": {"text/html": {}, "text/csv": {}}}})
     def summary(creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-                start: Annotated[int | None, Query(alias="from", description="epoch ms; "
-                                                   "default: `to` - 12 h")] = None,
-                end: Annotated[int | None, Query(alias="to", description="epoch ms; default: "
-                                                 "now")] = None,
+                start: Annotated[int | None, Query(alias="from", ge=0, le=TS_MS_MAX,
+                                                   description="epoch ms; default: `to` - 12 h"
+                                                   )] = None,
+                end: Annotated[int | None, Query(alias="to", ge=0, le=TS_MS_MAX,
+                                                 description="epoch ms; default: now")] = None,
                 office: Annotated[str | None, Query(description="one 司法所")] = None,
                 format: Literal["html", "json", "csv"] = "html",
                 lang: Literal["zh", "en", "both"] = "both",
