@@ -63,6 +63,7 @@ def create_app(runtime: LiveRuntime, *, officer_api: bool = True,
 
     app = FastAPI(
         lifespan=lifespan,
+        docs_url=None, redoc_url=None,  # alerts.feed serves /docs without a CDN
         title="Lookout 瞭望",
         version=_version(),
         description="社区矫正定位监管 / community-correction location supervision. "

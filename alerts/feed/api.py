@@ -30,6 +30,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from alerts.actions import ActionError, ActionPending
 from alerts.feed import models as m
 from alerts.feed.access import SESSION_TTL_S, Access, LoginRefused, Scope, Session, scope_for
+from alerts.feed.apidocs import docs_routes
 from alerts.feed.page import static_routes
 from alerts.feed.person import build_person_router
 from alerts.feed.stream import RESYNC, Broadcaster
@@ -428,6 +429,7 @@ def build_router(runtime, *, clock: Callable[[], float] = time.time,
 
         router.include_router(build_admin_router(runtime, Auth, now_ms))
     router.include_router(static_routes())
+    router.include_router(docs_routes())
     router.access = access  # for the service's own tools (and tests)
     router.broadcaster = broadcaster
     return router
