@@ -80,6 +80,19 @@ def incident_feed(t0: int, rounds: int = 12, step_ms: int = 1000) -> list[bytes]
     return lines
 
 
+ADMIN_PASSWORD = "the admin's password"
+
+
+def with_admin(bundle_dir: Path, db: Path) -> None:
+    """An officers.json with one admin, `ops-admin`, whose password is ADMIN_PASSWORD."""
+    from alerts.feed.access import set_password
+
+    (bundle_dir / "officers.json").write_text(json.dumps({"officers": [
+        {"officer_id": "ops-admin", "name": "运维值守", "office_id": "office-1", "role": "admin"}]},
+        ensure_ascii=False), encoding="utf-8")
+    set_password(db, "ops-admin", ADMIN_PASSWORD)
+
+
 class Service:
     """`lookout run` as a separate process on a free local port, as an operator starts it."""
 

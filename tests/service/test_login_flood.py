@@ -5,25 +5,19 @@ in. (Ingest latency under the flood is measured by benchmarks/login_flood.py: on
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import sqlite3
 import time
 
 import httpx
-from servicekit import Service, fix, login_flood, now_ms
-
-from alerts.feed.access import set_password
+from servicekit import ADMIN_PASSWORD, Service, fix, login_flood, now_ms, with_admin
 
 FLOOD_CLIENTS, FLOOD_S = 16, 5.0
 
 
 def test_a_login_flood_leaves_ingest_memory_and_the_admin_alone(tmp_path, bundle_dir):
-    (bundle_dir / "officers.json").write_text(json.dumps({"officers": [
-        {"officer_id": "ops-admin", "name": "运维值守", "office_id": "office-1", "role": "admin"}]}),
-        encoding="utf-8")
     db = tmp_path / "lookout.db"
-    set_password(db, "ops-admin", "the admin's password")
+    with_admin(bundle_dir, db)
     svc = Service(bundle_dir, db, "--gateway-token", "gw", "--trusted-proxy", "127.0.0.1")
     try:
         svc.wait_ready()
@@ -53,7 +47,7 @@ def test_a_login_flood_leaves_ingest_memory_and_the_admin_alone(tmp_path, bundle
         assert clients == FLOOD_CLIENTS + 1  # each flooding address counted as itself
         assert rows <= 10_000
         r = httpx.post(f"{svc.url}/v1/login", headers={"X-Forwarded-For": "10.200.0.1"},
-                       json={"officer_id": "ops-admin", "password": "the admin's password"},
+                       json={"officer_id": "ops-admin", "password": ADMIN_PASSWORD},
                        timeout=15)
         assert r.status_code == 200, r.text
     finally:

@@ -16,9 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from servicekit import Service, now_ms, status
-
-from alerts.feed.access import set_password
+from servicekit import ADMIN_PASSWORD, Service, now_ms, status, with_admin
 
 ROOT = Path(__file__).resolve().parents[2]
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -66,11 +64,8 @@ def proxied(tmp_path, bundle_dir):
     issued.cert_chain_pems[0].write_to_path(str(cert))
     issued.private_key_pem.write_to_path(str(key))
     ca.cert_pem.write_to_path(str(ca_pem))
-    (bundle_dir / "officers.json").write_text(json.dumps({"officers": [
-        {"officer_id": "ops-admin", "name": "运维值守", "office_id": "office-1", "role": "admin"}]}),
-        encoding="utf-8")
     db = tmp_path / "lookout.db"
-    set_password(db, "ops-admin", "the admin's password")
+    with_admin(bundle_dir, db)
     svc = Service(bundle_dir, db, "--gateway-token", "gw", "--trusted-proxy", "127.0.0.1")
     upstream = int(svc.url.rsplit(":", 1)[1])
     https_port = free_port()
@@ -114,7 +109,7 @@ def test_through_the_example_proxy_the_stream_flows_and_logins_count_the_callers
     assert clients == {f"client:{CALLER}"}
 
     token = client.post("/v1/login", json={"officer_id": "ops-admin",
-                                           "password": "the admin's password"}).json()["token"]
+                                           "password": ADMIN_PASSWORD}).json()["token"]
     ticket = client.post("/v1/stream/ticket",
                          headers={"Authorization": f"Bearer {token}"}).json()["ticket"]
     with client.stream("GET", f"/v1/stream?ticket={ticket}") as stream:
