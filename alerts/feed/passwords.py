@@ -7,6 +7,7 @@ import hashlib
 import multiprocessing
 import os
 import threading
+import time
 import unicodedata
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -52,10 +53,18 @@ class HashBusy(Exception):
     pass
 
 
-def _lower_priority() -> None:
-    # the hash processes yield the cores to ingest and the engine whenever those want them
+def _hash_process_start(service_pid: int) -> None:
+    # the hash process yields the cores to ingest and the engine whenever those want them...
     with suppress(OSError):
         os.nice(HASH_NICE)
+    # ...and does not outlive the service, even one killed with SIGKILL
+    threading.Thread(target=_exit_with, args=(service_pid,), daemon=True).start()
+
+
+def _exit_with(service_pid: int) -> None:
+    while os.getppid() == service_pid:
+        time.sleep(1.0)
+    os._exit(0)
 
 
 class Hasher:
@@ -78,7 +87,7 @@ class Hasher:
             if self._pool is None:  # started on the first login, not at import
                 self._pool = ProcessPoolExecutor(
                     self.slots, mp_context=multiprocessing.get_context("spawn"),
-                    initializer=_lower_priority)
+                    initializer=_hash_process_start, initargs=(os.getpid(),))
             return self._pool
 
     def warm(self) -> None:

@@ -6,8 +6,11 @@ in. (Ingest latency under the flood is measured by benchmarks/login_flood.py: on
 from __future__ import annotations
 
 import multiprocessing
+import os
+import signal
 import sqlite3
 import time
+from pathlib import Path
 
 import httpx
 from servicekit import ADMIN_PASSWORD, Service, fix, login_flood, now_ms, with_admin
@@ -65,5 +68,21 @@ def test_x_forwarded_for_is_ignored_from_a_proxy_nobody_named(tmp_path, bundle_d
             keys = {k for (k,) in con.execute("SELECT key FROM login_attempts "
                                               "WHERE key LIKE 'client:%'")}
         assert keys == {"client:127.0.0.1"}
+    finally:
+        svc.stop()
+
+
+def test_the_hash_process_does_not_outlive_a_killed_service(tmp_path, bundle_dir):
+    svc = Service(bundle_dir, tmp_path / "lookout.db", "--gateway-token", "gw")
+    try:
+        svc.wait_ready()
+        children = Path(f"/proc/{svc.proc.pid}/task/{svc.proc.pid}/children").read_text().split()
+        assert children, "no hash process was started"
+        os.kill(svc.proc.pid, signal.SIGKILL)
+        svc.proc.wait(10)
+        deadline = time.monotonic() + 10
+        while any(Path(f"/proc/{c}").exists() for c in children):
+            assert time.monotonic() < deadline, "the hash process outlived the service"
+            time.sleep(0.1)
     finally:
         svc.stop()
