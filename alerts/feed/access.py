@@ -210,13 +210,13 @@ class Access:
         officer = self.find_officer(officer_id)
         try:
             if cred is None:
-                hmac.compare_digest(passwords.hasher.run(scrypt_hash, password, _DUMMY_SALT),
+                hmac.compare_digest(passwords.hasher.hash(password, _DUMMY_SALT),
                                     _dummy_hash())
                 ok = False
             else:
                 salt, digest, n, r, p = cred
                 ok = hmac.compare_digest(
-                    passwords.hasher.run(scrypt_hash, password, salt, n, r, p), digest)
+                    passwords.hasher.hash(password, salt, n, r, p), digest)
         except passwords.HashBusy:
             with _db(self.db_path, durable=False) as con:
                 _release(con, keys)

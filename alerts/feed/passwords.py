@@ -4,31 +4,31 @@ away from the server's threads."""
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
+import json
+import logging
 import os
+import select
+import subprocess
+import sys
 import threading
 import time
 import unicodedata
-from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
-from concurrent.futures.process import BrokenProcessPool
 from contextlib import suppress
+from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 # One password policy, for setting a password (admin API, CLI) and for logging in. The upper
 # bound keeps a login request from feeding scrypt megabytes.
 MIN_PASSWORD_CHARS = 8
 MAX_PASSWORD_CHARS = 256
-# At most this many password hashes at once (each ~50 ms of a core and 16 MiB), in processes
-# niced to HASH_NICE, so that a flood of logins cannot take the cores and memory
-# ingest needs. A login whose hash is not done within HASH_WAIT_S, or that finds
-# HASH_MAX_WAITING others waiting, is answered "busy" without being counted.
-# One: scrypt is memory-hard, and a second one at once on a 2-core machine tripled ingest's
-# median latency under a flood (benchmarks/login_flood.py); one still checks 20 logins a second.
-HASH_SLOTS = 1
+# One password hash at a time, in a process niced to HASH_NICE (see Hasher): a flood of logins
+# cannot take the cores and memory ingest needs. A login not hashed within HASH_WAIT_S is
+# answered "busy" without being counted. One: scrypt is memory-hard, and two at once on a
+# 2-core machine tripled ingest's median latency under a flood (benchmarks/login_flood.py);
+# one still checks ~20 logins a second.
 HASH_NICE = 10
 HASH_WAIT_S = 3.0
-HASH_MAX_WAITING = 16
 # scrypt cost: ~50 ms and 16 MiB per check. Stored per row, so it can be raised later and
 # old hashes still verify.
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
@@ -53,74 +53,85 @@ class HashBusy(Exception):
     pass
 
 
-def _hash_process_start(service_pid: int) -> None:
-    # the hash process yields the cores to ingest and the engine whenever those want them...
-    with suppress(OSError):
-        os.nice(HASH_NICE)
-    # ...and does not outlive the service, even one killed with SIGKILL
-    threading.Thread(target=_exit_with, args=(service_pid,), daemon=True).start()
-
-
-def _exit_with(service_pid: int) -> None:
-    while os.getppid() == service_pid:
-        time.sleep(1.0)
-    os._exit(0)
-
-
 class Hasher:
-    """Password hashes run in `slots` processes of their own, at a low CPU priority. Not
-    threads: CPython's scrypt holds the GIL for its whole ~50 ms, which stalled every other
-    thread of the service (ingest included) behind each login. So: never more than `slots`
-    hashes at once whatever the number of requests, scrypt's 16 MiB lives in those processes
-    only, and the server's threads never wait for a hash to give the GIL back. A caller waits
-    at most `wait_s`, and not at all when `max_waiting` are already waiting: then `HashBusy`
-    (the login is answered "busy", nothing counted)."""
+    """Password hashes run in a process of its own (`python -m alerts.feed.passwords`), at a
+    low CPU priority, one at a time. Not a thread: CPython's scrypt holds the GIL for its whole
+    ~50 ms, which stalled every other thread of the service (ingest included) behind each
+    login, and each thread that ever hashed kept 16 MiB. Not multiprocessing either: its
+    "spawn" re-imports the service's main module in the child. The process reads one request
+    per line and exits when its input closes, so it dies with the service, however that ends.
 
-    def __init__(self, slots: int, wait_s: float, max_waiting: int):
-        self.slots, self.wait_s, self.max_waiting = slots, wait_s, max_waiting
-        self._pool: ProcessPoolExecutor | None = None
-        self._waiting = 0
-        self._lock = threading.Lock()
+    A caller waits at most `wait_s` for its turn and its answer: then `HashBusy` (the login is
+    answered "busy", nothing counted). If the process cannot be started, the hash runs in the
+    service, one at a time, rather than refuse every login (the admin's included)."""
 
-    def _executor(self) -> ProcessPoolExecutor:
-        with self._lock:
-            if self._pool is None:  # started on the first login, not at import
-                self._pool = ProcessPoolExecutor(
-                    self.slots, mp_context=multiprocessing.get_context("spawn"),
-                    initializer=_hash_process_start, initargs=(os.getpid(),))
-            return self._pool
+    def __init__(self, wait_s: float):
+        self.wait_s = wait_s
+        self._proc: subprocess.Popen | None = None
+        self._turn = threading.Lock()
+        self._inline = False
 
     def warm(self) -> None:
-        """Start the processes now, so that the first logins do not pay for it."""
-        self._executor().submit(int)
+        """Start the process now, so that the first login does not pay for it."""
+        with self._turn:
+            self._process()
 
-    def _done(self, _future) -> None:
-        with self._lock:
-            self._waiting -= 1
+    def _process(self) -> subprocess.Popen | None:
+        if self._proc is None or self._proc.poll() is not None:
+            try:
+                self._proc = subprocess.Popen(
+                    [sys.executable, "-m", "alerts.feed.passwords"], stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE, cwd=Path(__file__).resolve().parents[2])
+            except OSError:
+                if not self._inline:
+                    log.warning("password hash process cannot start; hashing in the service "
+                                "/ 密码哈希进程无法启动，改在服务进程内计算")
+                self._inline, self._proc = True, None
+        return self._proc
 
-    def run(self, fn: Callable[..., bytes], *args) -> bytes:
-        pool = self._executor()
-        with self._lock:
-            if self._waiting >= self.max_waiting:
+    def hash(self, password: str, salt: bytes, n: int = SCRYPT_N, r: int = SCRYPT_R,
+             p: int = SCRYPT_P) -> bytes:
+        deadline = time.monotonic() + self.wait_s
+        if not self._turn.acquire(timeout=self.wait_s):
+            raise HashBusy
+        try:
+            proc = self._process()
+            if proc is None:
+                return scrypt_hash(password, salt, n, r, p)
+            request = json.dumps({"password": password, "salt": salt.hex(), "n": n, "r": r,
+                                  "p": p}).encode() + b"\n"
+            try:
+                proc.stdin.write(request)
+                proc.stdin.flush()
+                ready, _, _ = select.select([proc.stdout], [], [],
+                                            max(0.0, deadline - time.monotonic()))
+                line = proc.stdout.readline() if ready else b""
+            except (OSError, ValueError):
+                line = b""
+            if not line:  # too slow, or gone: a fresh process for the next one
+                proc.kill()
+                proc.wait()
+                self._proc = None
                 raise HashBusy
-            self._waiting += 1
-        try:
-            future = pool.submit(fn, *args)
-        except BrokenProcessPool:  # a hash process was killed: start over next time
-            self._waiting -= 1
-            with self._lock:
-                self._pool = None
-            raise HashBusy from None
-        future.add_done_callback(self._done)
-        try:
-            return future.result(timeout=self.wait_s)
-        except FutureTimeout:
-            future.cancel()  # not started yet: never will; started: its answer is dropped
-            raise HashBusy from None
-        except BrokenProcessPool:
-            with self._lock:
-                self._pool = None
-            raise HashBusy from None
+            return bytes.fromhex(line.decode())
+        finally:
+            self._turn.release()
 
 
-hasher = Hasher(HASH_SLOTS, HASH_WAIT_S, HASH_MAX_WAITING)
+def _serve() -> None:
+    """The hash process: one JSON request per line in, the hex digest per line out."""
+    with suppress(OSError):
+        os.nice(HASH_NICE)
+    for line in sys.stdin.buffer:
+        req = json.loads(line)
+        digest = scrypt_hash(req["password"], bytes.fromhex(req["salt"]), req["n"], req["r"],
+                             req["p"])
+        sys.stdout.write(digest.hex() + "\n")
+        sys.stdout.flush()
+
+
+hasher = Hasher(HASH_WAIT_S)
+
+
+if __name__ == "__main__":
+    _serve()

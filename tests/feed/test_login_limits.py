@@ -4,8 +4,7 @@ is capped in concurrency, and the server's own tool always lets an admin back in
 
 from __future__ import annotations
 
-import threading
-import time
+import os
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -97,18 +96,22 @@ def test_the_servers_own_tool_lets_a_locked_out_admin_back_in(db, access):
     assert outcome(access, "ops-admin", "a new admin password", "10.7.1.1") == "ok"
 
 
-def test_hashing_is_capped_and_a_login_without_a_slot_is_busy_and_not_counted(access, monkeypatch):
-    hasher = passwords.Hasher(1, wait_s=10, max_waiting=1)
+def test_one_hash_at_a_time_and_a_login_without_its_turn_is_busy_and_not_counted(
+        access, monkeypatch):
+    hasher = passwords.Hasher(wait_s=0.2)
     monkeypatch.setattr(passwords, "hasher", hasher)
-    # someone else's long hash holds the one slot
-    other = threading.Thread(target=hasher.run, args=(time.sleep, 1.5))
-    other.start()
-    while hasher._waiting == 0:
-        time.sleep(0.01)
-    for _ in range(MAX_FAILURES + 2):  # none of these is checked...
-        assert outcome(access, "ops-admin", RIGHT, "10.8.0.1") == "busy"
-    other.join()
+    with hasher._turn:  # someone else's hash is running
+        for _ in range(MAX_FAILURES + 2):  # none of these is checked...
+            assert outcome(access, "ops-admin", RIGHT, "10.8.0.1") == "busy"
+    hasher.wait_s = 10  # the process starts on this login, on a busy machine
     assert outcome(access, "ops-admin", RIGHT, "10.8.0.1") == "ok"  # ...and none was counted
+
+
+def test_the_hash_runs_in_a_process_of_its_own(access):
+    assert outcome(access, "ops-admin", RIGHT) == "ok"
+    proc = passwords.hasher._proc
+    assert proc is not None and proc.poll() is None and proc.pid != os.getpid()
+    assert passwords.hasher.hash("x" * 8, b"s" * 16) == passwords.scrypt_hash("x" * 8, b"s" * 16)
 
 
 def test_one_password_policy_for_setting_and_logging_in(db, access):
