@@ -1,8 +1,9 @@
 """Who may log in, and what each officer may see and act on.
 
 Credentials and sessions live in the store's SQLite file (tables `credentials`, `sessions`,
-`login_attempts`, `session_generation`), through connections of our own: one short connection per call, so that any
-server thread may use it and nothing holds the file between requests.
+`login_attempts`, `session_generation`), through connections of our own: one short connection
+per call, so that any server thread may use it and nothing holds the file between requests.
+Password hashing is alerts/feed/passwords.py's.
 
 Scopes (SPEC §2 roles):
 
