@@ -126,6 +126,16 @@ class Service:
                 time.sleep(0.05)
         raise AssertionError("the service did not start:\n" + self.log.read_text())
 
+    def __enter__(self) -> Service:
+        try:
+            return self.wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
     def rss_kib(self) -> int:
         for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):

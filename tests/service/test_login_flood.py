@@ -58,9 +58,7 @@ def test_a_login_flood_leaves_ingest_memory_and_the_admin_alone(tmp_path, bundle
 
 
 def test_x_forwarded_for_is_ignored_from_a_proxy_nobody_named(tmp_path, bundle_dir):
-    svc = Service(bundle_dir, tmp_path / "lookout.db", "--gateway-token", "gw")
-    try:
-        svc.wait_ready()
+    with Service(bundle_dir, tmp_path / "lookout.db", "--gateway-token", "gw") as svc:
         for k in range(3):
             httpx.post(f"{svc.url}/v1/login", headers={"X-Forwarded-For": f"10.9.{k}.1"},
                        json={"officer_id": f"someone-{k}", "password": "a wrong guess"}, timeout=15)
@@ -68,14 +66,10 @@ def test_x_forwarded_for_is_ignored_from_a_proxy_nobody_named(tmp_path, bundle_d
             keys = {k for (k,) in con.execute("SELECT key FROM login_attempts "
                                               "WHERE key LIKE 'client:%'")}
         assert keys == {"client:127.0.0.1"}
-    finally:
-        svc.stop()
 
 
 def test_the_hash_process_does_not_outlive_a_killed_service(tmp_path, bundle_dir):
-    svc = Service(bundle_dir, tmp_path / "lookout.db", "--gateway-token", "gw")
-    try:
-        svc.wait_ready()
+    with Service(bundle_dir, tmp_path / "lookout.db", "--gateway-token", "gw") as svc:
         children = Path(f"/proc/{svc.proc.pid}/task/{svc.proc.pid}/children").read_text().split()
         assert children, "no hash process was started"
         os.kill(svc.proc.pid, signal.SIGKILL)
@@ -84,5 +78,3 @@ def test_the_hash_process_does_not_outlive_a_killed_service(tmp_path, bundle_dir
         while any(Path(f"/proc/{c}").exists() for c in children):
             assert time.monotonic() < deadline, "the hash process outlived the service"
             time.sleep(0.1)
-    finally:
-        svc.stop()
