@@ -66,21 +66,26 @@ def proxied(tmp_path, bundle_dir):
     ca.cert_pem.write_to_path(str(ca_pem))
     db = tmp_path / "lookout.db"
     with_admin(bundle_dir, db)
-    svc = Service(bundle_dir, db, "--gateway-token", "gw", "--trusted-proxy", "127.0.0.1")
-    upstream = int(svc.url.rsplit(":", 1)[1])
     https_port = free_port()
-    conf = site_config(tmp_path, https_port, free_port(), upstream, cert, key)
-    check = subprocess.run([NGINX, "-t", "-c", str(conf)], capture_output=True, text=True)
-    assert check.returncode == 0, check.stderr
-    nginx = subprocess.Popen([NGINX, "-c", str(conf), "-g", "daemon off;"],
-                             stderr=subprocess.PIPE)
-    try:
-        svc.wait_ready()
-        client = httpx.Client(base_url=f"https://127.0.0.1:{https_port}", timeout=15,
-                              verify=ssl.create_default_context(cafile=str(ca_pem)),
-                              transport=httpx.HTTPTransport(
-                                  local_address=CALLER,
-                                  verify=ssl.create_default_context(cafile=str(ca_pem))))
+    with Service(bundle_dir, db, "--gateway-token", "gw", "--trusted-proxy", "127.0.0.1") as svc:
+        upstream = int(svc.url.rsplit(":", 1)[1])
+        conf = site_config(tmp_path, https_port, free_port(), upstream, cert, key)
+        check = subprocess.run([NGINX, "-t", "-c", str(conf)], capture_output=True, text=True)
+        assert check.returncode == 0, check.stderr
+        nginx = subprocess.Popen([NGINX, "-c", str(conf), "-g", "daemon off;"])
+        try:
+            yield from _client(https_port, ca_pem, db, tmp_path)
+        finally:
+            nginx.terminate()
+            nginx.wait(10)
+
+
+def _client(https_port: int, ca_pem: Path, db: Path, tmp_path: Path):
+    """A client on CALLER's address that trusts the test CA, once nginx answers."""
+    trusted = ssl.create_default_context(cafile=str(ca_pem))
+    with httpx.Client(base_url=f"https://127.0.0.1:{https_port}", timeout=15, verify=trusted,
+                      transport=httpx.HTTPTransport(local_address=CALLER, verify=trusted)
+                      ) as client:
         deadline = time.monotonic() + 10
         while True:
             try:
@@ -90,11 +95,6 @@ def proxied(tmp_path, bundle_dir):
                 assert time.monotonic() < deadline, "nginx did not start"
                 time.sleep(0.1)
         yield client, db, tmp_path
-        client.close()
-    finally:
-        nginx.terminate()
-        nginx.wait(10)
-        svc.stop()
 
 
 def test_through_the_example_proxy_the_stream_flows_and_logins_count_the_callers_address(proxied):
