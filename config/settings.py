@@ -125,6 +125,9 @@ class Settings(BaseSettings):
     escalate_after_s: EscalateAfter = Field(default_factory=EscalateAfter)
     # how long an officer's login lasts
     session_ttl_s: float = Field(43200.0, gt=0)
+    # rejected records of one ingest request kept verbatim; the rest are counted by reason in
+    # one more dead letter (`too_many_rejects`), so that a body of junk cannot fill the store
+    dead_letters_per_request: int = Field(100, ge=0)
     # 个人信息保护法: tracks (fixes, status events) and dead letters older than this are purged
     track_retention_days: float = Field(180.0, gt=0)
     map_tiles: MapTiles = Field(default_factory=MapTiles)

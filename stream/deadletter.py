@@ -18,6 +18,31 @@ def rejected(now_ms: int, reason: str, detail: str, raw: bytes | None) -> DeadLe
                       raw=raw_text(raw or b""))
 
 
+class DeadLetterCap:
+    """Keeps the first `limit` dead letters of one request and counts the rest by reason, for
+    one summary letter (`too_many_rejects`) in their place."""
+
+    REASON = "too_many_rejects"
+
+    def __init__(self, limit: int):
+        self.left = limit
+        self.dropped: Counter[str] = Counter()
+
+    def keep(self, letters: list[DeadLetter]) -> list[DeadLetter]:
+        kept = letters[: max(self.left, 0)]
+        self.left -= len(kept)
+        self.dropped.update(d.reason for d in letters[len(kept):])
+        return kept
+
+    def summary(self, now_ms: int) -> DeadLetter | None:
+        if not self.dropped:
+            return None
+        counts = ", ".join(f"{reason}: {n}" for reason, n in self.dropped.most_common())
+        return rejected(now_ms, self.REASON,
+                        f"{self.dropped.total()} more rejected records of this request were "
+                        f"counted, not kept 另有被拒记录仅计数未保存 ({counts})", None)
+
+
 def letter_json(letter: DeadLetter) -> bytes:
     """One dead letter as JSON (a file line, a Kafka message)."""
     try:

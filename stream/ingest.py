@@ -1,7 +1,8 @@
 """HTTP ingest for location gateways: `POST /v1/events` (SPEC §1).
 
-The body is a JSON array of events or JSONL, at most 1 MiB, with `Authorization: Bearer
-<gateway token>`. The answer, 202, comes only once the accepted events are committed to the
+The body is a JSON array of events or JSONL, at most 1 MiB (a UTF-8 byte order mark at its
+start is allowed), with `Authorization: Bearer <gateway token>`. Rejected records go to the
+dead letters, the first `dead_letters_per_request` of a request verbatim, the rest counted. The answer, 202, comes only once the accepted events are committed to the
 runtime's inbox, so a gateway may forget whatever it was answered 202 for; on any other
 answer (or none) it should send again: duplicates are counted and ignored by the engine.
 """
@@ -21,6 +22,7 @@ from stream.live import LiveRuntime, wall_ms
 
 MAX_BODY = 1 << 20
 RETRY_AFTER_S = 5  # the engine retries the store faster; a gateway need not hammer it
+UTF8_BOM = b"\xef\xbb\xbf"
 _ARRAY = msgspec.json.Decoder(list[msgspec.Raw])
 
 
@@ -99,6 +101,8 @@ def build_ingest_router(runtime: LiveRuntime) -> APIRouter:
             return error(413, "payload_too_large", "请求体超过 1 MiB，请分批发送",
                          "body over 1 MiB: send smaller batches")
         received_at = wall_ms()
+        # Windows tools (Notepad, PowerShell's UTF8 encoding) start a file with a BOM
+        body = body.removeprefix(UTF8_BOM)
         try:
             lines = split_records(body, request.headers.get("content-type", "").lower())
         except ValueError as exc:

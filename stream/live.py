@@ -47,6 +47,7 @@ from alerts.store import Store, StoreWriteError
 from config.loader import BundleError, load_bundle
 from config.model import Bundle, PersonSpec
 from stream import events as ev
+from stream.deadletter import DeadLetterCap
 from stream.decode import Decoder
 from stream.metrics import LookoutMetrics, count_persons
 from stream.subscriptions import Subscribers, Subscription
@@ -290,6 +291,7 @@ class LiveRuntime:
         lines = [ln.encode() if isinstance(ln, str) else bytes(ln) for ln in lines]
         lines = [ln for ln in lines if ln.strip()]
         accepted, rejected = 0, Counter()
+        cap = DeadLetterCap(self.bundle.settings.dead_letters_per_request)
         for lo in range(0, len(lines), _CHUNK_LINES):
             chunk = lines[lo : lo + _CHUNK_LINES]
             decoder, generation = self._decoding
@@ -297,6 +299,7 @@ class LiveRuntime:
             self.metrics.observe_decoded(batch, rejects)
             reasons = Counter(r.reason for r in rejects)
             rejected.update(reasons)
+            rejects = cap.keep(rejects)
             good = [chunk[i] for i in batch.seq.tolist()]
             with self._input_lock:
                 self.rejected_by_reason.update(reasons)
@@ -316,6 +319,9 @@ class LiveRuntime:
                              generation=generation)
                 self.accepted += len(good)
             accepted += len(good)
+        if (summary := cap.summary(now)) is not None:
+            with self._input_lock:
+                self.store.record_dead_letters([summary])
         return accepted, dict(rejected)
 
     def submit_action(self, action: dict, timeout: float = 30.0) -> list[dict]:

@@ -14,6 +14,7 @@ import argparse
 import importlib
 import os
 import secrets
+import sqlite3
 import sys
 import threading
 from collections.abc import Callable
@@ -62,6 +63,7 @@ def create_app(runtime: LiveRuntime, *, officer_api: bool = True,
 
     app = FastAPI(
         lifespan=lifespan,
+        docs_url=None, redoc_url=None,  # alerts.feed serves /docs without a CDN
         title="Lookout 瞭望",
         version=_version(),
         description="社区矫正定位监管 / community-correction location supervision. "
@@ -170,7 +172,59 @@ def _parser() -> argparse.ArgumentParser:
                    help="serve the officers from Kafka workers (`lookout worker`) instead of an "
                         "in-process engine / Kafka 模式：告警来自处理进程")
     p.add_argument("--prefix", default="lookout", help="Kafka topic prefix (default: lookout)")
+    p.add_argument("--tls-cert", metavar="FILE", help="serve HTTPS with this certificate (PEM, "
+                                                      "chain included) / TLS 证书")
+    p.add_argument("--tls-key", metavar="FILE", help="the certificate's private key (PEM) / TLS 私钥")
+    p.add_argument("--insecure-http", action="store_true",
+                   help="allow plain HTTP on an address other machines can reach (behind a "
+                        "TLS proxy on the same network only) / 允许非本机地址使用明文 HTTP")
+    p.add_argument("--trusted-proxy", metavar="ADDR", action="append", default=[],
+                   help="a reverse proxy whose X-Forwarded-For is believed (repeat for "
+                        "several); from anyone else the header is ignored / 可信反向代理地址")
     return p
+
+
+class FlagError(ValueError):
+    """A flag the service cannot start with; the message is the one line it prints."""
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a name: it may resolve to anything
+
+
+def server_options(args) -> dict:
+    """uvicorn's TLS and proxy options from the flags; FlagError when they do not hold up:
+    personal data never crosses a network in clear text unless the operator says so."""
+    if bool(args.tls_cert) != bool(args.tls_key):
+        raise FlagError("--tls-cert and --tls-key go together / 证书与私钥须同时给出")
+    for flag, path in (("--tls-cert", args.tls_cert), ("--tls-key", args.tls_key)):
+        if path and not os.access(path, os.R_OK):
+            raise FlagError(f"{flag}: cannot read 无法读取 {path}")
+    if not args.tls_cert and not args.insecure_http and not _is_loopback(args.host):
+        raise FlagError(f"--host {args.host}: other machines could reach it in clear text; give "
+                        "--tls-cert/--tls-key, or --insecure-http behind a TLS proxy / 非本机地址须启用 "
+                        "TLS（或在 TLS 反向代理之后使用 --insecure-http）")
+    if args.tls_cert:
+        import ssl
+
+        try:
+            ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(args.tls_cert,
+                                                                                args.tls_key)
+        except (ssl.SSLError, OSError) as err:
+            raise FlagError(f"--tls-cert/--tls-key: not a certificate and its key 证书或私钥无效: "
+                            f"{args.tls_cert}, {args.tls_key} ({err})") from None
+    options: dict = {"proxy_headers": bool(args.trusted_proxy),
+                     "forwarded_allow_ips": ",".join(args.trusted_proxy) or None}
+    if args.tls_cert:
+        options |= {"ssl_certfile": args.tls_cert, "ssl_keyfile": args.tls_key}
+    return options
 
 
 def _kafka_runtime(args, db: str, tokens: list[str]):
@@ -193,6 +247,11 @@ def _kafka_runtime(args, db: str, tokens: list[str]):
         return 1
 
 
+def _store_error(db: str, err: Exception) -> str:
+    return (f"lookout: --db {db}: cannot open the store for writing 无法打开或写入数据库 "
+            f"({err})")
+
+
 def cli_run(argv: list[str]) -> int:
     import uvicorn
 
@@ -200,6 +259,11 @@ def cli_run(argv: list[str]) -> int:
     from config.loader import BundleError
 
     args = _parser().parse_args(argv)
+    try:
+        server = server_options(args)
+    except FlagError as err:
+        print(f"lookout: {err}", file=sys.stderr)
+        return 2
     tokens = list(args.gateway_token)
     tokens += [t.strip() for t in os.environ.get("LOOKOUT_GATEWAY_TOKENS", "").split(",")]
     tokens = [t for t in tokens if t]
@@ -216,6 +280,9 @@ def cli_run(argv: list[str]) -> int:
     except StoreLocked as err:
         print(f"lookout: {err}", file=sys.stderr)
         return 1
+    except OSError as err:  # the lock file cannot be made: neither can the store
+        print(_store_error(db, err), file=sys.stderr)
+        return 2
     try:
         if args.kafka:
             runtime = _kafka_runtime(args, db, tokens)
@@ -230,6 +297,9 @@ def cli_run(argv: list[str]) -> int:
     except (BundleError, FileNotFoundError) as err:
         print(f"lookout: bad bundle 部署包错误: {err}", file=sys.stderr)
         return 2
+    except (sqlite3.Error, OSError) as err:
+        print(_store_error(db, err), file=sys.stderr)
+        return 2
     # a resumed demo store has seen those minutes already: no backlog then
     demo = DemoFeed(runtime, args.bundle, 8.0 if fresh else 0.0) if args.demo else None
 
@@ -239,8 +309,12 @@ def cli_run(argv: list[str]) -> int:
         runtime.stop()
 
     try:
-        app = create_app(runtime, on_shutdown=shutdown)
-        url = f"http://{args.host}:{args.port}/"
+        try:
+            app = create_app(runtime, on_shutdown=shutdown)
+        except (sqlite3.Error, OSError) as err:
+            print(_store_error(db, err), file=sys.stderr)
+            return 2
+        url = f"{'https' if args.tls_cert else 'http'}://{args.host}:{args.port}/"
         print(f"Lookout 瞭望 running 运行中: {url}  (API: {url}docs, store 数据库: {db}, "
               f"bundle 部署包: {args.bundle})", flush=True)
         invalid = getattr(runtime, "bundle_invalid", None)
@@ -260,7 +334,8 @@ def cli_run(argv: list[str]) -> int:
                 for user, password in access.seed_demo_logins(db, runtime.bundle):
                     print(f"demo login 演示登录: {user} / {password}", flush=True)
             demo.start()
-        uvicorn.run(app, host=args.host, port=args.port, log_level="info", access_log=False)
+        uvicorn.run(app, host=args.host, port=args.port, log_level="info", access_log=False,
+                    **server)
     finally:
         shutdown()
     return 0

@@ -30,7 +30,7 @@ from alerts.admin import edits
 from alerts.admin.bundle_files import read_texts
 from alerts.admin.safety import UnsafeChange
 from alerts.coverage import coverage_gaps
-from alerts.feed.access import MIN_PASSWORD_CHARS, set_password
+from alerts.feed.access import MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, set_password
 from alerts.timefmt import rfc3339
 from config.loader import BundleError
 
@@ -235,9 +235,11 @@ def build_admin_router(runtime, Auth, now_ms: Callable[[], int]) -> APIRouter:  
             raise _problem(404, "not_found", "没有该工作人员", "no such officer")
         try:
             set_password(runtime.store.path, officer_id, body.get("password"))
-        except ValueError as e:
-            raise _problem(422, "weak_password", f"密码至少 {MIN_PASSWORD_CHARS} 个字符",
-                           str(e)) from None
+        except ValueError:
+            raise _problem(422, "weak_password",
+                           f"密码须为 {MIN_PASSWORD_CHARS}–{MAX_PASSWORD_CHARS} 个字符",
+                           f"password: {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters"
+                           ) from None
         runtime.store.audit(who.officer_id, "officers.password", officer_id, None,
                             {"set": True}, now_ms())
 

@@ -31,12 +31,14 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from alerts.actions import ActionError, ActionPending
 from alerts.feed import models as m
 from alerts.feed.access import SESSION_TTL_S, Access, LoginRefused, Scope, Session, scope_for
+from alerts.feed.apidocs import docs_routes
 from alerts.feed.basemap import build_map_router
 from alerts.feed.page import static_routes
 from alerts.feed.person import build_person_router
 from alerts.feed.roster import build_roster_router
 from alerts.feed.stream import RESYNC, Broadcaster
 from alerts.feed.summary_page import build_summary_router
+from alerts.feed.tickets import Tickets
 from alerts.feed.view import BundleView, ViewCache
 from alerts.feed.words import vocabulary
 from alerts.kinds import ALERT_TYPES, TAMPER
@@ -51,10 +53,15 @@ TRACK_LIMIT = 500
 # latest, marked `truncated`, and the page asks for a shorter one
 TRACK_MAX = 5000
 # The stream says something at least this often, so that proxies keep it open and a page can
-# tell a quiet feed from a dead connection; the session is checked again each time.
+# tell a quiet feed from a dead connection.
 HEARTBEAT_S = 15.0
 # A bulk action's alerts go to the engine this many at a time: enough to share its steps.
 BULK_THREADS = 16
+# An open stream looks at its session at least this often, and on every update it carries:
+# a session that ended (logout, expiry, new password, officer removed or moved) closes its
+# streams within about a second.
+RECHECK_S = 1.0
+REFUSED_LOGIN_DELAY_S = 1.0
 
 AlertType = Literal[ALERT_TYPES]  # type: ignore[valid-type]
 _bearer = HTTPBearer(auto_error=False, description="the token from POST /v1/login")
@@ -101,22 +108,22 @@ class Caller:
             record, self.view.person_office(record.get("person_id")))
 
 
-class _RedactTokens(logging.Filter):
-    """EventSource cannot send headers, so its token rides in the URL: keep it out of the
-    access log."""
+class _RedactTickets(logging.Filter):
+    """EventSource and a new tab cannot send headers, so their one-time ticket rides in the
+    URL: spent at once, and still kept out of the access log."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple) and any("token=" in str(a) for a in record.args):
+        if isinstance(record.args, tuple) and any("ticket=" in str(a) for a in record.args):
             record.args = tuple(_redact(a) for a in record.args)
         return True
 
 
 def _redact(value):
-    if not isinstance(value, str) or "token=" not in value:
+    if not isinstance(value, str) or "ticket=" not in value:
         return value
-    head, _, tail = value.partition("token=")
+    head, _, tail = value.partition("ticket=")
     rest = tail.split("&", 1)
-    return head + "token=…" + ("&" + rest[1] if len(rest) > 1 else "")
+    return head + "ticket=…" + ("&" + rest[1] if len(rest) > 1 else "")
 
 
 def build_router(runtime, *, clock: Callable[[], float] = time.time,
@@ -128,9 +135,10 @@ def build_router(runtime, *, clock: Callable[[], float] = time.time,
     access = Access(runtime.store.path, lambda oid: views.get().officers.get(oid),
                     ttl_s=session_ttl_s, clock=clock)
     broadcaster = Broadcaster(runtime)
+    tickets = Tickets()
     access_log = logging.getLogger("uvicorn.access")
-    if not any(isinstance(f, _RedactTokens) for f in access_log.filters):
-        access_log.addFilter(_RedactTokens())
+    if not any(isinstance(f, _RedactTickets) for f in access_log.filters):
+        access_log.addFilter(_RedactTickets())
 
     def now_ms() -> int:
         return int(clock() * 1000)
@@ -178,21 +186,36 @@ def build_router(runtime, *, clock: Callable[[], float] = time.time,
     api = APIRouter(prefix="/v1", tags=["feed"])
 
     @api.post("/login", response_model=m.LoginResult,
-              responses={401: {"model": m.ProblemResponse}, 429: {"model": m.ProblemResponse}})
-    def login(body: m.LoginBody, response: Response):
-        """Exchange an officer's id and password for a bearer token (expires, see `me`)."""
+              responses={401: {"model": m.ProblemResponse}, 429: {"model": m.ProblemResponse},
+                         503: {"model": m.ProblemResponse}})
+    async def login(body: m.LoginBody, request: Request, response: Response):
+        """Exchange an officer's id and password for a bearer token (expires, see `me`).
+        Too many wrong passwords for one id, or from one address, answer 429 for a while.
+        A refused login is answered after REFUSED_LOGIN_DELAY_S."""
         response.headers["Cache-Control"] = "no-store"
+        # behind a trusted proxy (`lookout run --trusted-proxy`) the server has already put
+        # the X-Forwarded-For address here; from anyone else that header is ignored
+        client = request.client.host if request.client else ""
         try:
-            session = access.login(body.officer_id, body.password)
+            session = await anyio.to_thread.run_sync(access.login, body.officer_id,
+                                                     body.password, client)
         except LoginRefused as e:
+            # waiting costs the server nothing here (no thread, no core), and it slows a
+            # guesser's loop down to one try a second per connection
+            await asyncio.sleep(REFUSED_LOGIN_DELAY_S)
             if e.reason == "locked":
                 raise problem(429, "locked", f"密码错误次数过多，请 {e.retry_after_s // 60 + 1} 分钟后再试",
                               f"too many wrong passwords, try again in {e.retry_after_s // 60 + 1} min",
                               headers={"Retry-After": str(e.retry_after_s)}) from None
+            if e.reason == "busy":
+                raise problem(503, "busy", "登录请求过多，请稍后再试",
+                              "too many logins at once, try again shortly",
+                              headers={"Retry-After": str(e.retry_after_s)}) from None
             raise problem(401, "bad_credentials", "工号或密码错误",
                           "wrong officer id or password") from None
-        audit(session.officer.officer_id, "login", session.officer.officer_id, None,
-              {"expires_at_ms": session.expires_at_ms})
+        await anyio.to_thread.run_sync(
+            audit, session.officer.officer_id, "login", session.officer.officer_id, None,
+            {"expires_at_ms": session.expires_at_ms})
         view = views.get()
         return m.LoginResult(token=session.token, expires_at_ms=session.expires_at_ms,
                              me=_me(Caller(session, scope_for(session.officer, view.bundle), view)))
@@ -396,7 +419,8 @@ def build_router(runtime, *, clock: Callable[[], float] = time.time,
     @api.get("/persons/{person_id}/track", response_model=m.Track,
              responses={404: {"model": m.ProblemResponse}})
     def person_track(who: Auth, person_id: str,
-                     since_ms: int | None = None, until_ms: int | None = None,
+                     since_ms: Annotated[int | None, Query(ge=0, le=m.TS_MS_MAX)] = None,
+                     until_ms: Annotated[int | None, Query(ge=0, le=m.TS_MS_MAX)] = None,
                      drill: bool = False,
                      limit: Annotated[int, Query(ge=1, le=TRACK_MAX, description="at most "
                                                  "this many fixes, the latest")] = TRACK_LIMIT):
@@ -413,36 +437,66 @@ def build_router(runtime, *, clock: Callable[[], float] = time.time,
                           "before it ends")
         return track_of(who, person_id, since, until, drill=drill, limit=limit)
 
+    @api.post("/stream/ticket", response_model=m.StreamTicket)
+    def stream_ticket(who: Auth):
+        """A one-time ticket (60 s, one use) to open `/v1/stream` with: EventSource cannot
+        send the Authorization header, and a session token in a URL would stay in logs."""
+        return m.StreamTicket(ticket=tickets.issue(who.session.token))
+
     @api.get("/stream", response_class=StreamingResponse,
              responses={200: {"content": {"text/event-stream": {}},
                               "description": "`event: alert` with an Alert as `data`; "
-                                             "`event: resync`: reload the list"}})
-    async def stream(request: Request,
-                     creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-                     token: Annotated[str | None, Query(description="for EventSource")] = None):
-        """New alert updates within the caller's scope, as server-sent events."""
-        tok = creds.credentials if creds else token
+                                             "`event: resync`: reload the list; "
+                                             "`event: logout`: the session ended"}})
+    async def stream(creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+                     ticket: Annotated[str | None, Query(
+                         description="from POST /v1/stream/ticket (for EventSource)")] = None):
+        """New alert updates within the caller's scope, as server-sent events. The stream
+        ends (`logout`) within about a second of its session ending, however it ended."""
+        tok = creds.credentials if creds else tickets.redeem(ticket)
         who = await anyio.to_thread.run_sync(authenticate, tok)
         return StreamingResponse(
-            _events(who, tok), media_type="text/event-stream",
+            _events(who), media_type="text/event-stream",
             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
-    async def _events(who: Caller, tok: str):
+    async def _still_valid(who: Caller, generation: int) -> tuple[Caller | None, int]:
+        """`who` again, or None when their session has ended. Costs nothing while the session
+        generation and the bundle stay as they were; asks the store only when one changed."""
+        if now_ms() >= who.session.expires_at_ms:
+            return None, generation
+        if access.generation_stale:
+            await anyio.to_thread.run_sync(access.generation)
+        now_generation = access.generation()
+        if now_generation == generation and views.get() is who.view:
+            return who, generation
+        try:
+            return await anyio.to_thread.run_sync(authenticate, who.session.token), now_generation
+        except HTTPException:
+            return None, now_generation
+
+    async def _events(who: Caller):
         # subscribed before `ready` goes out: the page loads its list after `ready`, so an
         # update is either in that list or on this stream
         listener = broadcaster.add()
+        loop = asyncio.get_running_loop()
+        generation = await anyio.to_thread.run_sync(access.generation)
         try:
             yield "retry: 3000\nevent: ready\ndata: {}\n\n"
+            ping_at = loop.time() + heartbeat_s
             while True:
+                wait = max(0.0, min(RECHECK_S, ping_at - loop.time()))
                 try:
-                    record = await asyncio.wait_for(listener.queue.get(), heartbeat_s)
+                    record = await asyncio.wait_for(listener.queue.get(), wait)
                 except TimeoutError:
-                    try:
-                        who = await anyio.to_thread.run_sync(authenticate, tok)
-                    except HTTPException:
-                        yield "event: logout\ndata: {}\n\n"
-                        return
-                    yield ": ping\n\n"
+                    record = None
+                who, generation = await _still_valid(who, generation)
+                if who is None:
+                    yield "event: logout\ndata: {}\n\n"
+                    return
+                if record is None:
+                    if loop.time() >= ping_at:
+                        ping_at = loop.time() + heartbeat_s
+                        yield ": ping\n\n"
                     continue
                 if record is RESYNC:
                     yield "event: resync\ndata: {}\n\n"
@@ -460,7 +514,8 @@ def build_router(runtime, *, clock: Callable[[], float] = time.time,
         lambda: problem(404, "not_found", "没有该社区矫正对象", "no such person")))
     router.include_router(build_roster_router(runtime, Auth, now_ms, audit))
     if hasattr(runtime.store, "summary_input"):
-        router.include_router(build_summary_router(runtime, authenticate, now_ms, audit))
+        router.include_router(build_summary_router(runtime, authenticate, now_ms, audit,
+                                                  tickets))
     if hasattr(runtime, "change_bundle"):  # the live runtime: reference data can change
         from alerts.admin.api import build_admin_router
 
@@ -468,6 +523,7 @@ def build_router(runtime, *, clock: Callable[[], float] = time.time,
     pages = static_routes(lambda: views.get().bundle.settings.map_tiles.origins())
     router.include_router(build_map_router(Auth, views, pages.leaflet))
     router.include_router(pages)
+    router.include_router(docs_routes())
     router.access = access  # for the service's own tools (and tests)
     router.broadcaster = broadcaster
     return router

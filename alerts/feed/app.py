@@ -9,7 +9,8 @@ from alerts.feed.api import build_router
 
 
 def create_feed_app(runtime, **router_kw) -> FastAPI:
-    app = FastAPI(title="Lookout officers' feed 瞭望", version="1",
+    app = FastAPI(docs_url=None, redoc_url=None,  # the router serves /docs without a CDN
+                  title="Lookout officers' feed 瞭望", version="1",
                   description="Alerts for community-correction officers (SPEC §4, §7).")
     router = build_router(runtime, **router_kw)
     app.include_router(router)

@@ -14,6 +14,12 @@ from pydantic import BaseModel, Field, model_validator
 
 from alerts.actions import DISPOSITIONS
 from alerts.fatigue import DeviceCheck
+from alerts.feed.access import MAX_PASSWORD_CHARS
+
+# The epoch milliseconds a query may name: 1970 to 9999-12-01, within what SQLite's integers
+# and Python's datetime hold in any time zone, with a month to spare for spans (beyond, an
+# answer would be a 500, not a 422).
+TS_MS_MAX = 253_399_622_400_000
 
 Disposition = Literal[DISPOSITIONS]  # type: ignore[valid-type]
 
@@ -173,7 +179,11 @@ class BulkResult(BaseModel):
 
 class LoginBody(BaseModel):
     officer_id: str = Field(min_length=1, max_length=64)
-    password: str = Field(min_length=1, max_length=256)
+    password: str = Field(min_length=1, max_length=MAX_PASSWORD_CHARS)
+
+
+class StreamTicket(BaseModel):
+    ticket: str = Field(description="for GET /v1/stream?ticket=…: one use, within 60 s")
 
 
 class Officer(BaseModel):

@@ -13,9 +13,6 @@ Reading it is audited (`read_summary`): it lists persons by name.
 """
 
 # No `from __future__ import annotations`: FastAPI reads the endpoints' annotations at runtime.
-import secrets
-import threading
-import time
 from collections.abc import Callable
 from typing import Annotated, Literal
 from urllib.parse import urlencode
@@ -24,6 +21,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from alerts.feed.tickets import Tickets
 from alerts.summary.charts import CJKFontMissing
 from alerts.summary.compute import compute_summary, office_names
 from alerts.summary.html import Picker
@@ -31,7 +29,6 @@ from alerts.summary.period import FALLBACK_MS, local_input, parse_instant, reade
 from alerts.summary.render import render
 from alerts.summary.source import with_released
 
-TICKET_TTL_S = 60.0
 PICKER_TTL_S = 900.0
 MAX_SPAN_MS = 31 * 86_400_000
 # The summary page has no script at all; its style and charts are inline. Its one form (the
@@ -49,32 +46,12 @@ def _problem(status: int, code: str, zh: str, en: str) -> HTTPException:
     return HTTPException(status, {"code": code, "zh": zh, "en": en})
 
 
-class Tickets:
-    def __init__(self, clock: Callable[[], float] = time.monotonic):
-        self._tickets: dict[str, tuple[str, float]] = {}
-        self._lock = threading.Lock()
-        self.clock = clock
-
-    def issue(self, token: str, ttl_s: float = TICKET_TTL_S) -> str:
-        ticket = secrets.token_urlsafe(24)
-        now = self.clock()
-        with self._lock:
-            self._tickets = {k: v for k, v in self._tickets.items() if v[1] > now}
-            self._tickets[ticket] = (token, now + ttl_s)
-        return ticket
-
-    def redeem(self, ticket: str) -> str | None:
-        with self._lock:
-            token, expires = self._tickets.pop(ticket, (None, 0.0))
-        return token if expires > self.clock() else None
-
-
-def build_summary_router(runtime, authenticate, now_ms: Callable[[], int], audit) -> APIRouter:
+def build_summary_router(runtime, authenticate, now_ms: Callable[[], int], audit,
+                         tickets: Tickets) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["summary 汇总"])
-    tickets = Tickets()
 
     def reader(creds, ticket: str | None):
-        token = creds.credentials if creds else (tickets.redeem(ticket) if ticket else None)
+        token = creds.credentials if creds else tickets.redeem(ticket)
         who = authenticate(token)
         if who.session.officer.role not in ("supervisor", "admin"):
             raise _problem(403, "forbidden", "需要值班长或系统管理员权限",

@@ -36,7 +36,7 @@ from alerts.admin.edits import EditRefused
 from alerts.store import Store
 from config.loader import load_bundle
 from stream import events as ev
-from stream.deadletter import letter_json, rejected
+from stream.deadletter import DeadLetterCap, letter_json, rejected
 from stream.decode import PERSON_ID_MAX, raw_text
 from stream.kafka.alerts_reader import AlertsReader, Expectation
 from stream.kafka.partition import home_partition
@@ -315,10 +315,14 @@ class KafkaOfficerRuntime:
             else:
                 out.append((home_partition(pid, n), pid.encode(), raw))
                 sent += 1
+        cap = DeadLetterCap(self.bundle.settings.dead_letters_per_request)
+        kept = cap.keep(dead)
+        if (summary := cap.summary(now)) is not None:
+            kept.append(summary)
         futures = [self._producer.send(self.topics.events, key=k, value=v, partition=p)
                    for p, k, v in out]
         futures += [self._producer.send(self.topics.dead_letter, value=letter_json(d))
-                    for d in dead]
+                    for d in kept]
         self._wait(futures)
         reasons = Counter(d.reason for d in dead)
         self.rejected_by_reason.update(reasons)

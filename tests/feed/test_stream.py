@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from alerts.feed.access import demo_password
-from alerts.feed.api import _RedactTokens
+from alerts.feed.api import _RedactTickets
 from alerts.feed.app import create_feed_app
 
 from .kit import fix, serve, status
@@ -76,8 +76,19 @@ def token(base: str, officer_id: str) -> str:
     return json.loads(resp.read())["token"]
 
 
+def stream_path(base: str, officer_id: str) -> str:
+    """The stream's URL as the page opens it: with a one-time ticket."""
+    u = urlsplit(base)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=5)
+    conn.request("POST", "/v1/stream/ticket",
+                 headers={"Authorization": f"Bearer {token(base, officer_id)}"})
+    resp = conn.getresponse()
+    assert resp.status == 200
+    return f"/v1/stream?ticket={json.loads(resp.read())['ticket']}"
+
+
 def test_each_stream_carries_only_its_scope(server, runtime):
-    a = Events(server, f"/v1/stream?token={token(server, 'wc-cd-01')}")
+    a = Events(server, stream_path(server, 'wc-cd-01'))
     b = Events(server, "/v1/stream", headers={"Authorization": f"Bearer {token(server, 'wc-jn-01')}"})
     assert a.next()[0] == "ready" and b.next()[0] == "ready"
     runtime.feed(status("WC0002", "17:11", "power_off"))   # office A, wc-cd-01
@@ -93,7 +104,7 @@ def test_each_stream_carries_only_its_scope(server, runtime):
 
 def test_updates_from_actions_are_streamed(server, runtime):
     (opened,) = runtime.feed(status("WC0002", "17:11", "power_off"))
-    a = Events(server, f"/v1/stream?token={token(server, 'wc-cd-01')}")
+    a = Events(server, stream_path(server, 'wc-cd-01'))
     assert a.next()[0] == "ready"
     runtime.submit_action({"type": "action", "alert_id": opened["alert_id"], "action": "acknowledge",
                            "ts": "2026-11-23T17:12:00+08:00", "by": "wc-cd-01"})
@@ -103,7 +114,7 @@ def test_updates_from_actions_are_streamed(server, runtime):
 
 
 def test_a_stream_needs_a_live_session(server):
-    for path, headers in (("/v1/stream", {}), ("/v1/stream?token=forged", {}),
+    for path, headers in (("/v1/stream", {}), ("/v1/stream?ticket=forged", {}),
                           ("/v1/stream", {"Authorization": "Bearer forged"})):
         e = Events(server, path, headers)
         assert e.resp.status == 401
@@ -112,7 +123,7 @@ def test_a_stream_needs_a_live_session(server):
 
 def test_a_stream_ends_when_its_session_does(server, runtime):
     tok = token(server, "wc-cd-01")
-    a = Events(server, f"/v1/stream?token={tok}")
+    a = Events(server, "/v1/stream", headers={"Authorization": f"Bearer {tok}"})
     assert a.next()[0] == "ready"
     u = urlsplit(server)
     conn = http.client.HTTPConnection(u.hostname, u.port, timeout=5)
@@ -124,7 +135,7 @@ def test_a_stream_ends_when_its_session_does(server, runtime):
 
 
 def test_one_runtime_subscription_for_all_pages_released_when_they_leave(server, runtime):
-    pages = [Events(server, f"/v1/stream?token={token(server, 'wc-cd-duty')}") for _ in range(4)]
+    pages = [Events(server, stream_path(server, 'wc-cd-duty')) for _ in range(4)]
     for p in pages:
         assert p.next()[0] == "ready"
     assert runtime.subscribers == 1
@@ -138,7 +149,7 @@ def test_one_runtime_subscription_for_all_pages_released_when_they_leave(server,
 
 def test_track_points_are_not_streamed(server, runtime):
     # a fix that opens nothing sends nothing
-    a = Events(server, f"/v1/stream?token={token(server, 'wc-cd-duty')}")
+    a = Events(server, stream_path(server, 'wc-cd-duty'))
     assert a.next()[0] == "ready"
     runtime.feed(fix("WC0002", "17:11", 119.64, 29.08))
     with pytest.raises(TimeoutError):
@@ -146,8 +157,8 @@ def test_track_points_are_not_streamed(server, runtime):
     a.close()
 
 
-def test_tokens_in_urls_are_kept_out_of_the_access_log():
+def test_tickets_in_urls_are_kept_out_of_the_access_log():
     record = logging.LogRecord("uvicorn.access", logging.INFO, "", 0, '%s - "%s %s HTTP/%s" %d',
-                               ("1.2.3.4", "GET", "/v1/stream?token=SECRET&x=1", "1.1", 200), None)
-    _RedactTokens().filter(record)
+                               ("1.2.3.4", "GET", "/v1/stream?ticket=SECRET&x=1", "1.1", 200), None)
+    _RedactTickets().filter(record)
     assert "SECRET" not in record.getMessage() and "x=1" in record.getMessage()

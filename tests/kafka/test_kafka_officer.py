@@ -330,6 +330,21 @@ def test_events_go_to_the_events_topic_keyed_and_bad_lines_are_dead_lettered(
     assert c.post("/v1/events", content=body).status_code == 401
 
 
+def test_a_body_of_junk_sends_the_first_dead_letters_and_a_count_of_the_rest(
+        bootstrap, prefix, service, client_for):
+    rt = service()
+    c = client_for(rt)
+    r = c.post("/v1/events", content=b"\n".join([b"{}"] * 150 + [b"{not json"]),
+               headers={"Authorization": "Bearer gw", "Content-Type": "application/x-ndjson"})
+    assert r.status_code == 202 and r.json()["rejected"] == 151
+    letters = [orjson.loads(v) for _, _, v in records(bootstrap, Topics(prefix).dead_letter)]
+    kept = rt.bundle.settings.dead_letters_per_request
+    assert len(letters) == kept + 1
+    assert letters[-1]["reason"] == "too_many_rejects"
+    assert f"invalid_field: {150 - kept}" in letters[-1]["detail"]
+    assert "malformed_json: 1" in letters[-1]["detail"]
+
+
 def test_bundle_changes_are_refused_in_both_languages(service, client_for):
     rt = service()
     c = client_for(rt)

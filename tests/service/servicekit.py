@@ -78,3 +78,99 @@ def incident_feed(t0: int, rounds: int = 12, step_ms: int = 1000) -> list[bytes]
         if r % 4 == 1:
             lines += [b"{not json", fix("NOBODY", t), fix("P1", t, lat=95.0)]
     return lines
+
+
+ADMIN_PASSWORD = "the admin's password"
+
+
+def with_admin(bundle_dir: Path, db: Path) -> None:
+    """An officers.json with one admin, `ops-admin`, whose password is ADMIN_PASSWORD."""
+    from alerts.feed.access import set_password
+
+    (bundle_dir / "officers.json").write_text(json.dumps({"officers": [
+        {"officer_id": "ops-admin", "name": "运维值守", "office_id": "office-1", "role": "admin"}]},
+        ensure_ascii=False), encoding="utf-8")
+    set_password(db, "ops-admin", ADMIN_PASSWORD)
+
+
+class Service:
+    """`lookout run` as a separate process on a free local port, as an operator starts it."""
+
+    def __init__(self, bundle: Path, db: Path, *flags: str, scheme: str = "http", verify=True):
+        import socket
+        import subprocess
+        import sys
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        self.url = f"{scheme}://127.0.0.1:{port}"
+        self.log = db.with_suffix(".log")
+        cmd = [sys.executable, "-m", "stream.cli", "run", "--bundle", str(bundle), "--db", str(db),
+               "--port", str(port), "--batch-ms", "5", "--tick-ms", "50", *flags]
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(cmd, cwd=Path(__file__).resolve().parents[2],
+                                         stdout=log, stderr=subprocess.STDOUT)
+        self.verify = verify
+
+    def wait_ready(self, within_s: float = 30.0) -> Service:
+        import httpx
+
+        deadline = time.monotonic() + within_s
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, self.log.read_text()
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1, verify=self.verify).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        raise AssertionError("the service did not start:\n" + self.log.read_text())
+
+    def __enter__(self) -> Service:
+        try:
+            return self.wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def rss_kib(self) -> int:
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        raise AssertionError("no VmRSS")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except Exception:  # noqa: BLE001 - it must go, whatever it was doing
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+def login_flood(url: str, clients: int, seconds: float) -> None:
+    """Wrong passwords for random ids as fast as answered, from `clients` addresses (as
+    X-Forwarded-For: the service must trust this machine as its proxy), for `seconds`. Run it
+    in a process of its own, so that its threads do not slow the measuring one."""
+    import random
+    import threading
+
+    import httpx
+
+    def one(k: int) -> None:
+        rnd = random.Random(k)
+        with httpx.Client(timeout=10, headers={"X-Forwarded-For": f"10.66.{k}.1"}) as c:
+            end = time.monotonic() + seconds
+            while time.monotonic() < end:
+                c.post(f"{url}/v1/login", json={"officer_id": f"ops-admin-{rnd.randrange(10**6)}",
+                                                 "password": "a wrong guess"})
+
+    threads = [threading.Thread(target=one, args=(k,)) for k in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()

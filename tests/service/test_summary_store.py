@@ -186,3 +186,32 @@ def test_the_summary_page_is_scoped_to_the_readers_offices(served):
     assert "default-src 'none'" in page.headers["content-security-policy"]
     assert client.get(url).status_code == 401  # used up
     assert client.post("/v1/summary/link", headers=login(client, "o-e1")).status_code == 403
+
+
+@pytest.mark.parametrize("path, params", [
+    ("/v1/summary", {"from": 10**30}), ("/v1/summary", {"to": 2**63}),
+    ("/v1/summary", {"from": -1}), ("/v1/summary", {"to": "9" * 400}),
+    ("/v1/persons/{pid}/track", {"since_ms": 10**30}),
+    ("/v1/persons/{pid}/track", {"until_ms": -(2**70)}),
+])
+def test_out_of_range_numbers_are_422_not_500(served, path, params):
+    client, rt = served
+    pid = BUNDLE.persons[0].person_id
+    r = client.get(path.format(pid=pid), params=params, headers=login(client, "ops"))
+    assert r.status_code == 422, r.text
+    r = client.post("/v1/summary/link", params=params, headers=login(client, "ops"))
+    assert r.status_code in (200, 422) and r.status_code != 500
+
+
+def test_the_largest_accepted_times_answer(served):
+    from alerts.feed.models import TS_MS_MAX
+
+    client, rt = served
+    auth = login(client, "ops")
+    pid = BUNDLE.persons[0].person_id
+    r = client.get("/v1/summary", params={"from": TS_MS_MAX - 86_400_000, "to": TS_MS_MAX,
+                                          "format": "json"}, headers=auth)
+    assert r.status_code == 200, r.text
+    r = client.get(f"/v1/persons/{pid}/track", params={"since_ms": 0, "until_ms": TS_MS_MAX},
+                   headers=auth)
+    assert r.status_code == 200, r.text

@@ -109,9 +109,23 @@ window.Lookout.app = (function () {
     route();
   }
 
-  function startStream() {
+  async function startStream() {
     stopStream();
-    const es = new EventSource(`/v1/stream?token=${encodeURIComponent(S.token)}`);
+    // EventSource cannot send the Authorization header: it opens the stream with a one-time
+    // ticket, so the session token never appears in a URL
+    const token = S.token;
+    let ticket;
+    try {
+      ticket = (await L.api("/v1/stream/ticket", { method: "POST" })).ticket;
+    } catch (err) {
+      if (err.status === 401) return; // api() has ended the session on the page
+      setConn("lost");
+      clearTimeout(S.retryTimer);
+      S.retryTimer = setTimeout(startStream, 5000);
+      return;
+    }
+    if (S.token !== token || S.es) return; // logged out, or another start won, meanwhile
+    const es = new EventSource(`/v1/stream?ticket=${encodeURIComponent(ticket)}`);
     S.es = es;
     // `ready` comes once the server listens for us: loading the list after it means no
     // update can fall between the list and the stream (and a reconnect catches up the same way)
@@ -120,16 +134,14 @@ window.Lookout.app = (function () {
     es.addEventListener("resync", () => startStream());
     es.addEventListener("logout", () => sessionOver());
     es.onerror = () => {
+      // a ticket opens one connection: EventSource's own reconnect would present it again,
+      // so close and start over with a new ticket (its request tells an ended session apart)
       setConn("lost");
-      if (es.readyState === EventSource.CLOSED) {
-        // the server refused (expired session?) or is gone: ask before trying again
-        clearTimeout(S.retryTimer);
-        S.retryTimer = setTimeout(async () => {
-          try { await L.api("/v1/me"); startStream(); } catch (err) {
-            if (err.status !== 401) S.retryTimer = setTimeout(startStream, 5000);
-          }
-        }, 3000);
-      }
+      es.close();
+      if (S.es !== es) return;
+      S.es = null;
+      clearTimeout(S.retryTimer);
+      S.retryTimer = setTimeout(startStream, 3000);
     };
   }
 
