@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from alerts.engine import Engine
 from alerts.state import EngineState
+from alerts.timefmt import rfc3339
 from config.model import OfficerSpec, ShiftSpec
 from stream import events as ev
 
@@ -141,7 +142,7 @@ def test_reload_keeps_state_of_kept_persons_and_tracks_new_ones_from_now():
     engine = Engine(b)
     state = engine.new_state()
     feed = Feed(engine)
-    feed.out(START, pid="P1").out(START + 60_000, pid="P1")
+    feed.out(START, pid="P1").out(START + 30_000, pid="P1").out(START + 60_000, pid="P1")
     ups = engine.process(state, feed.batch(), 0)
     (opened,) = [u for u in ups if u["type"] == "zone_exit"]
     # P3 released, P4 enrolled
@@ -149,10 +150,11 @@ def test_reload_keeps_state_of_kept_persons_and_tracks_new_ones_from_now():
                 permits=b.permits)
     engine.reload(b2, state)
     feed = Feed(engine)
-    feed.inside(START + 120_000, pid="P1")
+    feed.inside(START + 120_000, pid="P1").inside(START + 150_000, pid="P1")
     ups = engine.process(state, feed.batch(), 0)
     (cleared,) = [u for u in ups if u["type"] == "zone_exit"]
     assert cleared["alert_id"] == opened["alert_id"] and cleared["condition"] == "cleared"
+    assert cleared["cleared_at"] == rfc3339(START + 150_000, "Asia/Shanghai")
     p4 = engine.person_index["P4"]
     assert state.real.tracked_since[p4] == START + 60_000
 
