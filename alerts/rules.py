@@ -197,7 +197,9 @@ class PartRunner:
         if kind == ev.STATUS and status == ev.POWER_OFF:
             self._qualify(p, k.DEVICE_OFF, -1, t, t, 1, seq, 1)
         else:
-            self._clear(p, k.DEVICE_OFF, -1, t, seq, 1)
+            off = st.book.get((st.person_ids[p], k.DEVICE_OFF, ""))
+            if off is not None and off.last_event_at < t:  # a later event, not the same second
+                self._clear(p, k.DEVICE_OFF, -1, t, seq, 1)
         st.latest_ts[p] = t
         battery = float(b.battery_pct[r])
         if battery == battery:  # not NaN

@@ -50,6 +50,7 @@ def world():
     return b
 
 
+OUTSIDE_FAR = east_of_edge(400)
 places = st.sampled_from(
     [
         (LON0, LAT0),  # home, inside the curfew circle
@@ -102,8 +103,18 @@ def run_in_batches(engine: Engine, batch: ev.EventBatch, sizes: list[int], snaps
     return out
 
 
+BUFFERED = [(0, 300, "fix", (LON0, LAT0), 5.0, None, 0, False)] + [
+    (0, dt, "fix", OUTSIDE_FAR, 5.0, None, 0, False) for dt in (-240, -200, -150, -100, -60)
+] + [(0, -30, "fix", (LON0, LAT0), 5.0, None, 0, False)] * 2 + [
+    (0, 0, "status", (LON0, LAT0), 5.0, None, 4, False),  # a tamper in the fix's second
+    (0, -20, "status", (LON0, LAT0), 5.0, None, 4, False),  # and one 20 s late
+]
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(event, min_size=1, max_size=60), st.lists(st.integers(1, 9), min_size=1, max_size=4))
+@example(BUFFERED, [1])
+@example(BUFFERED + BUFFERED, [3, 2])  # the same upload twice
 def test_any_batching_and_either_path_give_identical_output(events, sizes):
     b = world()
     reference_engine = Engine(b, force_slow=True)
