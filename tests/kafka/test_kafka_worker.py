@@ -71,7 +71,7 @@ def test_a_worker_that_has_read_its_backlog_saves_its_state_without_waiting_for_
     workers.start(b, prefix, 2, "--within", "8", "--checkpoint", "120").wait_assigned()
     wait_for(bootstrap, topics.alerts, lambda got: got, timeout=60)
     clocks = wait_for(bootstrap, topics.changelog("clocks"),
-                      lambda got: any(c["offsets"].get(topics.events) == 2 for c in got),
+                      lambda got: any(c["offsets"].get(topics.events) == 3 for c in got),
                       timeout=5)
     assert {c["p"] for c in clocks} == {home_partition("P1", 2)}
 
