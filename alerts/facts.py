@@ -170,8 +170,7 @@ def compute(st: PartState, cl: Caseload, b: ev.EventBatch, force_slow: bool = Fa
 def _steps(st, cl, b, order, good) -> tuple[np.ndarray, np.ndarray]:
     """From each good fix's previous one: `jump`, suspected spoofing (farther apart than any
     honest trip), and `leap`, the start of a suspect episode (docs/detection.md): the two
-    accuracy circles do not touch and the accuracy is past sharp, from a sharp one or twice
-    as bad."""
+    accuracy circles do not touch and the accuracy got worse, past sharp."""
     jump = np.zeros(len(b), dtype=bool)
     leap = np.zeros(len(b), dtype=bool)
     g = order[good[order]]
@@ -192,8 +191,7 @@ def _steps(st, cl, b, order, good) -> tuple[np.ndarray, np.ndarray]:
     dt_s = np.maximum(b.ts[g] - t0, 1) / 1000.0
     with np.errstate(invalid="ignore"):
         jump[g] = known & (dist > cl.jump_min_m) & (dist > cl.max_speed * dt_s)
-        worse = (acc0 <= cl.sharp_m) | (acc >= 2 * acc0)  # sharp no more, or twice as bad
-        leap[g] = known & (dist > 0) & (acc > cl.sharp_m) & worse
+        leap[g] = known & (dist > 0) & (acc > cl.sharp_m) & (acc > acc0)
     return jump, leap
 
 

@@ -248,7 +248,7 @@ def test_a_suspect_episode_ends_after_suspect_max_s():
 
 def drive_out(f, acc_at=None):
     """Driving east out of the district at 12.5 m/s, a fix a minute, sharp GNSS; at the fix
-    `acc_at` the accuracy doubles past sharp (a leap: it starts a suspect episode)."""
+    `acc_at` the accuracy gets worse, past sharp (a leap: it starts a suspect episode)."""
     for i in range(8):
         metres = -1500 + 750 * i
         acc = 25.0 if i == acc_at else 8.0
