@@ -264,8 +264,8 @@ def test_a_true_exit_is_not_delayed_by_one_suspect_fix():
         (a,) = of_type(ups, "zone_exit")
         first = next(u for u in ups if u["type"] == "zone_exit")
         assert a["opened_at"] == reference["opened_at"], i
-        # confirmed at the same fix, or one later when the suspect fix is the third
-        assert first["last_event_at"] in (iso("10:05"), iso("10:06")), i
+        # confirmed at the same fix: the next sharp fix, 750 m on, ends the suspicion
+        assert first["last_event_at"] == iso("10:05"), i
 
 
 def test_a_spike_inward_during_an_excursion():
