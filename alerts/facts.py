@@ -22,6 +22,9 @@ from geofences import zones as zrel
 from stream import events as ev
 
 _QUIET_STATUSES = np.array([ev.HEARTBEAT, ev.POWER_ON, ev.LOCATION_ENABLED])
+# A leap's accuracy circles are this far apart at least: a drifted fix clearly outside a zone
+# from 50 m inside is always farther, a walker's minute of honest noise hardly ever is.
+LEAP_M = 50.0
 _EARTH_R = 6_371_008.8
 
 
@@ -36,8 +39,11 @@ class Facts:
     late_tamper: np.ndarray  # late tamper status: raises as if on time
     sig: np.ndarray  # int64 content signature of each row (type, ts aside, and content)
     jump: np.ndarray
-    apart: np.ndarray  # good fix whose accuracy circle and the last fix's do not touch
-    leap: np.ndarray  # apart, with an accuracy worse than the last one's and past sharp: suspect
+    apart: np.ndarray  # good fix whose accuracy circle is LEAP_M from the last fix's
+    # apart, with an accuracy worse than the last one's and past sharp: a suspect episode starts
+    # there if the person has a run or an alert going, or (`leap`) the fix is near an edge
+    leap_any: np.ndarray
+    leap: np.ndarray
     pair_ptr: np.ndarray  # CSR over rows into the pair arrays
     pair_zone: np.ndarray
     pair_rel: np.ndarray  # geofences.zones INSIDE / BAND / OUT
@@ -148,9 +154,14 @@ def compute(st: PartState, cl: Caseload, b: ev.EventBatch, force_slow: bool = Fa
     good = accepted & fix_ok
     late_fix = out_of_order & fix_ok
     late_tamper = out_of_order & (b.kind == ev.STATUS) & (b.status == ev.TAMPER)
-    jump, apart, leap = _steps(st, cl, b, order, good)
+    jump, apart, leap_any = _steps(st, cl, b, order, good)
     pair_row, pair_zone, pair_rel, pair_active = _relations(cl, b, np.flatnonzero(good | late_fix))
     pair_ptr = np.searchsorted(pair_row, np.arange(n + 1))
+    # a leap deep inside every zone changes nothing: only one near an edge starts an episode,
+    # so honest movement far from any boundary never costs the rule-by-rule path
+    near_edge = np.zeros(n, dtype=bool)
+    near_edge[pair_row[pair_active & cl.inclusion[pair_zone] & (pair_rel != zrel.INSIDE)]] = True
+    leap = leap_any & near_edge
 
     transitions = [
         (t, z, on)
@@ -165,7 +176,7 @@ def compute(st: PartState, cl: Caseload, b: ev.EventBatch, force_slow: bool = Fa
         slow = _slow_persons(st, cl, b, F, accepted, good, jump | leap, order, pair_row,
                              pair_zone, pair_rel, pair_active, transitions, late_fix | late_tamper)
     return Facts(F, accepted, duplicate, out_of_order, good, late_fix, late_tamper, sig, jump,
-                 apart, leap, pair_ptr, pair_zone, pair_rel, pair_active, slow, transitions, order)
+                 apart, leap_any, leap, pair_ptr, pair_zone, pair_rel, pair_active, slow, transitions, order)
 
 
 def _steps(st, cl, b, order, good) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -191,7 +202,7 @@ def _steps(st, cl, b, order, good) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     dt_s = np.maximum(b.ts[g] - t0, 1) / 1000.0
     with np.errstate(invalid="ignore"):
         jump[g] = known & (dist > cl.jump_min_m) & (dist > cl.max_speed * dt_s)
-        apart[g] = known & (dist > 0)
+        apart[g] = known & (dist > LEAP_M)
     leap[g] = apart[g] & (acc > cl.sharp_m) & (acc > acc0)
     return jump, apart, leap
 
