@@ -22,9 +22,6 @@ from geofences import zones as zrel
 from stream import events as ev
 
 _QUIET_STATUSES = np.array([ev.HEARTBEAT, ev.POWER_ON, ev.LOCATION_ENABLED])
-# A leap's accuracy circles are this far apart at least: a drifted fix clearly outside a zone
-# from 50 m inside is always farther, a walker's minute of honest noise hardly ever is.
-LEAP_M = 50.0
 _EARTH_R = 6_371_008.8
 
 
@@ -39,7 +36,7 @@ class Facts:
     late_tamper: np.ndarray  # late tamper status: raises as if on time
     sig: np.ndarray  # int64 content signature of each row (type, ts aside, and content)
     jump: np.ndarray
-    apart: np.ndarray  # good fix whose accuracy circle is LEAP_M from the last fix's
+    apart: np.ndarray  # good fix whose accuracy circle and the last fix's do not touch
     # apart, with an accuracy worse than the last one's and past sharp: a suspect episode starts
     # there if the person has a run or an alert going, or (`leap`) the fix is near an edge
     leap_any: np.ndarray
@@ -202,7 +199,7 @@ def _steps(st, cl, b, order, good) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     dt_s = np.maximum(b.ts[g] - t0, 1) / 1000.0
     with np.errstate(invalid="ignore"):
         jump[g] = known & (dist > cl.jump_min_m) & (dist > cl.max_speed * dt_s)
-        apart[g] = known & (dist > LEAP_M)
+        apart[g] = known & (dist > 0)
     leap[g] = apart[g] & (acc > cl.sharp_m) & (acc > acc0)
     return jump, apart, leap
 

@@ -262,19 +262,22 @@ class PartRunner:
 
     def _suspect(self, p: int, r: int, t: int) -> bool:
         """Whether this fix is suspect (docs/detection.md): a leap starts an episode; a sharp
-        fix, or suspect_max_s, ends it."""
+        fix that leaps back, two sharp fixes in a row, or suspect_max_s end it."""
         st, cl = self.st, self.cl
         pid = st.person_ids[p]
         if self.f.leap[r] or (self.f.leap_any[r] and (
                 st.counters.get(pid) or st.book.person_has_active(pid))):
-            st.extras.setdefault(pid, {})["suspect"] = [t]
+            st.extras.setdefault(pid, {})["suspect"] = [t, 0]
             return True
         extras = st.extras.get(pid)
         episode = extras.get("suspect") if extras else None
         if episode is None:
             return False
-        if t - episode[0] <= cl.suspect_max_ms and float(self.b.accuracy_m[r]) > cl.sharp_m:
-            return True
+        sharp = float(self.b.accuracy_m[r]) <= cl.sharp_m
+        if t - episode[0] <= cl.suspect_max_ms and not (sharp and self.f.apart[r]):
+            episode[1] = episode[1] + 1 if sharp else 0
+            if episode[1] < 2:
+                return True
         del extras["suspect"]
         if not extras:
             del st.extras[pid]

@@ -34,8 +34,8 @@ class Settings(BaseSettings):
     # 68 % radius and often understate it
     accuracy_sigmas: float = Field(2.0, ge=0)
     # docs/detection.md "suspect fixes": a fix that leaps from the last one with an accuracy
-    # worse than the last one's and than this starts an episode that lasts until a fix is this
-    # sharp again, or for suspect_max_s at most
+    # worse than the last one's and than this starts an episode that lasts until a sharp fix
+    # leaps back or two fixes in a row are this sharp, or for suspect_max_s at most
     sharp_accuracy_m: float = Field(20.0, ge=0)
     suspect_max_s: float = Field(2400.0, ge=0)
     confirm_fixes_exclusion: int = Field(1, ge=1)
