@@ -72,6 +72,8 @@ class Alert(BaseModel):
     route: list[RouteStep] = []
     escalated: bool = False
     drill: bool = False
+    late: bool = Field(False, description="raised from late (store-and-forward) data: "
+                                          "补传数据 / from buffered data")
     resolution: Resolution | None = None
     message: Message
     person_name: str | None = Field(None, description="from the bundle")
@@ -80,7 +82,6 @@ class Alert(BaseModel):
                                     "officers.json; its id when not listed)")
     officer_name: str | None = Field(None, description="the current officer's name")
     zone_name: str | None = None
-    late: bool | None = Field(None, description="补传数据: raised from buffered data")
     unread: bool | None = Field(None, description="lists only: not acknowledged and never "
                                 "opened by the caller")
 

@@ -161,3 +161,14 @@ def test_open_alerts_are_unresolved_or_still_active_real_only_by_office(store):
     store.append_updates([record("new", version=2, handling="resolved", condition="cleared")],
                          OFFICE, seq=2)
     assert ids(store.open_alerts({"office-1"})) == ["acked"]
+
+
+def test_late_comes_back_from_the_store_and_the_api_model_defaults_it_for_older_records(store):
+    from alerts.feed.models import Alert
+
+    late = {**record(route=()), "late": True}
+    older = record(alert_id="al-2", route=())  # written before records carried `late`
+    store.append_updates([late, older], OFFICE, seq=1)
+    got = {a["alert_id"]: a for a in store.list_alerts()}
+    assert got["al-1"]["late"] is True and "late" not in got["al-2"]
+    assert Alert(**got["al-1"]).late is True and Alert(**got["al-2"]).late is False
