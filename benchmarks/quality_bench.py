@@ -101,7 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--walkers", type=int, default=DaySpec.walkers, help="per fix interval")
     ap.add_argument("--leavers", type=int, default=DaySpec.leavers,
                     help="per travel mode and fix interval")
-    ap.add_argument("--buffered", type=int, default=DaySpec.buffered)
+    ap.add_argument("--buffered", type=int, default=DaySpec.buffered,
+                    help="phones that upload a buffered excursion (half as many again upload "
+                         "it twice)")
     ap.add_argument("--tamper", type=int, default=DaySpec.tamper, help="per variant")
     ap.add_argument("--seed", type=int, default=DaySpec.seed)
     ap.add_argument("--baseline-src", type=Path,
@@ -113,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--hours: at least 4 (a leaver's trip needs room in the day)")
 
     spec = DaySpec(persons=args.persons, hours=args.hours, walkers=args.walkers,
-                   leavers=args.leavers, buffered=args.buffered, tamper=args.tamper,
+                   leavers=args.leavers, buffered=args.buffered,
+                   buffered_twice=max(1, args.buffered // 2), tamper=args.tamper,
                    seed=args.seed)
     t0 = time.perf_counter()
     day = build_day(spec)

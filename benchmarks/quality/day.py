@@ -47,7 +47,7 @@ class DaySpec:
     walkers: int = 4  # boundary walkers per fix interval
     leavers: int = 10  # per travel mode and fix interval
     buffered: int = 20
-    buffered_twice: int = 10
+    buffered_twice: int = 10  # the same buffer uploaded twice
     tamper: int = 50  # per variant (same second, late)
     intervals_s: tuple[int, ...] = (10, 60)
     seed: int = 1

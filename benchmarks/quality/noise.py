@@ -119,7 +119,12 @@ def drift_episodes(t0_ms: int, t1_ms: int, rng: np.random.Generator,
     k = rng.poisson(p.drift_episodes_per_day * days)
     starts = np.sort(rng.uniform(t0_ms, t1_ms, k))
     minutes = rng.uniform(*p.drift_minutes, k)
-    return [(int(s), int(s + m * 60_000)) for s, m in zip(starts, minutes, strict=True)]
+    out: list[tuple[int, int]] = []
+    for s, m in zip(starts.tolist(), minutes.tolist(), strict=True):
+        if out and s < out[-1][1] + 60_000:
+            continue  # one place at a time, and the phone is back on GNSS in between
+        out.append((int(s), int(s + m * 60_000)))
+    return out
 
 
 def _drift(obs: Observed, tx, ty, t_ms, rng, p: NoiseParams) -> None:

@@ -79,4 +79,7 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
+    # run as a script, this folder is sys.path[0]: its day.py, noise.py... must not shadow
+    # anything the engine imports
+    sys.path.pop(0)
     sys.exit(main(sys.argv[1:]))
