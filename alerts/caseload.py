@@ -31,7 +31,8 @@ class Caseload:
         self.settings = s
         self.tz = s.timezone
         self.zones = zones or CompiledZones.build(
-            bundle.zones, convert_datum=s.datum_conversion, tz=s.timezone
+            bundle.zones, convert_datum=s.datum_conversion, tz=s.timezone,
+            accuracy_sigmas=s.accuracy_sigmas,
         )
         self.zone_names = [z.name for z in bundle.zones]
         self.zone_ids = [z.zone_id for z in bundle.zones]
@@ -69,8 +70,16 @@ class Caseload:
         )
 
         self.max_accuracy_m = s.max_accuracy_m
-        self.confirm = s.confirm_fixes
-        self.confirm_exclusion = s.confirm_fixes_exclusion
+        # per zone (SPEC §3): fixes and span that confirm, and inside fixes that clear
+        self.confirm_fixes = np.array([
+            z.confirm_fixes if z.confirm_fixes is not None
+            else s.confirm_fixes if z.kind == "inclusion" else s.confirm_fixes_exclusion
+            for z in bundle.zones], dtype=np.int64)
+        self.confirm_ms = np.array([
+            round(1000 * (z.confirm_s if z.confirm_s is not None
+                          else s.confirm_s if z.kind == "inclusion" else 0.0))
+            for z in bundle.zones], dtype=np.int64)
+        self.clear_fixes = np.where(self.inclusion, s.clear_fixes, 1).astype(np.int64)
         self.reopen_window_ms = round(s.reopen_window_s * 1000)
         self.low_battery = s.low_battery_pct
         self.battery_ok = s.battery_recovered_pct

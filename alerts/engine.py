@@ -94,6 +94,7 @@ class Engine:
         # the rules write only the slow persons, the quiet update only the batch's persons
         st.note_writes(f.slow)
         st.note_writes(b.person[b.person >= 0])
+        _remember_signatures(st, b, f)
         out = PartRunner(st, cl, b, f, now_ms).run()
         self._quiet_update(st, b, f)
         st.clock = max(st.clock, int(b.ts.max()))
@@ -194,6 +195,15 @@ class Engine:
     def _prune(self, st: PartState) -> None:
         index = self.caseload.index
         threshold = st.threshold
+        for pid in list(st.extras):
+            # a buffered track ends with anything on time after it: it can never continue
+            extras = st.extras[pid]
+            track = extras.get("track")
+            p = index.get(pid)
+            if track is not None and (p is None or track["anchor"] != int(st.latest_ts[p])):
+                del extras["track"]
+            if not extras:
+                del st.extras[pid]
 
         def earliest_next_event(person_id: str) -> int:
             p = index.get(person_id)
@@ -201,3 +211,34 @@ class Engine:
             return min(latest, threshold)
 
         st.book.prune(earliest_next_event)
+
+
+def _remember_signatures(st: PartState, b: ev.EventBatch, f) -> None:
+    """Keep the signatures of each person's events at their newest ts, so that an exact repeat
+    arriving in a later batch is still a duplicate. Ties are rare: they go one by one."""
+    rows = f.by_person[f.accepted[f.by_person]]
+    if rows.size == 0:
+        return
+    p, t, sig = b.person[rows], b.ts[rows], f.sig[rows]
+    last = np.ones(rows.size, dtype=bool)
+    last[:-1] = p[1:] != p[:-1]
+    tied = np.zeros(rows.size, dtype=bool)
+    tied[1:] = (p[1:] == p[:-1]) & (t[1:] == t[:-1])
+    lp, lt = p[last], t[last]
+    old_ts = st.latest_ts[lp].copy()  # not yet moved: the rules and quiet update run after
+    old_sig = st.latest_sig[lp].copy()
+    st.latest_sig[lp] = sig[last]
+    carried = lt == old_ts
+    for i in np.flatnonzero(tied[last] | carried).tolist():
+        person, final = int(lp[i]), int(lt[i])
+        sigs = set(sig[(p == person) & (t == final)].tolist())
+        pid = st.person_ids[person]
+        if carried[i]:
+            sigs.add(int(old_sig[i]))
+            sigs.update(st.extras.get(pid, {}).get("tie", ()))
+        st.extras.setdefault(pid, {})["tie"] = sorted(sigs)
+    if st.extras:
+        for i in np.flatnonzero(~(tied[last] | carried)).tolist():
+            extras = st.extras.get(st.person_ids[int(lp[i])])
+            if extras and extras.pop("tie", None) is not None and not extras:
+                del st.extras[st.person_ids[int(lp[i])]]

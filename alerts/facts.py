@@ -28,10 +28,13 @@ _EARTH_R = 6_371_008.8
 @dataclass(slots=True)
 class Facts:
     threshold: np.ndarray  # F[i]: timers due strictly before it have fired once row i applies
-    accepted: np.ndarray  # bool: newer than the person's newest applied event
-    duplicate: np.ndarray
-    out_of_order: np.ndarray
+    accepted: np.ndarray  # bool: applies (not older than the person's newest, not a repeat)
+    duplicate: np.ndarray  # an exact repeat of an event already applied for the person
+    out_of_order: np.ndarray  # late: older than the person's newest applied event
     good_fix: np.ndarray  # accepted fix within max_accuracy_m: may change zone state
+    late_fix: np.ndarray  # late fix within max_accuracy_m: evidence for a buffered track
+    late_tamper: np.ndarray  # late tamper status: raises as if on time
+    sig: np.ndarray  # int64 content signature of each row (type, ts aside, and content)
     jump: np.ndarray
     pair_ptr: np.ndarray  # CSR over rows into the pair arrays
     pair_zone: np.ndarray
@@ -81,6 +84,54 @@ def _segmented_prior_max(p_sorted: np.ndarray, t_sorted: np.ndarray, start: np.n
     return prior
 
 
+def signatures(b: ev.EventBatch) -> np.ndarray:
+    """A 64-bit hash of each row's type and content (a fix's lat, lon, accuracy_m; a status's
+    event): two events of a person with the same ts and signature are the same event."""
+    h = b.kind.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    h ^= b.status.astype(np.uint64) * np.uint64(0xC2B2AE3D27D4EB4F)
+    with np.errstate(over="ignore"):
+        for col in (b.lat, b.lon, b.accuracy_m):
+            bits = np.where(np.isnan(col), 0.0, col).astype(np.float64).view(np.uint64)
+            h = (h ^ bits) * np.uint64(0xFF51AFD7ED558CCD)
+            h ^= h >> np.uint64(33)
+    return h.view(np.int64)
+
+
+def _classify(st: PartState, b: ev.EventBatch, order: np.ndarray, sig: np.ndarray):
+    """accepted / duplicate / late for each non-tick row (SPEC §3 "Order, duplicates and late
+    data"). A person's events apply in arrival order; one that shares the newest ts so far is a
+    duplicate only when an event with that ts and the same signature already applied."""
+    n = len(b)
+    accepted, duplicate, late = (np.zeros(n, dtype=bool) for _ in range(3))
+    if order.size == 0:
+        return accepted, duplicate, late
+    p_s, t_s, g_s = b.person[order], b.ts[order], sig[order]
+    start = np.ones(order.size, dtype=bool)
+    start[1:] = p_s[1:] != p_s[:-1]
+    prior = np.maximum(_segmented_prior_max(p_s, t_s, start), st.latest_ts[p_s])
+    tie = t_s == prior
+    late[order] = t_s < prior
+    # a repeat within the batch: the same (person, ts, signature) as an earlier row
+    pos = np.arange(order.size)
+    by = np.lexsort((pos, g_s, t_s, p_s))
+    same = np.zeros(order.size, dtype=bool)
+    same[1:] = ((p_s[by][1:] == p_s[by][:-1]) & (t_s[by][1:] == t_s[by][:-1])
+                & (g_s[by][1:] == g_s[by][:-1]))
+    repeat = np.zeros(order.size, dtype=bool)
+    repeat[by] = same
+    # or a repeat of what the state applied last, at its newest ts
+    at_latest = tie & (t_s == st.latest_ts[p_s])
+    repeat |= at_latest & (g_s == st.latest_sig[p_s])
+    if st.extras:
+        for i in np.flatnonzero(at_latest & ~repeat).tolist():
+            extra = st.extras.get(st.person_ids[int(p_s[i])])
+            if extra and int(g_s[i]) in extra.get("tie", ()):
+                repeat[i] = True
+    duplicate[order] = tie & repeat
+    accepted[order] = (t_s > prior) | (tie & ~repeat)
+    return accepted, duplicate, late
+
+
 def compute(st: PartState, cl: Caseload, b: ev.EventBatch, force_slow: bool = False) -> Facts:
     n = len(b)
     F = firing_thresholds(st, b.ts, b.kind)
@@ -88,18 +139,15 @@ def compute(st: PartState, cl: Caseload, b: ev.EventBatch, force_slow: bool = Fa
 
     rows = np.flatnonzero(b.kind != ev.TICK)
     order = rows[np.argsort(b.person[rows], kind="stable")]
-    p_s, t_s = b.person[order], b.ts[order]
-    start = np.ones(order.size, dtype=bool)
-    start[1:] = p_s[1:] != p_s[:-1]
-    prior = np.maximum(_segmented_prior_max(p_s, t_s, start), st.latest_ts[p_s]) if order.size else t_s
-    accepted, duplicate, out_of_order = (np.zeros(n, dtype=bool) for _ in range(3))
-    accepted[order] = t_s > prior
-    duplicate[order] = t_s == prior
-    out_of_order[order] = t_s < prior
+    sig = signatures(b)
+    accepted, duplicate, out_of_order = _classify(st, b, order, sig)
 
-    good = accepted & (b.kind == ev.FIX) & (b.accuracy_m <= cl.max_accuracy_m)
+    fix_ok = (b.kind == ev.FIX) & (b.accuracy_m <= cl.max_accuracy_m)
+    good = accepted & fix_ok
+    late_fix = out_of_order & fix_ok
+    late_tamper = out_of_order & (b.kind == ev.STATUS) & (b.status == ev.TAMPER)
     jump = _jumps(st, cl, b, order, good)
-    pair_row, pair_zone, pair_rel, pair_active = _relations(cl, b, np.flatnonzero(good))
+    pair_row, pair_zone, pair_rel, pair_active = _relations(cl, b, np.flatnonzero(good | late_fix))
     pair_ptr = np.searchsorted(pair_row, np.arange(n + 1))
 
     transitions = [
@@ -113,9 +161,9 @@ def compute(st: PartState, cl: Caseload, b: ev.EventBatch, force_slow: bool = Fa
         slow = np.arange(st.n_persons)
     else:
         slow = _slow_persons(st, cl, b, F, accepted, good, jump, order, pair_row, pair_zone,
-                             pair_rel, pair_active, transitions)
-    return Facts(F, accepted, duplicate, out_of_order, good, jump, pair_ptr, pair_zone,
-                 pair_rel, pair_active, slow, transitions, order)
+                             pair_rel, pair_active, transitions, late_fix | late_tamper)
+    return Facts(F, accepted, duplicate, out_of_order, good, late_fix, late_tamper, sig, jump,
+                 pair_ptr, pair_zone, pair_rel, pair_active, slow, transitions, order)
 
 
 def _jumps(st, cl, b, order, good) -> np.ndarray:
@@ -169,7 +217,7 @@ def _relations(cl: Caseload, b: ev.EventBatch, rows: np.ndarray):
 
 
 def _slow_persons(st, cl, b, F, accepted, good, jump, order, pair_row, pair_zone, pair_rel,
-                  pair_active, transitions) -> np.ndarray:
+                  pair_active, transitions, late_evidence) -> np.ndarray:
     n = len(b)
     f_end = int(F[-1])
     bad = np.zeros(n, dtype=bool)
@@ -183,7 +231,8 @@ def _slow_persons(st, cl, b, F, accepted, good, jump, order, pair_row, pair_zone
     bad &= accepted
 
     persons = b.person
-    slow = [persons[bad]]
+    # late fixes and late tampers are evidence the rules weigh (buffered tracks, tamper)
+    slow = [persons[bad], persons[late_evidence]]
     if st.feed_down_since is None:  # during a feed outage silence does not count
         slow.append(np.flatnonzero(st.silence_due < f_end))
     if not st.drill:  # a drill's escalations run on the wall clock, not on F

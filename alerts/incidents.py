@@ -46,6 +46,7 @@ class Incident:
     escalate_due: int | None = None  # engine clock (wall clock in a drill); None: not pending
     acknowledged_at: int | None = None
     acknowledged_by: str | None = None
+    late: bool = False  # raised from late (store-and-forward) data
 
     @property
     def active(self) -> bool:
@@ -117,7 +118,9 @@ class IncidentBook:
             inc is not None
             and inc.resolution is None
             and inc.cleared_at is not None
-            and first_at - inc.cleared_at <= self.reopen_window_ms
+            # an excursion that buffered data shows began before this alert cleared is
+            # another incident, not a recurrence
+            and 0 <= first_at - inc.cleared_at <= self.reopen_window_ms
         ):
             inc.condition = "active"
             inc.cleared_at = None

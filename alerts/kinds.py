@@ -51,6 +51,7 @@ WORDS = {
 
 CONDITION_WORDS = {"active": ("未解除", "active"), "cleared": ("已解除", "cleared")}
 DRILL_WORDS = ("演练", "drill")
+LATE_WORDS = ("补传数据", "from buffered data")  # SPEC §7: an alert raised from late data
 
 # SPEC §7: how officers name an alert's handling, a disposition, a severity and a role. The
 # page (alerts/feed/words.py) and the shift summary (alerts/summary/words.py) both read these.

@@ -47,6 +47,7 @@ def update_record(inc: Incident, cl: Caseload, drill: bool) -> dict:
         "route": list(inc.route),
         "escalated": inc.escalated,
         "drill": drill,
+        "late": inc.late,
         "resolution": _resolution(inc.resolution, tz),
         "message": message(inc.type, person_name, zone_name, inc.condition, drill),
     }

@@ -40,11 +40,15 @@ class PartRunner:
         self._arm_timers()
         F = self.f.threshold
         b = self.b
-        rows = np.flatnonzero((b.kind != ev.TICK) & self.f.accepted)
+        f = self.f
+        rows = np.flatnonzero((b.kind != ev.TICK) & (f.accepted | f.late_fix | f.late_tamper))
         rows = rows[self.slow[b.person[rows]]]
         for r in rows.tolist():
             self._fire(int(F[r]))
-            self._apply(r)
+            if f.accepted[r]:
+                self._apply(r)
+            else:
+                self._apply_late(r)
         self._fire(self.f_end)
         for p in self.f.slow.tolist():
             pid = self.st.person_ids[p]
@@ -114,17 +118,24 @@ class PartRunner:
             return None
         return (float(st.last_lon[p]), float(st.last_lat[p]), float(st.last_acc[p]))
 
-    def _qualify(self, p, alert_type, zone, first_at, at, count, seq, phase, location=None):
+    def _qualify(self, p, alert_type, zone, first_at, at, count, seq, phase, location=None,
+                 late_at: int | None = None) -> Incident:
+        """`late_at`: raised from late data, routed at that moment of the engine's clock."""
         pid = self.st.person_ids[p]
         zid = self.cl.zone_ids[zone] if zone >= 0 else ""
         severity = self.cl.zone_severity(zone) if zone >= 0 else k.DEFAULT_SEVERITY[alert_type]
+        key = (pid, alert_type, zid)
+        was_active = self.st.book.is_active(key)
         inc = self.st.book.qualify(
-            (pid, alert_type, zid), first_at, at, count, severity,
+            key, first_at, at, count, severity,
             location if location is not None else self._location(p), self.now,
         )
+        if not was_active:
+            inc.late = late_at is not None
         if inc.version == 1:
-            self._route_new(p, inc, at)
+            self._route_new(p, inc, at if late_at is None else late_at)
         self._emit(inc, seq, phase)
+        return inc
 
     def _route_new(self, p: int, inc: Incident, at: int) -> None:
         cl, st = self.cl, self.st
@@ -186,7 +197,9 @@ class PartRunner:
         if kind == ev.STATUS and status == ev.POWER_OFF:
             self._qualify(p, k.DEVICE_OFF, -1, t, t, 1, seq, 1)
         else:
-            self._clear(p, k.DEVICE_OFF, -1, t, seq, 1)
+            off = st.book.get((st.person_ids[p], k.DEVICE_OFF, ""))
+            if off is not None and off.last_event_at < t:  # a later event, not the same second
+                self._clear(p, k.DEVICE_OFF, -1, t, seq, 1)
         st.latest_ts[p] = t
         battery = float(b.battery_pct[r])
         if battery == battery:  # not NaN
@@ -253,20 +266,127 @@ class PartRunner:
         inclusion = bool(cl.inclusion[z])
         alert_type = k.ZONE_EXIT if inclusion else k.ZONE_ENTER
         qualifies = rel == (OUT if inclusion else INSIDE)
+        active = st.book.is_active((pid, alert_type, zid))
+        counts = st.counters.get(pid)
+        run = counts.get(zid) if counts else None
         if not qualifies:
-            counts = st.counters.get(pid)
-            if counts and counts.pop(zid, None) is not None and not counts:
-                del st.counters[pid]
-            self._clear(p, alert_type, z, t, seq, phase)
+            if active:
+                run = run or st.counters.setdefault(pid, {}).setdefault(zid, [0, t, 0])
+                run[RUN_CLEARING] += 1
+                if run[RUN_CLEARING] < int(cl.clear_fixes[z]):
+                    return
+            self._drop_run(pid, zid)
+            if active:
+                self._clear(p, alert_type, z, t, seq, phase)
             return
-        counts = st.counters.setdefault(pid, {})
-        run = counts.setdefault(zid, [0, t])
-        run[0] += 1
-        need = cl.confirm if inclusion else cl.confirm_exclusion
-        if st.book.is_active((pid, alert_type, zid)):
-            self._qualify(p, alert_type, z, run[1], t, 1, seq, phase, loc)
-        elif run[0] >= need:
-            self._qualify(p, alert_type, z, run[1], t, run[0], seq, phase, loc)
+        if run is None:
+            run = st.counters.setdefault(pid, {}).setdefault(zid, [0, t, 0])
+        run[RUN_CLEARING] = 0
+        if active:
+            self._qualify(p, alert_type, z, run[RUN_FIRST], t, 1, seq, phase, loc)
+            return
+        run[RUN_COUNT] += 1
+        if confirmed(cl, z, run, t):
+            self._qualify(p, alert_type, z, run[RUN_FIRST], t, run[RUN_COUNT], seq, phase, loc)
+
+    def _drop_run(self, pid: str, zid: str) -> None:
+        counts = self.st.counters.get(pid)
+        if counts and counts.pop(zid, None) is not None and not counts:
+            del self.st.counters[pid]
+
+    # -- late data (SPEC §3: evidence, never current state) -----------------------------------
+    def _apply_late(self, r: int) -> None:
+        b, st = self.b, self.st
+        p, t, seq = int(b.person[r]), int(b.ts[r]), int(b.seq[r])
+        clock = int(self.f.threshold[r])
+        if self.f.late_tamper[r]:
+            self._raise_late(p, k.TAMPER, -1, t, t, 1, seq, None, clock)
+            return
+        pid = st.person_ids[p]
+        extras = st.extras.setdefault(pid, {})
+        track = extras.get("track")
+        anchor = int(st.latest_ts[p])
+        if track is not None and track["anchor"] == anchor and t == track["last"]:
+            return  # a second fix in the same second of a buffered track adds nothing
+        if track is None or track["anchor"] != anchor or t < track["last"]:
+            # consecutive late fixes form one track; anything on time in between ends it
+            track = extras["track"] = {"anchor": anchor, "last": t, "zones": {}}
+        track["last"] = t
+        loc = (float(b.lon[r]), float(b.lat[r]), float(b.accuracy_m[r]))
+        f, cl = self.f, self.cl
+        seen = set()
+        for i in range(int(f.pair_ptr[r]), int(f.pair_ptr[r + 1])):
+            z = int(f.pair_zone[i])
+            seen.add(z)
+            if f.pair_active[i] and not cl.suspended(p, z, t):
+                self._track_fix(p, z, int(f.pair_rel[i]), t, seq, track, loc, clock)
+        for zid in sorted(track["zones"]):
+            z = cl.zones.index.get(zid)
+            if z is not None and z not in seen and not cl.inclusion[z] and \
+                    bool(cl.zones.schedules[z].active_at(np.array([t]))[0]):
+                self._track_fix(p, z, OUT, t, seq, track, loc, clock)
+
+    def _track_fix(self, p, z, rel, t, seq, track, loc, clock) -> None:
+        """The decision table of _zone_fix, for a buffered track: it raises once per run and
+        clears nothing but its own run."""
+        if rel == BAND:
+            return
+        cl = self.cl
+        zid = cl.zone_ids[z]
+        inclusion = bool(cl.inclusion[z])
+        runs = track["zones"]
+        run = runs.get(zid)
+        if rel != (OUT if inclusion else INSIDE):
+            if run is not None and run[RUN_RAISED]:
+                run[RUN_CLEARING] += 1
+                if run[RUN_CLEARING] < int(cl.clear_fixes[z]):
+                    return
+            runs.pop(zid, None)
+            return
+        if run is None:
+            run = runs[zid] = [0, t, 0, 0]
+        run[RUN_CLEARING] = 0
+        if run[RUN_RAISED]:
+            return
+        run[RUN_COUNT] += 1
+        if confirmed(cl, z, run, t):
+            run[RUN_RAISED] = 1
+            alert_type = k.ZONE_EXIT if inclusion else k.ZONE_ENTER
+            self._raise_late(p, alert_type, z, run[RUN_FIRST], t, run[RUN_COUNT], seq, loc,
+                             clock)
+
+    def _raise_late(self, p, alert_type, z, first_at, t, count, seq, loc, clock) -> None:
+        """An alert from late data: raised unless an alert of its key already covers it or the
+        same late run raised it before; cleared at once unless the person is in breach now."""
+        st, cl = self.st, self.cl
+        pid = st.person_ids[p]
+        zid = cl.zone_ids[z] if z >= 0 else ""
+        key = (pid, alert_type, zid)
+        inc = st.book.get(key)
+        if inc is not None and (inc.active or (
+                inc.cleared_at is not None
+                and inc.opened_at - st.book.reopen_window_ms <= first_at <= inc.cleared_at)):
+            return
+        raised = st.extras.setdefault(pid, {}).setdefault("raised", {})
+        seen = raised.setdefault(f"{alert_type}|{zid}", [])
+        if first_at in seen:
+            return
+        seen.append(first_at)
+        inc = self._qualify(p, alert_type, z, first_at, t, count, seq, 1, loc, late_at=clock)
+        if alert_type == k.TAMPER:
+            return  # only an officer's resolution ends a tamper
+        run = st.counters.get(pid, {}).get(zid)
+        if not (run and run[RUN_COUNT]):  # no pending run on time: not in breach now
+            self._clear(p, alert_type, z, max(t, int(st.latest_ts[p])), seq, 1)
+
+
+# a zone run: [qualifying fixes, ts of the first, clearing fixes in a row, raised (late tracks)]
+RUN_COUNT, RUN_FIRST, RUN_CLEARING, RUN_RAISED = range(4)
+
+
+def confirmed(cl: Caseload, z: int, run: list, t: int) -> bool:
+    """Enough qualifying fixes, spanning enough time from the first to this one (SPEC §3)."""
+    return run[RUN_COUNT] >= int(cl.confirm_fixes[z]) and t - run[RUN_FIRST] >= int(cl.confirm_ms[z])
 
 
 def id_of(cl: Caseload, p: int, pm) -> int:

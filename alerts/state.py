@@ -21,6 +21,8 @@ _COLUMNS = {
     "latest_ts": (np.int64, NO_TIME),  # newest applied event: the last sign of life
     "tracked_since": (np.int64, NO_TIME),  # when the clock first ran for this person (漏管)
     "silence_due": (np.int64, NEVER),  # when signal_lost fires unless something arrives
+    # content signature of the newest applied event: an exact repeat of it is a duplicate
+    "latest_sig": (np.int64, 0),
     "last_fix_ts": (np.int64, NO_TIME),  # newest fix within max_accuracy_m
     "last_lon": (np.float64, np.nan),
     "last_lat": (np.float64, np.nan),
@@ -44,8 +46,12 @@ class PartState:
         for name, (dtype, fill) in _COLUMNS.items():
             setattr(self, name, np.full(n, fill, dtype=dtype))
         self.book = IncidentBook(drill, reopen_window_ms)
-        # person_id -> zone_id -> [consecutive qualifying fixes, ts of the first of them]
-        self.counters: dict[str, dict[str, list[int]]] = {}
+        # person_id -> zone_id -> [consecutive qualifying fixes, ts of the first of them,
+        # consecutive clearing fixes while the alert is active, and the trajectory rules' notes]
+        self.counters: dict[str, dict[str, list]] = {}
+        # person_id -> the few things only some persons have (see Extras): same-second
+        # signatures, a buffered track being uploaded, late runs already raised
+        self.extras: dict[str, dict] = {}
         self.batches = 0
         self.feed_down_since: int | None = None  # live service: when the whole feed stopped
         # Rows the engine may have written (columns, counters, incidents), when someone asks:
@@ -87,6 +93,7 @@ class PartState:
         gone = set(old) - set(person_ids)
         for pid in gone:
             self.counters.pop(pid, None)
+            self.extras.pop(pid, None)
         return keep
 
     # -- serialisation -------------------------------------------------------------------
@@ -97,6 +104,7 @@ class PartState:
         return {
             "columns": {name: getattr(self, name)[p].item() for name in _COLUMNS},
             "counters": self.counters.get(person_id, {}),
+            "extras": self.extras.get(person_id, {}),
             "incidents": [self.book.by_key[k].to_state() for k in sorted(keys)],
         }
 
@@ -108,6 +116,10 @@ class PartState:
             self.counters[person_id] = {z: list(v) for z, v in record["counters"].items()}
         else:
             self.counters.pop(person_id, None)
+        if record.get("extras"):
+            self.extras[person_id] = record["extras"]
+        else:
+            self.extras.pop(person_id, None)
         for row in record["incidents"]:
             self.book.add_state(row)
 
@@ -141,6 +153,7 @@ class PartState:
             "person_ids": self.person_ids,
             "incidents": self.book.to_state(),
             "counters": self.counters,
+            "extras": self.extras,
             "reopen_window_ms": self.book.reopen_window_ms,
             "batches": self.batches,
             "feed_down_since": self.feed_down_since,
@@ -159,6 +172,7 @@ class PartState:
         st.batches = meta["batches"]
         st.feed_down_since = meta.get("feed_down_since")
         st.counters = meta["counters"]
+        st.extras = meta.get("extras", {})
         st.book.load_state(meta["incidents"])
         with np.load(io.BytesIO(data[8 + n :])) as arrays:
             for name in _COLUMNS:

@@ -307,12 +307,28 @@ def _zone(feature: Any, n: int, s: Settings, seen: dict[str, str]) -> ZoneSpec:
         Window(*_Rec(w, f.file, f.where, f"properties.schedule[{i}].").window())
         for i, w in enumerate(schedule))
     applies_all, groups = _applies_to(p)
+    evidence = _evidence_overrides(p)
     return ZoneSpec(
         zone_id=zone_id, name=p.text("name", zone_id), kind=p.data["kind"], geometry=geometry,
         radius_m=radius_m, crs=p.choice("crs", CRSES, "wgs84"), buffer_m=p.num("buffer_m", buffer),
         severity=p.choice("severity", SEVERITIES, "high" if inclusion else "critical"),
         schedule=windows, applies_to_all=applies_all, applies_to_groups=groups,
-        source=f"zones.geojson feature #{n}")
+        source=f"zones.geojson feature #{n}", **evidence)
+
+
+def _evidence_overrides(p: _Rec) -> dict[str, Any]:
+    """A zone's own confirm_fixes, confirm_s and accuracy_sigmas (SPEC §3), when it sets them."""
+    out: dict[str, Any] = {}
+    if p.data.get("confirm_fixes") is not None:
+        v = p.data["confirm_fixes"]
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            p.fail("confirm_fixes", f"must be a whole number of fixes, at least 1, got {_show(v)}")
+        out["confirm_fixes"] = v
+    if p.data.get("confirm_s") is not None:
+        out["confirm_s"] = p.num("confirm_s")
+    if p.data.get("accuracy_sigmas") is not None:
+        out["accuracy_sigmas"] = p.num("accuracy_sigmas")
+    return out
 
 
 def _load_zones(d: Path, s: Settings) -> list[ZoneSpec]:

@@ -41,6 +41,10 @@ class ZoneSpec:
     applies_to_all: bool = False
     applies_to_groups: tuple[str, ...] = ()
     source: str = ""  # "zones.geojson feature #n", for messages
+    # the zone's own evidence rule (SPEC §3); None: the settings' value
+    confirm_fixes: int | None = None
+    confirm_s: float | None = None
+    accuracy_sigmas: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

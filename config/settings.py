@@ -25,7 +25,14 @@ class Settings(BaseSettings):
     default_accuracy_m: float = Field(30.0, ge=0)
     max_accuracy_m: float = Field(1000.0, gt=0)
     max_future_s: float = Field(300.0, ge=0)
-    confirm_fixes: int = Field(2, ge=1)
+    # SPEC §3 inclusion zones: a run of clearly-outside fixes confirms an exit once it has
+    # confirm_fixes of them spanning confirm_s; clear_fixes inside fixes in a row clear it
+    confirm_fixes: int = Field(3, ge=1)
+    confirm_s: float = Field(60.0, ge=0)
+    clear_fixes: int = Field(2, ge=1)
+    # clearly outside = beyond max(buffer_m, accuracy_sigmas × accuracy_m): phones report a
+    # 68 % radius and often understate it
+    accuracy_sigmas: float = Field(2.0, ge=0)
     confirm_fixes_exclusion: int = Field(1, ge=1)
     reopen_window_s: float = Field(900.0, ge=0)
     silence_timeout_s: float = Field(1800.0, gt=0)

@@ -3,7 +3,9 @@
 `relate` answers, for (fix, zone) pairs, INSIDE / BAND / OUT:
 
 * inclusion: INSIDE if the fix centre is inside; OUT if its distance outside exceeds
-  max(buffer_m, accuracy_m); BAND in between (the hysteresis band where nothing changes).
+  max(buffer_m, accuracy_sigmas × accuracy_m); BAND in between (the hysteresis band where
+  nothing changes). Phones report a 68 % radius and often understate it, so the zone's
+  accuracy_sigmas (default 2) widens it to the fix's ~95 % circle.
 * exclusion: INSIDE if the centre is inside; OUT if the distance outside exceeds buffer_m
   (accuracy is ignored, SPEC §3: a fix qualifies on its centre, clears beyond the buffer).
 
@@ -65,10 +67,12 @@ class CompiledZones:
 
     @classmethod
     def build(
-        cls, zones: list[ZoneSpec], convert_datum: bool = True, tz: str = "Asia/Shanghai"
+        cls, zones: list[ZoneSpec], convert_datum: bool = True, tz: str = "Asia/Shanghai",
+        accuracy_sigmas: float = 2.0,
     ) -> CompiledZones:
         """convert_datum=False keeps coordinates as written, whatever their crs: only to
-        demonstrate the datum trap (Settings.datum_conversion)."""
+        demonstrate the datum trap (Settings.datum_conversion). `accuracy_sigmas` applies to
+        the zones that do not set their own."""
         self = cls()
         self.specs = list(zones)
         self.zone_ids = [s.zone_id for s in zones]
@@ -79,6 +83,9 @@ class CompiledZones:
         self.severity = [s.severity for s in zones]
         self.kind_inclusion = np.array([s.kind == "inclusion" for s in zones], dtype=bool)
         self.buffer_m = np.array([s.buffer_m for s in zones], dtype=np.float64)
+        self.accuracy_sigmas = np.array(
+            [accuracy_sigmas if s.accuracy_sigmas is None else s.accuracy_sigmas for s in zones],
+            dtype=np.float64)
         self.has_schedule = np.array([s.schedule is not None for s in zones], dtype=bool)
         shared: dict = {}  # identical curfews share one schedule cache
         self.schedules = [shared.setdefault(s.schedule, Schedule(s.schedule, tz)) for s in zones]
@@ -128,7 +135,8 @@ class CompiledZones:
         zone_idx, lon, lat, acc = _flat(zone_idx, lon, lat, accuracy_m)
         codes = np.full(zone_idx.size, OUT, dtype=np.int8)
         buffer = self.buffer_m[zone_idx]
-        thr = np.where(self.kind_inclusion[zone_idx], np.maximum(buffer, acc), buffer)
+        thr = np.where(self.kind_inclusion[zone_idx],
+                       np.maximum(buffer, self.accuracy_sigmas[zone_idx] * acc), buffer)
         near = np.flatnonzero(near_bbox(self.bounds[zone_idx], lon, lat, thr))
         shape = self.shape[zone_idx[near]]
         circle = near[shape == CIRCLE]

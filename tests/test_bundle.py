@@ -71,7 +71,8 @@ def error(tmp_path, **files) -> str:
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch):
-    for name in ("LOOKOUT_SILENCE_TIMEOUT_S", "LOOKOUT_CONFIRM_FIXES", "LOOKOUT_TIMEZONE",
+    for name in ("LOOKOUT_SILENCE_TIMEOUT_S", "LOOKOUT_CONFIRM_FIXES", "LOOKOUT_CONFIRM_S",
+                 "LOOKOUT_ACCURACY_SIGMAS", "LOOKOUT_TIMEZONE",
                  "LOOKOUT_ESCALATE_AFTER_S", "LOOKOUT_DEFAULT_BUFFER_INCLUSION_M"):
         monkeypatch.delenv(name, raising=False)
 
@@ -100,7 +101,30 @@ def test_good_bundle_applies_defaults(tmp_path):
 def test_optional_files_may_be_absent(tmp_path):
     b = load_bundle(write(tmp_path))
     assert (b.officers, b.shifts, b.permits) == ([], [], [])
-    assert b.settings.confirm_fixes == 2
+    s = b.settings
+    assert (s.confirm_fixes, s.confirm_s, s.clear_fixes, s.accuracy_sigmas) == (3, 60, 2, 2)
+    assert all(z.confirm_fixes is None and z.accuracy_sigmas is None for z in b.zones)
+
+
+def test_zone_evidence_overrides_load_and_apply_to_that_zone_only(tmp_path):
+    zones = good_zones()
+    zones[1]["properties"].update(confirm_fixes=1, confirm_s=0, accuracy_sigmas=1.5)
+    home, victim, _ = load_bundle(write(tmp_path, zones=zones)).zones
+    assert (victim.confirm_fixes, victim.confirm_s, victim.accuracy_sigmas) == (1, 0, 1.5)
+    assert (home.confirm_fixes, home.confirm_s, home.accuracy_sigmas) == (None, None, None)
+
+
+@pytest.mark.parametrize("field, value, problem", [
+    ("confirm_fixes", 0, "must be a whole number of fixes, at least 1, got 0"),
+    ("confirm_fixes", 2.5, "must be a whole number of fixes, at least 1, got 2.5"),
+    ("confirm_fixes", "3", 'must be a whole number of fixes, at least 1, got "3"'),
+    ("confirm_s", -1, "must not be negative"),
+    ("accuracy_sigmas", "two", 'must be a number, got "two"'),
+])
+def test_bad_zone_evidence_override_names_file_feature_and_field(tmp_path, field, value, problem):
+    zones = good_zones()
+    zones[2]["properties"][field] = value
+    assert error(tmp_path, zones=zones) == f"zones.geojson:feature #3: properties.{field}: {problem}"
 
 
 def test_overlapping_multipolygon_alternatives_are_dissolved(tmp_path):
@@ -224,10 +248,13 @@ def test_bad_settings(tmp_path, toml, expected):
 
 
 def test_environment_overrides_settings_toml(tmp_path, monkeypatch):
-    bundle = write(tmp_path, toml="confirm_fixes = 3\nsilence_timeout_s = 600\n")
+    bundle = write(tmp_path, toml="confirm_fixes = 3\nsilence_timeout_s = 600\n"
+                                  "confirm_s = 90\naccuracy_sigmas = 3\n")
     monkeypatch.setenv("LOOKOUT_CONFIRM_FIXES", "4")
+    monkeypatch.setenv("LOOKOUT_ACCURACY_SIGMAS", "2.5")
     b = load_bundle(bundle)
     assert (b.settings.confirm_fixes, b.settings.silence_timeout_s) == (4, 600)
+    assert (b.settings.confirm_s, b.settings.accuracy_sigmas) == (90, 2.5)
     assert b.persons[0].silence_timeout_s == 600  # the person default follows the setting
 
 

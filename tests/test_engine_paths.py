@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from alerts.engine import Engine
 from alerts.state import EngineState
+from alerts.timefmt import rfc3339
 from config.model import OfficerSpec, ShiftSpec
 from stream import events as ev
 
@@ -49,6 +50,7 @@ def world():
     return b
 
 
+OUTSIDE_FAR = east_of_edge(400)
 places = st.sampled_from(
     [
         (LON0, LAT0),  # home, inside the curfew circle
@@ -101,8 +103,18 @@ def run_in_batches(engine: Engine, batch: ev.EventBatch, sizes: list[int], snaps
     return out
 
 
+BUFFERED = [(0, 300, "fix", (LON0, LAT0), 5.0, None, 0, False)] + [
+    (0, dt, "fix", OUTSIDE_FAR, 5.0, None, 0, False) for dt in (-240, -200, -150, -100, -60)
+] + [(0, -30, "fix", (LON0, LAT0), 5.0, None, 0, False)] * 2 + [
+    (0, 0, "status", (LON0, LAT0), 5.0, None, 4, False),  # a tamper in the fix's second
+    (0, -20, "status", (LON0, LAT0), 5.0, None, 4, False),  # and one 20 s late
+]
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(event, min_size=1, max_size=60), st.lists(st.integers(1, 9), min_size=1, max_size=4))
+@example(BUFFERED, [1])
+@example(BUFFERED + BUFFERED, [3, 2])  # the same upload twice
 def test_any_batching_and_either_path_give_identical_output(events, sizes):
     b = world()
     reference_engine = Engine(b, force_slow=True)
@@ -141,7 +153,7 @@ def test_reload_keeps_state_of_kept_persons_and_tracks_new_ones_from_now():
     engine = Engine(b)
     state = engine.new_state()
     feed = Feed(engine)
-    feed.out(START, pid="P1").out(START + 60_000, pid="P1")
+    feed.out(START, pid="P1").out(START + 30_000, pid="P1").out(START + 60_000, pid="P1")
     ups = engine.process(state, feed.batch(), 0)
     (opened,) = [u for u in ups if u["type"] == "zone_exit"]
     # P3 released, P4 enrolled
@@ -149,10 +161,11 @@ def test_reload_keeps_state_of_kept_persons_and_tracks_new_ones_from_now():
                 permits=b.permits)
     engine.reload(b2, state)
     feed = Feed(engine)
-    feed.inside(START + 120_000, pid="P1")
+    feed.inside(START + 120_000, pid="P1").inside(START + 150_000, pid="P1")
     ups = engine.process(state, feed.batch(), 0)
     (cleared,) = [u for u in ups if u["type"] == "zone_exit"]
     assert cleared["alert_id"] == opened["alert_id"] and cleared["condition"] == "cleared"
+    assert cleared["cleared_at"] == rfc3339(START + 150_000, "Asia/Shanghai")
     p4 = engine.person_index["P4"]
     assert state.real.tracked_since[p4] == START + 60_000
 

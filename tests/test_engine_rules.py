@@ -33,61 +33,104 @@ def iso(text: str) -> str:
 # -- inclusion zones: confirmation, hysteresis, buffer edges ---------------------------------
 
 
-def test_zone_exit_opens_on_second_clearly_outside_fix_with_first_as_opened_at():
-    _, _, ups = run(bundle(), lambda f: f.inside(t("10:00")).out(t("10:01")).out(t("10:02")))
+def outs(f, *times, metres=1000.0, **kw):
+    for at in times:
+        f.out(t(at), metres, **kw)
+    return f
+
+
+def test_zone_exit_opens_on_third_clearly_outside_fix_with_first_as_opened_at():
+    _, _, ups = run(bundle(), lambda f: outs(f.inside(t("10:00")), "10:01", "10:01:30", "10:02"))
     exits = of_type(ups, "zone_exit")
     assert len(exits) == 1
     assert exits[0]["opened_at"] == iso(t("10:01"))
-    assert exits[0]["event_count"] == 2
+    assert exits[0]["event_count"] == 3
     assert exits[0]["condition"] == "active"
     assert exits[0]["zone_id"] == "home"
     assert exits[0]["severity"] == "high"
+    assert exits[0]["late"] is False
 
 
-def test_one_outside_fix_is_not_enough():
-    _, _, ups = run(bundle(), lambda f: f.inside(t("10:00")).out(t("10:01")).inside(t("10:02")))
+def test_two_outside_fixes_are_not_enough():
+    _, _, ups = run(bundle(), lambda f: outs(f.inside(t("10:00")), "10:01", "10:05"))
     assert of_type(ups, "zone_exit") == []
+
+
+def test_an_inside_fix_resets_the_run():
+    _, _, ups = run(bundle(), lambda f: outs(f, "10:01", "10:02").inside(t("10:03"))
+                    .out(t("10:04")))
+    assert of_type(ups, "zone_exit") == []
+
+
+def test_three_fixes_must_span_confirm_s_from_first_to_last():
+    # 10 s fixes: the 3rd is only 20 s after the first; the one 60 s after it confirms
+    _, _, ups = run(bundle(), lambda f: outs(f, "10:00:00", "10:00:10", "10:00:20",
+                                             "10:00:50"))
+    assert of_type(ups, "zone_exit") == []
+    _, _, ups = run(bundle(), lambda f: outs(f, "10:00:00", "10:00:10", "10:00:20",
+                                             "10:00:50", "10:01:00"))
+    (a,) = of_type(ups, "zone_exit")
+    assert a["opened_at"] == iso(t("10:00")) and a["event_count"] == 5
 
 
 def test_exactly_at_the_buffer_is_not_clearly_outside():
-    # buffer 100 m: 99 m out is the band (counts nothing), 101 m is clearly outside
-    _, _, band = run(bundle(), lambda f: f.out(t("10:00"), 99).out(t("10:01"), 99).out(t("10:02"), 99))
+    # buffer 100 m, accuracy 10 m: 99 m out is the band (counts nothing), 101 m is clearly out
+    _, _, band = run(bundle(), lambda f: outs(f, "10:00", "10:01", "10:02", metres=99))
     assert of_type(band, "zone_exit") == []
-    _, _, out = run(bundle(), lambda f: f.out(t("10:00"), 101).out(t("10:01"), 101))
+    _, _, out = run(bundle(), lambda f: outs(f, "10:00", "10:01", "10:02", metres=101))
     assert len(of_type(out, "zone_exit")) == 1
 
 
-def test_accuracy_wider_than_buffer_widens_the_band():
-    # 200 m outside with 300 m accuracy: could be inside, so nothing happens
-    _, _, ups = run(bundle(), lambda f: f.out(t("10:00"), 200, acc=300).out(t("10:01"), 200, acc=300))
+def test_clearly_outside_needs_accuracy_sigmas_times_accuracy():
+    # accuracy 150 m, 2 sigmas: 290 m out could still be inside; 310 m is clearly outside
+    # (the test's metres are good to ~0.3 %)
+    _, _, ups = run(bundle(), lambda f: outs(f, "10:00", "10:01", "10:02", metres=290, acc=150))
     assert of_type(ups, "zone_exit") == []
-    _, _, ups = run(bundle(), lambda f: f.out(t("10:00"), 301, acc=300).out(t("10:01"), 301, acc=300))
+    _, _, ups = run(bundle(), lambda f: outs(f, "10:00", "10:01", "10:02", metres=310, acc=150))
+    assert len(of_type(ups, "zone_exit")) == 1
+    # the setting widens or narrows it for every zone that does not set its own
+    _, _, ups = run(bundle(accuracy_sigmas=1.0),
+                    lambda f: outs(f, "10:00", "10:01", "10:02", metres=200, acc=150))
     assert len(of_type(ups, "zone_exit")) == 1
 
 
 def test_band_fixes_neither_count_nor_break_the_run():
-    _, _, ups = run(bundle(), lambda f: f.out(t("10:00")).out(t("10:01"), 50).out(t("10:02")))
+    _, _, ups = run(bundle(), lambda f: outs(f, "10:00").out(t("10:01"), 50).out(t("10:02"))
+                    .out(t("10:02:30"), 50).out(t("10:03")))
     exits = of_type(ups, "zone_exit")
     assert len(exits) == 1 and exits[0]["opened_at"] == iso(t("10:00"))
+    assert exits[0]["last_event_at"] == iso(t("10:03"))
 
 
 def test_fix_over_max_accuracy_changes_no_zone_state_but_is_a_sign_of_life():
     def feed(f):
+        # the 1500 m fix neither counts nor breaks: three clearly-outside fixes confirm
+        f.out(t("09:40")).out(t("09:41"), acc=1500).out(t("09:42")).out(t("09:43"))
+        f.inside(t("09:44")).inside(t("09:45"))
         f.out(t("10:00")).out(t("10:01"), acc=1500).inside(t("10:02"))
         # without the 10:59 sign of life, silence would fire at 11:02 before the 11:20 fix
         f.out(t("10:32")).out(t("10:59"), acc=5000).out(t("11:20"), 50)
 
     _, _, ups = run(bundle(), feed)
-    assert of_type(ups, "zone_exit") == []
+    (a,) = of_type(ups, "zone_exit")
+    assert a["opened_at"] == iso(t("09:40")) and a["event_count"] == 3
+    assert a["cleared_at"] == iso(t("09:45"))
     assert of_type(ups, "signal_lost") == []
 
 
-def test_first_inside_fix_clears_zone_exit():
-    _, _, ups = run(bundle(), lambda f: f.out(t("10:00")).out(t("10:01")).out(t("10:02"), 50)
-                    .inside(t("10:03")))
+def test_zone_exit_clears_after_clear_fixes_inside_fixes_in_a_row():
+    def feed(f):
+        outs(f, "10:00", "10:01", "10:02")
+        f.out(t("10:02:30"), 50).inside(t("10:03"))  # one inside fix: still active
+        f.out(t("10:04"))  # clearly outside again: the clearing count starts over
+        f.inside(t("10:05")).out(t("10:05:30"), 50).inside(t("10:06"))  # band between: clears
+
+    _, _, ups = run(bundle(), feed)
     (a,) = of_type(ups, "zone_exit")
-    assert a["condition"] == "cleared" and a["cleared_at"] == iso(t("10:03"))
-    assert a["event_count"] == 2  # the band fix is not a qualifying event
+    assert a["condition"] == "cleared" and a["cleared_at"] == iso(t("10:06"))
+    assert a["event_count"] == 4  # band and inside fixes are not qualifying events
+    assert [u["condition"] for u in ups if u["type"] == "zone_exit"] == \
+        ["active", "active", "cleared"]
 
 
 # -- exclusion zones ---------------------------------------------------------------------------
@@ -141,23 +184,38 @@ def test_curfew_starting_while_person_is_out_counts_at_its_start():
 
     def feed(f):
         f.fix(t("21:50"), *away)  # curfew not yet active: nothing
-        f.fix(t("22:10"), *away)  # the 22:00 activation counted one; this one confirms
+        f.fix(t("22:00:30"), *away)  # the 22:00 activation counted one; this is two
+        f.fix(t("22:01"), *away)  # three, 60 s after the first: confirms
 
     _, _, ups = run(curfew_bundle(), feed)
     (a,) = of_type(ups, "zone_exit")
     assert a["zone_id"] == "curfew" and a["opened_at"] == iso(t("22:00"))
+    assert a["event_count"] == 3
+
+
+def test_curfew_activation_while_out_is_reset_by_an_inside_fix():
+    away = curfew_away()
+
+    def feed(f):
+        f.fix(t("21:50"), *away)
+        f.inside(t("22:00:30"))  # home after all: the activation's count is gone
+        f.fix(t("22:01"), *away).fix(t("22:01:30"), *away)
+
+    _, _, ups = run(curfew_bundle(), feed)
+    assert of_type(ups, "zone_exit") == []
 
 
 def test_curfew_window_start_is_inclusive_and_end_exclusive():
     away = curfew_away()
-    # fixes at exactly 22:00 and 22:01 count (window [start, end))
-    _, _, ups = run(curfew_bundle(), lambda f: f.fix(t("22:00"), *away).fix(t("22:01"), *away))
+    # fixes at exactly 22:00 and after count (window [start, end))
+    _, _, ups = run(curfew_bundle(), lambda f: f.fix(t("22:00"), *away).fix(t("22:00:30"), *away)
+                    .fix(t("22:01"), *away))
     (a,) = of_type(ups, "zone_exit")
     assert a["opened_at"] == iso(t("22:00"))
     # fixes at exactly 06:00 are after the window: nothing
     day2 = "2026-11-28 "
     _, _, ups = run(curfew_bundle(), lambda f: f.fix(t("06:00", day2), *away)
-                    .fix(t("06:01", day2), *away))
+                    .fix(t("06:01", day2), *away).fix(t("06:02", day2), *away))
     assert of_type(ups, "zone_exit") == []
 
 
@@ -166,7 +224,8 @@ def test_curfew_runs_past_midnight_and_clears_when_it_ends():
     day2 = "2026-11-28 "
 
     def feed(f):
-        f.fix(t("23:50"), *away).fix(t("00:10", day2), *away)  # across midnight: confirmed
+        f.fix(t("23:50"), *away).fix(t("23:59"), *away)
+        f.fix(t("00:10", day2), *away)  # across midnight: confirmed
         f.fix(t("05:59", day2), *away)
         f.fix(t("06:30", day2), *away)  # the window ended at 06:00
 
@@ -181,7 +240,8 @@ def test_curfew_activation_ignores_a_stale_last_fix():
     b = bundle(zones=[home_zone(), curfew_zone()],
                persons=[person(zones=("home", "curfew"), timeout_s=600)])
     # the 21:00 fix is older than the 600 s silence timeout when the curfew starts
-    _, _, ups = run(b, lambda f: f.fix(t("21:00"), *away).fix(t("22:05"), *away))
+    _, _, ups = run(b, lambda f: f.fix(t("21:00"), *away).fix(t("22:05"), *away)
+                    .fix(t("22:06"), *away))
     assert of_type(ups, "zone_exit") == []
 
 
@@ -192,8 +252,8 @@ def test_permit_start_clears_an_open_exit_and_suppresses_new_ones():
     b = bundle(permits=[permit(start="2026-11-27 09:00", end="2026-11-27 18:00")])
 
     def feed(f):
-        f.out(t("08:50")).out(t("08:55"))  # opens
-        f.out(t("09:30")).out(t("09:40"))  # on leave: nothing
+        outs(f, "08:50", "08:52", "08:55")  # opens
+        outs(f, "09:30", "09:40", "09:50")  # on leave: nothing
 
     _, _, ups = run(b, feed)
     (a,) = of_type(ups, "zone_exit")
@@ -202,7 +262,7 @@ def test_permit_start_clears_an_open_exit_and_suppresses_new_ones():
 
 def test_person_still_away_when_leave_ends_raises_at_that_moment():
     b = bundle(permits=[permit(start="2026-11-27 09:00", end="2026-11-27 18:00")])
-    _, _, ups = run(b, lambda f: f.out(t("17:50")).out(t("18:10")))
+    _, _, ups = run(b, lambda f: outs(f, "17:50", "18:00:30", "18:01"))
     (a,) = of_type(ups, "zone_exit")
     assert a["opened_at"] == iso(t("18:00"))
 
@@ -210,7 +270,7 @@ def test_person_still_away_when_leave_ends_raises_at_that_moment():
 def test_revoked_permit_ends_early():
     b = bundle(permits=[permit(start="2026-11-27 09:00", end="2026-11-27 18:00",
                                revoked="2026-11-27 12:00")])
-    _, _, ups = run(b, lambda f: f.out(t("11:50")).out(t("12:10")))
+    _, _, ups = run(b, lambda f: outs(f, "11:50", "12:10", "12:11"))
     (a,) = of_type(ups, "zone_exit")
     assert a["opened_at"] == iso(t("12:00"))
 
@@ -289,8 +349,8 @@ def test_location_jump_needs_both_distance_and_speed():
 
 
 def exit_then_return(f, again_at: str):
-    f.out(t("10:00")).out(t("10:01")).inside(t("10:05"))
-    f.out(t(again_at)).out(t("10:25"))
+    outs(f, "10:00", "10:01", "10:02").inside(t("10:04")).inside(t("10:05"))
+    outs(f, again_at, "10:24", "10:25")
 
 
 def test_recurrence_just_inside_the_reopen_window_reopens_the_same_alert():
@@ -311,18 +371,18 @@ def test_repeats_update_the_active_alert_instead_of_raising_new_ones():
     _, _, ups = run(bundle(), lambda f: [f.out(f"{D}10:{m:02d}") for m in range(6)])
     (a,) = of_type(ups, "zone_exit")
     assert a["event_count"] == 6 and a["last_event_at"] == iso(t("10:05"))
-    assert [u["version"] for u in ups if u["type"] == "zone_exit"] == [1, 2, 3, 4, 5]
+    assert [u["version"] for u in ups if u["type"] == "zone_exit"] == [1, 2, 3, 4]
 
 
 # -- duplicates and late events ---------------------------------------------------------------
 
 
-def test_duplicates_and_late_events_are_counted_and_ignored():
+def test_exact_repeats_are_duplicates_and_late_events_change_no_current_state():
     def feed(f):
-        f.inside(t("10:00")).inside(t("10:00"))  # duplicate
+        f.inside(t("10:00")).inside(t("10:00"))  # exact repeat: duplicate
         f.status(t("09:59"), ev.POWER_OFF)  # late power_off opens nothing
-        f.out(t("10:01")).out(t("09:58"))  # the late fix clears nothing, counts nothing
-        f.out(t("10:02"))
+        f.out(t("10:01")).inside(t("09:58"))  # the late fix clears nothing, counts nothing
+        f.out(t("10:01:30")).out(t("10:02"))
 
     engine, _, ups = run(bundle(), feed)
     assert of_type(ups, "device_off") == []
@@ -332,8 +392,8 @@ def test_duplicates_and_late_events_are_counted_and_ignored():
 
 
 def test_ids_are_derived_from_key_and_opened_at():
-    _, _, a = run(bundle(), lambda f: f.out(t("10:00")).out(t("10:01")))
-    _, _, b = run(bundle(), lambda f: f.out(t("10:00")).out(t("10:01")), now_ms=123456)
+    _, _, a = run(bundle(), lambda f: outs(f, "10:00", "10:01", "10:02"))
+    _, _, b = run(bundle(), lambda f: outs(f, "10:00", "10:01", "10:02"), now_ms=123456)
     assert [u["alert_id"] for u in a] == [u["alert_id"] for u in b]
     assert a[0]["alert_id"].startswith("al-")
 
@@ -380,9 +440,11 @@ def test_reload_with_a_new_permit_suppresses_the_next_exit_without_restart():
     state = engine.new_state()
     engine.process(state, Feed(engine).inside(t("08:00")).batch(), 0)
     engine.reload(bundle(permits=[permit(start="2026-11-27 09:00", end="2026-11-27 18:00")]), state)
-    ups = engine.process(state, Feed(engine).out(t("09:10")).out(t("09:20")).batch(), 0)
+    ups = engine.process(state, Feed(engine).out(t("09:10")).out(t("09:20")).out(t("09:30"))
+                         .batch(), 0)
     assert of_type(ups, "zone_exit") == []
     # and a removed zone stops counting: the person now has only the venue
     engine.reload(bundle(zones=[venue_zone()], persons=[person(zones=())]), state)
-    ups = engine.process(state, Feed(engine).out(t("18:10")).out(t("18:20")).batch(), 0)
+    ups = engine.process(state, Feed(engine).out(t("18:10")).out(t("18:20")).out(t("18:30"))
+                         .batch(), 0)
     assert of_type(ups, "zone_exit") == []

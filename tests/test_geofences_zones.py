@@ -1,3 +1,4 @@
+import dataclasses
 import math
 import pathlib
 
@@ -59,14 +60,23 @@ def test_boundary_counts_as_inside():
 
 
 def test_accuracy_widens_the_inclusion_band():
+    # clearly outside = beyond max(buffer_m, accuracy_sigmas × accuracy_m), 2 sigmas by default
     cz = CompiledZones.build([zone("home", SQUARE)])
     assert relate_at(cz, 0, WEST_MID, 270.0, 150.0, acc=10.0) == OUT
-    assert relate_at(cz, 0, WEST_MID, 270.0, 150.0, acc=200.0) == BAND
-    assert relate_at(cz, 0, WEST_MID, 270.0, 199.5, acc=200.0) == BAND
-    assert relate_at(cz, 0, WEST_MID, 270.0, 200.5, acc=200.0) == OUT
-    assert relate_at(cz, 0, WEST_MID, 270.0, 999.5, acc=1000.0) == BAND
-    assert relate_at(cz, 0, WEST_MID, 270.0, 1000.5, acc=1000.0) == OUT
-    assert relate_at(cz, 0, WEST_MID, 270.0, 2999.0, acc=3000.0) == BAND
+    assert relate_at(cz, 0, WEST_MID, 270.0, 150.0, acc=100.0) == BAND
+    assert relate_at(cz, 0, WEST_MID, 270.0, 199.5, acc=100.0) == BAND
+    assert relate_at(cz, 0, WEST_MID, 270.0, 200.5, acc=100.0) == OUT
+    assert relate_at(cz, 0, WEST_MID, 270.0, 1999.5, acc=1000.0) == BAND
+    assert relate_at(cz, 0, WEST_MID, 270.0, 2000.5, acc=1000.0) == OUT
+    assert relate_at(cz, 0, WEST_MID, 270.0, 5999.0, acc=3000.0) == BAND
+
+
+def test_accuracy_sigmas_are_per_zone_with_a_default():
+    plain = zone("home", SQUARE)
+    strict = dataclasses.replace(plain, zone_id="strict", accuracy_sigmas=1.0)
+    cz = CompiledZones.build([plain, strict], accuracy_sigmas=3.0)
+    assert relate_at(cz, 0, WEST_MID, 270.0, 250.0, acc=100.0) == BAND  # 3 × 100 m
+    assert relate_at(cz, 1, WEST_MID, 270.0, 150.0, acc=100.0) == OUT  # its own 1 × 100 m
 
 
 def test_circle():
@@ -135,7 +145,7 @@ def test_mixed_pairs_come_back_in_input_order():
             got[sel], cz.relate(np.full(sel.sum(), k), lon[sel], lat[sel], acc[sel])
         )
         # all zones at once must decide as the zone's own shape does alone
-        thr = np.maximum(spec.buffer_m, acc[sel]) if spec.kind == "inclusion" else \
+        thr = np.maximum(spec.buffer_m, 2 * acc[sel]) if spec.kind == "inclusion" else \
             np.full(sel.sum(), spec.buffer_m)
         alone = cz.shapes[k].relate(lon[sel], lat[sel], thr)
         assert np.array_equal(got[sel], alone)
@@ -167,7 +177,7 @@ def test_shortcuts_agree_with_measured_distance_on_a_real_county(kind):
     got = cz.relate(z, lon, lat, acc)
     d = cz.distance_outside_m(z, lon, lat)
     inside = shapely.intersects_xy(cz.geometries[0], lon, lat)
-    thr = np.maximum(buffer, acc) if kind == "inclusion" else np.full(n, buffer)
+    thr = np.maximum(buffer, 2 * acc) if kind == "inclusion" else np.full(n, buffer)
     expect = np.where(inside, INSIDE, np.where(d > thr, OUT, BAND))
     assert np.array_equal(got, expect)
     assert {INSIDE, BAND, OUT} <= set(got.tolist())

@@ -60,6 +60,8 @@ class Alert(BaseModel):
     route: list[RouteStep] = []
     escalated: bool = False
     drill: bool = False
+    late: bool = Field(False, description="raised from late (store-and-forward) data: "
+                                          "补传数据 / from buffered data")
     resolution: Resolution | None = None
     message: Message
     person_name: str | None = Field(None, description="from the bundle")

@@ -12,7 +12,7 @@ from datetime import datetime
 from urllib.parse import quote
 
 from alerts.feed.words import OTHER_WORDS, ROLE_WORDS, SEVERITY_WORDS
-from alerts.kinds import DRILL_WORDS, WORDS
+from alerts.kinds import DRILL_WORDS, LATE_WORDS, WORDS
 from alerts.notify.directory import Directory
 from alerts.notify.policy import ESCALATED
 
@@ -54,6 +54,9 @@ def summarize(update: dict, reason: str, directory: Directory, link: str | None)
     esc_zh, esc_en = OTHER_WORDS["escalated"]
     what_zh = f"告警{esc_zh}" if reason == ESCALATED else "新告警"
     what_en = f"Alert {esc_en}" if reason == ESCALATED else "New alert"
+    if update.get("late"):  # it happened a while ago: the phone uploaded it later
+        what_zh += f"（{LATE_WORDS[0]}）"
+        what_en += f" ({LATE_WORDS[1]})"
     pid = update.get("person_id")
     name = directory.person_name(pid)
     title = f"{tag_zh}[{sev_zh}] {what_zh}：{type_zh}" + (f" {_plain(name or pid)}" if pid else "")

@@ -5,7 +5,8 @@ persons receive events there. It is kept in two keyed stores, co-partitioned wit
 
 * persons: "b{bucket}" -> `{"p", "b", "ids", "real", "drill"}`: the state of every person of
   the partition in that bucket (a fixed hash of person_id), column by column, with the pending
-  counts and incidents of those who have any; `drill` is null until a drill starts
+  counts, extras (same-second signatures, buffered tracks) and incidents of those who have
+  any; `drill` is null until a drill starts
 * clocks:  str(partition) -> `{"p", "real", "drill", "offsets"}`: each world's clock, and for
   every input topic the next offset whose message the state does not contain yet
 
@@ -247,7 +248,8 @@ class PartitionRunner:
         """bucket -> this partition's persons with pending counts or incidents in `part`: far
         fewer than the bucket's persons, so a checkpoint does not walk them all."""
         out: dict[int, list[str]] = {}
-        for pid in sorted(part.counters.keys() | part.book.keys_by_person.keys()):
+        for pid in sorted(part.counters.keys() | part.book.keys_by_person.keys()
+                          | part.extras.keys()):
             i = self.engine.person_index.get(pid)
             if i is not None and self.owned[i]:
                 out.setdefault(int(self.bucket_of[i]), []).append(pid)
@@ -262,6 +264,7 @@ class PartitionRunner:
             halves[name] = {
                 "columns": {c: getattr(part, c)[rows] for c in _COLUMNS},
                 "counters": {pid: part.counters[pid] for pid in mine if part.counters.get(pid)},
+                "extras": {pid: part.extras[pid] for pid in mine if part.extras.get(pid)},
                 "incidents": [part.book.by_key[k].to_state() for pid in mine
                               for k in sorted(part.book.keys_by_person.get(pid, ()))],
             }
@@ -286,6 +289,9 @@ class PartitionRunner:
             for pid, counts in half["counters"].items():
                 if pid in index:
                     part.counters[pid] = {z: list(v) for z, v in counts.items()}
+            for pid, extras in half.get("extras", {}).items():
+                if pid in index:
+                    part.extras[pid] = extras
             for row in half["incidents"]:
                 if row.get("person_id") in index:
                     part.book.add_state(row)

@@ -147,7 +147,7 @@ def alert(alert_id: str = "a-1", version: int = 1, **kw) -> dict:
         "officer_id": "wc-cd-02",
         "route": [{"officer_id": "wc-cd-02", "role": "officer", "reason": "on_shift",
                    "at": "2026-11-23T17:10:00.000+08:00"}],
-        "escalated": False, "drill": False, "resolution": None,
+        "escalated": False, "drill": False, "late": False, "resolution": None,
         "message": {"zh": "陈建军：越界（离开活动区域）（婺城区），未解除",
                     "en": "陈建军: left permitted area (婺城区), active"},
     }

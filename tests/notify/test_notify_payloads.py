@@ -61,6 +61,15 @@ def test_dingtalk_markdown_message_mentions_nobody(receiver, clock, directory):
     assert md["text"].index("社区矫正对象") < md["text"].index("Person:")
 
 
+def test_an_alert_from_buffered_data_says_so_first(receiver, clock, directory):
+    body = _send(receiver, clock, directory, "dingtalk", alert(late=True), base_url=BASE)
+    md = body["markdown"]
+    assert md["title"] == "[高] 新告警（补传数据）：越界（离开活动区域） 陈建军"
+    paragraphs = md["text"].split("\n\n")
+    assert paragraphs[0] == "#### 新告警（补传数据）：越界（离开活动区域）"
+    assert "**New alert (from buffered data): left permitted area**" in paragraphs
+
+
 def test_json_target_gets_the_record_itself(receiver, clock, directory):
     rec = escalated()
     assert _send(receiver, clock, directory, "json", rec) == rec

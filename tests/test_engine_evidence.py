@@ -1,0 +1,213 @@
+"""SPEC §3 of 2026-12-02: same-second events, late data as evidence, per-zone evidence rules."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+from enginekit import (
+    Feed,
+    bundle,
+    curfew_zone,
+    home_zone,
+    ms,
+    of_type,
+    person,
+    run,
+    venue_zone,
+)
+
+from alerts.engine import Engine
+from alerts.state import EngineState
+from alerts.timefmt import rfc3339
+from stream import events as ev
+
+D = "2026-11-27 "
+
+
+def t(hhmm: str) -> int:
+    return ms(D + hhmm)
+
+
+def iso(hhmm: str) -> str:
+    return rfc3339(t(hhmm))
+
+
+def in_batches(b, build, sizes, snapshot=False):
+    engine = Engine(b)
+    feed = Feed(engine)
+    build(feed)
+    batch = feed.batch()
+    state, out, lo, i = engine.new_state(), [], 0, 0
+    while lo < len(batch):
+        hi = min(len(batch), lo + sizes[i % len(sizes)])
+        i += 1
+        out += engine.process(state, batch.take(np.arange(lo, hi)), 0)
+        if snapshot:
+            state = EngineState.from_bytes(state.to_bytes())
+        lo = hi
+    return engine, out
+
+
+# -- same second ------------------------------------------------------------------------------
+
+
+def test_a_fix_and_a_tamper_in_the_same_second_both_apply():
+    engine, _, ups = run(bundle(), lambda f: f.inside(t("10:00")).status(t("10:00"), ev.TAMPER))
+    (a,) = of_type(ups, "tamper")
+    assert a["opened_at"] == iso("10:00") and a["late"] is False
+    assert engine.stats["duplicate"] == 0
+
+
+def test_two_different_statuses_in_one_second_both_apply_in_arrival_order():
+    def feed(f):
+        f.inside(t("10:00")).status(t("10:05"), ev.POWER_OFF).status(t("10:05"), ev.TAMPER)
+        f.status(t("10:06"), ev.HEARTBEAT)
+
+    _, _, ups = run(bundle(), feed)
+    # an event of the same second is not "later" than the power_off: only 10:06 clears it
+    assert [(u["type"], u["condition"]) for u in ups] == [
+        ("device_off", "active"), ("tamper", "active"), ("device_off", "cleared")]
+
+
+def test_exact_repeats_are_duplicates_even_across_batches_and_after_a_tie():
+    def feed(f):
+        f.inside(t("10:00")).status(t("10:00"), ev.TAMPER)
+        f.status(t("10:00"), ev.TAMPER).inside(t("10:00"))  # both exact repeats
+        f.inside(t("10:00"), acc=11.0)  # same second, other content: applies
+
+    for sizes in ([10], [1], [2, 1]):
+        for snapshot in (False, True):
+            engine, ups = in_batches(bundle(), feed, sizes, snapshot)
+            assert engine.stats["duplicate"] == 2, (sizes, snapshot)
+            assert engine.stats["accepted"] == 3
+            assert len(of_type(ups, "tamper")) == 1
+
+
+# -- late tamper ------------------------------------------------------------------------------
+
+
+def test_a_tamper_20_s_late_raises_as_if_on_time_and_only_once():
+    def feed(f):
+        f.inside(t("10:00:30"))
+        f.status(t("10:00:10"), ev.TAMPER)  # 20 s older than the fix already applied
+        f.status(t("10:00:10"), ev.TAMPER)  # the same late tamper again
+
+    engine, _, ups = run(bundle(), feed)
+    (a,) = of_type(ups, "tamper")
+    assert a["opened_at"] == iso("10:00:10") and a["late"] is True
+    assert a["condition"] == "active" and a["version"] == 1
+    assert engine.stats["out_of_order"] == 2
+
+
+# -- buffered tracks (store and forward) ------------------------------------------------------
+
+
+def offline_excursion(f, upload_at="11:00"):
+    """Inside at 10:00, phone off-line, a fresh fix inside, then the buffered minutes
+    10:01..10:59: out of the district (1 km east) from 10:10 to 10:39."""
+    f.inside(t("10:00")).inside(t(upload_at))
+    for m in range(1, 60):
+        if 10 <= m < 40:
+            f.out(t(f"10:{m:02d}"))
+        else:
+            f.inside(t(f"10:{m:02d}"))
+
+
+def test_a_buffered_excursion_uploaded_after_a_fresh_fix_raises_late_and_clears_at_once():
+    engine, _, ups = run(bundle(), offline_excursion)
+    (a,) = of_type(ups, "zone_exit")
+    assert a["late"] is True
+    assert a["opened_at"] == iso("10:10")  # the first fix of the confirming run
+    assert a["condition"] == "cleared" and a["cleared_at"] == iso("11:00")
+    assert [u["condition"] for u in ups if u["type"] == "zone_exit"] == ["active", "cleared"]
+    assert engine.stats["out_of_order"] == 59
+    # the hour off-line was signal_lost on time; the late fixes change nothing of it
+    (lost,) = of_type(ups, "signal_lost")
+    assert (lost["opened_at"], lost["cleared_at"]) == (iso("10:30"), iso("11:00"))
+
+
+def test_the_same_buffer_uploaded_twice_raises_nothing_twice_at_any_batch_size():
+    def twice(f):
+        offline_excursion(f)
+        for m in range(1, 60):  # the phone retries the whole upload
+            f.out(t(f"10:{m:02d}")) if 10 <= m < 40 else f.inside(t(f"10:{m:02d}"))
+
+    reference = None
+    for sizes in ([1000], [1], [7, 3], [60]):
+        for snapshot in (False, True):
+            _, ups = in_batches(bundle(), twice, sizes, snapshot)
+            exits = [(u["type"], u["version"]) for u in ups if u["type"] == "zone_exit"]
+            assert exits == [("zone_exit", 1), ("zone_exit", 2)]
+            reference = reference or ups
+            assert ups == reference
+
+
+def test_a_buffered_excursion_without_enough_evidence_raises_nothing():
+    def feed(f):
+        f.inside(t("10:00")).inside(t("11:00"))
+        f.inside(t("10:01")).out(t("10:02")).out(t("10:02:30")).inside(t("10:03"))
+
+    _, _, ups = run(bundle(), feed)
+    assert of_type(ups, "zone_exit") == []
+
+
+def test_a_late_excursion_while_the_person_is_out_now_stays_active():
+    def feed(f):
+        f.inside(t("10:00")).out(t("11:00"))  # out now, one fix: a pending run on time
+        for m in (10, 11, 12, 13):
+            f.out(t(f"10:{m:02d}"))
+
+    _, _, ups = run(bundle(), feed)
+    (a,) = of_type(ups, "zone_exit")
+    assert a["late"] is True and a["condition"] == "active" and a["opened_at"] == iso("10:10")
+
+
+def test_a_buffered_track_is_checked_against_zones_as_they_were():
+    night = curfew_zone("night", start="22:00", end="06:00")
+    b = bundle(zones=[home_zone(), night], persons=[person(zones=("home", "night"))])
+    away = (120.0 + 2000 / 96_405.0, 30.0)  # in the district, 2 km from home
+
+    def feed(f):
+        f.inside(t("23:30"))
+        # the buffer: away 21:50-22:05; the curfew started at 22:00 while away
+        for at in ("21:50", "21:55", "21:59", "22:00", "22:01", "22:02", "22:05"):
+            f.fix(t(at), *away)
+
+    _, _, ups = run(b, feed)
+    (a,) = of_type(ups, "zone_exit")
+    assert a["zone_id"] == "night" and a["opened_at"] == iso("22:00") and a["late"] is True
+
+
+def test_an_on_time_event_ends_a_buffered_track():
+    def feed(f):
+        f.inside(t("10:00")).inside(t("11:00"))
+        f.out(t("10:10")).out(t("10:11"))
+        f.inside(t("11:01"))  # on time: the upload above is one track, what follows another
+        f.out(t("10:12"))
+
+    _, _, ups = run(bundle(), feed)
+    assert of_type(ups, "zone_exit") == []
+
+
+# -- per-zone evidence ------------------------------------------------------------------------
+
+
+def test_a_zone_may_confirm_faster_than_the_settings():
+    fast = dataclasses.replace(venue_zone(), confirm_fixes=2, confirm_s=0)
+    slow_home = dataclasses.replace(home_zone(), confirm_fixes=4, confirm_s=120)
+    b = bundle(zones=[slow_home, fast])
+    lon, lat = fast.geometry.x, fast.geometry.y
+
+    def feed(f):
+        f.fix(t("20:00"), lon, lat).fix(t("20:00:05"), lon, lat)  # 2 fixes in the venue
+        for m in ("21:00", "21:01", "21:02"):  # 3 out of the district in 2 min: not enough
+            f.out(t(m))
+
+    _, _, ups = run(b, feed)
+    (enter,) = of_type(ups, "zone_enter")
+    assert enter["opened_at"] == iso("20:00") and enter["event_count"] == 2
+    assert of_type(ups, "zone_exit") == []
+    _, _, ups = run(b, lambda f: [f.out(t(m)) for m in ("21:00", "21:01", "21:02", "21:03")])
+    (a,) = of_type(ups, "zone_exit")
+    assert a["opened_at"] == iso("21:00") and a["event_count"] == 4
