@@ -125,11 +125,12 @@ def main(argv: list[str] | None = None) -> int:
         folder = args.keep or Path(tmp)
         bundle, feed = day.write(folder)
         t2 = time.perf_counter()
-        results = {"this branch": metrics.evaluate(day.subjects, run_feed(str(bundle), str(feed)))}
+        results = {"this branch": metrics.evaluate(day.subjects, run_feed(str(bundle), str(feed)),
+                                                     day.tracks)}
         t3 = time.perf_counter()
         if args.baseline_src:
             base = run_baseline(args.baseline_src, bundle, feed)
-            results = {"old rules": metrics.evaluate(day.subjects, base)} | results
+            results = {"old rules": metrics.evaluate(day.subjects, base, day.tracks)} | results
     out = {
         "params": {"persons_per_kind_and_interval": spec.persons, "hours": spec.hours,
                    "walkers": spec.walkers, "leavers_per_mode_and_interval": spec.leavers,

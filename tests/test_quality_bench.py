@@ -290,6 +290,26 @@ def test_false_alarms_delays_and_misses_on_a_hand_made_day():
                          "no_missed_exit": False, "p95_delay_at_60s_within_180s": True}
 
 
+def test_a_false_alarm_is_blamed_on_the_noise_of_the_fixes_that_raised_it():
+    from benchmarks.quality.day import Track
+
+    t = np.arange(10, dtype=np.int64) * MIN
+    labels = np.array([CLEAN, CLEAN, OUTLIER, CLEAN, CLEAN, DRIFT, DRIFT, CLEAN, CLEAN, CLEAN],
+                      dtype=np.int8)
+    z = np.zeros(10)
+    track = Track(t, t, z, z, z, z, z, np.full(10, "gnss", dtype=object), labels)
+
+    def ep(first, last):
+        return metrics.Episode("a", last * MIN, None, first * MIN, False)
+
+    assert metrics.cause(track, ep(2, 3)) == "multipath"
+    assert metrics.cause(track, ep(3, 6)) == "drift"
+    assert metrics.cause(track, ep(7, 9)) == "gaussian"
+    r = metrics.evaluate([_subject("S", "stayer", noise="mixed")],
+                         [_u("x", 1, "S", "zone_exit", "active", 4 * MIN, 6 * MIN)], {"S": track})
+    assert r["false_alarm_causes"] == {"mixed": {"drift": 1}}
+
+
 def test_percentiles_are_nearest_rank_and_the_poisson_bound_is_the_rule_of_three():
     assert metrics.percentiles([10, 20, 30, 40]) == {"p50": 20.0, "p95": 40.0, "max": 40.0}
     assert metrics.percentiles([]) == {"p50": None, "p95": None, "max": None}

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from benchmarks.quality.day import Subject
+from benchmarks.quality.day import Subject, Track
+from benchmarks.quality.noise import DRIFT, OUTLIER
 
 GOAL_FALSE_PER_10K = 1.0
 GOAL_P95_DELAY_S = 180.0
@@ -73,6 +74,16 @@ def detection(s: Subject, eps: list[Episode]) -> int | None:
     return None
 
 
+def cause(track: Track, e: Episode) -> str:
+    """What misled the engine: the noise on the fixes from opened_at to the raise."""
+    labels = set(track.label[(track.t_ms >= e.opened_at) & (track.t_ms <= e.raised_at)].tolist())
+    if DRIFT in labels:
+        return "drift"
+    if OUTLIER in labels:
+        return "multipath"
+    return "gaussian"
+
+
 def _rate(alarms: int, person_days: float) -> dict:
     return {"person_days": round(person_days, 2), "false_alarms": alarms,
             "per_10k_person_days": round(alarms / person_days * 1e4, 1) if person_days else None,
@@ -80,12 +91,15 @@ def _rate(alarms: int, person_days: float) -> dict:
             if person_days else None}
 
 
-def evaluate(subjects: list[Subject], updates: list[dict]) -> dict:
+def evaluate(subjects: list[Subject], updates: list[dict],
+             tracks: dict[str, Track] | None = None) -> dict:
+    """The figures; with the day's tracks, also what caused each false alarm."""
     eps = episodes(updates)
     zone = {pid: e for (pid, typ), e in eps.items() if typ == "zone_exit"}
 
     false: dict[str, dict[int, list]] = defaultdict(lambda: defaultdict(lambda: [0, 0.0]))
     other = Counter()
+    causes: dict[str, Counter] = defaultdict(Counter)
     exits: dict[str, dict[int, list]] = defaultdict(lambda: defaultdict(list))
     missed: dict[str, dict[int, list[str]]] = defaultdict(lambda: defaultdict(list))
     tamper = {"tamper_same_second": [0, 0], "tamper_late": [0, 0]}
@@ -98,6 +112,8 @@ def evaluate(subjects: list[Subject], updates: list[dict]) -> dict:
             cell = false[label][s.interval_s]
             cell[0] += len(mine)
             cell[1] += s.person_days
+            if tracks is not None:
+                causes[label].update(cause(tracks[s.person_id], e) for e in mine)
             for (pid, typ), e in eps.items():
                 if pid == s.person_id and typ != "zone_exit":
                     other[typ] += len(e)
@@ -137,6 +153,7 @@ def evaluate(subjects: list[Subject], updates: list[dict]) -> dict:
     p95 = percentiles(at_goal)["p95"]
     return {
         "false_alarms": kinds,
+        "false_alarm_causes": {k: dict(sorted(v.items())) for k, v in sorted(causes.items())},
         "other_alerts_on_stayers": dict(sorted(other.items())),
         "exits": {"by_mode": delays, "delay_s": all_delays, "missed": total_missed},
         "tamper": {k: {"sent": v[0], "raised": v[1]} for k, v in tamper.items()},
