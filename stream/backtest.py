@@ -340,11 +340,8 @@ def cli_backtest(argv: list[str] | None = None) -> int:
             return EXIT_BAD_INPUT
     try:
         bt = run_backtest(args.feeds, args.bundle, args.settings, args.db)
-    except BundleError as err:
+    except (BundleError, FileNotFoundError) as err:  # the file, line and field, or the path
         print(f"lookout backtest: {err}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except FileNotFoundError as err:
-        print(f"lookout backtest: bad bundle 部署包错误: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
     if args.json:
         sys.stdout.buffer.write(orjson.dumps(bt.to_dict(), option=orjson.OPT_INDENT_2) + b"\n")
