@@ -75,12 +75,12 @@ def table(results: dict[str, dict]) -> str:
     for iv in ("60s", "10s"):
         rows.append((f"delay after 200 m out, p50 / p95 / max s (fix every {iv})",
                      [_delay(results[n], iv) for n in names], "p95 ≤ 180" if iv == "60s" else ""))
-    rows.append(("tamper in the same second as a fix: raised",
-                 [_count(results[n]["tamper"]["tamper_same_second"], "raised", "sent")
-                  for n in names], "all"))
-    rows.append(("tamper 20 s late: raised",
-                 [_count(results[n]["tamper"]["tamper_late"], "raised", "sent") for n in names],
-                 "all"))
+    for role, label in (("tamper_same_second", "tamper in the same second as a fix: raised"),
+                        ("tamper_late", "tamper 20 s late: raised"),
+                        ("power_off_same_second",
+                         "power_off in the same second as a fix: 关机 raised")):
+        rows.append((label, [_count(results[n]["statuses"][role], "raised", "sent")
+                             for n in names], "all"))
     rows.append(("excursion in buffered fixes (补传数据): raised",
                  [_count(results[n]["buffered_excursion"], "raised", "sent") for n in names],
                  "all"))
@@ -104,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--buffered", type=int, default=DaySpec.buffered,
                     help="phones that upload a buffered excursion (half as many again upload "
                          "it twice)")
-    ap.add_argument("--tamper", type=int, default=DaySpec.tamper, help="per variant")
+    ap.add_argument("--tamper", type=int, default=DaySpec.tamper,
+                    help="persons per status case (tamper same second, late; power_off)")
     ap.add_argument("--seed", type=int, default=DaySpec.seed)
     ap.add_argument("--baseline-src", type=Path,
                     help="another checkout whose engine runs the same day (the old rules)")

@@ -117,6 +117,18 @@ def test_tamper_statuses_share_a_second_or_arrive_20_s_late(day):
             assert recs[i]["ts"] == recs[i - 1]["ts"] - lag
 
 
+def test_power_off_shares_a_fix_second_and_the_phone_is_silent_until_power_on(day):
+    people = _of(day, "power_off_same_second")
+    assert len(people) == TINY.tamper
+    for s in people:
+        recs = _lines_of(day, s.person_id)
+        i = next(i for i, r in enumerate(recs) if r.get("event") == "power_off")
+        assert recs[i - 1]["type"] == "fix" and recs[i - 1]["ts"] == recs[i]["ts"] == s.t_start_ms
+        assert recs[i + 1]["event"] == "power_on"
+        assert recs[i + 2]["type"] == "fix" and recs[i + 2]["ts"] == s.t_end_ms
+        assert s.t_end_ms - s.t_start_ms >= 10 * 60_000
+
+
 def test_the_feed_is_in_arrival_order_and_the_engine_accepts_every_line(day, tmp_path):
     from config.loader import load_bundle
     from stream.decode import Decoder
@@ -250,6 +262,7 @@ def test_false_alarms_delays_and_misses_on_a_hand_made_day():
         # a false alarm still active when the real exit happens: detected at the crossing
         _subject("L4", "leaver", mode="drive", t_cross_ms=10 * MIN, t200_ms=11 * MIN),
         _subject("T1", "tamper_same_second"), _subject("T2", "tamper_late"),
+        _subject("P1", "power_off_same_second"),
         _subject("B1", "buffered", t_start_ms=60 * MIN, t_end_ms=120 * MIN),
         _subject("B2", "buffered_twice", t_start_ms=60 * MIN, t_end_ms=120 * MIN),
     ]
@@ -265,6 +278,8 @@ def test_false_alarms_delays_and_misses_on_a_hand_made_day():
         _u("l3", 2, "L3", "zone_exit", "cleared", 1 * MIN, 3 * MIN, cleared=3 * MIN),
         _u("l4", 1, "L4", "zone_exit", "active", 1 * MIN, 2 * MIN),
         _u("t1", 1, "T1", "tamper", "active", 30 * MIN, 30 * MIN),
+        _u("t2", 1, "T2", "device_off", "active", 30 * MIN, 30 * MIN),  # not a tamper
+        _u("p1", 1, "P1", "device_off", "active", 30 * MIN, 30 * MIN),
         _u("b2", 1, "B2", "zone_exit", "cleared", 70 * MIN, 72 * MIN, cleared=121 * MIN,
            late=True),
         _u("b2x", 1, "B2", "zone_exit", "cleared", 70 * MIN, 72 * MIN, cleared=126 * MIN,
@@ -281,8 +296,10 @@ def test_false_alarms_delays_and_misses_on_a_hand_made_day():
     assert r["exits"]["by_mode"]["walk"]["60s"]["delay_s"] == {"p50": 0.0, "p95": 90.0,
                                                                  "max": 90.0}
     assert r["exits"]["by_mode"]["drive"]["60s"]["delay_s"]["max"] == 0.0  # L4, at the crossing
-    assert r["tamper"] == {"tamper_same_second": {"sent": 1, "raised": 1},
-                           "tamper_late": {"sent": 1, "raised": 0}}
+    assert r["statuses"] == {
+        "tamper_same_second": {"sent": 1, "raised": 1, "alert": "tamper"},
+        "tamper_late": {"sent": 1, "raised": 0, "alert": "tamper"},
+        "power_off_same_second": {"sent": 1, "raised": 1, "alert": "device_off"}}
     b = r["buffered_excursion"]
     assert (b["sent"], b["raised"], b["raised_with_late_flag"]) == (2, 1, 1)
     assert b["uploaded_twice_raised_more_than_once"] == 1

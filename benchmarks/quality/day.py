@@ -12,7 +12,9 @@ arrival order, seeded and deterministic. Roles:
   then the phone sends a fresh fix and uploads the positions it buffered (twice, for the
   second), older than that fix;
 * ``tamper_same_second`` / ``tamper_late``: a `tamper` status with the same `ts` as a fix,
-  or 20 s older than the fix that arrived before it.
+  or 20 s older than the fix that arrived before it;
+* ``power_off_same_second``: a `power_off` with the same `ts` as a fix, ten minutes off, then
+  `power_on` and fixes again.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ class DaySpec:
     leavers: int = 10  # per travel mode and fix interval
     buffered: int = 20
     buffered_twice: int = 10  # the same buffer uploaded twice
-    tamper: int = 50  # per variant (same second, late)
+    tamper: int = 50  # per status variant (tamper same second, tamper late, power_off)
     intervals_s: tuple[int, ...] = (10, 60)
     seed: int = 1
     noise: NoiseParams = field(default_factory=NoiseParams)
@@ -278,6 +280,23 @@ class _Builder:
                 self._track(s, t, np.full(t.size, x0), np.full(t.size, y0))
                 self.statuses.append((t_fix, t_fix - lag_s * 1000, s.person_id, "tamper"))
 
+    def power_off(self) -> None:
+        """A power_off in the same second as a fix, the phone off for ten minutes, then on."""
+        for i in range(self.spec.tamper):
+            x0, y0, _ = self.boundary.point_at_depth(self.rng, 500.0, 3000.0)
+            mid = int(self.rng.uniform(self.start + _HOUR, max(self.start + _HOUR,
+                                                                self.end - _HOUR)))
+            t = self._times(60, mid - _HOUR, mid + _HOUR)
+            t_fix = int(t[t.size // 2])
+            t = t[(t <= t_fix) | (t >= t_fix + 10 * _MIN)]
+            t_back = int(t[t > t_fix][0])
+            s = Subject(f"QP-S-{i:04d}", "power_off_same_second", "gaussian", 60,
+                        feed_start_ms=int(t[0]), feed_end_ms=int(t[-1]) + 1, t_start_ms=t_fix,
+                        t_end_ms=t_back)
+            self._track(s, t, np.full(t.size, x0), np.full(t.size, y0))
+            self.statuses.append((t_fix, t_fix, s.person_id, "power_off"))
+            self.statuses.append((t_back - 1, t_back - 1000, s.person_id, "power_on"))
+
     # -- the feed ------------------------------------------------------------------------------
     def lines(self) -> list[bytes]:
         rows = []  # (arrival, order, line)
@@ -327,4 +346,5 @@ def build_day(spec: DaySpec = DaySpec()) -> Day:
     b.leavers()
     b.buffered()
     b.tamper()
+    b.power_off()
     return Day(b.start, b.end, b.boundary, b.subjects, b.tracks, b.lines())

@@ -102,7 +102,8 @@ def evaluate(subjects: list[Subject], updates: list[dict],
     causes: dict[str, Counter] = defaultdict(Counter)
     exits: dict[str, dict[int, list]] = defaultdict(lambda: defaultdict(list))
     missed: dict[str, dict[int, list[str]]] = defaultdict(lambda: defaultdict(list))
-    tamper = {"tamper_same_second": [0, 0], "tamper_late": [0, 0]}
+    statuses = {"tamper_same_second": [0, 0, "tamper"], "tamper_late": [0, 0, "tamper"],
+                "power_off_same_second": [0, 0, "device_off"]}
     buffered = {"buffered": [0, 0, 0], "buffered_twice": [0, 0, 0]}  # sent, raised, raised >1
     late_flag = 0
     for s in subjects:
@@ -123,9 +124,10 @@ def evaluate(subjects: list[Subject], updates: list[dict],
                 missed[s.mode][s.interval_s].append(s.person_id)
             else:
                 exits[s.mode][s.interval_s].append(max(0, at - s.t200_ms) / 1000.0)
-        elif s.role in tamper:
-            tamper[s.role][0] += 1
-            tamper[s.role][1] += bool(eps.get((s.person_id, "tamper")))
+        elif s.role in statuses:
+            st = statuses[s.role]
+            st[0] += 1
+            st[1] += bool(eps.get((s.person_id, st[2])))
         elif s.role in buffered:
             inside = [e for e in mine if s.t_start_ms <= e.opened_at < s.t_end_ms]
             b = buffered[s.role]
@@ -156,7 +158,8 @@ def evaluate(subjects: list[Subject], updates: list[dict],
         "false_alarm_causes": {k: dict(sorted(v.items())) for k, v in sorted(causes.items())},
         "other_alerts_on_stayers": dict(sorted(other.items())),
         "exits": {"by_mode": delays, "delay_s": all_delays, "missed": total_missed},
-        "tamper": {k: {"sent": v[0], "raised": v[1]} for k, v in tamper.items()},
+        "statuses": {k: {"sent": v[0], "raised": v[1], "alert": v[2]}
+                     for k, v in statuses.items()},
         "buffered_excursion": {
             "sent": buffered["buffered"][0] + buffered["buffered_twice"][0],
             "raised": buffered["buffered"][1] + buffered["buffered_twice"][1],
