@@ -345,3 +345,19 @@ def test_a_driver_heading_8_km_out_is_detected_by_the_engine_on_this_branch(tmp_
     r = metrics.evaluate(small.subjects, run_feed(str(bundle), str(feed)))
     assert r["exits"]["missed"] == 0
     assert r["exits"]["by_mode"]["drive"]["60s"]["leavers"] == 1
+
+
+def test_another_checkout_runs_the_same_day_in_a_subprocess(tmp_path):
+    """--baseline-src: with this checkout as the "other" one, the subprocess sees exactly what
+    the in-process run sees (ids included), so a difference in the README is the rules'."""
+    from pathlib import Path
+
+    from benchmarks.quality.runner import run_feed
+    from benchmarks.quality_bench import run_baseline
+
+    spec = DaySpec(persons=0, hours=4, walkers=0, leavers=1, buffered=1, buffered_twice=0,
+                   tamper=1, intervals_s=(60,), seed=5)
+    bundle, feed = build_day(spec).write(tmp_path)
+    here = Path(__file__).resolve().parent.parent
+    inside = run_feed(str(bundle), str(feed))
+    assert inside and run_baseline(here, bundle, feed) == inside
