@@ -104,11 +104,13 @@ def _trip(ctx: Context, pid: str, anchor: Point, target: Point, t0: int, stay_s:
     return events
 
 
-def _confirming_ts(ctx: Context, p: int, z: int, events: list[dict], want: int, need: int) -> int | None:
-    """The ts of the fix that confirms the incident under SPEC §3: `need` consecutive fixes
-    related `want` (OUT for an inclusion zone, INSIDE for an exclusion zone) while the zone is
-    active and not suspended by a permit; the band between changes nothing."""
-    cl, run = ctx.cl, 0
+def _confirming_ts(ctx: Context, p: int, z: int, events: list[dict], want: int) -> int | None:
+    """The ts of the fix that confirms the incident under SPEC §3: the zone's confirm_fixes
+    consecutive fixes related `want` (OUT for an inclusion zone, INSIDE for an exclusion zone)
+    spanning its confirm_s, while the zone is active and not suspended by a permit; the band
+    between changes nothing."""
+    cl, run, first = ctx.cl, 0, 0
+    need, span = int(cl.confirm_fixes[z]), int(cl.confirm_ms[z])
     for e in events:
         if e["type"] != "fix":
             continue
@@ -119,8 +121,9 @@ def _confirming_ts(ctx: Context, p: int, z: int, events: list[dict], want: int, 
             continue
         rel = ctx.places.relate(z, e["lon"], e["lat"], e["accuracy_m"])
         if rel == want:
+            first = ts if run == 0 else first
             run += 1
-            if run >= need:
+            if run >= need and ts - first >= span:
                 return ts
         elif rel == (INSIDE if want == OUT else OUT):  # the opposite breaks the run
             run = 0
@@ -169,10 +172,8 @@ def _zone_trip(ctx: Context, spec: IncidentSpec, p, anchor: Point, arrive: int, 
     events = _trip(ctx, pid, start, target, t0, stay)
     decisive = None
     if z is not None and p is not None and problem is None:
-        s = ctx.cl.settings
-        want, need = (OUT, s.confirm_fixes) if kind == "inclusion" else \
-            (INSIDE, s.confirm_fixes_exclusion)
-        decisive = _confirming_ts(ctx, p, z, events, want, need)
+        want = OUT if kind == "inclusion" else INSIDE
+        decisive = _confirming_ts(ctx, p, z, events, want)
         if decisive is None:
             problem = "the trip never counts against the zone (inactive or on leave) / 区域未生效"
     end = events[-1]["ts"]

@@ -48,7 +48,7 @@ offset_s = 0
 person = "P1"
 kind = "leave_zone"
 offset_s = 150          # out by then: the trip sets off earlier
-duration_s = 60
+duration_s = 120        # three clearly-outside fixes over a minute confirm (SPEC §3)
 
 [[incidents]]
 person = "P2"

@@ -22,7 +22,7 @@ def real_traffic(svc) -> set[tuple]:
     t = now_ms() - 600_000
     lines = [fix(p, t + i) for i, p in enumerate(PERSONS)]
     lines += [fix("P1", t + 300_000, lon=120.04), fix("P1", t + 330_000, lon=120.04),
-              status("P3", t + 3000, "tamper")]
+              fix("P1", t + 360_000, lon=120.04), status("P3", t + 3000, "tamper")]
     assert svc.post(lines)["accepted"] == len(lines)
     # zone_exit P1, tamper P3, and signal_lost P5 (its 120 s timeout passes in real time too)
     wait_for(lambda: len(svc.runtime.store.list_alerts()) == 3)

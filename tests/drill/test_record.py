@@ -18,11 +18,11 @@ from stream.replay import replay
 
 
 def posted_feed() -> list[list[bytes]]:
-    """Five requests: P1 leaves home (zone_exit), P2 switches off, plus a drill event and a
+    """Six requests: P1 leaves home (zone_exit), P2 switches off, plus a drill event and a
     tick that a recording leaves out."""
     t = now_ms() - 900_000
     reqs = []
-    for k in range(5):
+    for k in range(6):  # three fixes out of home confirm the exit (SPEC §3)
         ts = t + k * 120_000
         lon = 120.04 if k >= 3 else 120.0 + k * 0.005
         lines = [fix("P1", ts, lon=lon), fix("P2", ts + 1), fix("P3", ts + 2)]
@@ -63,7 +63,7 @@ def test_recording_the_service_pseudonymised_replays_to_the_same_alerts(tmp_path
     assert codes == [0]
     summary = orjson.loads(capsys.readouterr().err.strip().splitlines()[-1])
     assert summary["inbox_rows_missed"] == 0, summary
-    assert (summary["recorded"], summary["ticks_left_out"], summary["drill_left_out"]) == (16, 1, 1)
+    assert (summary["recorded"], summary["ticks_left_out"], summary["drill_left_out"]) == (19, 1, 1)
 
     with gzip.open(out) as fh:
         recorded = [orjson.loads(x) for x in fh]

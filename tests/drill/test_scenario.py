@@ -98,8 +98,8 @@ def test_drill_check_prints_the_plan_or_the_error(tmp_path, bundle, capsys):
     assert main(["drill", "check", str(write(tmp_path, ALL_KINDS)), "--bundle", str(bundle)]) == 0
     out = capsys.readouterr().out
     # a trip sets off early enough to be out by its offset; the rules confirm it at the
-    # next fix there
-    assert " leave_zone P1 home -> zone_exit, due +180 s" in out
+    # third fix there, a minute after the first (confirm_fixes 3 over confirm_s 60)
+    assert " leave_zone P1 home -> zone_exit, due +210 s" in out
     assert "[4] +20 s..+260 s go_silent P5 -> signal_lost, due +140 s" in out
     assert "warning" not in out
     bad = write(tmp_path, BUNDLE_ERRORS[0][0], "bad.toml")
