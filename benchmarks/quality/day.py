@@ -155,20 +155,24 @@ class _Builder:
         """A straight line from a home inside, out across the boundary once, never back in:
         (start, unit direction, length, distance along it at the crossing and at 200 m out)."""
         b = self.boundary
+
+        def along(step: float):
+            s = np.arange(0.0, length + step, step)
+            return s, b.signed_out_m(start[0] + s * n[0], start[1] + s * n[1])
+
         for _ in range(500):
             p, n = b.edge_point(self.rng)
             d_in = float(self.rng.uniform(*inside_m))
             start, length = p - d_in * n, d_in + out_m
-            s = np.arange(0.0, length + 2.0, 2.0)
-            sd = b.signed_out_m(start[0] + s * n[0], start[1] + s * n[1])
-            out = np.flatnonzero(sd >= 0)
-            if sd[0] > -inside_m[0] or out.size == 0 or sd[-1] < 400:
+            # a coarse look rejects most candidates cheaply; the fine one gives the times
+            if not _crosses_once(along(25.0)[1], inside_m[0]):
                 continue
-            first = out[0]
-            if not (sd[first:] > 0).all() or (sd[:first] >= 0).any():
+            s, sd = along(2.0)
+            if not _crosses_once(sd, inside_m[0]):
                 continue
+            first = int(np.flatnonzero(sd >= 0)[0])
             s_cross = float(np.interp(0.0, sd[first - 1:first + 1], s[first - 1:first + 1]))
-            k = np.flatnonzero(sd >= 200.0)[0]
+            k = int(np.flatnonzero(sd >= 200.0)[0])
             s200 = float(np.interp(200.0, sd[k - 1:k + 1], s[k - 1:k + 1]))
             return start, n, length, s_cross, s200, float(sd.max())
         raise RuntimeError("no straight way out of the district found")
@@ -318,8 +322,15 @@ class _Builder:
             rows.append((arrival, order, orjson.dumps(
                 {"type": "status", "person_id": pid, "ts": ts, "event": event}) + b"\n"))
             order += 1
-        rows.sort(key=lambda r: (r[0], r[1]))
-        return [r[2] for r in rows]
+        arrival = np.array([r[0] for r in rows], dtype=np.int64)
+        order = np.array([r[1] for r in rows], dtype=np.int64)
+        return [rows[i][2] for i in np.lexsort((order, arrival)).tolist()]
+
+
+def _crosses_once(sd: np.ndarray, inside_m: float) -> bool:
+    """Signed distances along a path: starts inside_m deep, ends 400+ m out, never back in."""
+    out = np.flatnonzero(sd >= 0)
+    return bool(sd[0] <= -inside_m and out.size and sd[-1] >= 400 and (sd[out[0]:] > 0).all())
 
 
 _FIX = '{"type":"fix","person_id":"%s","ts":%d,"lat":%.7f,"lon":%.7f,"accuracy_m":%.1f,"source":"%s"}\n'
