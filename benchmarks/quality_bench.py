@@ -46,7 +46,8 @@ def _fa(r: dict, label: str) -> str:
     c = r["false_alarms"].get(label, {}).get("all")
     if not c:
         return "–"
-    return f"{c['per_10k_person_days']:g} ({c['false_alarms']} in {c['person_days']:g} d)"
+    return (f"{c['per_10k_person_days']:g} ({c['false_alarms']} in {c['person_days']:g} d, "
+            f"≤ {c['upper95_per_10k']:g})")
 
 
 def _delay(r: dict, interval: str) -> str:
@@ -61,7 +62,8 @@ def _count(part: dict, hit: str, of: str) -> str:
 
 
 def table(results: dict[str, dict]) -> str:
-    """Markdown: one column per engine measured."""
+    """Markdown: one column per engine measured. A rate reads "per 10k (alarms in person-days,
+    ≤ its 95 % upper bound)": a small run cannot tell 0 from 1 in 10,000."""
     names = list(results)
     rows: list[tuple[str, list[str], str]] = []
     for kind in (*NOISE_KINDS, "boundary_walk"):
