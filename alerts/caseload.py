@@ -80,6 +80,8 @@ class Caseload:
                           else s.confirm_s if z.kind == "inclusion" else 0.0))
             for z in bundle.zones], dtype=np.int64)
         self.clear_fixes = np.where(self.inclusion, s.clear_fixes, 1).astype(np.int64)
+        self.sharp_m = s.sharp_accuracy_m
+        self.suspect_max_ms = round(s.suspect_max_s * 1000)
         self.reopen_window_ms = round(s.reopen_window_s * 1000)
         self.low_battery = s.low_battery_pct
         self.battery_ok = s.battery_recovered_pct

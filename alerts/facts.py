@@ -36,6 +36,7 @@ class Facts:
     late_tamper: np.ndarray  # late tamper status: raises as if on time
     sig: np.ndarray  # int64 content signature of each row (type, ts aside, and content)
     jump: np.ndarray
+    leap: np.ndarray  # good fix that leaps from the last one with a much worse accuracy: suspect
     pair_ptr: np.ndarray  # CSR over rows into the pair arrays
     pair_zone: np.ndarray
     pair_rel: np.ndarray  # geofences.zones INSIDE / BAND / OUT
@@ -146,7 +147,7 @@ def compute(st: PartState, cl: Caseload, b: ev.EventBatch, force_slow: bool = Fa
     good = accepted & fix_ok
     late_fix = out_of_order & fix_ok
     late_tamper = out_of_order & (b.kind == ev.STATUS) & (b.status == ev.TAMPER)
-    jump = _jumps(st, cl, b, order, good)
+    jump, leap = _steps(st, cl, b, order, good)
     pair_row, pair_zone, pair_rel, pair_active = _relations(cl, b, np.flatnonzero(good | late_fix))
     pair_ptr = np.searchsorted(pair_row, np.arange(n + 1))
 
@@ -160,18 +161,22 @@ def compute(st: PartState, cl: Caseload, b: ev.EventBatch, force_slow: bool = Fa
     if force_slow:
         slow = np.arange(st.n_persons)
     else:
-        slow = _slow_persons(st, cl, b, F, accepted, good, jump, order, pair_row, pair_zone,
-                             pair_rel, pair_active, transitions, late_fix | late_tamper)
+        slow = _slow_persons(st, cl, b, F, accepted, good, jump | leap, order, pair_row,
+                             pair_zone, pair_rel, pair_active, transitions, late_fix | late_tamper)
     return Facts(F, accepted, duplicate, out_of_order, good, late_fix, late_tamper, sig, jump,
-                 pair_ptr, pair_zone, pair_rel, pair_active, slow, transitions, order)
+                 leap, pair_ptr, pair_zone, pair_rel, pair_active, slow, transitions, order)
 
 
-def _jumps(st, cl, b, order, good) -> np.ndarray:
-    """Suspected spoofing: consecutive good fixes farther apart than any honest trip."""
+def _steps(st, cl, b, order, good) -> tuple[np.ndarray, np.ndarray]:
+    """From each good fix's previous one: `jump`, suspected spoofing (farther apart than any
+    honest trip), and `leap`, the start of a suspect episode (docs/detection.md): the two
+    accuracy circles do not touch and the accuracy is past sharp, from a sharp one or twice
+    as bad."""
     jump = np.zeros(len(b), dtype=bool)
+    leap = np.zeros(len(b), dtype=bool)
     g = order[good[order]]
     if g.size == 0:
-        return jump
+        return jump, leap
     p = b.person[g]
     first = np.ones(g.size, dtype=bool)
     first[1:] = p[1:] != p[:-1]
@@ -182,11 +187,14 @@ def _jumps(st, cl, b, order, good) -> np.ndarray:
     acc0 = np.where(first, st.last_acc[p], b.accuracy_m[prev])
     t0 = np.where(first, st.last_fix_ts[p], b.ts[prev])
     known = t0 > NO_TIME
-    dist = _haversine_m(lon0, lat0, b.lon[g], b.lat[g]) - acc0 - b.accuracy_m[g]
+    acc = b.accuracy_m[g]
+    dist = _haversine_m(lon0, lat0, b.lon[g], b.lat[g]) - acc0 - acc
     dt_s = np.maximum(b.ts[g] - t0, 1) / 1000.0
     with np.errstate(invalid="ignore"):
         jump[g] = known & (dist > cl.jump_min_m) & (dist > cl.max_speed * dt_s)
-    return jump
+        worse = (acc0 <= cl.sharp_m) | (acc >= 2 * acc0)  # sharp no more, or twice as bad
+        leap[g] = known & (dist > 0) & (acc > cl.sharp_m) & worse
+    return jump, leap
 
 
 def _relations(cl: Caseload, b: ev.EventBatch, rows: np.ndarray):

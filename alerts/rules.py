@@ -52,7 +52,8 @@ class PartRunner:
         self._fire(self.f_end)
         for p in self.f.slow.tolist():
             pid = self.st.person_ids[p]
-            self.st.calm[p] = not (self.st.book.person_has_active(pid) or self.st.counters.get(pid))
+            self.st.calm[p] = not (self.st.book.person_has_active(pid) or self.st.counters.get(pid)
+                                   or "suspect" in self.st.extras.get(pid, ()))
         return self.out
 
     def _arm_timers(self) -> None:
@@ -176,7 +177,8 @@ class PartRunner:
             return
         rel = cl.zones.relate_one(z, float(st.last_lon[p]), float(st.last_lat[p]),
                                   float(st.last_acc[p]))
-        self._zone_fix(p, z, rel, t, seq, 0)
+        suspect = "suspect" in st.extras.get(st.person_ids[p], ())
+        self._zone_fix(p, z, rel, t, seq, 0, suspect=suspect)
 
     def _deactivate(self, p: int, z: int, t: int, seq: int) -> None:
         pid = self.st.person_ids[p]
@@ -239,6 +241,7 @@ class PartRunner:
         st.last_lon[p], st.last_lat[p], st.last_acc[p] = loc
         if f.jump[r]:
             self._qualify(p, k.LOCATION_JUMP, -1, t, t, 1, seq, 1)
+        suspect = self._suspect(p, r, t)
         lo, hi = int(f.pair_ptr[r]), int(f.pair_ptr[r + 1])
         seen_exclusion = set()
         for i in range(lo, hi):
@@ -246,7 +249,7 @@ class PartRunner:
             if not self.cl.inclusion[z]:
                 seen_exclusion.add(z)
             if f.pair_active[i] and not self.cl.suspended(p, z, t):
-                self._zone_fix(p, z, int(f.pair_rel[i]), t, seq, 1, loc)
+                self._zone_fix(p, z, int(f.pair_rel[i]), t, seq, 1, loc, suspect)
         # exclusion zones the spatial index did not return are far away: OUT
         pid = st.person_ids[p]
         pending = set(st.counters.get(pid, {}))
@@ -257,7 +260,28 @@ class PartRunner:
                 if bool(self.cl.zones.schedules[z].active_at(np.array([t]))[0]):
                     self._zone_fix(p, z, OUT, t, seq, 1, loc)
 
-    def _zone_fix(self, p, z, rel, t, seq, phase, loc=None) -> None:
+    def _suspect(self, p: int, r: int, t: int) -> bool:
+        """Whether this fix is suspect (docs/detection.md): a leap starts an episode; two sharp
+        fixes in a row, or suspect_max_s, end it."""
+        st, cl = self.st, self.cl
+        pid = st.person_ids[p]
+        if self.f.leap[r]:
+            st.extras.setdefault(pid, {})["suspect"] = [t, 0]
+            return True
+        extras = st.extras.get(pid)
+        episode = extras.get("suspect") if extras else None
+        if episode is None:
+            return False
+        if t - episode[0] <= cl.suspect_max_ms:
+            episode[1] = episode[1] + 1 if float(self.b.accuracy_m[r]) <= cl.sharp_m else 0
+            if episode[1] < 2:
+                return True
+        del extras["suspect"]
+        if not extras:
+            del st.extras[pid]
+        return False
+
+    def _zone_fix(self, p, z, rel, t, seq, phase, loc=None, suspect=False) -> None:
         """One fix (or an activation check) against one active zone: the decision table."""
         cl, st = self.cl, self.st
         if rel == BAND:
@@ -268,10 +292,14 @@ class PartRunner:
         qualifies = rel == (OUT if inclusion else INSIDE)
         active = st.book.is_active((pid, alert_type, zid))
         counts = st.counters.get(pid)
-        run = counts.get(zid) if counts else None
+        run = _padded(counts.get(zid)) if counts else None
+        if suspect and not inclusion:
+            suspect = False  # an exclusion zone (a victim's) is never kept waiting
         if not qualifies:
+            if suspect:
+                return  # a suspect inside fix neither resets a run nor clears an exit
             if active:
-                run = run or st.counters.setdefault(pid, {}).setdefault(zid, [0, t, 0])
+                run = run or st.counters.setdefault(pid, {}).setdefault(zid, _new_run(t))
                 run[RUN_CLEARING] += 1
                 if run[RUN_CLEARING] < int(cl.clear_fixes[z]):
                     return
@@ -280,12 +308,13 @@ class PartRunner:
                 self._clear(p, alert_type, z, t, seq, phase)
             return
         if run is None:
-            run = st.counters.setdefault(pid, {}).setdefault(zid, [0, t, 0])
+            run = st.counters.setdefault(pid, {}).setdefault(zid, _new_run(t))
         run[RUN_CLEARING] = 0
         if active:
             self._qualify(p, alert_type, z, run[RUN_FIRST], t, 1, seq, phase, loc)
             return
         run[RUN_COUNT] += 1
+        run[RUN_TRUSTED] += 0 if suspect else 1
         if confirmed(cl, z, run, t):
             self._qualify(p, alert_type, z, run[RUN_FIRST], t, run[RUN_COUNT], seq, phase, loc)
 
@@ -344,11 +373,12 @@ class PartRunner:
             runs.pop(zid, None)
             return
         if run is None:
-            run = runs[zid] = [0, t, 0, 0]
+            run = runs[zid] = _new_run(t)
         run[RUN_CLEARING] = 0
         if run[RUN_RAISED]:
             return
         run[RUN_COUNT] += 1
+        run[RUN_TRUSTED] += 1
         if confirmed(cl, z, run, t):
             run[RUN_RAISED] = 1
             alert_type = k.ZONE_EXIT if inclusion else k.ZONE_ENTER
@@ -380,13 +410,28 @@ class PartRunner:
             self._clear(p, alert_type, z, max(t, int(st.latest_ts[p])), seq, 1)
 
 
-# a zone run: [qualifying fixes, ts of the first, clearing fixes in a row, raised (late tracks)]
-RUN_COUNT, RUN_FIRST, RUN_CLEARING, RUN_RAISED = range(4)
+# a zone run: [qualifying fixes, ts of the first, clearing fixes in a row, raised (late tracks),
+# qualifying fixes that were not suspect]
+RUN_COUNT, RUN_FIRST, RUN_CLEARING, RUN_RAISED, RUN_TRUSTED = range(5)
+
+
+def _new_run(t: int) -> list:
+    return [0, t, 0, 0, 0]
+
+
+def _padded(run: list | None) -> list | None:
+    """A run saved before it had all its fields (older snapshots): what it had counted stands."""
+    if run is not None and len(run) < 5:
+        run.extend([0, 0, 0, run[RUN_COUNT]][len(run) - 1:])
+    return run
 
 
 def confirmed(cl: Caseload, z: int, run: list, t: int) -> bool:
-    """Enough qualifying fixes, spanning enough time from the first to this one (SPEC §3)."""
-    return run[RUN_COUNT] >= int(cl.confirm_fixes[z]) and t - run[RUN_FIRST] >= int(cl.confirm_ms[z])
+    """Enough qualifying fixes, spanning enough time from the first to this one (SPEC §3), at
+    least two of them (or all, for a zone that confirms on fewer) not suspect."""
+    need = int(cl.confirm_fixes[z])
+    return (run[RUN_COUNT] >= need and t - run[RUN_FIRST] >= int(cl.confirm_ms[z])
+            and run[RUN_TRUSTED] >= min(2, need))
 
 
 def id_of(cl: Caseload, p: int, pm) -> int:

@@ -211,3 +211,85 @@ def test_a_zone_may_confirm_faster_than_the_settings():
     _, _, ups = run(b, lambda f: [f.out(t(m)) for m in ("21:00", "21:01", "21:02", "21:03")])
     (a,) = of_type(ups, "zone_exit")
     assert a["opened_at"] == iso("21:00") and a["event_count"] == 4
+
+
+# -- suspect fixes: indoor drift and spikes (docs/detection.md) -------------------------------
+
+
+def drift_episode(f, start="10:00", minutes=20, metres=500.0, acc=40.0):
+    """Sharp GNSS fixes at home, then Wi-Fi fixes `metres` outside the district every minute,
+    claiming `acc`, then GNSS at home again."""
+    h, m = map(int, start.split(":"))
+    for i in range(-3, minutes + 3):
+        at = ms(D + f"{h + (m + i) // 60:02d}:{(m + i) % 60:02d}")
+        if 0 <= i < minutes:
+            f.out(at, metres, acc=acc)
+        else:
+            f.inside(at, acc=8.0)
+
+
+def test_drift_that_looks_like_an_exit_raises_nothing():
+    _, _, ups = run(bundle(), drift_episode)
+    assert of_type(ups, "zone_exit") == []
+    # the same fixes under the SPEC's rules alone (no fix is ever suspect) raise a false 越界
+    _, _, ups = run(bundle(sharp_accuracy_m=1e9), drift_episode)
+    assert len(of_type(ups, "zone_exit")) == 1
+
+
+def test_a_suspect_episode_ends_after_suspect_max_s():
+    # 50 minutes on Wi-Fi outside: after 40 the fixes are taken at face value
+    _, _, ups = run(bundle(), lambda f: drift_episode(f, minutes=50))
+    (a,) = of_type(ups, "zone_exit")
+    assert a["opened_at"] == iso("10:00")
+    assert a["last_event_at"] == iso("10:49")
+    opened = next(u for u in ups if u["type"] == "zone_exit")
+    assert opened["last_event_at"] == iso("10:42")  # 40 min, then two trusted fixes
+
+
+def drive_out(f, acc_at=None):
+    """Driving east out of the district at 12.5 m/s, a fix a minute, sharp GNSS; at the fix
+    `acc_at` the accuracy doubles past sharp (a leap: it starts a suspect episode)."""
+    for i in range(8):
+        metres = -1500 + 750 * i
+        acc = 25.0 if i == acc_at else 8.0
+        f.out(ms(D + f"10:{i:02d}"), metres, acc=acc)
+
+
+def test_a_true_exit_is_not_delayed_by_one_suspect_fix():
+    _, _, plain = run(bundle(), drive_out)
+    (reference,) = of_type(plain, "zone_exit")
+    assert reference["opened_at"] == iso("10:03")  # 750 m out; 1500 m, 2250 m confirm at 10:05
+    for i in (3, 4, 5):
+        _, _, ups = run(bundle(), lambda f, i=i: drive_out(f, acc_at=i))
+        (a,) = of_type(ups, "zone_exit")
+        first = next(u for u in ups if u["type"] == "zone_exit")
+        assert a["opened_at"] == reference["opened_at"], i
+        # confirmed at the same fix, or one later when the suspect fix is the third
+        assert first["last_event_at"] in (iso("10:05"), iso("10:06")), i
+
+
+def test_a_spike_inward_during_an_excursion():
+    def confirmed_then(f, spike_acc):
+        for m in range(4):
+            f.out(ms(D + f"10:{m:02d}"))
+        f.inside(ms(D + "10:04"), acc=spike_acc)  # one fix at home
+        f.out(ms(D + "10:05")).out(ms(D + "10:06"))
+
+    for acc in (8.0, 60.0):  # sharp: one of the two inside fixes; suspect: nothing at all
+        _, _, ups = run(bundle(), lambda f, acc=acc: confirmed_then(f, acc))
+        (a,) = of_type(ups, "zone_exit")
+        assert a["condition"] == "active" and a["opened_at"] == iso("10:00")
+        assert [u["condition"] for u in ups if u["type"] == "zone_exit"].count("cleared") == 0
+
+    def pending_then(f, spike_acc):
+        f.out(ms(D + "10:00")).out(ms(D + "10:01"))
+        f.inside(ms(D + "10:01:30"), acc=spike_acc)  # a spike home before the exit confirms
+        f.out(ms(D + "10:02"))
+
+    # a sharp inside fix resets the run, as SPEC §3 says; a suspect one (it leaps from the
+    # last fix with its accuracy 60 m) does not, and the exit confirms on time
+    _, _, ups = run(bundle(), lambda f: pending_then(f, 8.0))
+    assert of_type(ups, "zone_exit") == []
+    _, _, ups = run(bundle(), lambda f: pending_then(f, 60.0))
+    (a,) = of_type(ups, "zone_exit")
+    assert a["opened_at"] == iso("10:00") and a["last_event_at"] == iso("10:02")

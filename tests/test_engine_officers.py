@@ -88,7 +88,8 @@ def test_a_tamper_cannot_be_resolved_without_a_note_and_resolving_it_ends_it():
 def test_resolving_a_zone_alert_does_not_change_its_condition():
     engine = Engine(staffed())
     state = engine.new_state()
-    ups = engine.process(state, Feed(engine).out(D + "10:00").out(D + "10:01").batch(), 0)
+    ups = engine.process(state, Feed(engine).out(D + "10:00").out(D + "10:00:30")
+                         .out(D + "10:01").batch(), 0)
     resolve = {"type": "action", "alert_id": ups[0]["alert_id"], "ts": "2026-11-27T10:02:00+08:00",
                "action": "resolve", "by": "officer-1", "disposition": "authorized"}
     (up,) = engine.act(state, resolve, 0)

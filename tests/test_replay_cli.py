@@ -35,7 +35,8 @@ def write_bundle(tmp: Path) -> Path:
 
 def events() -> list[bytes]:
     rows = [
-        {"type": "fix", "person_id": "P1", "ts": "2026-11-27T10:00:00+08:00", "lat": 30.0, "lon": 120.095},
+        # three clearly-outside fixes over two minutes: a zone_exit (SPEC §3)
+        {"type": "fix", "person_id": "P1", "ts": "2026-11-27T10:00:00+08:00", "lat": 30.0, "lon": 120.102},
         {"type": "fix", "person_id": "P1", "ts": "2026-11-27T10:01:00+08:00", "lat": 30.0, "lon": 120.102},
         {"type": "fix", "person_id": "P1", "ts": "2026-11-27T10:02:00+08:00", "lat": 30.0, "lon": 120.102},
         {"type": "fix", "person_id": "P9", "ts": "2026-11-27T10:03:00+08:00", "lat": 30.0, "lon": 120.0},
@@ -63,7 +64,7 @@ def test_replay_writes_alerts_dead_letters_and_a_summary(tmp_path, capsys):
         ("signal_lost", 1, False),
         ("signal_lost", 2, True),
     ]
-    assert updates[0]["opened_at"] == "2026-11-27T10:01:00.000+08:00"
+    assert updates[0]["opened_at"] == "2026-11-27T10:00:00.000+08:00"
     assert updates[0]["message"] == {"zh": "张三：越界（离开活动区域）（家），未解除",
                                      "en": "张三: left permitted area (家), active"}
     # --until moved the clock: silence fired 30 min after the last fix

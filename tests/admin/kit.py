@@ -80,6 +80,11 @@ def outside(pid: str, ts: int) -> bytes:
     return fix(pid, ts, lon=120.102)  # ~200 m east of the square: clearly outside
 
 
+def leaving(pid: str, t: int) -> list[bytes]:
+    """Three clearly-outside fixes over a minute: what confirms a 越界 (SPEC §3)."""
+    return [outside(pid, t), outside(pid, t + 30_000), outside(pid, t + 60_000)]
+
+
 def settled(rt) -> None:
     """Every inbox row applied."""
     wait_for(lambda: rt.stats()["applied_seq"] == rt.store.last_seq)

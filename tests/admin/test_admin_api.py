@@ -7,7 +7,7 @@ import json
 
 from alerts.timefmt import rfc3339
 
-from .kit import fix, now_ms, outside, settled, wait_for
+from .kit import fix, leaving, now_ms, outside, settled, wait_for
 
 
 def zone_exits(rt, pid):
@@ -28,8 +28,8 @@ def test_a_permit_added_through_the_api_suppresses_the_next_boundary_alert(
     # no restart: the running engine has it
     assert any(p.permit_id == permit_id for p in runtime.bundle.permits)
 
-    runtime.submit_events([outside("P1", t), outside("P1", t + 1),  # on leave: nothing
-                           outside("P2", t), outside("P2", t + 1)])  # the control: 越界
+    runtime.submit_events([*leaving("P1", t),  # on leave: nothing
+                           *leaving("P2", t)])  # the control: 越界
     wait_for(lambda: zone_exits(runtime, "P2"))
     settled(runtime)
     assert zone_exits(runtime, "P1") == []
@@ -39,14 +39,14 @@ def test_a_permit_added_through_the_api_suppresses_the_next_boundary_alert(
     assert r.status_code == 200, r.text
     assert r.json()["after"]["revoked_at"]
     later = now_ms()
-    runtime.submit_events([outside("P1", later), outside("P1", later + 1)])
+    runtime.submit_events([*leaving("P1", later)])
     wait_for(lambda: zone_exits(runtime, "P1"))
 
 
 def test_a_released_person_stops_raising_alerts_and_their_open_alert_stays(
         client, login, runtime, bundle_dir):
     t = now_ms() - 60_000
-    runtime.submit_events([outside("P3", t), outside("P3", t + 1)])
+    runtime.submit_events([*leaving("P3", t)])
     [alert] = wait_for(lambda: zone_exits(runtime, "P3"))
 
     r = client.post("/v1/admin/persons/P3/release", headers=login("adm"),

@@ -16,7 +16,7 @@ import sqlite3
 from alerts.admin import bundle_files, edits
 from stream.live import LiveRuntime, wall_ms
 
-from .kit import fix, now_ms, outside
+from .kit import fix, leaving, now_ms, outside
 
 
 def take_release(rt: LiveRuntime, pid: str) -> edits.Edit:
@@ -42,7 +42,7 @@ def dead(db):
 def test_a_change_taken_but_never_applied_re_runs_in_order(bundle_dir, db):
     rt = LiveRuntime(bundle_dir, db, purge_every_s=None)  # never started: dies before applying
     t = now_ms() - 60_000
-    rt.submit_events([outside("P3", t), outside("P3", t + 1)])  # still supervised here
+    rt.submit_events([*leaving("P3", t)])  # still supervised here
     edit = take_release(rt, "P3")
     # and the files were half written when it died: persons.jsonl new, permits.jsonl old
     # (its permit names P3, so this folder alone would not even load)
@@ -105,11 +105,11 @@ def test_an_applied_change_is_not_re_run_after_a_kill(bundle_dir, db):
     rt = LiveRuntime(bundle_dir, db, batch_ms=1, tick_ms=20, snapshot_every_s=3600,
                      purge_every_s=None).start()
     t = now_ms() - 60_000
-    rt.submit_events([outside("P1", t)])
+    rt.submit_events([outside("P1", t), outside("P1", t + 30_000)])
     texts = bundle_files.read_texts(bundle_dir)
     rel = edits.release_person(texts, "P3")
     rt.change_bundle(rel.files, audit=("adm", rel.what, rel.target, rel.before, rel.after))
-    rt.submit_events([outside("P1", t + 1), fix("P3", t + 2)])  # after: P3 refused
+    rt.submit_events([outside("P1", t + 60_000), fix("P3", t + 60_001)])  # after: P3 refused
     # killed: no final snapshot; the rows after the change re-run on restart
     rt._drain_and_snapshot = rt._run_pending
     rt.stop()

@@ -203,7 +203,8 @@ def test_a_checkpoint_writes_the_changed_buckets_and_restores_without_released_p
     _, engine, decoder = engine_and_decoder(b)
     run = PartitionRunner(engine, decoder, 0, 1)
     t0 = int(time.time() * 1000) - 3_600_000
-    lines = [outside_fix("P1", t0), outside_fix("P1", t0 + 60_000),
+    lines = [outside_fix("P1", t0), outside_fix("P1", t0 + 30_000),
+             outside_fix("P1", t0 + 60_000),
              orjson.dumps({"type": "fix", "person_id": "P2", "ts": t0, "lat": 30.0, "lon": 120.0})]
     ups, _ = run.run([Message(EVENT, "events", i, v) for i, v in enumerate(lines)], t0)
     assert [u["type"] for u in ups] == ["zone_exit"]
@@ -223,7 +224,7 @@ def test_a_checkpoint_writes_the_changed_buckets_and_restores_without_released_p
     i = back.state.real.index_of("P1")
     assert back.state.real.latest_ts[i] == t0 + 60_000
     assert list(back.state.real.book.keys_by_person) == ["P1"]
-    assert back.next_offset == {"events": 3}
+    assert back.next_offset == {"events": 4}
 
 
 def test_feed_plan_routes_keys_and_sends_ticks_everywhere():

@@ -47,7 +47,8 @@ def test_an_event_in_gives_the_alert_out(bootstrap, prefix, workers, tmp_path):
     w = workers.start(b, prefix)
     now = int(time.time() * 1000)
     produce(bootstrap, Topics(prefix).events,
-            [(b"P1", outside_fix("P1", now - 60_000)), (b"P1", outside_fix("P1", now - 30_000))])
+            [(b"P1", outside_fix("P1", now - 90_000)), (b"P1", outside_fix("P1", now - 60_000)),
+             (b"P1", outside_fix("P1", now - 30_000))])
     alerts = wait_for(bootstrap, Topics(prefix).alerts, lambda got: got, timeout=60)
     (alert,) = alerts
     assert (alert["person_id"], alert["type"], alert["zone_id"], alert["version"]) == (
@@ -63,13 +64,14 @@ def test_a_worker_that_has_read_its_backlog_saves_its_state_without_waiting_for_
     create_topics(bootstrap, topics, 2)
     now = int(time.time() * 1000)
     produce(bootstrap, topics.events,
-            [(b"P1", outside_fix("P1", now - 60_000)), (b"P1", outside_fix("P1", now - 30_000))])
+            [(b"P1", outside_fix("P1", now - 90_000)), (b"P1", outside_fix("P1", now - 60_000)),
+             (b"P1", outside_fix("P1", now - 30_000))])
     # an empty poll would take 8 s and a periodic checkpoint 120 s: only having read the
     # backlog to the end of every partition can save the state sooner
     workers.start(b, prefix, 2, "--within", "8", "--checkpoint", "120").wait_assigned()
     wait_for(bootstrap, topics.alerts, lambda got: got, timeout=60)
     clocks = wait_for(bootstrap, topics.changelog("clocks"),
-                      lambda got: any(c["offsets"].get(topics.events) == 2 for c in got),
+                      lambda got: any(c["offsets"].get(topics.events) == 3 for c in got),
                       timeout=5)
     assert {c["p"] for c in clocks} == {home_partition("P1", 2)}
 
@@ -87,7 +89,8 @@ def test_the_worker_serves_metrics_that_count_what_it_did(bootstrap, prefix, wor
     workers.start(b, prefix, 2, "--metrics-port", str(port))
     now = int(time.time() * 1000)
     produce(bootstrap, Topics(prefix).events,
-            [(b"P1", outside_fix("P1", now - 60_000)), (b"P1", outside_fix("P1", now - 30_000)),
+            [(b"P1", outside_fix("P1", now - 90_000)), (b"P1", outside_fix("P1", now - 60_000)),
+             (b"P1", outside_fix("P1", now - 30_000)),
              (b"P1", b"{not json")])
     wait_for(bootstrap, Topics(prefix).alerts, lambda got: got, timeout=60)
 
@@ -206,6 +209,7 @@ def test_poison_goes_to_the_dead_letter_topic_and_the_worker_goes_on(
         (b"P1", b"{not json"),
         (b"P9", outside_fix("P9", now - 50_000)),
         (b"P1", None),
+        (b"P1", outside_fix("P1", now - 100_000)),
         (b"P1", outside_fix("P1", now - 40_000)),
         (b"P1", outside_fix("P1", now - 30_000)),
     ])

@@ -44,11 +44,11 @@ def test_a_small_feed_through_decoder_and_engine():
     state = engine.new_state()
     m = LookoutMetrics()
     lines = [
-        fix("P1", "10:00"),
+        fix("P1", "10:00", 1000),
         fix("P1", "10:01", 1000),
         fix("P1", "10:01", 1000),  # duplicate
         fix("P1", "10:00:30", 1000),  # out of order
-        fix("P1", "10:02", 1000),  # second clearly-outside fix: zone_exit opens
+        fix("P1", "10:02", 1000),  # third clearly-outside fix over a minute: zone_exit opens
         fix("P2", "10:02", drill=True),
         fix("P2", "10:03", 1000, drill=True),
         b'{"type": "fix", "person_id": "P1", "ts": ',  # malformed_json

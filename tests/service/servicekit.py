@@ -52,6 +52,11 @@ def outside(pid: str, ts: int) -> bytes:
     return fix(pid, ts, lon=120.102)  # ~200 m east of the square: clearly outside
 
 
+def leaving(pid: str, t: int) -> list[bytes]:
+    """Three clearly-outside fixes over a minute: what confirms a 越界 (SPEC §3)."""
+    return [outside(pid, t), outside(pid, t + 30_000), outside(pid, t + 60_000)]
+
+
 def status(pid: str, ts: int, event: str) -> bytes:
     return orjson.dumps({"type": "status", "person_id": pid, "ts": ts, "event": event})
 

@@ -8,7 +8,7 @@ import warnings
 import orjson
 import pytest
 from polling import wait_for
-from servicekit import fix, incident_feed, now_ms, outside, write_bundle
+from servicekit import fix, incident_feed, leaving, now_ms, write_bundle
 
 from alerts.actions import ActionError
 from stream.ingest import MAX_BODY
@@ -30,13 +30,13 @@ def client(runtime):
 
 
 def test_202_with_counts_and_the_alert_reaches_the_store(client, runtime):
-    t = now_ms() - 10_000
-    body = b"\n".join([fix("P1", t), outside("P1", t + 1), outside("P1", t + 2), b"",
+    t = now_ms() - 100_000
+    body = b"\n".join([fix("P1", t), *leaving("P1", t + 1), b"",
                        b"{not json", fix("NOBODY", t), fix("P1", t, lat=95.0),
                        fix("P1", now_ms() + 3_600_000)])
     r = client.post("/v1/events", content=body, headers=JSONL)
     assert r.status_code == 202
-    assert r.json() == {"accepted": 3, "rejected": 4, "rejected_by_reason": {
+    assert r.json() == {"accepted": 4, "rejected": 4, "rejected_by_reason": {
         "malformed_json": 1, "unknown_person": 1, "invalid_field": 1, "future_ts": 1}}
     alerts = wait_for(lambda: runtime.store.list_alerts())
     assert [(a["person_id"], a["type"], a["condition"]) for a in alerts] == [
@@ -46,17 +46,19 @@ def test_202_with_counts_and_the_alert_reaches_the_store(client, runtime):
     assert dead["malformed_json"]["raw"] == "{not json"
     assert "lat" in dead["invalid_field"]["detail"]
     track = wait_for(lambda: runtime.store.track("P1", 0, now_ms()))  # written within ~1 s
-    assert [p["ts"] for p in track] == [t, t + 1, t + 2]
+    assert [p["ts"] for p in track] == [t, t + 1, t + 30_001, t + 60_001]
     assert client.get("/healthz").json()["status"] == "ok"
 
 
 def test_json_array_body_one_record_per_element(client, runtime):
-    t = now_ms() - 10_000
+    t = now_ms() - 100_000
     body = b'[{"type": "fix", "person_id": "P2", "ts": %d,\n "lat": 30.0, "lon": 120.12}, 7, ' \
-           b'"x", {"type": "fix", "person_id": "P2", "ts": %d, "lat": 30.0, "lon": 120.12}]' % (t, t + 1)
+           b'"x", {"type": "fix", "person_id": "P2", "ts": %d, "lat": 30.0, "lon": 120.12},' \
+           b'{"type": "fix", "person_id": "P2", "ts": %d, "lat": 30.0, "lon": 120.12}]' % (
+               t, t + 30_000, t + 60_000)
     r = client.post("/v1/events", content=body, headers={**AUTH, "Content-Type": "application/json"})
     assert r.status_code == 202, r.text
-    assert r.json()["accepted"] == 2 and r.json()["rejected"] == 2
+    assert r.json()["accepted"] == 3 and r.json()["rejected"] == 2
     wait_for(lambda: runtime.store.list_alerts(types={"zone_exit"}))
     # no Content-Type at all: an array is recognised by its first character
     r = client.post("/v1/events", content=b"[%s]" % fix("P3", t), headers=AUTH)
@@ -86,7 +88,7 @@ def test_no_token_configured_means_ingest_is_closed(tmp_path, bundle_dir):
 def test_actions_go_through_the_engine(runtime):
     t = now_ms() - 10_000
     sub = runtime.subscribe()
-    runtime.submit_events([fix("P1", t), outside("P1", t + 1), outside("P1", t + 2)])
+    runtime.submit_events([fix("P1", t), *leaving("P1", t + 1)])
     first = sub.get(timeout=5)
     assert first["type"] == "zone_exit" and first["version"] == 1
     ups = runtime.submit_action({"alert_id": first["alert_id"], "action": "acknowledge",
@@ -142,7 +144,7 @@ def test_events_accepted_but_never_applied_are_applied_after_a_restart(tmp_path,
     db = tmp_path / "n.db"
     rt = LiveRuntime(bundle_dir, db)  # never started: a crash right after the 202
     t = now_ms() - 5_000
-    assert rt.submit_events([outside("P4", t), outside("P4", t + 1)])[0] == 2
+    assert rt.submit_events([*leaving("P4", t)])[0] == 3
     rt.store.close()
     again = LiveRuntime(bundle_dir, db)
     assert [a["type"] for a in again.store.list_alerts()] == ["zone_exit"]
@@ -151,14 +153,14 @@ def test_events_accepted_but_never_applied_are_applied_after_a_restart(tmp_path,
 
 def test_reload_keeps_state_and_follows_the_new_person_table(tmp_path, runtime, bundle_dir):
     t = now_ms() - 5_000
-    runtime.submit_events([outside("P1", t), outside("P1", t + 1)])
+    runtime.submit_events([*leaving("P1", t)])
     wait_for(lambda: runtime.store.list_alerts())
     persons = bundle_dir / "persons.jsonl"
     persons.write_text(persons.read_text() + orjson.dumps({
         "person_id": "P9", "name": "新人", "office_id": "office-3", "officer_id": "w3",
         "zones": ["home"]}).decode() + "\n")
     runtime.reload()
-    assert runtime.submit_events([outside("P9", t), outside("P9", t + 1)])[0] == 2
+    assert runtime.submit_events([*leaving("P9", t)])[0] == 3
     got = wait_for(lambda: runtime.store.list_alerts(office_ids={"office-3"}))
     assert got[0]["person_id"] == "P9"
     assert len(runtime.store.list_alerts()) == 2
