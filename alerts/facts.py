@@ -36,7 +36,8 @@ class Facts:
     late_tamper: np.ndarray  # late tamper status: raises as if on time
     sig: np.ndarray  # int64 content signature of each row (type, ts aside, and content)
     jump: np.ndarray
-    leap: np.ndarray  # good fix that leaps from the last one with a much worse accuracy: suspect
+    apart: np.ndarray  # good fix whose accuracy circle and the last fix's do not touch
+    leap: np.ndarray  # apart, with an accuracy worse than the last one's and past sharp: suspect
     pair_ptr: np.ndarray  # CSR over rows into the pair arrays
     pair_zone: np.ndarray
     pair_rel: np.ndarray  # geofences.zones INSIDE / BAND / OUT
@@ -147,7 +148,7 @@ def compute(st: PartState, cl: Caseload, b: ev.EventBatch, force_slow: bool = Fa
     good = accepted & fix_ok
     late_fix = out_of_order & fix_ok
     late_tamper = out_of_order & (b.kind == ev.STATUS) & (b.status == ev.TAMPER)
-    jump, leap = _steps(st, cl, b, order, good)
+    jump, apart, leap = _steps(st, cl, b, order, good)
     pair_row, pair_zone, pair_rel, pair_active = _relations(cl, b, np.flatnonzero(good | late_fix))
     pair_ptr = np.searchsorted(pair_row, np.arange(n + 1))
 
@@ -164,19 +165,17 @@ def compute(st: PartState, cl: Caseload, b: ev.EventBatch, force_slow: bool = Fa
         slow = _slow_persons(st, cl, b, F, accepted, good, jump | leap, order, pair_row,
                              pair_zone, pair_rel, pair_active, transitions, late_fix | late_tamper)
     return Facts(F, accepted, duplicate, out_of_order, good, late_fix, late_tamper, sig, jump,
-                 leap, pair_ptr, pair_zone, pair_rel, pair_active, slow, transitions, order)
+                 apart, leap, pair_ptr, pair_zone, pair_rel, pair_active, slow, transitions, order)
 
 
-def _steps(st, cl, b, order, good) -> tuple[np.ndarray, np.ndarray]:
+def _steps(st, cl, b, order, good) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """From each good fix's previous one: `jump`, suspected spoofing (farther apart than any
     honest trip), and `leap`, the start of a suspect episode (docs/detection.md): the two
-    accuracy circles do not touch and the accuracy is past sharp, from a sharp one or twice
-    as bad."""
-    jump = np.zeros(len(b), dtype=bool)
-    leap = np.zeros(len(b), dtype=bool)
+    accuracy circles do not touch and the accuracy got worse, past sharp."""
+    jump, apart, leap = (np.zeros(len(b), dtype=bool) for _ in range(3))
     g = order[good[order]]
     if g.size == 0:
-        return jump, leap
+        return jump, apart, leap
     p = b.person[g]
     first = np.ones(g.size, dtype=bool)
     first[1:] = p[1:] != p[:-1]
@@ -192,9 +191,9 @@ def _steps(st, cl, b, order, good) -> tuple[np.ndarray, np.ndarray]:
     dt_s = np.maximum(b.ts[g] - t0, 1) / 1000.0
     with np.errstate(invalid="ignore"):
         jump[g] = known & (dist > cl.jump_min_m) & (dist > cl.max_speed * dt_s)
-        worse = (acc0 <= cl.sharp_m) | (acc >= 2 * acc0)  # sharp no more, or twice as bad
-        leap[g] = known & (dist > 0) & (acc > cl.sharp_m) & worse
-    return jump, leap
+        apart[g] = known & (dist > 0)
+    leap[g] = apart[g] & (acc > cl.sharp_m) & (acc > acc0)
+    return jump, apart, leap
 
 
 def _relations(cl: Caseload, b: ev.EventBatch, rows: np.ndarray):

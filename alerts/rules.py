@@ -261,8 +261,8 @@ class PartRunner:
                     self._zone_fix(p, z, OUT, t, seq, 1, loc)
 
     def _suspect(self, p: int, r: int, t: int) -> bool:
-        """Whether this fix is suspect (docs/detection.md): a leap starts an episode; two sharp
-        fixes in a row, or suspect_max_s, end it."""
+        """Whether this fix is suspect (docs/detection.md): a leap starts an episode; a sharp
+        fix that leaps back, two sharp fixes in a row, or suspect_max_s end it."""
         st, cl = self.st, self.cl
         pid = st.person_ids[p]
         if self.f.leap[r]:
@@ -272,8 +272,9 @@ class PartRunner:
         episode = extras.get("suspect") if extras else None
         if episode is None:
             return False
-        if t - episode[0] <= cl.suspect_max_ms:
-            episode[1] = episode[1] + 1 if float(self.b.accuracy_m[r]) <= cl.sharp_m else 0
+        sharp = float(self.b.accuracy_m[r]) <= cl.sharp_m
+        if t - episode[0] <= cl.suspect_max_ms and not (sharp and self.f.apart[r]):
+            episode[1] = episode[1] + 1 if sharp else 0
             if episode[1] < 2:
                 return True
         del extras["suspect"]

@@ -33,9 +33,9 @@ class Settings(BaseSettings):
     # clearly outside = beyond max(buffer_m, accuracy_sigmas × accuracy_m): phones report a
     # 68 % radius and often understate it
     accuracy_sigmas: float = Field(2.0, ge=0)
-    # docs/detection.md "suspect fixes": a fix that leaps from the last one with an accuracy at
-    # least twice as bad and worse than this is suspect until two fixes in a row are this sharp
-    # again, or for suspect_max_s at most
+    # docs/detection.md "suspect fixes": a fix that leaps from the last one with an accuracy
+    # worse than the last one's and than this is suspect until two fixes in a row are this
+    # sharp again, or for suspect_max_s at most
     sharp_accuracy_m: float = Field(20.0, ge=0)
     suspect_max_s: float = Field(2400.0, ge=0)
     confirm_fixes_exclusion: int = Field(1, ge=1)

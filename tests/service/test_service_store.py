@@ -142,3 +142,14 @@ def test_reads_from_other_threads_while_writing(store):
     for t in threads:
         t.join()
     assert errors == [] and store.latest("al-1")["version"] == 50
+
+
+def test_late_comes_back_from_the_store_and_the_api_model_defaults_it_for_older_records(store):
+    from alerts.feed.models import Alert
+
+    late = {**record(route=()), "late": True}
+    older = record(alert_id="al-2", route=())  # written before records carried `late`
+    store.append_updates([late, older], OFFICE, seq=1)
+    got = {a["alert_id"]: a for a in store.list_alerts()}
+    assert got["al-1"]["late"] is True and "late" not in got["al-2"]
+    assert Alert(**got["al-1"]).late is True and Alert(**got["al-2"]).late is False
