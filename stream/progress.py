@@ -7,14 +7,14 @@ from contextlib import contextmanager
 
 
 @contextmanager
-def progress_reporter(paths: list[str]):
+def progress_reporter(paths: list[str], label: str = "replay 回放"):
     if not sys.stderr.isatty():
         yield None
         return
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     with Progress(
-        TextColumn("replay 回放"),
+        TextColumn(label),
         BarColumn(),
         TextColumn("{task.completed:,} events"),
         TimeElapsedColumn(),
