@@ -107,9 +107,10 @@ class Day:
         """A bundle derived from the demo (same zones, these persons) and the feed file."""
         bundle = folder / "bundle"
         bundle.mkdir(parents=True, exist_ok=True)
-        for name in ("zones.geojson", "officers.json", "settings.toml"):
+        for name in ("zones.geojson", "settings.toml"):
             if (DEMO / name).exists():
                 shutil.copy(DEMO / name, bundle / name)
+        (bundle / "officers.json").write_bytes(orjson.dumps(_portable_officers()))
         staff = [orjson.loads(ln) for ln in (DEMO / "persons.jsonl").read_bytes().splitlines()
                  if ln.strip()]
         with open(bundle / "persons.jsonl", "wb") as fh:
@@ -359,3 +360,15 @@ def build_day(spec: DaySpec = DaySpec()) -> Day:
     b.tamper()
     b.power_off()
     return Day(b.start, b.end, b.boundary, b.subjects, b.tracks, b.lines())
+
+
+def _portable_officers() -> dict:
+    """The demo's officers and shifts in the fields every engine version reads, so that
+    `--baseline-src` can run an older engine on the same day: alert quality does not depend on
+    office names or phones, which older loaders refuse as unknown fields."""
+    demo = orjson.loads((DEMO / "officers.json").read_bytes())
+    keep = ("officer_id", "name", "office_id", "role", "supervisor_id")
+    return {"officers": [{k: o[k] for k in keep if k in o} for o in demo["officers"]],
+            "shifts": demo.get("shifts", []),
+            **({"escalate_after_s": demo["escalate_after_s"]} if "escalate_after_s" in demo else {})}
+

@@ -379,8 +379,8 @@ window.Lookout.list = (function () {
   function renderFilters() {
     const office = $("filter-office"), type = $("filter-type"), sev = $("filter-severity");
     office.replaceChildren(new Option(I.t("all_offices"), ""));
-    const names = (S.me && S.me.office_names) || {};
-    for (const id of (S.me ? S.me.offices : [])) office.add(new Option(names[id] || id, id));
+    const names = new Map(((S.me && S.me.office_list) || []).map((o) => [o.office_id, o.name]));
+    for (const id of (S.me ? S.me.offices : [])) office.add(new Option(names.get(id) || id, id));
     office.value = S.f.office;
     type.replaceChildren(new Option(I.t("all_types"), ""));
     for (const code of Object.keys((I.words && I.words.types) || {})) type.add(new Option(I.w("types", code), code));
