@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Literal
 
 import msgspec
+import shapely
+import shapely.errors
 
 from config.model import PersonSpec
 
@@ -96,3 +98,42 @@ def fast_persons(path: Path, default_timeout_s: float, zone_ids: set[str],
             default_timeout_s if r.silence_timeout_s is None else r.silence_timeout_s,
             r.risk or "medium", r.phone, r.address))
     return persons
+
+
+class _Feature(msgspec.Struct):
+    geometry: msgspec.Raw | None = None
+
+
+class _Collection(msgspec.Struct):
+    features: list[_Feature] | None = None
+
+
+_GEOMETRIES = msgspec.json.Decoder(_Collection)
+
+
+def raw_geometries(text: str) -> list[bytes | None] | None:
+    """Each feature's geometry as the JSON text it was written in; None when the file is not
+    shaped so (the loader then says what is wrong)."""
+    try:
+        features = _GEOMETRIES.decode(text).features
+    except msgspec.DecodeError:
+        return None
+    return None if features is None else [
+        None if f.geometry is None else bytes(f.geometry) for f in features]
+
+
+def fast_geometry(gtype: str, raw: bytes) -> shapely.Geometry | None:
+    """The geometry `shapely.geometry.shape` makes of this GeoJSON geometry, read by GEOS at C
+    speed, when it is 2-D and every position is within longitude and latitude range; None
+    otherwise (the loader then checks position by position and says where). GEOS refuses
+    what the loader's checks refuse: positions that are not numbers, unclosed rings."""
+    try:
+        geom = shapely.from_geojson(raw)
+    except (shapely.errors.ShapelyError, ValueError):
+        return None
+    if geom.geom_type != gtype or shapely.has_z(geom):
+        return None
+    xy = shapely.get_coordinates(geom)
+    lon, lat = xy[:, 0], xy[:, 1]
+    inside = (lon >= -180) & (lon <= 180) & (lat >= -90) & (lat <= 90)
+    return geom if bool(inside.all()) else None

@@ -18,13 +18,14 @@ from pathlib import Path
 from typing import Any, NoReturn
 from zoneinfo import ZoneInfo
 
+import msgspec
 import shapely
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
 from shapely.errors import ShapelyError
 from shapely.geometry import MultiPolygon, shape
 
-from config.fastload import fast_persons
+from config.fastload import fast_geometry, fast_persons, raw_geometries
 from config.model import (
     SEVERITIES,
     ZONE_KINDS,
@@ -258,14 +259,17 @@ def _check_coords(g: _Rec, v: Any, path: str, depth: int) -> None:
             _check_coords(g, x, f"{path}[{i}]", depth - 1)
 
 
-def _geometry(f: _Rec, p: _Rec) -> tuple[Any, float | None]:
+def _geometry(f: _Rec, p: _Rec, raw: bytes | None) -> tuple[Any, float | None]:
     g = f.sub("geometry")
     gtype = g.choice("type", _AREAS + _LINES)
-    _check_coords(g, g.get("coordinates"), "coordinates", _DEPTH[gtype])
-    try:
-        geom = shape({"type": gtype, "coordinates": g.data["coordinates"]})
-    except (ValueError, TypeError, IndexError, ShapelyError) as e:
-        g.fail("coordinates", f"do not make a {gtype}: {str(e).strip()}")
+    coordinates = g.get("coordinates")
+    geom = None if raw is None else fast_geometry(gtype, raw)
+    if geom is None:
+        _check_coords(g, coordinates, "coordinates", _DEPTH[gtype])
+        try:
+            geom = shape({"type": gtype, "coordinates": coordinates})
+        except (ValueError, TypeError, IndexError, ShapelyError) as e:
+            g.fail("coordinates", f"do not make a {gtype}: {str(e).strip()}")
     if geom.is_empty:
         g.fail("coordinates", "must not be empty")
     if gtype in _LINES:
@@ -296,14 +300,14 @@ def _applies_to(p: _Rec) -> tuple[bool, tuple[str, ...]]:
     p.fail("applies_to", f'must be {{"all": true}} or {{"groups": [...]}}, got {_show(raw)}')
 
 
-def _zone(feature: Any, n: int, s: Settings, seen: dict[str, str]) -> ZoneSpec:
+def _zone(feature: Any, n: int, s: Settings, seen: dict[str, str], raw: bytes | None) -> ZoneSpec:
     f = _Rec(feature, "zones.geojson", f"feature #{n}")
     f.choice("type", ("Feature",))
     # unknown properties are let through: GIS tools add styling and attribute columns
     p = f.sub("properties")
     zone_id = p.unique("zone_id", seen)
     inclusion = p.choice("kind", ZONE_KINDS) == "inclusion"
-    geometry, radius_m = _geometry(f, p)
+    geometry, radius_m = _geometry(f, p, raw)
     buffer = s.default_buffer_inclusion_m if inclusion else s.default_buffer_exclusion_m
     schedule = p.get("schedule", None)
     if schedule is not None and (not isinstance(schedule, list) or not schedule):
@@ -322,14 +326,22 @@ def _zone(feature: Any, n: int, s: Settings, seen: dict[str, str]) -> ZoneSpec:
 
 
 def _load_zones(d: Path, s: Settings) -> list[ZoneSpec]:
-    fc = _loads(_read(d, "zones.geojson", required=True), "zones.geojson")
+    text = _read(d, "zones.geojson", required=True)
+    try:
+        fc = msgspec.json.decode(text)
+    except msgspec.DecodeError:
+        fc = _loads(text, "zones.geojson")  # says where; or reads what only Python's json takes
     top = fc.get("type") if isinstance(fc, dict) else fc
     if top != "FeatureCollection":
         raise BundleError("zones.geojson", "", "type", f'must be "FeatureCollection", got {_show(top)}')
     if not isinstance(fc.get("features"), list):
         raise BundleError("zones.geojson", "", "features", "must be a list of features")
     seen: dict[str, str] = {}
-    return [_zone(feature, n, s, seen) for n, feature in enumerate(fc["features"], 1)]
+    raws = raw_geometries(text)
+    if raws is None or len(raws) != len(fc["features"]):
+        raws = [None] * len(fc["features"])
+    return [_zone(feature, n, s, seen, raw)
+            for n, (feature, raw) in enumerate(zip(fc["features"], raws, strict=True), 1)]
 
 
 def _load_persons(d: Path, s: Settings, zone_ids: set[str]) -> list[PersonSpec]:
