@@ -101,7 +101,7 @@ def fast_persons(path: Path, default_timeout_s: float, zone_ids: set[str],
 
 
 class _Feature(msgspec.Struct):
-    geometry: msgspec.Raw | None = None
+    geometry: msgspec.Raw = msgspec.Raw()  # any JSON value, empty when the key is missing
 
 
 class _Collection(msgspec.Struct):
@@ -118,8 +118,7 @@ def raw_geometries(text: str) -> list[bytes | None] | None:
         features = _GEOMETRIES.decode(text).features
     except msgspec.DecodeError:
         return None
-    return None if features is None else [
-        None if f.geometry is None else bytes(f.geometry) for f in features]
+    return None if features is None else [bytes(f.geometry) or None for f in features]
 
 
 def fast_geometry(gtype: str, raw: bytes) -> shapely.Geometry | None:
