@@ -9,16 +9,19 @@ reads the file line by line, which is what names the file, line and field of the
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
 import msgspec
+import numpy as np
 import shapely
 import shapely.errors
 
 from config.model import PersonSpec
 
 _BOM = b"\xef\xbb\xbf"
+_JSON_SPACE = b" \t\r\n"
 
 
 class _Person(msgspec.Struct, forbid_unknown_fields=True, gc=False):
@@ -41,18 +44,49 @@ def read_jsonl_array(path: Path, record: msgspec.json.Decoder) -> list | None:
     """Decodes every non-blank line of a JSONL file at once (as one JSON array); None when the
     file is missing, unreadable or anything in it does not fit `record`."""
     try:
-        data = path.read_bytes()
-    except OSError:
-        return None
+        rows, lines = _as_one_array(path, record)
+    except (OSError, msgspec.DecodeError, UnicodeDecodeError):
+        try:  # blank lines inside the file make ",," above; dropping them costs a copy more
+            rows, lines = _without_blank_lines(path, record)
+        except (OSError, msgspec.DecodeError, UnicodeDecodeError):
+            return None
+    # a line "{...},{...}" would add two rows: the loader rejects it, so must we
+    return rows if len(rows) == lines else None
+
+
+def _as_one_array(path: Path, record: msgspec.json.Decoder) -> tuple[list, int]:
+    """The file read once into "[" ... "]" with its newlines made commas, in place: a
+    province's persons.jsonl is 30 MB, and copies of it would count in peak memory."""
+    with open(path, "rb") as fh:
+        buf = bytearray(os.fstat(fh.fileno()).st_size + 2)
+        view = memoryview(buf)
+        size = fh.readinto(view[1:-1])
+        del view
+    if size != len(buf) - 2:
+        raise OSError("the file changed while being read")
+    buf[0] = buf[-1] = ord(" ")
+    if buf[1:4] == _BOM:
+        buf[1:4] = b"   "
+    # trailing blank lines would make a trailing comma; JSON's own whitespace only, since
+    # Python's (a form feed, say) after the last record is an error the loader reports
+    end = len(buf)
+    while end and buf[end - 1] in _JSON_SPACE:
+        end -= 1
+    chars = np.frombuffer(buf, dtype=np.uint8)
+    newline = np.flatnonzero(chars[:end] == ord("\n"))
+    chars[newline] = ord(",")
+    del chars
+    buf[end:] = b" " * (len(buf) - end)
+    buf[0], buf[-1] = ord("["), ord("]")
+    return record.decode(buf), newline.size + 1 if end else 0
+
+
+def _without_blank_lines(path: Path, record: msgspec.json.Decoder) -> tuple[list, int]:
+    data = path.read_bytes()
     if data.startswith(_BOM):
         data = data[len(_BOM):]
     lines = [line for line in data.split(b"\n") if line.strip()]
-    try:
-        rows = record.decode(b"[" + b",".join(lines) + b"]")
-    except (msgspec.DecodeError, UnicodeDecodeError):
-        return None
-    # a line "{...},{...}" would add two rows: the loader rejects it, so must we
-    return rows if len(rows) == len(lines) else None
+    return record.decode(b"[" + b",".join(lines) + b"]"), len(lines)
 
 
 def _text(v: str | None, max_len: int = 0) -> bool:

@@ -74,6 +74,9 @@ def test_fast_path_builds_what_the_checks_build(tmp_path, monkeypatch):
     ('{"person_id": "p1", "office_id": "o1", "officer_id": "w1"},'
      '{"person_id": "p2", "office_id": "o1", "officer_id": "w1"}',
      "persons.jsonl:line 1: (line): malformed JSON: Extra data at column"),
+    # a form feed is Python's whitespace, not JSON's
+    ('{"person_id": "p1", "office_id": "o1", "officer_id": "w1"}\x0c',
+     "persons.jsonl:line 1: (line): malformed JSON: Extra data at column"),
     ('{"person_id": "p1", "office_id": "o1", "officer_id": "w1", "silence_timeout_s": NaN}',
      "persons.jsonl:line 1: silence_timeout_s: must be a number, got NaN"),
     ('{"person_id": "p1", "office_id": "o1", "officer_id": "w1"}\n'
