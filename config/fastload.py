@@ -10,6 +10,7 @@ reads the file line by line, which is what names the file, line and field of the
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
@@ -40,28 +41,34 @@ class _Person(msgspec.Struct, forbid_unknown_fields=True, gc=False):
 _PERSONS = msgspec.json.Decoder(list[_Person])
 
 
-def read_jsonl_array(path: Path, record: msgspec.json.Decoder) -> list | None:
-    """Decodes every non-blank line of a JSONL file at once (as one JSON array); None when the
-    file is missing, unreadable or anything in it does not fit `record`."""
+class _Unfit(Exception):
+    """Something the fast path does not take; the loader's own checks decide about it."""
+
+
+# Rows decoded at a time: all at once, their freed memory would stay scattered between the
+# objects kept (60 MiB more resident at 200,000 persons); a chunk's is reused by the next.
+_CHUNK_LINES = 10_000
+
+
+def jsonl_chunks(path: Path, record: msgspec.json.Decoder) -> Iterator[list]:
+    """Every non-blank line of a JSONL file decoded as `record`, a list of rows at a time;
+    raises _Unfit when the file is missing or anything in it does not fit."""
     try:
-        rows, lines = _as_one_array(path, record)
+        yield from _chunks_in_place(path, record)
+    except _Unfit:
+        raise
     except (OSError, msgspec.DecodeError, UnicodeDecodeError):
-        try:  # blank lines inside the file make ",," above; dropping them costs a copy more
-            rows, lines = _without_blank_lines(path, record)
-        except (OSError, msgspec.DecodeError, UnicodeDecodeError):
-            return None
-    # a line "{...},{...}" would add two rows: the loader rejects it, so must we
-    return rows if len(rows) == lines else None
+        raise _Unfit from None
 
 
-def _as_one_array(path: Path, record: msgspec.json.Decoder) -> tuple[list, int]:
-    """The file read once into "[" ... "]" with its newlines made commas, in place: a
+def _chunks_in_place(path: Path, record: msgspec.json.Decoder) -> Iterator[list]:
+    """The file read once, its newlines made commas in place, and each chunk of lines decoded
+    as a JSON array between a "[" and a "]" written over the separators around it: a
     province's persons.jsonl is 30 MB, and copies of it would count in peak memory."""
     with open(path, "rb") as fh:
         buf = bytearray(os.fstat(fh.fileno()).st_size + 2)
-        view = memoryview(buf)
-        size = fh.readinto(view[1:-1])
-        del view
+        with memoryview(buf) as view:
+            size = fh.readinto(view[1:-1])
     if size != len(buf) - 2:
         raise OSError("the file changed while being read")
     buf[0] = buf[-1] = ord(" ")
@@ -69,24 +76,43 @@ def _as_one_array(path: Path, record: msgspec.json.Decoder) -> tuple[list, int]:
         buf[1:4] = b"   "
     # trailing blank lines would make a trailing comma; JSON's own whitespace only, since
     # Python's (a form feed, say) after the last record is an error the loader reports
-    end = len(buf)
+    end = len(buf) - 1
     while end and buf[end - 1] in _JSON_SPACE:
         end -= 1
+    if end == 0:
+        return
     chars = np.frombuffer(buf, dtype=np.uint8)
-    newline = np.flatnonzero(chars[:end] == ord("\n"))
-    chars[newline] = ord(",")
+    separators = np.flatnonzero(chars[:end] == ord("\n"))
+    chars[separators] = ord(",")
     del chars
-    buf[end:] = b" " * (len(buf) - end)
-    buf[0], buf[-1] = ord("["), ord("]")
-    return record.decode(buf), newline.size + 1 if end else 0
+    # chunk k runs from bounds[k] to bounds[k + 1], both separators (or the ends)
+    bounds = [0, *separators[_CHUNK_LINES - 1::_CHUNK_LINES].tolist()]
+    if bounds[-1] != end:
+        bounds.append(end)
+    with memoryview(buf) as view:
+        for k, (lo, hi) in enumerate(zip(bounds, bounds[1:], strict=False)):
+            buf[lo], buf[hi] = ord("["), ord("]")
+            rows = record.decode(view[lo:hi + 1])
+            lines = min(_CHUNK_LINES, separators.size + 1 - k * _CHUNK_LINES)
+            # a line "{...},{...}" would add two rows: the loader rejects it, so must we
+            if len(rows) != lines:
+                raise _Unfit
+            yield rows
 
 
-def _without_blank_lines(path: Path, record: msgspec.json.Decoder) -> tuple[list, int]:
-    data = path.read_bytes()
-    if data.startswith(_BOM):
-        data = data[len(_BOM):]
-    lines = [line for line in data.split(b"\n") if line.strip()]
-    return record.decode(b"[" + b",".join(lines) + b"]"), len(lines)
+def _without_blank_lines(path: Path, record: msgspec.json.Decoder) -> Iterator[list]:
+    """Blank lines inside the file make ",," above; this drops them, at a copy more."""
+    try:
+        data = path.read_bytes()
+        if data.startswith(_BOM):
+            data = data[len(_BOM):]
+        lines = [line for line in data.split(b"\n") if line.strip()]
+        rows = record.decode(b"[" + b",".join(lines) + b"]")
+    except (OSError, msgspec.DecodeError, UnicodeDecodeError):
+        raise _Unfit from None
+    if len(rows) != len(lines):
+        raise _Unfit
+    yield rows
 
 
 def _text(v: str | None, max_len: int = 0) -> bool:
@@ -99,38 +125,44 @@ def _names(values: list[str] | None) -> bool:
 
 def fast_persons(path: Path, default_timeout_s: float, zone_ids: set[str],
                  max_id: int, max_phone: int, max_address: int) -> list[PersonSpec] | None:
-    rows = read_jsonl_array(path, _PERSONS)
-    if rows is None:
-        return None
-    ids = [r.person_id for r in rows]
-    if len(set(ids)) != len(ids):
-        return None
-    listed: set[str] = set()
-    for r in rows:
-        if r.zones:
-            listed.update(r.zones)
-        if not (r.person_id and len(r.person_id) <= max_id and r.office_id and r.officer_id
-                and _text(r.name) and _text(r.phone, max_phone) and _text(r.address, max_address)
-                and _names(r.zones) and _names(r.groups)
-                and (r.silence_timeout_s is None or r.silence_timeout_s > 0)):
-            return None
-    if not listed <= zone_ids:
-        return None
+    """What the loader's line-by-line checks would build, or None where they must decide."""
+    for read in (jsonl_chunks, _without_blank_lines):
+        try:
+            return _persons(read(path, _PERSONS), default_timeout_s, zone_ids, max_id,
+                            max_phone, max_address)
+        except _Unfit:
+            continue
+    return None
+
+
+def _persons(chunks: Iterator[list], default_timeout_s: float, zone_ids: set[str],
+             max_id: int, max_phone: int, max_address: int) -> list[PersonSpec]:
     # Offices, officers and zone lists repeat across a caseload: one shared object per value
     # (as the loader does) keeps the engine's memory small.
     shared: dict = {}
     empty: tuple[str, ...] = ()
-    persons = []
-    for r in rows:
-        zones = tuple(r.zones) if r.zones else empty
-        groups = tuple(r.groups) if r.groups else empty
-        persons.append(PersonSpec(
-            r.person_id, r.person_id if r.name is None else r.name,
-            shared.setdefault(r.office_id, r.office_id),
-            shared.setdefault(r.officer_id, r.officer_id),
-            shared.setdefault(zones, zones), shared.setdefault(groups, groups),
-            default_timeout_s if r.silence_timeout_s is None else r.silence_timeout_s,
-            r.risk or "medium", r.phone, r.address))
+    persons: list[PersonSpec] = []
+    listed: set[str] = set()
+    for rows in chunks:
+        for r in rows:
+            if r.zones:
+                listed.update(r.zones)
+            if not (r.person_id and len(r.person_id) <= max_id and r.office_id
+                    and r.officer_id and _text(r.name) and _text(r.phone, max_phone)
+                    and _text(r.address, max_address) and _names(r.zones) and _names(r.groups)
+                    and (r.silence_timeout_s is None or r.silence_timeout_s > 0)):
+                raise _Unfit
+            zones = tuple(r.zones) if r.zones else empty
+            groups = tuple(r.groups) if r.groups else empty
+            persons.append(PersonSpec(
+                r.person_id, r.person_id if r.name is None else r.name,
+                shared.setdefault(r.office_id, r.office_id),
+                shared.setdefault(r.officer_id, r.officer_id),
+                shared.setdefault(zones, zones), shared.setdefault(groups, groups),
+                default_timeout_s if r.silence_timeout_s is None else r.silence_timeout_s,
+                r.risk or "medium", r.phone, r.address))
+    if not listed <= zone_ids or len({p.person_id for p in persons}) != len(persons):
+        raise _Unfit
     return persons
 
 
