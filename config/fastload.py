@@ -1,7 +1,8 @@
-"""The fast way through a large bundle file: one typed msgspec decode, then checks over columns.
+"""The fast way through a large bundle file: typed msgspec decoding, then plain checks.
 
-A province's persons.jsonl holds 200,000 lines; checking them one field at a time in Python is
-most of start-up. This path accepts only a subset of what config/loader.py accepts and builds
+A province's persons.jsonl holds 200,000 lines; checking them one field at a time through the
+loader's helpers was most of start-up. Here msgspec checks the types and the known fields while
+decoding, and what is left (lengths, duplicates, known zones) is one short test per row. This path accepts only a subset of what config/loader.py accepts and builds
 exactly the objects it would build. Anything it is unsure of (a type, a length, a duplicate,
 a blank line that is not plain ASCII whitespace) makes it return None, and the loader then
 reads the file line by line, which is what names the file, line and field of the problem.

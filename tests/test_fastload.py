@@ -118,3 +118,17 @@ def test_unclosed_ring_is_closed_as_before(tmp_path, monkeypatch):
     zones = [feature("home", "inclusion", {"type": "Polygon", "coordinates": open_ring})]
     path = write(tmp_path, zones=zones)
     _same(load_bundle(path), _line_by_line(monkeypatch, path))
+
+
+def test_chunks_decode_like_one_array(tmp_path, monkeypatch):
+    from config import fastload
+
+    rows = [json.dumps(person(f"p{i}")) for i in range(7)]
+    path = write(tmp_path, persons="\n".join(rows) + "\n\n")
+    whole = load_bundle(path).persons
+    monkeypatch.setattr(fastload, "_CHUNK_LINES", 3)  # chunks of 3, 3 and 1 lines
+    assert load_bundle(path).persons == whole and len(whole) == 7
+    # two records on line 5, in the second chunk, still fail where the loader says
+    rows[4] += "," + json.dumps(person("p9"))
+    with pytest.raises(BundleError, match="persons.jsonl:line 5: \\(line\\): malformed JSON"):
+        load_bundle(write(tmp_path, persons="\n".join(rows)))
