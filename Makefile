@@ -42,6 +42,7 @@ deps:
 bench: install
 	$(BIN)/python -m benchmarks.replay_bench
 	$(BIN)/python -m benchmarks.ingest_bench
+	$(BIN)/python -m benchmarks.triage_bench
 	@if deploy/kafka/kafka.sh status >/dev/null 2>&1; then $(BIN)/python -m benchmarks.kafka_bench; \
 	else echo "kafka_bench skipped: no broker (make kafka-up)"; fi
 

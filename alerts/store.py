@@ -10,6 +10,8 @@ Times are int epoch milliseconds in every column; records are SPEC §4 JSON as w
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
 import threading
 import time
@@ -19,6 +21,9 @@ from pathlib import Path
 
 import orjson
 
+from alerts.triage import INDEXES as TRIAGE_INDEXES
+from alerts.triage import ORDER_BY as TRIAGE_ORDER
+from alerts.triage import AlertQuery, TriagePage
 from config.loader import parse_ts_ms
 
 _SCHEMA = """
@@ -59,6 +64,14 @@ CREATE TABLE IF NOT EXISTS persons_released(
 CREATE TABLE IF NOT EXISTS consumed(
   topic TEXT NOT NULL, partition INTEGER NOT NULL, next_offset INTEGER NOT NULL,
   PRIMARY KEY(topic, partition)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS bundle_good(
+  name TEXT PRIMARY KEY, text TEXT, saved_at INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS alert_routes(
+  officer_id TEXT NOT NULL, alert_id TEXT NOT NULL,
+  PRIMARY KEY(officer_id, alert_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS alert_reads(
+  officer_id TEXT NOT NULL, alert_id TEXT NOT NULL, read_at INTEGER NOT NULL,
+  PRIMARY KEY(officer_id, alert_id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS snapshot(
   id INTEGER PRIMARY KEY CHECK(id = 1), upto_seq INTEGER NOT NULL, state BLOB NOT NULL,
   saved_at INTEGER NOT NULL);
@@ -72,6 +85,73 @@ ON CONFLICT(alert_id) DO UPDATE SET version=excluded.version, person_id=excluded
   drill=excluded.drill, escalated=excluded.escalated, opened_at=excluded.opened_at,
   last_event_at=excluded.last_event_at, updated_seq=excluded.updated_seq, record=excluded.record
 WHERE excluded.version > alerts.version
+"""
+
+
+# SQLite's primary result codes that say the disk or the file failed, not the SQL: a write
+# that failed with one of these may succeed later (space freed, the device back).
+_FAULT_CODES = {
+    5,  # SQLITE_BUSY
+    6,  # SQLITE_LOCKED
+    8,  # SQLITE_READONLY
+    10,  # SQLITE_IOERR
+    13,  # SQLITE_FULL
+    14,  # SQLITE_CANTOPEN
+    15,  # SQLITE_PROTOCOL
+}
+
+
+class StoreWriteError(RuntimeError):
+    """The store could not write now (disk full, I/O error, read-only): nothing of the
+    transaction was kept; the same write may be tried again later."""
+
+
+class StoreLocked(RuntimeError):
+    """Another process holds the store's writer lock."""
+
+
+def is_fault(exc: BaseException) -> bool:
+    if isinstance(exc, OSError):
+        return True
+    code = getattr(exc, "sqlite_errorcode", None)
+    return isinstance(exc, sqlite3.Error) and code is not None and code & 0xFF in _FAULT_CODES
+
+
+def lock_writer(db_path: str | Path):
+    """Take the store's writer lock for this process's life (the open file it returns must
+    be kept): a lock file beside the db, `flock`ed. The kernel drops it when the process
+    ends, however it ends, so a SIGKILLed service never leaves a stale lock. Raises
+    StoreLocked, naming the holder's pid, when another process has it."""
+    path = Path(f"{db_path}.lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fh = open(path, "a+")  # noqa: SIM115 - held open until the process ends
+    try:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fh.seek(0)
+        holder = fh.read().strip() or "?"
+        fh.close()
+        raise StoreLocked(
+            f"the store {db_path} is in use by another lookout run (pid {holder}) / "
+            f"数据库 {db_path} 正被另一个 lookout run 进程（pid {holder}）使用") from None
+    fh.seek(0)
+    fh.truncate()
+    fh.write(f"{os.getpid()}\n")
+    fh.flush()
+    return fh
+
+
+# Who an alert was ever routed to (its officer, everyone on its route), so that an officer's
+# list is an index lookup rather than a walk through every record's JSON. Routes only grow
+# from version to version, so adding each new version's officers keeps it exact.
+_ROUTED = ("INSERT OR IGNORE INTO alert_routes SELECT value, ? FROM json_each(?) "
+           "WHERE value IS NOT NULL")
+_BACKFILL_ROUTES = """
+INSERT OR IGNORE INTO alert_routes
+  SELECT officer_id, alert_id FROM alerts WHERE officer_id IS NOT NULL
+  UNION SELECT json_extract(r.value, '$.officer_id'), alerts.alert_id
+    FROM alerts, json_each(alerts.record, '$.route') AS r
+    WHERE json_extract(r.value, '$.officer_id') IS NOT NULL
 """
 
 
@@ -95,6 +175,12 @@ def _ms_or_none(text: str | None) -> int | None:
         return None  # unreadable: kept, never guessed old
 
 
+# Negative: KiB. The writer's cache keeps the fixes' index hot; each reader (one per server
+# thread) needs little. With mmap off these bound the store's share of RSS.
+WRITER_CACHE_KIB = -65536
+READER_CACHE_KIB = -4096
+
+
 def _json(value) -> str | None:
     return None if value is None else orjson.dumps(value).decode()
 
@@ -104,19 +190,23 @@ def _now_ms() -> int:
 
 
 class Store:
-    def __init__(self, path: str | Path, *, durable: bool = True):
+    def __init__(self, path: str | Path, *, durable: bool = True,
+                 on_write_error: Callable[[BaseException], None] | None = None):
         self.path = str(path)
+        # told of every write that failed for a fault of the disk (a metric counts them)
+        self.on_write_error = on_write_error
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
         self._local = threading.local()
-        self._readers: list[sqlite3.Connection] = []
+        self._readers: list[tuple[threading.Thread, sqlite3.Connection]] = []
         self._w = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None,
                                   timeout=30)
         self._w.execute("PRAGMA journal_mode=WAL")
         # FULL: a 202 from ingest must survive a power cut, not only a killed process.
         self._w.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
-        self._w.execute("PRAGMA cache_size=-65536")  # 64 MiB: fixes' index stays in memory
-        self._w.executescript(_SCHEMA)
+        self._w.execute(f"PRAGMA cache_size={WRITER_CACHE_KIB}")  # the fixes' index stays in memory
+        self._w.execute("PRAGMA mmap_size=0")  # page cache only: RSS is what cache_size says
+        self._w.executescript(_SCHEMA + TRIAGE_INDEXES)
         self._migrate()
         snap = self._w.execute("SELECT upto_seq FROM snapshot").fetchone()
         top = self._w.execute("SELECT max(seq) FROM inbox").fetchone()[0]
@@ -128,6 +218,10 @@ class Store:
         cols = {r[1] for r in self._w.execute("PRAGMA table_info(alert_versions)")}
         if "written_at" not in cols:
             self._w.execute("ALTER TABLE alert_versions ADD COLUMN written_at INTEGER")
+        if (self._w.execute("SELECT 1 FROM alerts LIMIT 1").fetchone()
+                and not self._w.execute("SELECT 1 FROM alert_routes LIMIT 1").fetchone()):
+            with self._tx() as c:
+                c.execute(_BACKFILL_ROUTES)
 
     # -- connections ---------------------------------------------------------------------
     def _r(self) -> sqlite3.Connection:
@@ -135,17 +229,29 @@ class Store:
         if conn is None:
             conn = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
             conn.execute("PRAGMA query_only=1")
+            conn.execute(f"PRAGMA cache_size={READER_CACHE_KIB}")
+            conn.execute("PRAGMA mmap_size=0")
             self._local.conn = conn
             with self._lock:
-                self._readers.append(conn)
+                # worker threads come and go (anyio retires idle ones after 10 s): a dead
+                # thread's connection and its cache would otherwise stay for good
+                alive = [(t, c) for t, c in self._readers if t.is_alive()]
+                for t, c in self._readers:
+                    if not t.is_alive():
+                        c.close()
+                self._readers = alive + [(threading.current_thread(), conn)]
         return conn
 
     def _tx(self):
-        return _Tx(self._w, self._lock)
+        return _Tx(self._w, self._lock, self._write_failed)
+
+    def _write_failed(self, exc: BaseException) -> None:
+        if self.on_write_error is not None:
+            self.on_write_error(exc)
 
     def close(self) -> None:
         with self._lock:
-            for conn in self._readers:
+            for _, conn in self._readers:
                 conn.close()
             self._readers.clear()
             self._w.close()
@@ -182,6 +288,23 @@ class Store:
                                    "WHERE seq > ? ORDER BY seq", (seq,)).fetchall()
         return [InboxRow(*r) for r in rows]
 
+    def good_bundle(self) -> dict[str, str | None] | None:
+        """The bundle files' texts last accepted (None: no bundle accepted yet)."""
+        with self._lock:
+            rows = self._w.execute("SELECT name, text FROM bundle_good").fetchall()
+        return dict(rows) or None
+
+    def save_good_bundle(self, texts: dict[str, str | None]) -> None:
+        with self._tx() as c:
+            self._save_good(c, texts)
+
+    @staticmethod
+    def _save_good(c, texts: dict[str, str | None]) -> None:
+        now = _now_ms()
+        c.execute("DELETE FROM bundle_good")
+        c.executemany("INSERT INTO bundle_good VALUES (?,?,?)",
+                      [(name, text, now) for name, text in sorted(texts.items())])
+
     def load_snapshot(self) -> tuple[int, bytes] | None:
         with self._lock:
             row = self._w.execute("SELECT upto_seq, state FROM snapshot").fetchone()
@@ -193,7 +316,8 @@ class Store:
                      fixes: Iterable[tuple] = (), actions: Iterable[tuple] = (),
                      dead_letters: Iterable = (), statuses: Iterable[tuple] = (),
                      audits: Iterable[tuple] = (), released: Iterable[tuple] = (),
-                     enrolled: Iterable[str] = ()) -> list[dict]:
+                     enrolled: Iterable[str] = (),
+                     good_bundle: dict[str, str | None] | None = None) -> list[dict]:
         """Everything one engine step produced, in one transaction; returns the updates that
         were new (not already stored by a run before a restart).
 
@@ -204,7 +328,8 @@ class Store:
         `statuses`: (person_id, drill, ts, event). `actions`: (seq, received_at, alert_id,
         action, by, outcome, detail, record). `audits`: (at, who, what, target, before,
         after). `released`: (person_id, record, released_at, by) of persons taken out of the
-        bundle; `enrolled`: ids back in it."""
+        bundle; `enrolled`: ids back in it. `good_bundle`: the texts of a bundle the step
+        accepted, kept to start on should the files on disk not load."""
         written = step_ms if step_ms is not None else _now_ms()
         with self._tx() as c:
             new = self._append(c, updates, office_of, seq, written)
@@ -223,6 +348,8 @@ class Store:
                 c.execute("UPDATE inbox SET step_ms = ? WHERE seq = ?", (step_ms, seq))
             if snapshot is not None:
                 self._snapshot(c, seq, snapshot)
+            if good_bundle is not None:
+                self._save_good(c, good_bundle)
         return new
 
     def append_updates(self, updates: list[dict], office_of: Callable[[str | None], str | None],
@@ -291,6 +418,8 @@ class Store:
                 u["officer_id"], u["type"], u["severity"], u["condition"], u["handling"],
                 int(u["drill"]), int(u["escalated"]), _ms(u["opened_at"]),
                 _ms(u["last_event_at"]), seq, record))
+            routed = [u.get("officer_id"), *(step.get("officer_id") for step in u.get("route") or ())]
+            c.execute(_ROUTED, (u["alert_id"], _json(routed)))
         return new
 
     # -- audit (web server) --------------------------------------------------------------
@@ -359,6 +488,44 @@ class Store:
             "ORDER BY opened_at DESC, alert_id LIMIT ?", args).fetchall()
         return [orjson.loads(r[0]) for r in rows]
 
+    # -- the triage list (alerts/triage.py) ------------------------------------------------
+    _UNREAD = ("(alerts.handling = 'new' AND NOT EXISTS (SELECT 1 FROM alert_reads AS rd "
+               "WHERE rd.officer_id = ? AND rd.alert_id = alerts.alert_id))")
+
+    def triage(self, query: AlertQuery, reader: str, *, limit: int = 100,
+               offset: int = 0) -> TriagePage:
+        """One page of the triage list, the total it is a page of, and the counts per
+        handling state (true totals under the same scope and filters). Each record gains
+        `unread`: not acknowledged yet and never opened by `reader`."""
+        conn = self._r()
+        where, args = query.where()
+        rows = conn.execute(
+            f"SELECT record, {self._UNREAD} FROM alerts WHERE {where} ORDER BY {TRIAGE_ORDER} "
+            "LIMIT ? OFFSET ?", [reader, *args, int(limit), int(offset)]).fetchall()
+        total = conn.execute(f"SELECT count(*) FROM alerts WHERE {where}", args).fetchone()[0]
+        where_all, args_all = query.where(with_handling=False)
+        counts = dict.fromkeys(("new", "acknowledged", "resolved"), 0)
+        counts.update(conn.execute(f"SELECT handling, count(*) FROM alerts WHERE {where_all} "
+                                   "GROUP BY handling", args_all).fetchall())
+        return TriagePage([{**orjson.loads(r), "unread": bool(u)} for r, u in rows], total,
+                          counts)
+
+    def attention(self, query: AlertQuery, reader: str) -> dict[str, int]:
+        """What calls for the reader's attention in `query`: `unread` (not acknowledged and
+        never opened by them) and `critical_new` (critical, not acknowledged)."""
+        where, args = query.where(with_handling=False)
+        unread, critical = self._r().execute(
+            f"SELECT coalesce(sum({self._UNREAD}), 0), coalesce(sum(handling = 'new' AND "
+            f"severity = 'critical'), 0) FROM alerts WHERE {where}", [reader, *args]).fetchone()
+        return {"unread": unread, "critical_new": critical}
+
+    def mark_read(self, reader: str, alert_ids: Iterable[str], at_ms: int | None = None) -> None:
+        """The reader has opened these alerts (kept per officer, so a reload keeps it)."""
+        at = _now_ms() if at_ms is None else at_ms
+        with self._tx() as c:
+            c.executemany("INSERT OR IGNORE INTO alert_reads VALUES (?,?,?)",
+                          [(reader, a, at) for a in alert_ids])
+
     def track(self, person_id: str, since_ms: int, until_ms: int, limit: int = 500, *,
               drill: bool = False) -> list[dict]:
         """The person's accepted fixes in [since_ms, until_ms], ascending; when there are
@@ -411,6 +578,20 @@ class Store:
             "SELECT record FROM alerts WHERE person_id = ? AND drill = ? "
             "ORDER BY opened_at DESC, alert_id LIMIT ?",
             (person_id, int(drill), int(limit))).fetchall()
+        return [orjson.loads(r[0]) for r in rows]
+
+    def open_alerts(self, office_ids: set[str] | None = None) -> list[dict]:
+        """Latest records of the real alerts still open (not resolved, or still active), of
+        persons in `office_ids` (None: all): what the roster counts."""
+        where, args = "", []
+        if office_ids is not None:
+            if not office_ids:
+                return []
+            where = f" AND office_id IN ({','.join('?' * len(office_ids))})"
+            args = sorted(office_ids)
+        rows = self._r().execute(
+            "SELECT record FROM alerts WHERE drill = 0 AND (handling != 'resolved' OR "
+            f"condition = 'active'){where}", args).fetchall()
         return [orjson.loads(r[0]) for r in rows]
 
     def fix_hours(self, person_id: str, since_ms: int, until_ms: int) -> list[dict]:
@@ -476,22 +657,48 @@ class Store:
 
 
 class _Tx:
-    """BEGIN IMMEDIATE ... COMMIT on the writer under the store's lock; ROLLBACK on error."""
+    """BEGIN IMMEDIATE ... COMMIT on the writer under the store's lock; ROLLBACK on error.
+    A fault of the disk, at any point, comes out as StoreWriteError with nothing kept."""
 
-    def __init__(self, conn: sqlite3.Connection, lock: threading.RLock):
-        self.conn, self.lock = conn, lock
+    def __init__(self, conn: sqlite3.Connection, lock: threading.RLock,
+                 failed: Callable[[BaseException], None]):
+        self.conn, self.lock, self.failed = conn, lock, failed
 
     def __enter__(self) -> sqlite3.Connection:
         self.lock.acquire()
         try:
             self.conn.execute("BEGIN IMMEDIATE")
-        except BaseException:
+        except BaseException as exc:
             self.lock.release()
+            self._raise_fault(exc)
             raise
         return self.conn
 
     def __exit__(self, exc_type, exc, tb) -> None:
         try:
-            self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+            if exc_type is None:
+                try:
+                    self.conn.execute("COMMIT")
+                    return
+                except BaseException as commit_exc:
+                    exc = commit_exc
+            self._rollback()
+            self._raise_fault(exc)
+            if exc_type is None:
+                raise exc
         finally:
             self.lock.release()
+
+    def _rollback(self) -> None:
+        # SQLite may have rolled back already (SQLITE_FULL, SQLITE_IOERR): ROLLBACK then says
+        # "no transaction is active", which must not hide the error that matters
+        if self.conn.in_transaction:
+            try:
+                self.conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+
+    def _raise_fault(self, exc: BaseException | None) -> None:
+        if exc is not None and not isinstance(exc, StoreWriteError) and is_fault(exc):
+            self.failed(exc)
+            raise StoreWriteError(f"the store cannot write: {exc}") from exc

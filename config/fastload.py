@@ -11,6 +11,7 @@ reads the file line by line, which is what names the file, line and field of the
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
@@ -125,19 +126,19 @@ def _names(values: list[str] | None) -> bool:
 
 
 def fast_persons(path: Path, default_timeout_s: float, zone_ids: set[str],
-                 max_id: int, max_phone: int, max_address: int) -> list[PersonSpec] | None:
+                 max_id: int, phone: re.Pattern, max_address: int) -> list[PersonSpec] | None:
     """What the loader's line-by-line checks would build, or None where they must decide."""
     for read in (jsonl_chunks, _without_blank_lines):
         try:
             return _persons(read(path, _PERSONS), default_timeout_s, zone_ids, max_id,
-                            max_phone, max_address)
+                            phone, max_address)
         except _Unfit:
             continue
     return None
 
 
 def _persons(chunks: Iterator[list], default_timeout_s: float, zone_ids: set[str],
-             max_id: int, max_phone: int, max_address: int) -> list[PersonSpec]:
+             max_id: int, phone: re.Pattern, max_address: int) -> list[PersonSpec]:
     # Offices, officers and zone lists repeat across a caseload: one shared object per value
     # (as the loader does) keeps the engine's memory small.
     shared: dict = {}
@@ -149,7 +150,8 @@ def _persons(chunks: Iterator[list], default_timeout_s: float, zone_ids: set[str
             if r.zones:
                 listed.update(r.zones)
             if not (r.person_id and len(r.person_id) <= max_id and r.office_id
-                    and r.officer_id and _text(r.name) and _text(r.phone, max_phone)
+                    and r.officer_id and _text(r.name)
+                    and (r.phone is None or phone.fullmatch(r.phone))
                     and _text(r.address, max_address) and _names(r.zones) and _names(r.groups)
                     and (r.silence_timeout_s is None or r.silence_timeout_s > 0)):
                 raise _Unfit

@@ -47,7 +47,9 @@ _PERSON_FIELDS = ("person_id", "name", "office_id", "officer_id", "zones", "grou
                   "silence_timeout_s", "risk", "phone", "address")
 _OFFICER_FIELDS = ("officer_id", "name", "office_id", "role", "supervisor_id", "phone")
 _OFFICE_FIELDS = ("office_id", "name", "parent_id")
-_ID_CHARS, _PHONE_CHARS, _ADDRESS_CHARS = 64, 32, 200
+_ID_CHARS, _ADDRESS_CHARS = 64, 200
+# what a `tel:` link can dial: digits, a leading +, and the separators people write
+_PHONE = re.compile(r"\+?[0-9][0-9 -]{2,30}")
 _PERMIT_FIELDS = ("permit_id", "person_id", "start", "end", "suspend_zones", "destination",
                   "revoked_at")
 _AREAS, _LINES = ("Polygon", "MultiPolygon"), ("Point", "LineString")
@@ -346,7 +348,7 @@ def _load_zones(d: Path, s: Settings) -> list[ZoneSpec]:
 
 def _load_persons(d: Path, s: Settings, zone_ids: set[str]) -> list[PersonSpec]:
     fast = fast_persons(d / "persons.jsonl", float(s.silence_timeout_s), zone_ids,
-                        _ID_CHARS, _PHONE_CHARS, _ADDRESS_CHARS)
+                        _ID_CHARS, _PHONE, _ADDRESS_CHARS)
     if fast is not None:
         return fast
     # the line-by-line checks below are what name the file, line and field of a problem
@@ -368,9 +370,16 @@ def _load_persons(d: Path, s: Settings, zone_ids: set[str]) -> list[PersonSpec]:
             zones=shared.setdefault(zones, zones), groups=shared.setdefault(groups, groups),
             silence_timeout_s=r.num("silence_timeout_s", s.silence_timeout_s, positive=True),
             risk=r.choice("risk", RISKS, "medium"),
-            phone=r.text("phone", None, max_len=_PHONE_CHARS),
+            phone=r.parsed("phone", _phone, None),
             address=r.text("address", None, max_len=_ADDRESS_CHARS)))
     return persons
+
+
+def _phone(v: Any) -> str:
+    if not isinstance(v, str) or not _PHONE.fullmatch(v):
+        raise ValueError(f'must be a phone number such as "13800000000" or "+86 579 8200 0000", '
+                         f"got {_show(v)}")
+    return v
 
 
 def _items(top: _Rec, key: str):
@@ -414,7 +423,7 @@ def _load_officers(top: _Rec) -> tuple[list[OfficerSpec], list[ShiftSpec]]:
         officers.append((r, OfficerSpec(
             officer_id=oid, name=r.text("name", oid), office_id=r.text("office_id"),
             role=r.choice("role", ROLES, "officer"), supervisor_id=r.text("supervisor_id", None),
-            phone=r.text("phone", None, max_len=_PHONE_CHARS))))
+            phone=r.parsed("phone", _phone, None))))
     for r, o in officers:  # a second pass: a supervisor may be listed after their officers
         if o.supervisor_id is not None:
             r.known("supervisor_id", o.supervisor_id, index, "officer", "officers.json")
@@ -451,7 +460,7 @@ def _load_permits(d: Path, person_ids: set[str], zone_ids: set[str]) -> list[Per
 def _settings_error(e: ValidationError, file: str) -> BundleError:
     err = e.errors()[0]
     field = ".".join(str(x) for x in err["loc"])
-    problem = err["msg"].replace("Input should be ", "must be ")
+    problem = err["msg"].replace("Input should be ", "must be ").removeprefix("Value error, ")
     if err["type"] == "model_type":  # the pydantic message names our class, not the shape
         problem = 'must be a table of severities, e.g. {"critical": 300}'
 

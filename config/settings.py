@@ -6,7 +6,11 @@ environment variables (e.g. `LOOKOUT_CONFIRM_FIXES=3`).
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+import re
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -16,6 +20,84 @@ class EscalateAfter(BaseModel):
     high: float = Field(900, ge=0)
     medium: float = Field(1800, ge=0)
     low: float = Field(3600, ge=0)
+
+
+# What a tile URL template may hold: Leaflet's own placeholders and nothing else.
+_TILE_PLACEHOLDERS = {"{s}", "{z}", "{x}", "{y}", "{-y}", "{r}"}
+_PLACEHOLDER = re.compile(r"\{[^{}]*\}|\$\{[^{}]*\}|<[^<>]*>|%7B[^%]*%7D", re.IGNORECASE)
+# Left in from a copied example: the page would fetch tiles that never come.
+_FILL_ME_IN = re.compile(r"your[_-]?(key|token|api)|api[_-]?key_here|xxxxx|changeme", re.IGNORECASE)
+
+
+def check_tile_url(url: str, *, has_subdomains: bool) -> str:
+    """A tile URL template the page can use as it is, or ValueError saying what is wrong."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("must be an http(s) URL")
+    for token in _PLACEHOLDER.findall(url):
+        if token not in _TILE_PLACEHOLDERS:
+            raise ValueError(f"unknown placeholder {token} (a template may use only "
+                             f"{', '.join(sorted(_TILE_PLACEHOLDERS))}: fill in keys and "
+                             "layer names yourself)")
+    missing = [t for t in ("{z}", "{x}") if t not in url]
+    if missing or ("{y}" not in url and "{-y}" not in url):
+        raise ValueError("must contain {z}, {x} and {y}")
+    if (m := _FILL_ME_IN.search(url)) is not None:
+        raise ValueError(f"holds the example text {m[0]!r}: put the real key in")
+    host = parts.netloc.rsplit("@", 1)[-1]
+    if "{" in host.replace("{s}", "") or ("{s}" in host and not has_subdomains):
+        raise ValueError("{s} in the host needs `subdomains`" if "{s}" in host
+                         else "only {s} may vary in the host")
+    if "{s}" in parts.path + parts.query and "{s}" not in host:
+        raise ValueError("{s} may appear only in the host")
+    return url
+
+
+class MapTiles(BaseModel):
+    """The page's base map (docs/map.md). No `url`: the page draws its own map without tiles."""
+
+    model_config = ConfigDict(extra="forbid")
+    # first: the URL checks below read it
+    subdomains: str = ""
+    url: str = ""
+    # 天地图 serves place names as a second layer over its streets
+    labels_url: str = ""
+    attribution: str = Field("", max_length=200)
+    max_zoom: int = Field(18, ge=1, le=22)
+    # 天地图 (CGCS2000) and most bureau GIS tiles are WGS-84 to within a metre; AMap-style
+    # tiles are GCJ-02, and then the page shifts what it draws onto them
+    crs: Literal["wgs84", "gcj02"] = "wgs84"
+
+    @field_validator("subdomains")
+    @classmethod
+    def _subdomains(cls, v: str) -> str:
+        if not re.fullmatch(r"[a-z0-9]*", v):
+            raise ValueError('must be letters or digits, one per subdomain, e.g. "01234567"')
+        return v
+
+    @field_validator("url", "labels_url")
+    @classmethod
+    def _url(cls, v: str, info: ValidationInfo) -> str:
+        return check_tile_url(v, has_subdomains=bool(info.data.get("subdomains"))) if v else v
+
+    @model_validator(mode="after")
+    def _labels_need_streets(self) -> MapTiles:
+        if self.labels_url and not self.url:
+            raise ValueError("labels_url needs url (the layer the labels are drawn over)")
+        return self
+
+    def origins(self) -> list[str]:
+        """Every origin the page loads tiles from, for its Content-Security-Policy."""
+        out: list[str] = []
+        for url in (self.url, self.labels_url):
+            if not url:
+                continue
+            parts = urlsplit(url)
+            for s in self.subdomains or "-":
+                origin = f"{parts.scheme}://{parts.netloc.replace('{s}', s)}"
+                if origin not in out:
+                    out.append(origin)
+        return out
 
 
 class Settings(BaseSettings):
@@ -45,3 +127,4 @@ class Settings(BaseSettings):
     session_ttl_s: float = Field(43200.0, gt=0)
     # 个人信息保护法: tracks (fixes, status events) and dead letters older than this are purged
     track_retention_days: float = Field(180.0, gt=0)
+    map_tiles: MapTiles = Field(default_factory=MapTiles)

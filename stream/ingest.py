@@ -16,9 +16,11 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
+from alerts.store import StoreWriteError
 from stream.live import LiveRuntime, wall_ms
 
 MAX_BODY = 1 << 20
+RETRY_AFTER_S = 5  # the engine retries the store faster; a gateway need not hammer it
 _ARRAY = msgspec.json.Decoder(list[msgspec.Raw])
 
 
@@ -81,7 +83,8 @@ def build_ingest_router(runtime: LiveRuntime) -> APIRouter:
                     "(application/x-ndjson), at most 1 MiB. Rejected records go to the dead "
                     "letters with a reason; they never fail the request.",
         responses={400: {"description": "malformed JSON array"}, 401: {"description": "bad token"},
-                   413: {"description": "body over 1 MiB"}, 503: {"description": "not running"}},
+                   413: {"description": "body over 1 MiB"},
+                   503: {"description": "not running, or the store cannot write (Retry-After)"}},
         openapi_extra={"requestBody": {"required": True, "content": {
             "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
             "application/x-ndjson": {"schema": {"type": "string"}}}}},
@@ -103,6 +106,10 @@ def build_ingest_router(runtime: LiveRuntime) -> APIRouter:
                          f"malformed JSON array: {exc}")
         try:
             accepted, by_reason = await run_in_threadpool(runtime.submit_events, lines, received_at)
+        except StoreWriteError:
+            return error(503, "store_unwritable", "存储暂时无法写入（磁盘已满或读写错误），请稍后重发",
+                         "the store cannot write now (disk full or I/O error): send again later",
+                         {"Retry-After": str(RETRY_AFTER_S)})
         except RuntimeError:
             return error(503, "unavailable", "服务正在停止或出错，请稍后重发",
                          "the service is stopping or failed: send again later")

@@ -40,11 +40,12 @@ import orjson
 from alerts import coverage
 from alerts.actions import ActionError
 from alerts.admin import bundle_files, retention
+from alerts.admin.safety import check_change
 from alerts.engine import Engine
 from alerts.state import NEVER, NO_TIME, EngineState
-from alerts.store import Store
-from config.loader import load_bundle
-from config.model import PersonSpec
+from alerts.store import Store, StoreWriteError
+from config.loader import BundleError, load_bundle
+from config.model import Bundle, PersonSpec
 from stream import events as ev
 from stream.decode import Decoder
 from stream.metrics import LookoutMetrics, count_persons
@@ -57,6 +58,7 @@ SEQ_SHIFT = 24
 _CHUNK_LINES = 100_000  # one inbox row at most: bounds a row's memory and stays under 2**24
 _FIXES_PER_WRITE, _FIXES_EVERY_MS = 50_000, 1_000
 _PERSONS_EVERY_MS = 15_000  # persons tracked/silent gauges: a full scan, so not every step
+_RETRY_FIRST_S, _RETRY_MAX_S = 0.05, 2.0  # a store that cannot write is tried again this often
 
 
 def wall_ms() -> int:
@@ -87,22 +89,30 @@ class _StepOut:
     released: list = field(default_factory=list)
     enrolled: list = field(default_factory=list)
     snapshot: bool = False  # a bundle change: snapshot with it, so it is never re-run
+    good_bundle: dict | None = None  # the texts of a bundle change that was accepted
 
 
 class LiveRuntime:
     def __init__(self, bundle_dir, db_path, *, gateway_tokens=(), batch_ms: int = 200,
                  tick_ms: int = 1000, snapshot_every_s: float = 5.0, notify_config=None,
-                 purge_every_s: float | None = 3600.0):
+                 purge_every_s: float | None = 3600.0, strict: bool = False):
+        """`strict`: a bundle on disk that does not load (or would leave an office with
+        persons and no officer, or no admin) stops start-up with BundleError instead of
+        running on the last good bundle kept in the store."""
         self.bundle_dir = Path(bundle_dir)
-        self.store = Store(db_path)
+        self.metrics = LookoutMetrics()
+        # a write the disk refused, while the engine retries it: /healthz and ingest say so
+        self.store_fault: dict | None = None
+        self.store = Store(db_path, on_write_error=self._store_write_failed)
+        # the bundle on disk that was refused (file, line, field), while it stays there
+        self.bundle_invalid: dict | None = None
         try:
             self._files = self._files_at_snapshot()
-            self.bundle = load_bundle(self.bundle_dir)
+            self.bundle = self._load_or_last_good(strict)
         except BaseException:
             self.store.close()
             raise
         self.engine = Engine(self.bundle)
-        self.metrics = LookoutMetrics()
         coverage.report(self.bundle, self.metrics)
         self.notifier = None
         if notify_config is not None:
@@ -160,6 +170,54 @@ class LiveRuntime:
         log.info("%d bundle changes to re-run; restored %s as of the snapshot", len(pending),
                  ", ".join(restored) or "nothing")
         return base
+
+    def _load_or_last_good(self, strict: bool) -> Bundle:
+        """The bundle on disk; when it does not load, or is unsafe next to the last good
+        one, the last good one (bundle_invalid raised) unless `strict`."""
+        good = self.store.good_bundle()
+        try:
+            bundle = load_bundle(self.bundle_dir)
+            if good is not None and good != self._files:
+                try:
+                    before = bundle_files.load_with(self.bundle_dir, good)
+                except BundleError:
+                    before = None  # the loader changed under a stored bundle: nothing to compare
+                if before is not None:
+                    check_change(before, bundle)
+        except BundleError as err:
+            if strict or good is None:
+                raise
+            try:
+                bundle = bundle_files.load_with(self.bundle_dir, good)
+            except BundleError:
+                raise err from None
+            bundle.path = self.bundle_dir
+            self._files = dict(good)
+            self._mark_invalid(err)
+            log.error("the bundle on disk is refused (%s); supervising on the last good bundle "
+                      "kept in the store", err)
+            return bundle
+        if good != self._files:
+            self.store.save_good_bundle(self._files)
+        return bundle
+
+    def _mark_invalid(self, err: BundleError) -> None:
+        self.bundle_invalid = {"file": err.file, "where": err.where, "field": err.field,
+                               "since_ms": wall_ms()}
+        self.metrics.set_bundle_invalid(True)
+
+    def _clear_invalid_if_disk_good(self) -> None:
+        if self.bundle_invalid is not None and \
+                bundle_files.read_texts(self.bundle_dir) == self._files:
+            self.bundle_invalid = None
+            self.metrics.set_bundle_invalid(False)
+
+    def _store_write_failed(self, exc: BaseException) -> None:
+        self.metrics.observe_store_error("write")
+        fault = self.store_fault or {"since_ms": wall_ms(), "failures": 0}
+        fault["failures"] += 1
+        fault["error"] = str(exc)
+        self.store_fault = fault
 
     def _recover(self) -> None:
         snap = self.store.load_snapshot()
@@ -298,13 +356,22 @@ class LiveRuntime:
         if unknown:
             raise ValueError(f"not bundle files: {', '.join(sorted(unknown))}")
         with self._change_lock:
-            after = {**bundle_files.read_texts(self.bundle_dir), **texts}
+            # an edit changes what runs; a reload ({}) takes up the folder as it is
+            base = self._files if texts else bundle_files.read_texts(self.bundle_dir)
+            after = {**base, **texts}
             changed = {n: t for n, t in after.items() if t != self._files.get(n)}
             if not changed:
+                self._clear_invalid_if_disk_good()
                 return self.bundle
             # checked on a scratch copy before anything is recorded: a bad change (or a bad
             # hand edit) comes back as BundleError and the folder is left as it is
-            bundle_files.load_with(self.bundle_dir, changed)
+            try:
+                check_change(self.bundle,
+                             bundle_files.load_with(self.bundle_dir, {**self._files, **changed}))
+            except BundleError as err:
+                if not texts:  # the folder holds it: a restart would meet it again
+                    self._mark_invalid(err)
+                raise
             change = {"after": changed, "before": {n: self._files.get(n) for n in changed},
                       "audit": list(audit) if audit else None}
             future: Future = Future()
@@ -323,7 +390,9 @@ class LiveRuntime:
                 "applied_seq": self._applied, "recovered": self.recovered,
                 "feed_down": self._feed_down,
                 "engine": dict(self.engine.stats), "alive": self.alive,
-                "error": repr(self.error) if self.error else None}
+                "error": repr(self.error) if self.error else None,
+                "store_fault": dict(self.store_fault) if self.store_fault else None,
+                "bundle_invalid": dict(self.bundle_invalid) if self.bundle_invalid else None}
 
     def office_of(self, person_id: str | None) -> str | None:
         if not person_id:
@@ -415,8 +484,11 @@ class LiveRuntime:
                     self._drain_and_snapshot()
                     return
                 if time.monotonic() >= next_tick:
-                    self._tick()
                     next_tick = time.monotonic() + self.tick_ms / 1000
+                    try:
+                        self._tick()
+                    except StoreWriteError:
+                        pass  # counted and shown; the next tick tries again
                 self._run_pending()
         except BaseException as exc:
             self.error = exc
@@ -472,20 +544,26 @@ class LiveRuntime:
         self._last_snapshot = self._fixes_written = wall_ms()
 
     def _apply_change(self, item: _Input, out: _StepOut) -> None:
-        """A bundle change row: write its files, load, swap. A bundle that fails to load
-        (checked before the row was taken, so only if the folder changed underneath) puts
-        the old files back and keeps the old bundle."""
+        """A bundle change row: load its texts, write its files, swap. A bundle that fails
+        to load (checked before the row was taken) or files that cannot be written keep the
+        old files and the old bundle."""
         change = bundle_files.unpack(item.payload)
         who, what, target, before, after = change.get("audit") or (None, "bundle", None,
                                                                       None, None)
         try:
-            bundle_files.write_texts(self.bundle_dir, change["after"])
-            bundle = load_bundle(self.bundle_dir)
+            # loaded from the texts, not the folder: a hand edit of another file lying there
+            # (refused, bundle_invalid) is not swept in
+            bundle = bundle_files.load_with(self.bundle_dir, {**self._files, **change["after"]})
+            try:
+                bundle_files.write_texts(self.bundle_dir, change["after"])
+            except BaseException:
+                bundle_files.write_texts(self.bundle_dir, change["before"])
+                raise
         except Exception as exc:  # noqa: BLE001 - handed back to the caller
-            bundle_files.write_texts(self.bundle_dir, change["before"])
             out.audits.append((item.at_ms, who, what, target, before, {"refused": str(exc)}))
             result = exc
         else:
+            bundle.path = self.bundle_dir
             old = {p.person_id: p for p in self.bundle.persons}
             new = {p.person_id for p in bundle.persons}
             self.engine.reload(bundle, self._state)
@@ -498,6 +576,8 @@ class LiveRuntime:
             if self.notifier is not None:
                 self.notifier.set_bundle(bundle)
             self._files.update(change["after"])
+            out.good_bundle = dict(self._files)
+            self._clear_invalid_if_disk_good()
             gone = [old[pid] for pid in sorted(set(old) - new)]
             out.released += [(p.person_id, orjson.dumps(_spec(p)).decode(), item.at_ms, who)
                              for p in gone]
@@ -533,11 +613,11 @@ class LiveRuntime:
                 or now_ms - self._fixes_written >= _FIXES_EVERY_MS):
             fixes, self._fixes_buffer, self._fixes_written = self._fixes_buffer, [], now_ms
             statuses, self._status_buffer = self._status_buffer, []
-        new = self.store.commit_batch(out.updates, self.office_of, items[-1].seq,
-                                      step_ms=now_ms, snapshot=blob, fixes=fixes,
-                                      actions=out.actions, dead_letters=out.dead,
-                                      statuses=statuses, audits=out.audits,
-                                      released=out.released, enrolled=out.enrolled)
+        new = self._commit(lambda: self.store.commit_batch(
+            out.updates, self.office_of, items[-1].seq, step_ms=now_ms, snapshot=blob,
+            fixes=fixes, actions=out.actions, dead_letters=out.dead, statuses=statuses,
+            audits=out.audits, released=out.released, enrolled=out.enrolled,
+            good_bundle=out.good_bundle))
         self._applied = items[-1].seq
         if blob is not None:
             self._last_snapshot = now_ms
@@ -555,6 +635,28 @@ class LiveRuntime:
                 future.set_exception(result)
             else:
                 future.set_result(result)
+
+    def _commit(self, write):
+        """The step's one transaction. On the engine thread a store that cannot write (disk
+        full, I/O error) is tried again, backing off, until it can: the step's inputs are in
+        the inbox and its outputs in memory, so waiting loses nothing. A stop while waiting
+        gives up; the inbox re-runs the step at the next start."""
+        wait = _RETRY_FIRST_S
+        while True:
+            try:
+                result = write()
+            except StoreWriteError:
+                if threading.current_thread() is not self._thread or self._stopping:
+                    raise
+                log.warning("store cannot write; retrying in %.2f s: %s", wait,
+                            (self.store_fault or {}).get("error"))
+                time.sleep(wait)
+                wait = min(wait * 2, _RETRY_MAX_S)
+                continue
+            if self.store_fault is not None:
+                log.info("store writes again after %d failures", self.store_fault["failures"])
+                self.store_fault = None
+            return result
 
     def _apply(self, items: list[_Input], now_ms: int, out: _StepOut) -> None:
         parts: list[ev.EventBatch] = []

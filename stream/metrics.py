@@ -236,6 +236,10 @@ class LookoutMetrics:
         self.store_errors = counter(
             "lookout_store_errors", "Failed reads or writes of the alert store.", ["operation"]
         )
+        self.bundle_invalid = gauge(
+            "lookout_bundle_invalid",
+            "1 while the bundle on disk is refused and the service runs on the last good one.",
+        )
 
         # Zero series from the start, so rate() and the alerting rules see every combination.
         for d in DRILL_VALUES:
@@ -468,6 +472,9 @@ class LookoutMetrics:
 
     def observe_store_error(self, operation: str = "write", n: int = 1) -> None:
         self.store_errors.labels(operation).inc(n)
+
+    def set_bundle_invalid(self, invalid: bool) -> None:
+        self.bundle_invalid.set(1 if invalid else 0)
 
     # -- exposition ------------------------------------------------------------------------------
     def render(self) -> bytes:

@@ -73,7 +73,10 @@ def create_app(runtime: LiveRuntime, *, officer_api: bool = True,
     @app.get("/healthz", tags=["ops 运维"], summary="Liveness and progress / 健康检查")
     def healthz():
         stats = runtime.stats()
-        stats["status"] = "ok" if runtime.alive else "failed"
+        # degraded: supervising, but an operator must act (the store cannot write, or the
+        # bundle on disk was refused); the reasons are in store_fault and bundle_invalid
+        degraded = stats.get("store_fault") or stats.get("bundle_invalid")
+        stats["status"] = "failed" if not runtime.alive else "degraded" if degraded else "ok"
         return JSONResponse(stats, 200 if runtime.alive else 503)
 
     # Prometheus scrapes this; it carries no personal data (no person or alert ids as labels)
@@ -145,6 +148,9 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lookout run",
                                 description="Run the embedded service / 运行监管服务")
     p.add_argument("--bundle", required=True, help="deployment bundle folder / 部署包目录")
+    p.add_argument("--strict", action="store_true",
+                   help="refuse to start when the bundle on disk is refused, instead of running "
+                        "on the last good bundle kept in the store / 部署包无效时拒绝启动")
     p.add_argument("--db", help="SQLite store (default: lookout.db, lookout-kafka.db with "
                                 "--kafka; in .lookout-demo/ with --demo)")
     p.add_argument("--host", default="127.0.0.1")
@@ -190,6 +196,7 @@ def _kafka_runtime(args, db: str, tokens: list[str]):
 def cli_run(argv: list[str]) -> int:
     import uvicorn
 
+    from alerts.store import StoreLocked, lock_writer
     from config.loader import BundleError
 
     args = _parser().parse_args(argv)
@@ -204,6 +211,11 @@ def cli_run(argv: list[str]) -> int:
     fresh = not Path(db).exists()
     if args.demo and Path(args.bundle).is_dir():
         args.bundle = str(_demo_copy(Path(args.bundle), Path(db).parent))
+    try:  # one writer per store: held until this process ends, however it ends
+        writer_lock = lock_writer(db)  # noqa: F841 - the open file is the lock
+    except StoreLocked as err:
+        print(f"lookout: {err}", file=sys.stderr)
+        return 1
     try:
         if args.kafka:
             runtime = _kafka_runtime(args, db, tokens)
@@ -213,7 +225,7 @@ def cli_run(argv: list[str]) -> int:
             runtime = LiveRuntime(args.bundle, db, gateway_tokens=tokens,
                                   batch_ms=args.batch_ms, tick_ms=args.tick_ms,
                                   snapshot_every_s=args.snapshot_every_s,
-                                  notify_config=args.notify)
+                                  notify_config=args.notify, strict=args.strict)
             runtime.start()
     except (BundleError, FileNotFoundError) as err:
         print(f"lookout: bad bundle 部署包错误: {err}", file=sys.stderr)
@@ -231,6 +243,11 @@ def cli_run(argv: list[str]) -> int:
         url = f"http://{args.host}:{args.port}/"
         print(f"Lookout 瞭望 running 运行中: {url}  (API: {url}docs, store 数据库: {db}, "
               f"bundle 部署包: {args.bundle})", flush=True)
+        invalid = getattr(runtime, "bundle_invalid", None)
+        if invalid:
+            print(f"bundle_invalid 部署包无效: {invalid['file']}:{invalid['where']}: "
+                  f"{invalid['field']}: refused; running on the last good bundle kept in the "
+                  "store / 已拒绝，按存储中最后一份有效部署包继续监管", flush=True)
         if args.kafka:
             print(f"Kafka mode Kafka 模式: {args.kafka}, topics 主题 {args.prefix}.*; alerts "
                   "come from `lookout worker` 告警来自处理进程", flush=True)

@@ -234,7 +234,8 @@ def test_offices_phones_and_addresses_load(tmp_path):
 
 
 @pytest.mark.parametrize("extra, expected", [
-    ({"phone": "1" * 33}, "persons.jsonl:line 1: phone: must be a string of 1 to 32 characters"),
+    ({"phone": "1" * 33}, "persons.jsonl:line 1: phone: must be a phone number"),
+    ({"phone": "call me"}, "persons.jsonl:line 1: phone: must be a phone number"),
     ({"address": 12}, "persons.jsonl:line 1: address: must be a string of 1 to 200 characters, "
                       "got 12"),
 ])

@@ -28,6 +28,7 @@ from fastapi import APIRouter, Body, HTTPException, Query
 
 from alerts.admin import edits
 from alerts.admin.bundle_files import read_texts
+from alerts.admin.safety import UnsafeChange
 from alerts.coverage import coverage_gaps
 from alerts.feed.access import MIN_PASSWORD_CHARS, set_password
 from alerts.timefmt import rfc3339
@@ -45,6 +46,10 @@ def _problem(status: int, code: str, zh: str, en: str, **extra) -> HTTPException
 
 def bundle_problem(err: BundleError) -> HTTPException:
     text = str(err)
+    if isinstance(err, UnsafeChange):
+        return _problem(422, "unsafe_change", f"修改被拒绝：{err.zh}", f"change refused: {text}",
+                        message=text, file=err.file, where=err.where, field=err.field,
+                        problem=err.problem)
     return _problem(422, "bad_bundle", f"部署包校验未通过：{text}", f"bundle check failed: {text}",
                     message=text, file=err.file, where=err.where, field=err.field,
                     problem=err.problem)
@@ -86,7 +91,8 @@ def build_admin_router(runtime, Auth, now_ms: Callable[[], int]) -> APIRouter:  
 
     def change(who, make: Callable[[edits.Texts], edits.Edit]) -> dict:
         with lock:
-            texts = read_texts(runtime.bundle_dir)
+            # what runs, not the folder: a refused hand edit lying there is not built upon
+            texts = runtime.bundle_texts
             with answered_as_problems():
                 edit = make(texts)
                 changed = any(texts.get(n) != t for n, t in edit.files.items())

@@ -17,9 +17,10 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Protocol, runtime_checkable
 
 import anyio
 import orjson
@@ -30,22 +31,30 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from alerts.actions import ActionError, ActionPending
 from alerts.feed import models as m
 from alerts.feed.access import SESSION_TTL_S, Access, LoginRefused, Scope, Session, scope_for
+from alerts.feed.basemap import build_map_router
 from alerts.feed.page import static_routes
 from alerts.feed.person import build_person_router
+from alerts.feed.roster import build_roster_router
 from alerts.feed.stream import RESYNC, Broadcaster
 from alerts.feed.summary_page import build_summary_router
 from alerts.feed.view import BundleView, ViewCache
 from alerts.feed.words import vocabulary
 from alerts.kinds import ALERT_TYPES, TAMPER
+from alerts.triage import HANDLING_STATES, SEVERITIES, AlertQuery
 
 # The map shows the person's fixes from this long before the alert opened...
 TRACK_BEFORE_MS = 60 * 60_000
 # ...to this long after it last changed.
 TRACK_AFTER_MS = 10 * 60_000
 TRACK_LIMIT = 500
+# track playback: three and a half days at a fix a minute; a longer period answers the
+# latest, marked `truncated`, and the page asks for a shorter one
+TRACK_MAX = 5000
 # The stream says something at least this often, so that proxies keep it open and a page can
 # tell a quiet feed from a dead connection; the session is checked again each time.
 HEARTBEAT_S = 15.0
+# A bulk action's alerts go to the engine this many at a time: enough to share its steps.
+BULK_THREADS = 16
 
 AlertType = Literal[ALERT_TYPES]  # type: ignore[valid-type]
 _bearer = HTTPBearer(auto_error=False, description="the token from POST /v1/login")
@@ -64,14 +73,17 @@ def _ms(text: str | None) -> int | None:
     return int(datetime.fromisoformat(text).timestamp() * 1000) if text else None
 
 
-def _sort_key(record: dict) -> tuple:
-    return (_ms(record.get("opened_at")) or 0, record.get("alert_id") or "")
-
-
 def _handling(record: dict) -> dict:
     """What an action changes, for the audit log's before/after."""
     return {k: record.get(k) for k in ("version", "handling", "condition", "escalated",
                                          "officer_id", "resolution")}
+
+
+@runtime_checkable
+class ReportsHealth(Protocol):
+    """A runtime that knows its own health (stream/live.py, the Kafka officer service)."""
+
+    def stats(self) -> dict: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,14 +161,18 @@ def build_router(runtime, *, clock: Callable[[], float] = time.time,
         return record
 
     def track_of(who: Caller, person_id: str, since: int, until: int, alert_id=None,
-                 drill: bool = False) -> m.Track:
+                 drill: bool = False, limit: int = TRACK_LIMIT) -> m.Track:
         # a drill's fixes are kept apart from real ones, like its alerts
         kw = {"drill": True} if drill else {}
-        points = runtime.store.track(person_id, since, until, limit=TRACK_LIMIT, **kw)
+        # one more than asked: whether the range held more than `limit` fixes
+        points = runtime.store.track(person_id, since, until, limit=limit + 1, **kw)
+        truncated = len(points) > limit
+        points = points[-limit:]
         audit(who.officer_id, "read_track", person_id, None,
               {"alert_id": alert_id, "since_ms": since, "until_ms": until, "drill": drill,
                "points": len(points)})
-        return m.Track(person_id=person_id, since_ms=since, until_ms=until, points=points)
+        return m.Track(person_id=person_id, since_ms=since, until_ms=until, points=points,
+                       truncated=truncated)
 
     router = APIRouter()
     api = APIRouter(prefix="/v1", tags=["feed"])
@@ -191,50 +207,82 @@ def build_router(runtime, *, clock: Callable[[], float] = time.time,
         """The caller, the offices they may see, and when their session ends."""
         return _me(who)
 
+    @api.get("/ops")
+    def ops(who: Auth) -> dict[str, dict | None]:
+        """What an operator must act on now (the bundle on disk refused, the store unable to
+        write), for admins and shift leads; the page's banner reads it. Others get nothing."""
+        if who.session.officer.role not in ("admin", "supervisor"):
+            return {}
+        health = runtime.stats() if isinstance(runtime, ReportsHealth) else {}
+        return {"bundle_invalid": health.get("bundle_invalid"),
+                "store_fault": health.get("store_fault")}
+
     @api.get("/words")
     def words() -> dict[str, dict[str, dict[str, str]]]:
         """The words the page shows (SPEC §7), in 中文 and English."""
         return vocabulary()
+
+    def person_ids_matching(who: Caller, text: str) -> frozenset[str]:
+        """Persons whose id is `text` or whose name contains it (names live in the bundle,
+        not in the store)."""
+        text = text.strip().casefold()
+        people = [*who.view.persons.values(), *who.view.former.values()]
+        return frozenset(p.person_id for p in people
+                         if p.person_id.casefold() == text or text in p.name.casefold())
+
+    def scoped_query(who: Caller, drill: bool, **filters) -> AlertQuery:
+        scope = who.scope
+        if scope.everything:
+            return AlertQuery(drill=drill, **filters)
+        return AlertQuery(drill=drill, routed_to=frozenset(scope.officer_ids or ()),
+                          of_offices=frozenset(scope.office_ids or ()), **filters)
 
     @api.get("/alerts", response_model=m.AlertList)
     def list_alerts(
         who: Auth,
         office: Annotated[list[str] | None, Query(description="司法所 office_id; repeatable")] = None,
         type: Annotated[list[AlertType] | None, Query(description="alert type; repeatable")] = None,
-        condition: Literal["active", "cleared"] | None = None,
-        handling: Literal["new", "acknowledged", "resolved"] | None = None,
+        handling: Annotated[list[Literal[HANDLING_STATES]] | None,  # type: ignore[valid-type]
+                            Query(description="handling state; repeatable (default: all)")] = None,
+        severity: Annotated[list[Literal[SEVERITIES]] | None,  # type: ignore[valid-type]
+                            Query(description="severity; repeatable")] = None,
+        mine: Annotated[bool, Query(description="only alerts whose current officer is me")] = False,
+        person: Annotated[str | None, Query(max_length=64,
+                                            description="person id, or part of a name")] = None,
+        since_ms: Annotated[int | None, Query(description="opened at or after (epoch ms)")] = None,
+        until_ms: Annotated[int | None, Query(description="opened before (epoch ms)")] = None,
         drill: Annotated[bool, Query(description="true: the drill view (演练) only")] = False,
         limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+        offset: Annotated[int, Query(ge=0)] = 0,
     ):
-        """The caller's alerts, newest first. Real and drill alerts never mix."""
-        scope, store = who.scope, runtime.store
-        filters = dict(types=type, drill=drill, condition=condition, handling=handling,
-                       limit=limit)
-        offices = set(office) if office else None
-        found: dict[str, dict] = {}
-        if scope.everything:
-            batches = [store.list_alerts(office_ids=offices, **filters)]
-        else:
-            batches = []
-            if scope.officer_ids:
-                batches.append(store.list_alerts(officer_ids=set(scope.officer_ids), **filters))
-            wanted = set(scope.office_ids or ()) & offices if offices else set(scope.office_ids or ())
-            if wanted:
-                batches.append(store.list_alerts(office_ids=wanted, **filters))
-        for batch in batches:
-            for record in batch:
-                found.setdefault(record["alert_id"], record)
+        """The caller's alerts in triage order: unacknowledged escalated or critical alerts
+        first, then by severity, then newest first; one page of `total`. `counts`: totals per
+        handling state under the other filters; `attention`: over the whole scope, what is
+        unread for the caller and how many critical alerts nobody has acknowledged. Real and
+        drill alerts never mix."""
+        query = scoped_query(
+            who, drill, handling=frozenset(handling) if handling else None,
+            assigned_to=who.officer_id if mine else None,
+            offices=frozenset(office) if office else None,
+            types=frozenset(type) if type else None,
+            severities=frozenset(severity) if severity else None,
+            person_ids=person_ids_matching(who, person) if person and person.strip() else None,
+            opened_from_ms=since_ms, opened_before_ms=until_ms)
+        store = runtime.store
+        page = store.triage(query, who.officer_id, limit=limit, offset=offset)
         # checked again here, whatever the store did with the filters: nothing leaks
-        rows = [r for r in found.values() if who.sees(r) and bool(r.get("drill")) == drill
-                and (offices is None or who.view.person_office(r.get("person_id")) in offices)]
-        rows.sort(key=_sort_key, reverse=True)
-        return m.AlertList(alerts=[who.view.enrich(r) for r in rows[:limit]], drill=drill)
+        rows = [who.view.enrich(r) for r in page.alerts if who.sees(r)]
+        return m.AlertList(alerts=rows, drill=drill, total=page.total, offset=offset,
+                           counts=m.HandlingCounts(**page.counts),
+                           attention=m.Attention(**store.attention(scoped_query(who, drill),
+                                                                   who.officer_id)))
 
     @api.get("/alerts/{alert_id}", response_model=m.AlertDetail, responses={404: _NOT_FOUND})
     def alert_detail(who: Auth, alert_id: str):
         """The alert, its history, its zone and the person's recent track for the map.
-        Reading the track is audited."""
+        Reading the track is audited; opening it marks it read for the caller."""
         record = scoped_alert(who, alert_id)
+        runtime.store.mark_read(who.officer_id, [alert_id], now_ms())
         history = sorted(runtime.store.history(alert_id), key=lambda r: r["version"])
         track = None
         if record.get("person_id"):
@@ -292,15 +340,48 @@ def build_router(runtime, *, clock: Callable[[], float] = time.time,
     def resolve(who: Auth, alert_id: str, body: m.ResolveBody, response: Response):
         """处置: close the case with a disposition. A tamper (防拆报警) needs a note."""
         record = scoped_alert(who, alert_id)
+        return act(who, alert_id, "resolve", resolve_fields(who, record, body), response)
+
+    def resolve_fields(who: Caller, record: dict, body: m.ResolveBody) -> dict:
         note = body.note.strip()
         if record.get("type") == TAMPER and not note:
-            audit(who.officer_id, "resolve", alert_id, _handling(record),
+            audit(who.officer_id, "resolve", record["alert_id"], _handling(record),
                   {"refused": "note_required"})
             raise problem(422, "note_required", "防拆报警须填写处置说明后才能处置",
                           "a tamper alert cannot be resolved without a note")
         # an empty note is no note: the engine refuses "" (SPEC §4: note is text when given)
-        fields = {"disposition": body.disposition} | ({"note": note} if note else {})
-        return act(who, alert_id, "resolve", fields, response)
+        return {"disposition": body.disposition} | ({"note": note} if note else {})
+
+    def act_one(who: Caller, alert_id: str, body: m.BulkBody) -> m.BulkOutcome:
+        """One alert of a bulk action, through the same path (checks, engine, audit) as
+        the single-alert endpoints."""
+        scratch = Response()
+        try:
+            if body.action == "resolve":
+                record = scoped_alert(who, alert_id)
+                fields = resolve_fields(who, record, m.ResolveBody(
+                    disposition=body.disposition, note=body.note))
+            else:
+                fields = {}
+            res = act(who, alert_id, body.action, fields, scratch)
+        except HTTPException as e:
+            return m.BulkOutcome(alert_id=alert_id, ok=False, status=e.status_code,
+                                 problem=m.Problem(**e.detail))
+        return m.BulkOutcome(alert_id=alert_id, ok=True, status=scratch.status_code or 200,
+                             changed=res.changed, pending=res.pending, alert=res.alert)
+
+    @api.post("/alerts/bulk", response_model=m.BulkResult,
+              responses={422: {"model": m.ProblemResponse}})
+    def bulk(who: Auth, body: m.BulkBody):
+        """签收 or 处置 many alerts with one disposition and note. Each alert is its own
+        action through the engine, with its own audit entry and its own outcome here (one
+        refused alert does not stop the others). Submitted side by side, so the engine takes
+        them in a few steps rather than one step per alert."""
+        ids = list(dict.fromkeys(body.alert_ids))
+        with ThreadPoolExecutor(max_workers=min(BULK_THREADS, len(ids))) as pool:
+            outcomes = list(pool.map(lambda a: act_one(who, a, body), ids))
+        return m.BulkResult(results=outcomes, ok=sum(o.ok for o in outcomes),
+                            failed=sum(not o.ok for o in outcomes))
 
     @api.get("/persons", response_model=list[m.Person])
     def persons(who: Auth):
@@ -316,14 +397,21 @@ def build_router(runtime, *, clock: Callable[[], float] = time.time,
              responses={404: {"model": m.ProblemResponse}})
     def person_track(who: Auth, person_id: str,
                      since_ms: int | None = None, until_ms: int | None = None,
-                     drill: bool = False):
-        """A person's fixes (default: the last two hours; `drill`: the drill's). Audited."""
+                     drill: bool = False,
+                     limit: Annotated[int, Query(ge=1, le=TRACK_MAX, description="at most "
+                                                 "this many fixes, the latest")] = TRACK_LIMIT):
+        """A person's fixes (default: the last two hours; `drill`: the drill's), at most
+        `limit`, the latest (`truncated` says when there were more).
+        Audited."""
         person = who.view.persons.get(person_id)
         if person is None or not who.scope.sees_person(person.office_id):
             raise problem(404, "not_found", "没有该社区矫正对象", "no such person")
         until = until_ms if until_ms is not None else now_ms()
         since = since_ms if since_ms is not None else until - 2 * 3600_000
-        return track_of(who, person_id, since, until, drill=drill)
+        if until < since:
+            raise problem(422, "bad_range", "开始时间须早于结束时间", "the range must start "
+                          "before it ends")
+        return track_of(who, person_id, since, until, drill=drill, limit=limit)
 
     @api.get("/stream", response_class=StreamingResponse,
              responses={200: {"content": {"text/event-stream": {}},
@@ -370,13 +458,16 @@ def build_router(runtime, *, clock: Callable[[], float] = time.time,
     router.include_router(build_person_router(
         runtime, Auth, now_ms, audit,
         lambda: problem(404, "not_found", "没有该社区矫正对象", "no such person")))
+    router.include_router(build_roster_router(runtime, Auth, now_ms, audit))
     if hasattr(runtime.store, "summary_input"):
         router.include_router(build_summary_router(runtime, authenticate, now_ms, audit))
     if hasattr(runtime, "change_bundle"):  # the live runtime: reference data can change
         from alerts.admin.api import build_admin_router
 
         router.include_router(build_admin_router(runtime, Auth, now_ms))
-    router.include_router(static_routes())
+    pages = static_routes(lambda: views.get().bundle.settings.map_tiles.origins())
+    router.include_router(build_map_router(Auth, views, pages.leaflet))
+    router.include_router(pages)
     router.access = access  # for the service's own tools (and tests)
     router.broadcaster = broadcaster
     return router

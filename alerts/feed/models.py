@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from alerts.actions import DISPOSITIONS
 from alerts.fatigue import DeviceCheck
@@ -74,11 +74,30 @@ class Alert(BaseModel):
                                     "officers.json; its id when not listed)")
     officer_name: str | None = Field(None, description="the current officer's name")
     zone_name: str | None = None
+    late: bool | None = Field(None, description="补传数据: raised from buffered data")
+    unread: bool | None = Field(None, description="lists only: not acknowledged and never "
+                                "opened by the caller")
+
+
+class HandlingCounts(BaseModel):
+    new: int
+    acknowledged: int
+    resolved: int
+
+
+class Attention(BaseModel):
+    unread: int = Field(description="not acknowledged and never opened by the caller")
+    critical_new: int = Field(description="critical alerts nobody has acknowledged")
 
 
 class AlertList(BaseModel):
-    alerts: list[Alert]
+    alerts: list[Alert] = Field(description="one page, in triage order")
     drill: bool = Field(description="true: a drill view, only drill alerts (演练)")
+    total: int = Field(0, description="alerts matching the filters, over every page")
+    offset: int = 0
+    counts: HandlingCounts | None = Field(
+        None, description="totals per handling state, the other filters applied")
+    attention: Attention | None = Field(None, description="over the caller's whole scope")
 
 
 class TrackPoint(BaseModel):
@@ -93,6 +112,8 @@ class Track(BaseModel):
     since_ms: int
     until_ms: int
     points: list[TrackPoint]
+    truncated: bool = Field(False, description="the range held more fixes than the limit: "
+                            "these are the latest")
 
 
 class ZoneFeature(BaseModel):
@@ -119,6 +140,35 @@ class ActionResult(BaseModel):
 class ResolveBody(BaseModel):
     disposition: Disposition
     note: str = Field("", max_length=2000)
+
+
+class BulkBody(BaseModel):
+    alert_ids: list[str] = Field(min_length=1, max_length=1000)
+    action: Literal["acknowledge", "resolve"]
+    disposition: Disposition | None = None
+    note: str = Field("", max_length=2000)
+
+    @model_validator(mode="after")
+    def _resolve_needs_disposition(self):
+        if self.action == "resolve" and self.disposition is None:
+            raise ValueError("resolve: a disposition is required / 处置须选择处置结果")
+        return self
+
+
+class BulkOutcome(BaseModel):
+    alert_id: str
+    ok: bool
+    status: int = Field(description="what the single-alert endpoint would have answered")
+    changed: bool = False
+    pending: bool = False
+    alert: Alert | None = None
+    problem: Problem | None = None
+
+
+class BulkResult(BaseModel):
+    results: list[BulkOutcome]
+    ok: int
+    failed: int
 
 
 class LoginBody(BaseModel):
@@ -235,6 +285,10 @@ class PersonDetail(BaseModel):
     released: bool = Field(description="解除矫正: no longer supervised; alerts stay to resolve")
     status: PersonStatus | None = Field(description="None for a released person")
     zone: ZoneFeature | None = Field(description="the person's own area (first inclusion zone)")
+    zones: list[ZoneFeature] = Field(description="every zone that applies to the person: "
+                                     "inclusion first, then exclusion zones nearest the last "
+                                     "fix first (at most 100)")
+    zones_total: int = Field(description="how many zones apply, drawn or not")
     track: Track
     alerts: list[Alert] = Field(description="open first (not resolved, or still active), "
                                 "then recent ones")
@@ -243,3 +297,34 @@ class PersonDetail(BaseModel):
     device_check: DeviceCheck | None = Field(
         None, description="需核查设备 / device check needed: the rule's figures over the last 30 "
         "days (docs/operations.md); None when the store cannot say")
+
+
+# -- the roster (GET /v1/roster) ----------------------------------------------------------------
+
+
+class RosterEntry(BaseModel):
+    person_id: str
+    name: str
+    office_id: str
+    officer_id: str
+    officer_name: str | None = None
+    mine: bool = Field(description="the caller is the person's own officer")
+    risk: str
+    last_seen: str | None = Field(description="RFC 3339, the bundle's zone; null: never, or "
+                                  "not known here (`live_state` false)")
+    last_fix: str | None = None
+    silent: bool = Field(description="失联")
+    device_off: bool = Field(description="关机")
+    location_disabled: bool
+    on_leave: bool = Field(description="请假外出 now")
+    leave_until: str | None = None
+    open_alerts: int = Field(description="open alerts of the person that the caller sees")
+
+
+class Roster(BaseModel):
+    persons: list[RosterEntry] = Field(description="the caller's own persons first, then by "
+                                       "office and id")
+    live_state: bool = Field(description="false in Kafka mode: the persons' live state is in "
+                             "the workers, so last seen is unknown and 失联/关机 come from open "
+                             "alerts only")
+    feed_down: bool = Field(description="the whole feed is down: silence means little now")

@@ -9,8 +9,9 @@ personal data (`read_person`). Released persons (解除矫正) stay readable whi
 """
 
 # No `from __future__ import annotations`: FastAPI reads the endpoint's annotations at runtime.
+import math
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Protocol, runtime_checkable
 
 from fastapi import APIRouter, HTTPException, Query
 
@@ -20,6 +21,8 @@ from alerts.timefmt import rfc3339
 
 TRACK_LIMIT = 500
 ALERT_LIMIT = 50
+# venues under a prohibition order can be thousands; the map shows the nearest
+ZONE_LIMIT = 100
 _HOUR_MS = 3_600_000
 
 
@@ -46,9 +49,14 @@ def build_person_router(runtime, Auth, now_ms: Callable[[], int], audit,  # noqa
         store = runtime.store
         points = store.track(person_id, since, now, limit=TRACK_LIMIT)
         alerts = [r for r in _person_alerts(store, person_id) if who.sees(r)]
-        status = None if released else _status(runtime, person, points, alerts, now, tz)
+        status = None if released else status_now(runtime, person, points, alerts, now, tz)
         zone_id = next((z for z in person.zones if view.zones.get(z) is not None
                         and view.zones[z].kind == "inclusion"), None)
+        zones = view.zones_of(person)
+        last = status.last_fix if status else None
+        near = (last.lat, last.lon) if last else (
+            (points[-1]["lat"], points[-1]["lon"]) if points else None)
+        shown = _nearest_first(zones, near)[:ZONE_LIMIT]
         timeline = _timeline(store, person_id, alerts, view.bundle.permits, since, now, tz)
         audit(who.officer_id, "read_person", person_id, None,
               {"since_ms": since, "until_ms": now, "points": len(points),
@@ -61,6 +69,7 @@ def build_person_router(runtime, Auth, now_ms: Callable[[], int], audit,  # noqa
                             office_name=view.office_names.name(person.office_id),
                             phone=person.phone, address=person.address),
             released=released, status=status, zone=view.zone_outline(zone_id),
+            zones=[view.zone_outline(z.zone_id) for z in shown], zones_total=len(zones),
             track=m.Track(person_id=person_id, since_ms=since, until_ms=now, points=points),
             alerts=[view.enrich(r) for r in _open_first(alerts)],
             permits=_permits(view.bundle.permits, person_id, now, tz),
@@ -72,6 +81,29 @@ def build_person_router(runtime, Auth, now_ms: Callable[[], int], audit,  # noqa
 def _device_check(store, person_id: str, now: int) -> DeviceCheck:
     """需核查设备: the person's resolved alerts of the rule's window (alerts/fatigue.py)."""
     return device_check(store.resolved_alerts(device_check_since(now), person_id), now)
+def _nearest_first(zones: list, near: tuple[float, float] | None) -> list:
+    """Inclusion zones first, then exclusion zones by distance from `near` (lat, lon),
+    nearest first; a rough planar distance in degrees is enough to order them."""
+    if near is None:
+        return zones
+    lat, lon = near
+    kx = math.cos(math.radians(lat))
+
+    def key(z) -> tuple:
+        if z.kind == "inclusion":
+            return (0, 0.0)
+        c = z.geometry.centroid
+        return (1, math.hypot((c.x - lon) * kx, c.y - lat))
+
+    return sorted(zones, key=key)
+
+
+@runtime_checkable
+class PersonState(Protocol):
+    """A runtime that holds each person's live state (stream/live.py); Kafka mode's answers
+    None for everyone: the state is in the workers."""
+
+    def person_status(self, person_id: str) -> dict | None: ...
 
 
 def _person_alerts(store, person_id: str) -> list[dict]:
@@ -92,10 +124,12 @@ def _ms(text) -> int:
     return parse_ts_ms(text) if text else 0
 
 
-def _status(runtime, person, points: list[dict], alerts: list[dict], now: int,
-            tz: str) -> m.PersonStatus:
+def status_now(runtime, person, points: list[dict], alerts: list[dict], now: int,
+               tz: str) -> m.PersonStatus:
+    """失联, 关机, location off, last seen and last fix, from the engine's state where the
+    runtime holds it, else from `points` (the recent track) and the active `alerts`."""
     active = {r["type"] for r in alerts if r.get("condition") == "active"}
-    st = runtime.person_status(person.person_id) if hasattr(runtime, "person_status") else None
+    st = runtime.person_status(person.person_id) if isinstance(runtime, PersonState) else None
     timeout_ms = round(person.silence_timeout_s * 1000)
     last_fix = None
     if st and st.get("last_fix"):

@@ -16,7 +16,9 @@ import time
 
 log = logging.getLogger(__name__)
 
-QUEUE_MAX = 1000
+# as deep as the runtime's own subscription: a mass 失联 of a few thousand persons arrives as
+# updates, not as a resync that reloads every page at once
+QUEUE_MAX = 10_000
 RESYNC = object()
 
 

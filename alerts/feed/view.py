@@ -13,7 +13,7 @@ import numpy as np
 import shapely
 from shapely.geometry import mapping
 
-from config.model import Bundle, OfficerSpec, PersonSpec
+from config.model import Bundle, OfficerSpec, PersonSpec, ZoneSpec
 from config.offices import Offices
 from geofences.geodesy import LocalFrame
 from geofences.zones import CompiledZones
@@ -54,6 +54,13 @@ class BundleView:
     def officer_name(self, officer_id: str | None) -> str | None:
         o = self.officers.get(officer_id or "")
         return o.name if o else None
+    def zones_of(self, person: PersonSpec) -> list[ZoneSpec]:
+        """Every zone that applies to the person (SPEC §2: listed, `applies_to: all`, or a
+        shared group), inclusion zones first, in bundle order."""
+        groups = set(person.groups)
+        mine = [z for z in self.bundle.zones if z.zone_id in person.zones or z.applies_to_all
+                or not groups.isdisjoint(z.applies_to_groups)]
+        return sorted(mine, key=lambda z: z.kind != "inclusion")
 
     def enrich(self, record: dict) -> dict:
         """The record plus the names a list row shows, so the page needs no second request."""

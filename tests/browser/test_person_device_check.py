@@ -13,8 +13,8 @@ from feed.kit import FakeRuntime, serve
 from alerts.feed.access import demo_password, set_password
 from alerts.feed.app import create_feed_app
 from alerts.timefmt import rfc3339
+from browser.chromium import CHROMIUM, launch
 
-CHROMIUM = "/usr/bin/chromium"
 OFFICER = "wc-cd-02"  # 陈建军 (WC0001) is theirs
 
 if not os.access(CHROMIUM, os.X_OK):
@@ -50,7 +50,7 @@ def served(tmp_path):
 def test_the_badge_shows_on_the_person_whose_phone_cries_wolf(served):
     expect = sync_api.expect
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        browser = launch(p)
         try:
             page = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai").new_page()
             page.set_default_timeout(15_000)

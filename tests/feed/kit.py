@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 import queue
 import socket
 import threading
@@ -17,6 +18,8 @@ from pathlib import Path
 import orjson
 
 from alerts.engine import Engine
+from alerts.store import Store
+from alerts.timefmt import rfc3339
 from config.loader import load_bundle, parse_ts_ms
 from config.model import Bundle, OfficerSpec
 from stream.decode import Decoder
@@ -38,81 +41,41 @@ def demo_bundle(with_admin: bool = True) -> Bundle:
     return b
 
 
-class FakeStore:
+class FakeStore(Store):
+    """The real store for alerts (so lists are sorted and paged by its SQL); fixes and audit
+    lines in memory, where the tests read them."""
+
     def __init__(self, path: Path, bundle: Bundle):
-        self.path = path
+        super().__init__(path, durable=False)
         self._office = {p.person_id: p.office_id for p in bundle.persons}
-        self._versions: dict[str, list[dict]] = {}
         self._fixes: dict[str, list[dict]] = defaultdict(list)
         self.audits: list[dict] = []
-        self._lock = threading.Lock()
+        self._seq = 0
+        self._mem_lock = threading.Lock()
 
     def put(self, record: dict) -> None:
-        with self._lock:
-            self._versions.setdefault(record["alert_id"], []).append(record)
+        self._seq += 1
+        self.append_updates([record], self._office.get, self._seq)
 
     def add_fix(self, person_id: str, ts_ms: int, lat: float, lon: float, acc: float,
                 drill: bool = False) -> None:
-        with self._lock:
+        with self._mem_lock:
             self._fixes[(person_id, drill)].append(
                 {"ts": ts_ms, "lat": lat, "lon": lon, "accuracy_m": acc})
 
-    def latest(self, alert_id: str) -> dict | None:
-        with self._lock:
-            versions = self._versions.get(alert_id)
-            return dict(versions[-1]) if versions else None
-
-    def history(self, alert_id: str) -> list[dict]:
-        with self._lock:
-            return [dict(v) for v in self._versions.get(alert_id, [])]
-
-    def list_alerts(self, *, officer_ids=None, office_ids=None, types=None, drill=False,
-                    condition=None, handling=None, limit=200) -> list[dict]:
-        with self._lock:
-            rows = [v[-1] for v in self._versions.values()]
-        out = []
-        for r in rows:
-            routed = {r["officer_id"], *(s["officer_id"] for s in r["route"])}
-            if officer_ids is not None and routed.isdisjoint(officer_ids):
-                continue
-            if office_ids is not None and self._office.get(r["person_id"]) not in office_ids:
-                continue
-            if types and r["type"] not in types:
-                continue
-            if bool(r["drill"]) != bool(drill):
-                continue
-            if condition and r["condition"] != condition or handling and r["handling"] != handling:
-                continue
-            out.append(dict(r))
-        out.sort(key=lambda r: r["opened_at"], reverse=True)
-        return out[:limit]
-
-    def person_alerts(self, person_id, *, drill=False, limit=100) -> list[dict]:
-        with self._lock:
-            rows = [dict(v[-1]) for v in self._versions.values()
-                    if v[-1]["person_id"] == person_id and bool(v[-1]["drill"]) == drill]
-        return sorted(rows, key=lambda r: r["opened_at"], reverse=True)[:limit]
-
-    def resolved_alerts(self, since_ms, person_id=None) -> list[dict]:
-        with self._lock:
-            rows = [dict(v[-1]) for v in self._versions.values()]
-        return [r for r in rows if not r["drill"] and r["handling"] == "resolved"
-                and parse_ts_ms(r["opened_at"]) >= since_ms
-                and (person_id is None or r["person_id"] == person_id)]
-
     def track(self, person_id, since_ms, until_ms, limit=500, *, drill=False) -> list[dict]:
-        with self._lock:
+        with self._mem_lock:
             pts = [p for p in self._fixes.get((person_id, drill), [])
                    if since_ms <= p["ts"] <= until_ms]
         return [dict(p) for p in sorted(pts, key=lambda p: p["ts"])[-limit:]]
 
     def audit(self, who, what, target, before, after, at_ms) -> None:
-        with self._lock:
+        with self._mem_lock:
             self.audits.append({"who": who, "what": what, "target": target, "before": before,
                                 "after": after, "at_ms": at_ms})
 
     def audit_log(self, limit=100) -> list[dict]:
-        with self._lock:
+        with self._mem_lock:
             return list(reversed(self.audits))[:limit]
 
     def dead_letter_list(self, limit=100) -> list[dict]:
@@ -206,6 +169,56 @@ def fix(person_id: str, at: str, lon: float, lat: float, acc: float = 15.0,
         drill: bool = False) -> dict:
     return {"type": "fix", "person_id": person_id, "ts": ts(at), "lon": lon, "lat": lat,
             "accuracy_m": acc, "drill": drill}
+
+
+# -- many alerts, written straight into a store (the triage list at scale) -------------------
+
+PERSONS = [f"WC{i:04d}" for i in range(1, 21)]
+OFFICER_OF = {"WC0001": "wc-cd-02", "WC0002": "wc-cd-01", "WC0003": "wc-cd-02",
+              "WC0004": "wc-cd-01", "WC0005": "wc-cd-02", "WC0006": "wc-cd-01",
+              "WC0007": "wc-cd-02", "WC0008": "wc-jn-01", "WC0009": "wc-jn-02",
+              "WC0010": "wc-jn-01", "WC0011": "wc-jn-02", "WC0012": "wc-jn-01",
+              "WC0013": "wc-jn-02", "WC0014": "wc-jn-01"}
+DAY0_MS = 1_795_000_000_000  # 2026-11-18, the week before the demo's Monday
+KINDS = [("low_battery", "low"), ("device_off", "high"), ("silent", "high"),
+         ("location_disabled", "medium"), ("tamper", "critical"), ("zone_enter", "high")]
+
+
+def record(n: int, person_id: str, type_: str, severity: str, opened_ms: int, *,
+           handling: str = "new", escalated: bool = False, officer_id: str | None = None,
+           drill: bool = False) -> dict:
+    at = rfc3339(opened_ms)
+    officer = officer_id or OFFICER_OF.get(person_id, "wc-xg-01")
+    return {
+        "alert_id": f"t{n:05d}", "version": 1, "person_id": person_id, "type": type_,
+        "zone_id": None, "severity": severity, "condition": "active", "handling": handling,
+        "opened_at": at, "last_event_at": at, "cleared_at": None, "event_count": 1,
+        "reopen_count": 0, "detected_at": at, "location": None, "officer_id": officer,
+        "route": [{"officer_id": officer, "role": "officer", "reason": "on_shift", "at": at}],
+        "escalated": escalated, "drill": drill, "resolution": None,
+        "message": {"zh": type_, "en": type_}}
+
+
+def fill(store: Store, n: int = 1200) -> dict:
+    """`n` alerts over the demo's 20 persons and three weeks; the oldest of all is the one
+    critical escalated tamper nobody has acknowledged (row 1 of the triage list)."""
+    handlings = itertools.cycle(["new", "acknowledged", "acknowledged", "resolved", "resolved"])
+    records = []
+    for i in range(n - 1):
+        type_, severity = KINDS[i % len(KINDS)]
+        handling = next(handlings)
+        # criticals are all handled, so the one below is the only urgent one
+        if severity == "critical" and handling == "new":
+            handling = "acknowledged"
+        records.append(record(i, PERSONS[i % 20], type_, severity,
+                              DAY0_MS + 3600_000 + i * 10 * 60_000, handling=handling))
+    needle = record(99_999, "WC0003", "tamper", "critical", DAY0_MS, escalated=True,
+                    officer_id="wc-zh-01")
+    records.append(needle)
+    office_of = {p: ("wucheng-chengdong" if i < 7 else "wucheng-jiangnan" if i < 14
+                     else "wucheng-xiguan") for i, p in enumerate(PERSONS)}
+    store.append_updates(records, office_of.get, 1)
+    return {"records": records, "needle": needle}
 
 
 def free_port() -> int:

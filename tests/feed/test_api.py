@@ -290,7 +290,8 @@ def test_the_page_and_its_files_are_served_with_a_strict_policy(client):
     assert r.status_code == 200 and "text/html" in r.headers["content-type"]
     assert "script-src 'self'" in r.headers["content-security-policy"]
     assert 'src="/assets/app.js"' in r.text
-    for name in ("app.js", "app.css", "map.js", "i18n.js"):
+    for name in ("app.js", "app.css", "map.js", "i18n.js", "core.js", "list.js", "detail.js",
+                 "attention.js", "bulk.js"):
         assert client.get(f"/assets/{name}").status_code == 200
     assert client.get("/assets/..%2Fapi.py").status_code == 404
     assert client.get("/assets/nope.js").status_code == 404
@@ -300,9 +301,9 @@ def test_openapi_describes_the_endpoints(client):
     spec = client.get("/openapi.json").json()
     for path in ("/v1/login", "/v1/me", "/v1/alerts", "/v1/alerts/{alert_id}",
                  "/v1/alerts/{alert_id}/acknowledge", "/v1/alerts/{alert_id}/resolve",
-                 "/v1/stream", "/v1/persons/{person_id}/track"):
+                 "/v1/alerts/bulk", "/v1/stream", "/v1/persons/{person_id}/track"):
         assert path in spec["paths"], path
-    assert "AlertDetail" in spec["components"]["schemas"]
+    assert {"AlertDetail", "AlertList", "BulkBody", "BulkResult"} <= set(spec["components"]["schemas"])
     assert "/" not in spec["paths"]
 
 

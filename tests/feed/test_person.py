@@ -24,7 +24,7 @@ def test_only_persons_of_the_callers_offices(client, login, day, clock, runtime)
     assert body["person"]["name"] == "陈建军" and body["released"] is False
     # phone and address only here, where the read is audited; names, not ids
     assert (body["person"]["phone"], body["person"]["address"]) == (
-        "13905791037", "金华市婺城区清风路10号2幢202室")
+        "13805790001", "浙江省金华市婺城区城东街道八一南街38号（虚构）")
     assert (body["person"]["office_name"], body["person"]["officer_name"]) == ("城东司法所", "蒋文杰")
     assert [a["alert_id"] for a in body["alerts"]] == [day["a_tamper"]["alert_id"]]
     # reading a person is reading personal data: audited

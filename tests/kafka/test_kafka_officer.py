@@ -369,20 +369,31 @@ def _ends(bootstrap: str, topic: str) -> dict[int, int]:
 
 # -- with a real worker ------------------------------------------------------------------------
 
-def test_end_to_end_a_gateway_event_becomes_an_alert_an_officer_acknowledges_through_a_worker(
-        bootstrap, prefix, topics, bundle_dir, service, client_for, workers):
-    """The whole Kafka path: gateway → service → events topic → `lookout worker` → alerts topic
-    → service → page; the officer's ack → actions topic → the worker → the new version back."""
+def officer_service_with_a_worker(bundle_dir, prefix, service, client_for, workers):
+    """A `lookout worker` on the topics, the officers' service in front of it, and w1's login."""
     w = workers.start(bundle_dir, prefix, PARTITIONS)
     w.wait_assigned()
     rt = service()
     c = client_for(rt)
-    w1 = login_headers(c, "w1")
+    return rt, c, login_headers(c, "w1")
+
+
+def post_events(c, *lines: bytes):
+    """As a gateway does: NDJSON to POST /v1/events, which must take it (202)."""
+    r = c.post("/v1/events", content=b"\n".join(lines),
+               headers={"Authorization": "Bearer gw", "Content-Type": "application/x-ndjson"})
+    assert r.status_code == 202, r.text
+    return r
+
+
+def test_end_to_end_a_gateway_event_becomes_an_alert_an_officer_acknowledges_through_a_worker(
+        bootstrap, prefix, topics, bundle_dir, service, client_for, workers):
+    """The whole Kafka path: gateway → service → events topic → `lookout worker` → alerts topic
+    → service → page; the officer's ack → actions topic → the worker → the new version back."""
+    rt, c, w1 = officer_service_with_a_worker(bundle_dir, prefix, service, client_for, workers)
     t = now_ms() - 10 * MIN
-    body = b"\n".join([outside("P1", t), outside("P1", t + MIN)])
-    r = c.post("/v1/events", content=body, headers={"Authorization": "Bearer gw",
-                                                     "Content-Type": "application/x-ndjson"})
-    assert r.status_code == 202 and r.json()["accepted"] == 2, r.text
+    r = post_events(c, outside("P1", t), outside("P1", t + MIN))
+    assert r.json()["accepted"] == 2, r.text
     (alert,) = wait_for(lambda: listed(c, w1), timeout=30)
     assert (alert["type"], alert["person_id"], alert["handling"]) == ("zone_exit", "P1", "new")
 
@@ -392,3 +403,27 @@ def test_end_to_end_a_gateway_event_becomes_an_alert_an_officer_acknowledges_thr
     assert (got["version"], got["handling"]) == (alert["version"] + 1, "acknowledged")
     (only,) = listed(c, w1)
     assert (only["alert_id"], only["handling"]) == (alert["alert_id"], "acknowledged")
+
+
+def test_bulk_acknowledge_sends_one_action_per_alert_through_a_worker(
+        bootstrap, prefix, topics, bundle_dir, service, client_for, workers):
+    """POST /v1/alerts/bulk in Kafka mode: each alert its own action on the actions topic, its
+    own answer from the worker, its own line in the action log and the audit log."""
+    rt, c, w1 = officer_service_with_a_worker(bundle_dir, prefix, service, client_for, workers)
+    t = now_ms() - 10 * MIN
+    post_events(c, outside("P1", t), outside("P1", t + MIN), outside("P2", t), outside("P2", t + MIN))
+    alerts = wait_for(lambda: len(listed(c, w1)) == 2 and listed(c, w1), timeout=30)
+    ids = sorted(a["alert_id"] for a in alerts)
+
+    r = c.post("/v1/alerts/bulk", headers=w1, json={"alert_ids": ids, "action": "acknowledge"})
+    assert r.status_code == 200, r.text
+    outcomes = {o["alert_id"]: o for o in r.json()["results"]}
+    assert all(o["ok"] and not o["pending"] for o in outcomes.values()), outcomes
+    assert {o["alert"]["handling"] for o in outcomes.values()} == {"acknowledged"}
+    sent = [a for a in rt.store.actions_log(10) if a["action"] == "acknowledge"]
+    assert sorted(a["alert_id"] for a in sent) == ids
+    assert {a["outcome"] for a in sent} == {"applied"}
+    audited = [a for a in rt.store.audit_log(20) if a["what"] == "acknowledge"]
+    assert sorted(a["target"] for a in audited) == ids
+    actions = [orjson.loads(v) for _, _, v in records(bootstrap, topics.actions)]
+    assert sorted(a["alert_id"] for a in actions) == ids

@@ -142,3 +142,22 @@ def test_reads_from_other_threads_while_writing(store):
     for t in threads:
         t.join()
     assert errors == [] and store.latest("al-1")["version"] == 50
+
+
+def test_open_alerts_are_unresolved_or_still_active_real_only_by_office(store):
+    store.append_updates([
+        record("new", person_id="P1"),
+        record("acked", person_id="P1", handling="acknowledged", condition="cleared"),
+        record("resolved-but-active", person_id="P2", handling="resolved"),
+        record("closed", person_id="P2", handling="resolved", condition="cleared"),
+        record("drill", person_id="P1", drill=True),
+    ], OFFICE, seq=1)
+    ids = lambda rows: sorted(r["alert_id"] for r in rows)  # noqa: E731
+    assert ids(store.open_alerts()) == ["acked", "new", "resolved-but-active"]
+    assert ids(store.open_alerts({"office-1"})) == ["acked", "new"]
+    assert ids(store.open_alerts({"office-2"})) == ["resolved-but-active"]
+    assert store.open_alerts(set()) == []
+    # a later version that closes it takes it off
+    store.append_updates([record("new", version=2, handling="resolved", condition="cleared")],
+                         OFFICE, seq=2)
+    assert ids(store.open_alerts({"office-1"})) == ["acked"]
