@@ -7,21 +7,25 @@ the line or feature, and the field: whoever edits the bundle fixes it without re
 from __future__ import annotations
 
 import difflib
+import gc
 import json
 import math
 import re
 import tomllib
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, NoReturn
 from zoneinfo import ZoneInfo
 
+import msgspec
 import shapely
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
 from shapely.errors import ShapelyError
 from shapely.geometry import MultiPolygon, shape
 
+from config.fastload import fast_geometry, fast_persons, raw_geometries
 from config.model import (
     SEVERITIES,
     ZONE_KINDS,
@@ -43,7 +47,7 @@ _PERSON_FIELDS = ("person_id", "name", "office_id", "officer_id", "zones", "grou
                   "silence_timeout_s", "risk", "phone", "address")
 _OFFICER_FIELDS = ("officer_id", "name", "office_id", "role", "supervisor_id", "phone")
 _OFFICE_FIELDS = ("office_id", "name", "parent_id")
-_ADDRESS_CHARS = 200
+_ID_CHARS, _ADDRESS_CHARS = 64, 200
 # what a `tel:` link can dial: digits, a leading +, and the separators people write
 _PHONE = re.compile(r"\+?[0-9][0-9 -]{2,30}")
 _PERMIT_FIELDS = ("permit_id", "person_id", "start", "end", "suspend_zones", "destination",
@@ -257,14 +261,17 @@ def _check_coords(g: _Rec, v: Any, path: str, depth: int) -> None:
             _check_coords(g, x, f"{path}[{i}]", depth - 1)
 
 
-def _geometry(f: _Rec, p: _Rec) -> tuple[Any, float | None]:
+def _geometry(f: _Rec, p: _Rec, raw: bytes | None) -> tuple[Any, float | None]:
     g = f.sub("geometry")
     gtype = g.choice("type", _AREAS + _LINES)
-    _check_coords(g, g.get("coordinates"), "coordinates", _DEPTH[gtype])
-    try:
-        geom = shape({"type": gtype, "coordinates": g.data["coordinates"]})
-    except (ValueError, TypeError, IndexError, ShapelyError) as e:
-        g.fail("coordinates", f"do not make a {gtype}: {str(e).strip()}")
+    coordinates = g.get("coordinates")
+    geom = None if raw is None else fast_geometry(gtype, raw)
+    if geom is None:
+        _check_coords(g, coordinates, "coordinates", _DEPTH[gtype])
+        try:
+            geom = shape({"type": gtype, "coordinates": coordinates})
+        except (ValueError, TypeError, IndexError, ShapelyError) as e:
+            g.fail("coordinates", f"do not make a {gtype}: {str(e).strip()}")
     if geom.is_empty:
         g.fail("coordinates", "must not be empty")
     if gtype in _LINES:
@@ -295,14 +302,14 @@ def _applies_to(p: _Rec) -> tuple[bool, tuple[str, ...]]:
     p.fail("applies_to", f'must be {{"all": true}} or {{"groups": [...]}}, got {_show(raw)}')
 
 
-def _zone(feature: Any, n: int, s: Settings, seen: dict[str, str]) -> ZoneSpec:
+def _zone(feature: Any, n: int, s: Settings, seen: dict[str, str], raw: bytes | None) -> ZoneSpec:
     f = _Rec(feature, "zones.geojson", f"feature #{n}")
     f.choice("type", ("Feature",))
     # unknown properties are let through: GIS tools add styling and attribute columns
     p = f.sub("properties")
     zone_id = p.unique("zone_id", seen)
     inclusion = p.choice("kind", ZONE_KINDS) == "inclusion"
-    geometry, radius_m = _geometry(f, p)
+    geometry, radius_m = _geometry(f, p, raw)
     buffer = s.default_buffer_inclusion_m if inclusion else s.default_buffer_exclusion_m
     schedule = p.get("schedule", None)
     if schedule is not None and (not isinstance(schedule, list) or not schedule):
@@ -337,17 +344,30 @@ def _evidence_overrides(p: _Rec) -> dict[str, Any]:
 
 
 def _load_zones(d: Path, s: Settings) -> list[ZoneSpec]:
-    fc = _loads(_read(d, "zones.geojson", required=True), "zones.geojson")
+    text = _read(d, "zones.geojson", required=True)
+    try:
+        fc = msgspec.json.decode(text)
+    except msgspec.DecodeError:
+        fc = _loads(text, "zones.geojson")  # says where; or reads what only Python's json takes
     top = fc.get("type") if isinstance(fc, dict) else fc
     if top != "FeatureCollection":
         raise BundleError("zones.geojson", "", "type", f'must be "FeatureCollection", got {_show(top)}')
     if not isinstance(fc.get("features"), list):
         raise BundleError("zones.geojson", "", "features", "must be a list of features")
     seen: dict[str, str] = {}
-    return [_zone(feature, n, s, seen) for n, feature in enumerate(fc["features"], 1)]
+    raws = raw_geometries(text)
+    if raws is None or len(raws) != len(fc["features"]):
+        raws = [None] * len(fc["features"])
+    return [_zone(feature, n, s, seen, raw)
+            for n, (feature, raw) in enumerate(zip(fc["features"], raws, strict=True), 1)]
 
 
 def _load_persons(d: Path, s: Settings, zone_ids: set[str]) -> list[PersonSpec]:
+    fast = fast_persons(d / "persons.jsonl", float(s.silence_timeout_s), zone_ids,
+                        _ID_CHARS, _PHONE, _ADDRESS_CHARS)
+    if fast is not None:
+        return fast
+    # the line-by-line checks below are what name the file, line and field of a problem
     persons, seen = [], {}
     # Offices, officers and zone lists repeat across a caseload: sharing one object per value
     # saves a few hundred bytes a person, which at a province's 200,000 persons is most of
@@ -355,7 +375,7 @@ def _load_persons(d: Path, s: Settings, zone_ids: set[str]) -> list[PersonSpec]:
     shared: dict = {}
     for r in _jsonl(d, "persons.jsonl", required=True):
         r.only(_PERSON_FIELDS)
-        pid = r.unique("person_id", seen, max_len=64)
+        pid = r.unique("person_id", seen, max_len=_ID_CHARS)
         zones = r.strs("zones")
         r.known("zones", zones, zone_ids, "zone", "zones.geojson")
         groups = r.strs("groups")
@@ -507,7 +527,24 @@ def _load_settings(d: Path, escalate: dict[str, float]) -> Settings:
 
 def load_bundle(path: str | Path) -> Bundle:
     """Reads and checks the bundle folder; raises BundleError at the first rule broken."""
-    d = Path(path)
+    with _no_gc_pauses():
+        return _load_bundle(Path(path))
+
+
+@contextmanager
+def _no_gc_pauses():
+    # A province's bundle is a million small objects that all live on: the cyclic collector
+    # would scan them again and again while they are made, for nothing (a third of the time).
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _load_bundle(d: Path) -> Bundle:
     if not d.is_dir():
         raise BundleError(str(d), "", "(bundle)", "is not a directory")
     raw = _read(d, "officers.json", required=False)

@@ -38,29 +38,31 @@ class ZoneAssignment:
                 if b is not None:
                     self.person_groups[pi, b // 64] |= np.uint64(1 << (b % 64))
 
-        explicit = sorted(
-            pi * self.n_zones + zone_index[zid]
-            for pi, p in enumerate(persons)
-            for zid in p.zones
-            if zid in zone_index
-        )
-        self.explicit_codes = np.array(explicit, dtype=np.int64)
+        # every (person, listed zone) pair as one code, without a Python step per pair
+        counts = np.fromiter((len(p.zones) for p in persons), dtype=np.int64,
+                             count=self.n_persons)
+        listed = np.fromiter((zone_index.get(zid, -1) for p in persons for zid in p.zones),
+                             dtype=np.int64, count=int(counts.sum()))
+        owner = np.repeat(np.arange(self.n_persons, dtype=np.int64), counts)
+        known = listed >= 0
+        owner, listed = owner[known], listed[known]
+        pairs = owner * self.n_zones + listed
+        self.explicit_codes = np.sort(pairs)
 
-        # inclusion zones of each person, CSR
-        lists: list[list[int]] = []
-        all_incl = [zi for zi in range(self.n_zones) if inclusion[zi] and self.zone_all[zi]]
-        group_incl = [zi for zi in range(self.n_zones) if inclusion[zi] and self.zone_groups[zi].any()]
-        for pi, p in enumerate(persons):
-            mine = {zone_index[zid] for zid in p.zones if zid in zone_index and inclusion[zone_index[zid]]}
-            mine.update(all_incl)
-            for zi in group_incl:
-                if (self.zone_groups[zi] & self.person_groups[pi]).any():
-                    mine.add(zi)
-            lists.append(sorted(mine))
-        counts = np.array([len(x) for x in lists], dtype=np.int64)
+        # inclusion zones of each person, CSR: the listed ones, those applying to all, and
+        # those sharing a group, sorted by zone and each once
+        mine = [pairs[inclusion[listed]]]
+        everyone = np.arange(self.n_persons, dtype=np.int64) * self.n_zones
+        for zi in np.flatnonzero(inclusion & self.zone_all):
+            mine.append(everyone + zi)
+        for zi in np.flatnonzero(inclusion & self.zone_groups.any(axis=1)):
+            members = np.flatnonzero((self.person_groups & self.zone_groups[zi]).any(axis=1))
+            mine.append(members.astype(np.int64) * self.n_zones + zi)
+        codes = np.unique(np.concatenate(mine))
         self.incl_ptr = np.zeros(self.n_persons + 1, dtype=np.int64)
-        np.cumsum(counts, out=self.incl_ptr[1:])
-        self.incl_zone = np.array([z for x in lists for z in x], dtype=np.int32)
+        np.cumsum(np.bincount(codes // self.n_zones, minlength=self.n_persons),
+                  out=self.incl_ptr[1:])
+        self.incl_zone = (codes % self.n_zones).astype(np.int32)
 
     def inclusion_pairs(self, rows: np.ndarray, person: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(row, zone) for every inclusion zone of each row's person."""

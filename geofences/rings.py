@@ -31,21 +31,47 @@ class BufferRings:
     `outer` / `wide` lie beyond frame distance buffer_m / WIDE_RING_M in the worst scale, so a
     fix outside them is farther than that by distance_m too; `inner` lies within buffer_m in
     the best scale. Valid for fixes with latitude in [lat_lo, lat_hi], where the scale bounds
-    were taken."""
+    were taken.
 
-    __slots__ = ("buffer_m", "lat_lo", "lat_hi", "outer", "wide", "inner")
+    Each ring is buffered the first time a fix needs it: buffering a county boundary costs
+    milliseconds, and a province's 185 counties times three rings were most of start-up,
+    while a fix near a boundary only ever needs one or two of them."""
+
+    __slots__ = ("buffer_m", "lat_lo", "lat_hi", "_local_geom", "_distances", "_rings")
 
     def __init__(self, frame: LocalFrame, local_geom, bounds, buffer_m: float):
         self.buffer_m = float(buffer_m)
         _, d_lat = metres_to_degrees(max(buffer_m, WIDE_RING_M) + _LAT_MARGIN_M, 0.0)
         self.lat_lo, self.lat_hi = float(bounds[1] - d_lat), float(bounds[3] + d_lat)
         s_lo, s_hi = (float(s) for s in frame.scale_bounds(self.lat_lo, self.lat_hi))
-        self.outer = _ring(local_geom, buffer_m * s_hi * _OUTER_FACTOR + _RING_SLACK_M)
-        self.wide = None
-        if WIDE_RING_M > buffer_m:
-            self.wide = _ring(local_geom, WIDE_RING_M * s_hi * _OUTER_FACTOR + _RING_SLACK_M)
         inner_m = buffer_m * s_lo * _INNER_FACTOR - _RING_SLACK_M
-        self.inner = _ring(local_geom, inner_m) if inner_m > 0 else None
+        self._local_geom = local_geom
+        # None: no such ring (the wide one within the buffer, the inner one below zero)
+        self._distances = {
+            "outer": buffer_m * s_hi * _OUTER_FACTOR + _RING_SLACK_M,
+            "wide": WIDE_RING_M * s_hi * _OUTER_FACTOR + _RING_SLACK_M
+            if WIDE_RING_M > buffer_m else None,
+            "inner": inner_m if inner_m > 0 else None,
+        }
+        self._rings: dict = {}
+
+    @property
+    def outer(self):
+        return self._ring("outer")
+
+    @property
+    def wide(self):
+        return self._ring("wide")
+
+    @property
+    def inner(self):
+        return self._ring("inner")
+
+    def _ring(self, name: str):
+        if name not in self._rings:
+            distance = self._distances[name]
+            self._rings[name] = None if distance is None else _ring(self._local_geom, distance)
+        return self._rings[name]
 
     def settle(self, x, y, lat, thr) -> tuple[np.ndarray, np.ndarray]:
         """(surely OUT, surely BAND) masks for fixes known to be outside the zone, with
@@ -53,14 +79,17 @@ class BufferRings:
         in_range = (lat >= self.lat_lo) & (lat <= self.lat_hi)
         out = np.zeros(x.size, dtype=bool)
         narrow = np.flatnonzero(in_range & (thr <= self.buffer_m))
-        out[narrow] = ~shapely.intersects_xy(self.outer, x[narrow], y[narrow])
-        if self.wide is not None:
+        if narrow.size:
+            out[narrow] = ~shapely.intersects_xy(self.outer, x[narrow], y[narrow])
+        if self._distances["wide"] is not None:
             wide = np.flatnonzero(in_range & (thr > self.buffer_m) & (thr <= WIDE_RING_M))
-            out[wide] = ~shapely.intersects_xy(self.wide, x[wide], y[wide])
+            if wide.size:
+                out[wide] = ~shapely.intersects_xy(self.wide, x[wide], y[wide])
         band = np.zeros(x.size, dtype=bool)
-        if self.inner is not None:  # within inner is within buffer_m <= thr
+        if self._distances["inner"] is not None:  # within inner is within buffer_m <= thr
             maybe = np.flatnonzero(in_range & ~out)
-            band[maybe] = shapely.intersects_xy(self.inner, x[maybe], y[maybe])
+            if maybe.size:
+                band[maybe] = shapely.intersects_xy(self.inner, x[maybe], y[maybe])
         return out, band
 
 
