@@ -2,16 +2,18 @@
 # The browser test's system packages: Chromium (driven by playwright-python through
 # /usr/bin/chromium, so playwright never downloads a browser) and a CJK font, without which
 # the page's Chinese renders as empty boxes in screenshots; poppler-utils (pdftotext) reads
-# back the printed summary's page numbers. Idempotent: installs only what is
-# missing, and does nothing when both are present. Needs root (or passwordless sudo) and apt.
+# back the printed summary's page numbers; nginx-light runs the reverse-proxy example
+# (deploy/nginx) in front of the service in its test. Idempotent: installs only what is
+# missing, and does nothing when all are present. Needs root (or passwordless sudo) and apt.
 set -euo pipefail
 
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 dpkg -s fonts-noto-cjk >/dev/null 2>&1 || missing+=(fonts-noto-cjk)
 command -v pdftotext >/dev/null || missing+=(poppler-utils)
+[ -x /usr/sbin/nginx ] || command -v nginx >/dev/null || missing+=(nginx-light)
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "ci-browser-deps: chromium, fonts-noto-cjk and poppler-utils already installed"
+  echo "ci-browser-deps: chromium, fonts-noto-cjk, poppler-utils and nginx already installed"
   exit 0
 fi
 
