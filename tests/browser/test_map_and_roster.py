@@ -31,7 +31,7 @@ from feed.kit import DEMO, serve
 from alerts.feed.access import demo_password, set_password
 from alerts.feed.app import create_feed_app
 from alerts.timefmt import rfc3339
-from browser.chromium import CHROMIUM, launch
+from browser.chromium import CHROMIUM
 from geofences.crs import wgs84_to_gcj02
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -151,16 +151,6 @@ def service(tmp_path: Path, map_tiles: str | None):
 def needs_leaflet() -> None:
     if not LEAFLET.exists():
         pytest.skip("node_modules/leaflet missing: run make install (npm ci)")
-
-
-@pytest.fixture
-def browser():
-    with sync_api.sync_playwright() as p:
-        b = launch(p)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 def new_page(browser, base: str, width: int, height: int, *, lang: str = "zh"):
