@@ -23,11 +23,12 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from alerts.feed.tickets import Tickets
 from alerts.summary.charts import CJKFontMissing
-from alerts.summary.compute import compute_summary, office_names
+from alerts.summary.compute import compute_summary
 from alerts.summary.html import Picker
 from alerts.summary.period import FALLBACK_MS, local_input, parse_instant, reader_period
 from alerts.summary.render import render
 from alerts.summary.source import with_released
+from config.offices import Offices
 
 PICKER_TTL_S = 900.0
 MAX_SPAN_MS = 31 * 86_400_000
@@ -148,10 +149,10 @@ def build_summary_router(runtime, authenticate, now_ms: Callable[[], int], audit
 
 
 def _picker(bundle, s, visible, office, lang: str, basis: str, ticket: str) -> Picker:
-    names = office_names(bundle)
+    names = Offices(bundle)
     offices = sorted(visible if visible is not None else {p.office_id for p in bundle.persons})
     tz = s.timezone
     return Picker(action="/v1/summary", ticket=ticket, start_local=local_input(s.start_ms, tz),
                   end_local=local_input(s.end_ms, tz), office=office,
-                  offices=[(o, names.get(o, o)) for o in offices] if len(offices) > 1 else [],
+                  offices=[(o, names.name(o)) for o in offices] if len(offices) > 1 else [],
                   lang=lang, basis=basis)

@@ -160,16 +160,10 @@ def compute_summary(
         fatigue=fatigue_figures(
             [a.last for a in window], zone_names={z.zone_id: z.name for z in bundle.zones},
             person_names=names, officer_names={o.officer_id: o.name for o in bundle.officers}),
-        office_names=office_names(bundle),
         per_hour=per_hour,
         per_hour_mean=len(wrows) / elapsed_h if elapsed_h else 0.0,
         alerts=wrows,
     )
-
-
-def office_names(bundle: Bundle) -> dict[str, str]:
-    """The bundle's office names (`offices`; an office not listed is named by its id)."""
-    return {o.office_id: o.name for o in bundle.offices}
 
 
 def _repeats(wrows: list[AlertRow]) -> list[RepeatPerson]:

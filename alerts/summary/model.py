@@ -119,7 +119,6 @@ class Summary(BaseModel):
     resolved_total: int
     dispositions: list[DispositionShare]
     fatigue: FatigueFigures  # false-alarm shares of the period's resolved alerts
-    office_names: dict[str, str] = {}  # office_id -> name, from the bundle's offices
     per_hour: list[HourCount]
     per_hour_mean: float
     alerts: list[AlertRow]

@@ -55,10 +55,11 @@ def minutes(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds / 60, 1)
 
 
-def office_name(s: Summary, office_id: str | None, lang: str) -> str:
+def office_name(office_id: str | None, name: str | None, lang: str) -> str:
+    """The office's name (compute took it from the bundle's offices), else its id."""
     if not office_id:
         return value(T["no_office"], lang)
-    return s.office_names.get(office_id, office_id)
+    return name or office_id
 
 
 def person(r) -> str:
@@ -78,7 +79,7 @@ def handover_table(key: str, rows: list[AlertRow], s: Summary, lang: str) -> Tab
     headers = _h(lang, "severity", "type", "person", "person_id", "office", "opened_at", "age",
                  "condition", "handling", "officer", "alert_id")
     body = [[_words(SEVERITY_WORDS, r.severity, lang), _words(TYPE_WORDS, r.type, lang), person(r),
-             r.person_id or "", office_name(s, r.office_id, lang), local(r.opened_ms, s.timezone),
+             r.person_id or "", office_name(r.office_id, r.office_name, lang), local(r.opened_ms, s.timezone),
              minutes(r.age_s), _words(CONDITIONS, r.condition, lang),
              _words(HANDLING_WORDS, r.handling, lang), r.officer_name or r.officer_id, r.alert_id]
             for r in rows]
@@ -91,7 +92,7 @@ def alert_list(s: Summary, lang: str) -> Table:
     yes, no = value(T["yes"], lang), value(T["no"], lang)
     body = [[r.alert_id, local(r.opened_ms, s.timezone), _words(TYPE_WORDS, r.type, lang),
              _words(SEVERITY_WORDS, r.severity, lang), r.person_name or "", r.person_id or "",
-             office_name(s, r.office_id, lang), _words(CONDITIONS, r.condition, lang),
+             office_name(r.office_id, r.office_name, lang), _words(CONDITIONS, r.condition, lang),
              _words(HANDLING_WORDS, r.handling, lang), yes if r.escalated else no,
              r.officer_name or r.officer_id, _words(DISPOSITION_WORDS, r.disposition, lang),
              minutes(r.ack_s)] for r in s.alerts]
@@ -123,7 +124,7 @@ def sections(s: Summary, lang: str) -> list[Table]:
         Table("by_severity", _h(lang, "severity", "count"),
               [[_words(SEVERITY_WORDS, k, lang), n] for k, n in s.by_severity.items()]),
         Table("by_office", _h(lang, "office", "count"),
-              [[office_name(s, o.office_id, lang), o.count] for o in s.by_office]),
+              [[office_name(o.office_id, o.office_name, lang), o.count] for o in s.by_office]),
         Table("per_hour", _h(lang, "hour", "count"),
               [[local(x.start_ms, s.timezone), x.count] for x in s.per_hour]),
         Table("ack", [t("item", lang), t("n_timed", lang), t("median_min", lang), t("p90_min", lang)],
@@ -138,14 +139,14 @@ def sections(s: Summary, lang: str) -> list[Table]:
                for d in s.dispositions] + [[t("resolved_total", lang), s.resolved_total, None]]),
         *fatigue_tables(s, lang),
         Table("repeat", _h(lang, "person", "person_id", "office", "count", "type"),
-              [[person(p), p.person_id, office_name(s, p.office_id, lang), p.count,
+              [[person(p), p.person_id, office_name(p.office_id, p.office_name, lang), p.count,
                 (", " if lang == "en" else "，").join(
                     f"{_words(TYPE_WORDS, k, lang)}×{n}" for k, n in p.by_type.items())]
                for p in s.repeat_persons], ids=(1,)),
         Table("load", _h(lang, "officer_name", "officer_id", "role", "office", "routed", "acknowledged",
                          "resolved", "escalated_to"),
               [[o.name or o.officer_id, o.officer_id, _words(ROLE_WORDS, o.role, lang),
-                office_name(s, o.office_id, lang), o.routed, o.acknowledged, o.resolved,
+                office_name(o.office_id, o.office_name, lang), o.routed, o.acknowledged, o.resolved,
                 o.escalated_to] for o in s.officer_load], ids=(1,)),
         alert_list(s, lang),
     ]
@@ -188,7 +189,7 @@ def heading(key: str, lang: str) -> str:
 
 def header_lines(s: Summary, lang: str) -> list[tuple[str, str]]:
     """(label, value) lines under the title."""
-    office = office_name(s, s.office, lang) if s.office else t("all_offices", lang)
+    office = office_name(s.office, s.office_name, lang) if s.office else t("all_offices", lang)
     return [
         (t("period", lang), f"{local(s.start_ms, s.timezone)} – {local(s.end_ms, s.timezone)} "
                             f"({s.timezone})"),

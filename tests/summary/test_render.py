@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import re
 import warnings
@@ -10,6 +11,7 @@ import warnings
 import pytest
 
 from alerts.summary import charts, compute_summary, render
+from config.model import OfficeSpec
 
 from .fixture import BUNDLE, END, START, VERSION_TIMES, records
 
@@ -47,8 +49,10 @@ def test_people_read_names_and_machines_keep_ids(s):
     assert rows[i + 1][-1] == "告警编号" and [r[-1] for r in rows[i + 2:i + 6]] == ["A4", "A7", "A9", "A8"]
 
 
-def test_office_names_from_the_bundle(s):
-    named = s.model_copy(update={"office_names": {"west": "西关司法所", "east": "城东司法所"}})
+def test_office_names_from_the_bundle():
+    offices = [OfficeSpec("west", "西关司法所"), OfficeSpec("east", "城东司法所")]
+    named = compute_summary(records(), dataclasses.replace(BUNDLE, offices=offices), START, END,
+                            version_times=VERSION_TIMES)
     md = render(named, "md", "zh")
     assert "| 紧急 | 进入禁入区域 | 吴刚 | 西关司法所 |" in md and "| west |" not in md
 
