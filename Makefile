@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test deps bench lint clean kafka-up kafka-down web-vendor
+.PHONY: install run test deps bench lint typecheck clean kafka-up kafka-down web-vendor
 
 install: $(STAMP)
 
@@ -49,6 +49,10 @@ bench: install
 
 lint: install
 	$(BIN)/ruff check .
+
+# mypy over the packages [tool.mypy] names in pyproject.toml
+typecheck: install
+	$(BIN)/mypy
 
 # A local Kafka (KRaft, one node) on 127.0.0.1:$${KAFKA_PORT:-9092}, fetched with Maven the first
 # time; `make test` runs tests/kafka against it when it is up and skips them when it is not.
