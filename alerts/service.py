@@ -1,0 +1,62 @@
+"""The officer service: what the officers' page, API and admin tools ask of a running Lookout.
+
+Two backends play this role: the in-process engine with its inbox (`stream/live.py`) and the
+Kafka producer plus alerts reader (`stream/kafka/officer.py`). Callers depend on this Protocol
+only. What one backend cannot do it refuses explicitly with `NotInThisMode`, never by a
+missing attribute.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from alerts.store import Store
+    from config.loader import Bundle
+    from config.model import PersonSpec
+
+BundleTexts = dict[str, str | None]
+
+
+class NotInThisMode(RuntimeError):
+    """The running backend cannot do this (e.g. person state or bundle changes in Kafka mode,
+    where the engine state lives in the workers). The message says so in 中文 and English."""
+
+
+class OfficerService(Protocol):
+    """One running Lookout as the officers' side sees it."""
+
+    bundle: Bundle
+    bundle_dir: Path
+    store: Store
+
+    @property
+    def alive(self) -> bool: ...
+
+    @property
+    def bundle_texts(self) -> BundleTexts: ...
+
+    @property
+    def former_persons(self) -> dict[str, PersonSpec]: ...
+
+    def start(self) -> OfficerService: ...
+
+    def stop(self) -> None: ...
+
+    def stats(self) -> dict: ...
+
+    def office_of(self, person_id: str | None) -> str | None: ...
+
+    def person_status(self, person_id: str) -> dict | None: ...
+
+    def submit_events(self, lines, received_at_ms: int | None = None) -> tuple[int, dict[str, int]]: ...
+
+    def submit_action(self, action: dict, timeout: float = 30.0) -> list[dict]: ...
+
+    def change_bundle(self, texts: BundleTexts, *, audit: tuple | None = None,
+                      timeout: float = 120.0) -> dict: ...
+
+    def subscribe(self, maxsize: int = 10_000): ...
+
+    def purge_now(self, now_ms: int | None = None, who: str = "lookout") -> dict: ...
