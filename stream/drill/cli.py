@@ -211,7 +211,7 @@ def _start_after_earlier_drills(folder: Path, db: str | None) -> int:
 
         store = Store(db)
         try:
-            for a in store.list_alerts(drill=True, limit=100_000):
+            for a in store.alerts.list_alerts(drill=True, limit=100_000):
                 start = max(start, parse_ts_ms(a["last_event_at"]) + 1000)
         finally:
             store.close()

@@ -83,12 +83,12 @@ class StoreTap:
         if not Path(db).is_file():
             raise FileNotFoundError(f"no store at {db} (the service's --db)")
         self.store = Store(db)
-        self.last = self.store.last_seq
+        self.last = self.store.journal.last_seq
         self.missed = 0
 
     def poll(self) -> list[bytes]:
         lines: list[bytes] = []
-        for row in self.store.inbox_after(self.last):
+        for row in self.store.journal.inbox_after(self.last):
             self.missed += row.seq - self.last - 1  # deleted by a snapshot before we came
             self.last = row.seq
             if row.kind == "events" and row.payload:

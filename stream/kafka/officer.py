@@ -122,7 +122,7 @@ class KafkaOfficerRuntime:
         self.rejected_by_reason: Counter = Counter()
         self.subscribers = Subscribers()
         self.last_purge: dict | None = None
-        self.store = Store(db_path)
+        self.store = Store(db_path, mode="kafka")
         self.notifier = None
         self._producer = None
         self.reader = AlertsReader(bootstrap, self.topics, self.store, self.office_of,
