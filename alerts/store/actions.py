@@ -10,14 +10,12 @@ from collections.abc import Iterable
 import orjson
 
 from alerts.store.commit import Action
-from alerts.store.db import Db
+from alerts.store.db import Repository
 
 _KEYS = ("seq", "received_at", "alert_id", "action", "by", "outcome", "detail")
 
 
-class ActionLog:
-    def __init__(self, db: Db):
-        self.db = db
+class ActionLog(Repository):
 
     @staticmethod
     def add(c: sqlite3.Connection, actions: Iterable[Action]) -> None:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from alerts.store.commit import OfficeOf
-from alerts.store.db import Db
+from alerts.store.db import Repository
 from alerts.store.records import now_ms, to_json
 from alerts.triage import ORDER_BY as TRIAGE_ORDER
 from alerts.triage import AlertQuery, TriagePage
@@ -65,9 +65,7 @@ def _placeholders(values: Collection[str], args: list[Any]) -> str:
     return ",".join("?" * len(values))
 
 
-class Alerts:
-    def __init__(self, db: Db):
-        self.db = db
+class Alerts(Repository):
 
     def migrate(self) -> None:
         """Stores written before a column or table existed gain it, filled for the rows

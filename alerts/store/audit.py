@@ -10,15 +10,13 @@ from typing import Any
 import orjson
 
 from alerts.store.commit import Audit
-from alerts.store.db import Db
+from alerts.store.db import Repository
 from alerts.store.records import now_ms, to_json
 
 _INSERT = "INSERT INTO audit(at, who, what, target, before, after) VALUES (?,?,?,?,?,?)"
 
 
-class AuditLog:
-    def __init__(self, db: Db):
-        self.db = db
+class AuditLog(Repository):
 
     @staticmethod
     def add(c: sqlite3.Connection, audits: Iterable[Audit]) -> None:

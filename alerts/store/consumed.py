@@ -8,13 +8,11 @@ from collections.abc import Iterable
 
 from alerts.store.alerts import Alerts
 from alerts.store.commit import OfficeOf
-from alerts.store.db import Db
+from alerts.store.db import Repository
 from alerts.store.records import now_ms
 
 
-class ConsumedOffsets:
-    def __init__(self, db: Db):
-        self.db = db
+class ConsumedOffsets(Repository):
 
     def append_consumed(self, updates: Iterable[dict], office_of: OfficeOf, topic: str,
                         next_offsets: dict[int, int], written_at: int | None = None) -> list[dict]:

@@ -123,3 +123,12 @@ class Tx:
         if exc is not None and not isinstance(exc, StoreWriteError) and is_fault(exc):
             self.failed(exc)
             raise StoreWriteError(f"the store cannot write: {exc}") from exc
+
+
+class Repository:
+    """One concern's tables in the shared file: reads through `db.reader()`, writes in
+    `db.tx()`; what an engine step writes comes in through a static `add(c, ...)` inside the
+    step's one transaction."""
+
+    def __init__(self, db: Db):
+        self.db = db

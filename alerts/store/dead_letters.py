@@ -7,7 +7,7 @@ import sqlite3
 from collections.abc import Iterable
 from typing import Protocol
 
-from alerts.store.db import Db
+from alerts.store.db import Repository
 from config.loader import parse_ts_ms
 
 
@@ -31,9 +31,7 @@ def _ms_or_none(text: str | None) -> int | None:
         return None  # unreadable: kept, never guessed old
 
 
-class DeadLetters:
-    def __init__(self, db: Db):
-        self.db = db
+class DeadLetters(Repository):
 
     @staticmethod
     def add(c: sqlite3.Connection, dead_letters: Iterable[DeadLetterLike]) -> None:

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from alerts.store.commit import BundleTexts
-from alerts.store.db import Db
+from alerts.store.db import Db, Repository
 from alerts.store.dead_letters import DeadLetterLike, DeadLetters
 from alerts.store.records import now_ms
 
@@ -23,9 +23,9 @@ class InboxRow:
     step_ms: int | None  # set on the last row of each applied step: its wall clock
 
 
-class Journal:
+class Journal(Repository):
     def __init__(self, db: Db):
-        self.db = db
+        super().__init__(db)
         snap = db.writer.execute("SELECT upto_seq FROM snapshot").fetchone()
         top = db.writer.execute("SELECT max(seq) FROM inbox").fetchone()[0]
         # Rows up to a snapshot may be deleted, so the snapshot bounds the sequence as well.

@@ -9,12 +9,10 @@ from collections.abc import Iterable
 import orjson
 
 from alerts.store.commit import Released
-from alerts.store.db import Db
+from alerts.store.db import Repository
 
 
-class ReleasedPersons:
-    def __init__(self, db: Db):
-        self.db = db
+class ReleasedPersons(Repository):
 
     @staticmethod
     def add(c: sqlite3.Connection, released: Iterable[Released], enrolled: Iterable[str]) -> None:

@@ -7,14 +7,12 @@ import sqlite3
 from collections.abc import Iterable
 
 from alerts.store.commit import Fix, Status
-from alerts.store.db import Db
+from alerts.store.db import Repository
 
 _TABLES = ("fixes", "statuses")
 
 
-class Tracks:
-    def __init__(self, db: Db):
-        self.db = db
+class Tracks(Repository):
 
     @staticmethod
     def add(c: sqlite3.Connection, fixes: Iterable[Fix], statuses: Iterable[Status]) -> None:

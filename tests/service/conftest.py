@@ -3,6 +3,7 @@ tests/ root on sys.path, so `servicekit` and `enginekit` import as plain modules
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 
@@ -26,3 +27,16 @@ def runtime(tmp_path: Path, bundle_dir: Path):
                      batch_ms=5, tick_ms=50, snapshot_every_s=0.2).start()
     yield rt
     rt.stop()
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path):
+    """An 8 MiB tmpfs of the test's own (SQLite's WAL alone may grow to 4 MiB), to fill."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(disk)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip() or done.returncode}")
+    yield disk
+    subprocess.run(["umount", "-l", str(disk)], check=False)

@@ -20,7 +20,6 @@ import time
 from pathlib import Path
 
 import httpx
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from servicekit import incident_feed, now_ms, outside
 from test_service_sigkill import ROOT, Server, _live_alerts, _replayed
@@ -136,18 +135,6 @@ def test_a_second_service_on_the_same_store_refuses_to_start(tmp_path, bundle_di
 
 
 # -- a full disk, then space again -------------------------------------------------------------
-
-
-@pytest.fixture
-def small_disk(tmp_path):
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(disk)],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip() or done.returncode}")
-    yield disk
-    subprocess.run(["umount", "-l", str(disk)], check=False)
 
 
 def _fill(disk: Path) -> Path:

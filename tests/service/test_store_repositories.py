@@ -5,7 +5,6 @@ counts in lookout_store_errors_total."""
 from __future__ import annotations
 
 import sqlite3
-import subprocess
 from pathlib import Path
 
 import orjson
@@ -110,18 +109,6 @@ def test_one_step_is_one_transaction_across_every_repository(tmp_path):
 
 
 # -- a disk that refuses writes -----------------------------------------------------------------
-
-
-@pytest.fixture
-def small_disk(tmp_path):
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(disk)],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip() or done.returncode}")
-    yield disk
-    subprocess.run(["umount", "-l", str(disk)], check=False)
 
 
 def _fill(store: Store, disk: Path) -> Path:
