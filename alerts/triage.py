@@ -2,8 +2,8 @@
 
 What needs action comes first: alerts nobody has acknowledged yet that are escalated or
 critical, then by severity, then the newest. The same order is the index `alerts_triage`
-walks (store.py creates it from these expressions, so the two cannot drift apart), and the
-page applies it to rows that arrive live (web/list.js `triageKey`).
+walks (alerts/store/schema.py creates it from these expressions, so the two cannot drift
+apart), and the page applies it to rows that arrive live (web/list.js `triageKey`).
 """
 
 from __future__ import annotations

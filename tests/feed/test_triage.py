@@ -1,4 +1,4 @@
-"""The triage list, unread state and bulk actions over the real SQLite store (alerts/store.py):
+"""The triage list, unread state and bulk actions over the real SQLite store (alerts/store/):
 1,200 alerts, sorted, paged and counted by the store's SQL, through the HTTP API."""
 
 from __future__ import annotations
