@@ -20,12 +20,12 @@ from config.settings import Settings
 from stream.deadletter import DeadLetterWriter
 from stream.decode import (
     Decoder,
-    _parse_rfc3339,
     check_record,
     raw_text,
     rfc3339_ms,
     rfc3339_utc,
 )
+from stream.decode.timestamps import _parse_rfc3339
 from stream.events import (
     FIX,
     FUTURE_TS,
