@@ -104,7 +104,7 @@ class DemoFeed(threading.Thread):
 
     def run(self) -> None:
         from config.loader import parse_ts_ms
-        from stream.simulate import simulate
+        from stream.simulate.feed import simulate
 
         hour = 3_600_000
         try:

@@ -71,7 +71,7 @@ def imported_names(module: str, tree: ast.Module, is_package: bool,
     return found
 
 
-def _graph(load_time_only: bool) -> dict[str, set[str]]:
+def import_graph(load_time_only: bool) -> dict[str, set[str]]:
     modules = project_modules()
     graph: dict[str, set[str]] = {}
     for name, path in modules.items():
@@ -128,7 +128,7 @@ def strongly_connected(graph: dict[str, set[str]]) -> list[list[str]]:
 
 
 def test_core_never_imports_the_shells():
-    graph = _graph(load_time_only=False)
+    graph = import_graph(load_time_only=False)
     wrong = sorted(
         f"{mod} imports {dep}"
         for mod, deps in graph.items() if mod.split(".")[0] in CORE
@@ -138,7 +138,7 @@ def test_core_never_imports_the_shells():
 
 
 def test_no_import_circles():
-    assert strongly_connected(_graph(load_time_only=True)) == []
+    assert strongly_connected(import_graph(load_time_only=True)) == []
 
 
 def test_the_checks_see_what_they_claim_to():
@@ -148,5 +148,5 @@ def test_the_checks_see_what_they_claim_to():
     assert "stream.cli" in imported_names("pkg.a", tree, False, load_time_only=False)
     assert strongly_connected({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert strongly_connected({"a": {"b"}, "b": set()}) == []
-    graph = _graph(load_time_only=True)
+    graph = import_graph(load_time_only=True)
     assert "alerts.events" in graph["alerts.engine"]

@@ -19,6 +19,7 @@ from config.loader import load_bundle, parse_ts_ms
 from geofences.crs import gcj02_to_wgs84
 from geofences.geodesy import LocalFrame
 from stream import simulate as sim
+from stream.simulate import world as sim_world
 from stream.simulate import (
     DEMO_START,
     cli_simulate,
@@ -258,7 +259,7 @@ def test_permit_trip_goes_to_hangzhou_and_back(demo_feed, frame_and_zones):
 
 
 def test_small_blocks_give_the_same_guarantees(monkeypatch):
-    monkeypatch.setattr(sim, "_BLOCK_CELLS", 50)  # many blocks of 2 slots each
+    monkeypatch.setattr(sim_world, "_BLOCK_CELLS", 50)  # many blocks of 2 slots each
     events = list(simulate(DEMO, hours=2, fix_interval_s=30, seed=2, violations=0))
     times = [parse_ts_ms(e["ts"]) for e in events]
     assert times == sorted(times)

@@ -14,13 +14,9 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from stream.cliargs import speed
+
 EXIT_PASS, EXIT_NOT_PASSED, EXIT_BAD_INPUT, EXIT_UNREACHABLE = 0, 1, 2, 3
-
-
-def _speed(value: str) -> float | None:
-    from stream.cli import _speed as parse
-
-    return parse(value)
 
 
 def _common_out(p: argparse.ArgumentParser) -> None:
@@ -40,7 +36,7 @@ def _parser() -> argparse.ArgumentParser:
                                   "acknowledgements back / 服务数据库")
     run.add_argument("--kafka", metavar="BOOTSTRAP", help="Kafka bootstrap servers instead")
     run.add_argument("--prefix", default="lookout", help="Kafka topic prefix (default lookout)")
-    run.add_argument("--speed", type=_speed, default=60.0,
+    run.add_argument("--speed", type=speed, default=60.0,
                      help="drill time runs N× real time (default 60; max: all at once)")
     run.add_argument("--id", dest="drill_id", help="drill id (default: scenario-YYYYmmdd-HHMMSS)")
     _common_out(run)

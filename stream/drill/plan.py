@@ -183,7 +183,7 @@ def _tracks(base: list[dict]) -> dict[str, tuple[list[int], list[Point]]]:
 
 def _simulated(scenario: Scenario, bundle_dir, bundle, start_ms: int, end_ms: int,
                warnings: list[str]) -> list[dict]:
-    from stream.simulate import simulate
+    from stream.simulate.feed import simulate
 
     wanted = list(dict.fromkeys(s.person for s in scenario.incidents))
     known = {p.person_id for p in bundle.persons}
