@@ -124,7 +124,7 @@ def lock_writer(db_path: str | Path):
     StoreLocked, naming the holder's pid, when another process has it."""
     path = Path(f"{db_path}.lock")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fh = open(path, "a+")  # noqa: SIM115 - held open until the process ends
+    fh = open(path, "a+")  # held open until the process ends
     try:
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

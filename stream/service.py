@@ -36,7 +36,7 @@ def _version() -> str:
         from importlib.metadata import version
 
         return version("lookout")
-    except Exception:  # noqa: BLE001 - running from a source tree that was never installed
+    except Exception:  # running from a source tree that was never installed
         return "0.0.0"
 
 

@@ -19,7 +19,6 @@ from config.loader import load_bundle, parse_ts_ms
 from geofences.crs import gcj02_to_wgs84
 from geofences.geodesy import LocalFrame
 from stream import simulate as sim
-from stream.simulate import world as sim_world
 from stream.simulate import (
     DEMO_START,
     cli_simulate,
@@ -28,6 +27,7 @@ from stream.simulate import (
     write_feed,
     zone_area_wgs84,
 )
+from stream.simulate import world as sim_world
 
 DEMO = Path(__file__).resolve().parents[1] / "config" / "demo"
 RFC3339 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)")

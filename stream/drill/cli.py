@@ -141,7 +141,7 @@ def _run(args) -> int:
         sink, source = _connect(args, observed)
     except (SinkError, OSError) as err:
         return _fail(str(err), EXIT_UNREACHABLE)
-    except Exception as err:  # noqa: BLE001 - kafka-python's NoBrokersAvailable and kin
+    except Exception as err:  # kafka-python's NoBrokersAvailable and kin
         return _fail(f"cannot connect: {err!r}", EXIT_UNREACHABLE)
     poller = Poller(source, observed).start() if source is not None else None
     say_stderr(f"{drill_id}: {len(plan.events)} events, {len(plan.injections)} incidents, "
@@ -263,7 +263,7 @@ def _report(args) -> int:
                                      saved.get("offsets"))
             elif args.db or saved.get("db"):
                 source = StoreSource(args.db or saved["db"], observed)
-        except Exception as err:  # noqa: BLE001 - score what the record has, and say why
+        except Exception as err:  # score what the record has, and say why
             print(f"lookout drill: not refreshed ({err}); scoring the saved record",
                   file=sys.stderr)
         if source is not None:

@@ -91,7 +91,7 @@ class Poller:
             try:
                 with self.lock:
                     self.source.poll()
-            except Exception as exc:  # noqa: BLE001 - reported once the drill is over
+            except Exception as exc:  # reported once the drill is over
                 self.error = exc
             self._stop.wait(POLL_S)
 

@@ -228,7 +228,7 @@ def summary_line(plan: FeedPlan, sent: int, seconds: float) -> str:
 
 
 def write_jsonl(path: str, values: list[bytes]) -> None:
-    out = sys.stdout.buffer if path == "-" else open(path, "wb")  # noqa: SIM115
+    out = sys.stdout.buffer if path == "-" else open(path, "wb")
     try:
         for v in values:
             out.write(v + b"\n")

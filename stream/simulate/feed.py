@@ -117,7 +117,7 @@ def write_feed(path: str | Path, events: Iterable[dict]) -> int:
         # level 1: the feed is regenerated at will, write speed matters more than size
         out, close = gzip.open(path, "wb", compresslevel=1), True
     else:
-        out, close = open(path, "wb"), True  # noqa: SIM115 - closed below
+        out, close = open(path, "wb"), True  # closed below
     dumps, opt, count = orjson.dumps, orjson.OPT_APPEND_NEWLINE, 0
     try:
         it = iter(events)

@@ -131,7 +131,7 @@ def test_reads_from_other_threads_while_writing(store):
             for _ in range(50):
                 store.list_alerts()
                 store.latest("al-1")
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=reader) for _ in range(4)]
