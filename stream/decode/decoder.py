@@ -31,13 +31,15 @@ from stream.decode.records import (
     _NAN,
     _RECORD_TYPES,
     PERSON_ID_MAX,
+    _Fix,
     _Record,
+    _Status,
+    _Tick,
 )
 from stream.decode.rules import _unknown_detail, check_record
 from stream.events import (
     FIX,
     FUTURE_TS,
-    STATUS,
     TICK,
     UNKNOWN_PERSON,
     DeadLetter,
@@ -74,7 +76,7 @@ class Decoder:
         # and it cannot fake a mark it does not know.
         self._mark = secrets.randbits(62) | (1 << 61)
         self._sep = b",\n%d,\n" % self._mark
-        self._chunk = msgspec.json.Decoder(list[_Record | Literal[self._mark]])  # type: ignore[valid-type]
+        self._chunk = msgspec.json.Decoder(list[_Record | Literal[self._mark]])  # type: ignore[name-defined]
         self._line = msgspec.json.Decoder(_Record)
         self._index = _PersonIndex(self._person)
 
@@ -106,7 +108,7 @@ class Decoder:
                 rejected[i] = (FUTURE_TS, self._future_detail(int(ts[i]), received_at_ms))
             else:  # the reference rules name the broken field, or the id is not registered
                 verdict = check_record(lines[i])
-                if unknown[i] and not isinstance(verdict, tuple):
+                if unknown[i] and isinstance(verdict, _Fix | _Status):  # ticks have no person
                     verdict = (UNKNOWN_PERSON, _unknown_detail(verdict.person_id))
                 rejected[i] = _as_verdict(verdict, lines[i])
 
@@ -116,7 +118,8 @@ class Decoder:
 
     def _read(self, lines: list[bytes]) -> tuple[_Rows, dict[int, tuple[str, str]]]:
         """The lines as rows, and a (reason, detail) for each line that is not a record."""
-        rows, rejected = _Rows(len(lines), self._index), {}
+        rows = _Rows(len(lines), self._index)
+        rejected: dict[int, tuple[str, str]] = {}
         # Blocks small enough for the joined buffer to stay in cache decode ~30% faster
         # than one big buffer per chunk, and their structs are read back while still there.
         for start in range(0, len(lines), _BLOCK_LINES):
@@ -214,9 +217,9 @@ class Decoder:
         )
 
     def _batch(self, rows: _Rows, ts: np.ndarray, ok: np.ndarray, first_seq: int) -> EventBatch:
-        take = np.flatnonzero(ok)
-        if len(take) == rows.n:  # everything accepted: no copies
-            take = slice(None)
+        accepted = np.flatnonzero(ok)
+        # everything accepted: no copies
+        take: np.ndarray | slice = slice(None) if len(accepted) == rows.n else accepted
         lat, lon = rows.lat[take], rows.lon[take]
         if rows.crs is not None and self._convert:
             lat, lon = _to_wgs84(lat, lon, rows.crs[take])
@@ -239,7 +242,9 @@ class Decoder:
         self, lines: list[bytes], received_at_ms: int, first_seq: int = 0
     ) -> tuple[EventBatch, list[DeadLetter]]:
         """Same contract and answers as `decode`, one line at a time in plain Python."""
-        rows, crs, rejected = [], [], {}
+        rows: list[dict] = []
+        crs: list[int] = []
+        rejected: dict[int, tuple[str, str]] = {}
         limit = received_at_ms + self._max_future_ms
         for i, line in enumerate(ln for ln in lines if ln.strip()):
             rec = check_record(line)
@@ -247,15 +252,16 @@ class Decoder:
                 rejected[i] = rec
                 continue
             person = -1
-            if rec.KIND != TICK:
+            if not isinstance(rec, _Tick):
                 person = self._person.get(rec.person_id, -1)
                 if person < 0:
                     rejected[i] = (UNKNOWN_PERSON, _unknown_detail(rec.person_id))
                     continue
-            if rec.ts > limit and not rec.drill:
-                rejected[i] = (FUTURE_TS, self._future_detail(rec.ts, received_at_ms))
+            ts = int(rec.ts)  # the reference rules give epoch ms
+            if ts > limit and not rec.drill:
+                rejected[i] = (FUTURE_TS, self._future_detail(ts, received_at_ms))
                 continue
-            row = {"kind": rec.KIND, "person": person, "ts": rec.ts, "drill": bool(rec.drill)}
+            row: dict[str, float] = {"kind": rec.KIND, "person": person, "ts": ts, "drill": bool(rec.drill)}
             row["seq"] = first_seq + i
             row["accuracy_m"] = _NAN
             if rec.KIND == FIX:
@@ -263,7 +269,7 @@ class Decoder:
                 row.update(lat=rec.lat, lon=rec.lon, accuracy_m=acc)
             if rec.KIND != TICK and rec.battery_pct is not None:
                 row["battery_pct"] = rec.battery_pct
-            if rec.KIND == STATUS:
+            if isinstance(rec, _Status):
                 row["status"] = _EVENT_CODE[rec.event]
             rows.append(row)
             crs.append(_CRS_CODE[rec.crs or "wgs84"] if rec.KIND == FIX else 0)

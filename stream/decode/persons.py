@@ -47,6 +47,8 @@ class _PersonIndex:
         if n == 0:
             return np.empty(0, dtype=np.int32)
         window = _windows(raw)
+        starts: slice | np.ndarray
+        groups: list[tuple[slice | np.ndarray, int]]
         if width is not None and len(raw) == n * (width + 1) - 1:  # so ASCII: evenly spaced
             starts = slice(0, n * (width + 1), width + 1)
             groups = [(slice(None), width)]

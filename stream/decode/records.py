@@ -30,8 +30,8 @@ _NAN = float("nan")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
 _EVENT_CODE = {name: i for i, name in enumerate(STATUS_NAMES)}
-_CRS_CODE = {name: i for i, name in enumerate(CRS_NAMES)}
-_CRS_CODE_OR_WGS84 = {None: 0, **_CRS_CODE}
+_CRS_CODE: dict[str | None, int] = {name: i for i, name in enumerate(CRS_NAMES)}
+_CRS_CODE_OR_WGS84: dict[str | None, int] = {None: 0, **_CRS_CODE}
 
 
 # --- the fast path's record shapes ----------------------------------------------------------

@@ -7,11 +7,22 @@ rejection's reason and detail come from here.
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import msgspec
 import orjson
 
-from stream.decode.records import MAX_TS_MS, MIN_TS_MS, PERSON_ID_MAX, _Fix, _Status, _Tick
+from stream.decode.records import (
+    MAX_TS_MS,
+    MIN_TS_MS,
+    PERSON_ID_MAX,
+    _CrsName,
+    _EventName,
+    _Fix,
+    _SourceName,
+    _Status,
+    _Tick,
+)
 from stream.decode.timestamps import _float_or_inf, rfc3339_ms
 from stream.events import (
     CRS_NAMES,
@@ -78,15 +89,21 @@ def _checked(obj: dict) -> _Fix | _Status | _Tick:
     device = _value(obj, "device_id")
     if device is not None and type(device) is not str:
         raise _Invalid(f"device_id: must be a string, got {_shown(obj, 'device_id')}")
-    if kind == "status":
-        event = _enum(obj, "event", STATUS_NAMES)
-        if event is None:
-            raise _Invalid("event: required")
-        battery = _number(obj, "battery_pct", 0, 100)
-        return _Status(person_id=pid, ts=ts, event=event, drill=drill, battery_pct=battery)
+    return _status(obj, pid, ts, drill) if kind == "status" else _fix(obj, pid, ts, drill)
 
-    lat = _number(obj, "lat", -90, 90, required=True)
-    lon = _number(obj, "lon", -180, 180, required=True)
+
+def _status(obj: dict, pid: str, ts: int, drill: bool) -> _Status:
+    event = _enum(obj, "event", STATUS_NAMES)
+    if event is None:
+        raise _Invalid("event: required")
+    battery = _number(obj, "battery_pct", 0, 100)
+    return _Status(person_id=pid, ts=ts, event=cast("_EventName", event), drill=drill,
+                   battery_pct=battery)
+
+
+def _fix(obj: dict, pid: str, ts: int, drill: bool) -> _Fix:
+    lat = _required_number(obj, "lat", -90, 90)
+    lon = _required_number(obj, "lon", -180, 180)
     if lat == 0 and lon == 0:
         raise _Invalid("lat, lon: both 0 is a device's 'no position', not a fix")
     accuracy = _number(obj, "accuracy_m", 0, math.inf)
@@ -94,9 +111,11 @@ def _checked(obj: dict) -> _Fix | _Status | _Tick:
     crs = _enum(obj, "crs", CRS_NAMES)
     _number(obj, "speed_mps", -math.inf, math.inf)
     battery = _number(obj, "battery_pct", 0, 100)
+    # _enum has checked the names, which the Literal types list (see records.py)
     return _Fix(
         person_id=pid, ts=ts, lat=lat, lon=lon, drill=drill, accuracy_m=accuracy,
-        source=source, crs=crs, battery_pct=battery,
+        source=cast("_SourceName | None", source), crs=cast("_CrsName | None", crs),
+        battery_pct=battery,
     )
 
 
@@ -144,6 +163,12 @@ def _number(obj: dict, name: str, lo: float, hi: float, required: bool = False) 
     if not lo <= x <= hi:
         bounds = f">= {lo:g}" if hi == math.inf else f"within [{lo:g}, {hi:g}]"
         raise _Invalid(f"{name}: must be {bounds}, got {_shown(obj, name)}")
+    return x
+
+
+def _required_number(obj: dict, name: str, lo: float, hi: float) -> float:
+    x = _number(obj, name, lo, hi, required=True)
+    assert x is not None  # required: absent raised
     return x
 
 
