@@ -51,9 +51,15 @@ def spec_problems(e: dict) -> list[str]:
         bad.append(f"battery_pct {e['battery_pct']}")
     if e["type"] == "status":
         return bad + ([] if e.get("event") in STATUS_EVENTS else [f"event {e.get('event')!r}"])
+    return bad + fix_problems(e)
+
+
+def fix_problems(e: dict) -> list[str]:
+    """The rules only a fix has."""
     lat, lon = e.get("lat"), e.get("lon")
     if not all(isinstance(v, float) and math.isfinite(v) for v in (lat, lon)):
-        return bad + [f"lat/lon {lat!r}, {lon!r}"]
+        return [f"lat/lon {lat!r}, {lon!r}"]
+    bad = []
     if not (-90 <= lat <= 90 and -180 <= lon <= 180) or lat == lon == 0:
         bad.append(f"position {lat}, {lon}")
     if not e.get("accuracy_m", 0) >= 0:

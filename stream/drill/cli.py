@@ -108,34 +108,21 @@ def _check(args) -> int:
 
 def _run(args) -> int:
     from stream.drill import record as rec
-    from stream.drill.runner import Poller, say_stderr, send, wait
+    from stream.drill.runner import Poller, say_stderr, send
     from stream.drill.sinks import SinkError
     from stream.drill.sources import Observed
 
-    if bool(args.url) == bool(args.kafka):
-        return _fail("give either --url (embedded service) or --kafka BOOTSTRAP")
-    token = args.token or os.environ.get("LOOKOUT_GATEWAY_TOKEN")
-    if args.url and not token:
-        return _fail("--url needs --token (or LOOKOUT_GATEWAY_TOKEN) / 缺少网关令牌")
-    if args.db and args.kafka:
-        return _fail("--db reads the embedded service's store; with --kafka alerts come from "
-                     "Kafka")
     drill_id = args.drill_id or f"{Path(args.scenario).stem}-{datetime.now():%Y%m%d-%H%M%S}"
-    if not rec.valid_id(drill_id):
-        return _fail(f"--id: use letters, digits, '.', '_' or '-' (≤ 64), got {drill_id!r}")
     out_dir = Path(args.out_dir) if args.out_dir else Path(args.dir) / drill_id
-    if (out_dir / "record.json").exists():
-        return _fail(f"{out_dir} already holds a drill record: pick another --id")
+    problem = _flag_problem(args) or _place_problem(drill_id, out_dir)
+    if problem:
+        return _fail(problem)
     start_ms = _start_after_earlier_drills(Path(args.dir), args.db)
     try:
         plan = _plan(args.scenario, args.bundle, start_ms)
     except _Bad as err:
         return _fail(str(err))
-    for w in plan.warnings:
-        say_stderr(f"warning: {w}")
-    for inj in plan.injections:
-        if inj.problem:
-            say_stderr(f"incidents[{inj.index}]: {inj.problem}")
+    _say_plan_problems(plan, say_stderr)
     observed = Observed(since_ms=plan.start_ms)
     try:
         sink, source = _connect(args, observed)
@@ -160,17 +147,53 @@ def _run(args) -> int:
     record["accepted"], record["rejected_by_reason"] = sink.accepted, sink.rejected
     out_dir.mkdir(parents=True, exist_ok=True)
     plan.write(out_dir / "feed.jsonl.gz")
+    _read_back(args, drill_id, record, poller, observed, source)
+    return _finish(out_dir, record)
+
+
+def _flag_problem(args) -> str | None:
+    """What is wrong with the flags of `drill run`, if anything."""
+    if bool(args.url) == bool(args.kafka):
+        return "give either --url (embedded service) or --kafka BOOTSTRAP"
+    if args.url and not (args.token or os.environ.get("LOOKOUT_GATEWAY_TOKEN")):
+        return "--url needs --token (or LOOKOUT_GATEWAY_TOKEN) / 缺少网关令牌"
+    if args.db and args.kafka:
+        return "--db reads the embedded service's store; with --kafka alerts come from Kafka"
+    return None
+
+
+def _place_problem(drill_id: str, out_dir: Path) -> str | None:
+    from stream.drill import record as rec
+
+    if not rec.valid_id(drill_id):
+        return f"--id: use letters, digits, '.', '_' or '-' (≤ 64), got {drill_id!r}"
+    if (out_dir / "record.json").exists():
+        return f"{out_dir} already holds a drill record: pick another --id"
+    return None
+
+
+def _say_plan_problems(plan, say) -> None:
+    for w in plan.warnings:
+        say(f"warning: {w}")
+    for inj in plan.injections:
+        if inj.problem:
+            say(f"incidents[{inj.index}]: {inj.problem}")
+
+
+def _read_back(args, drill_id: str, record: dict, poller, observed, source) -> None:
+    """The drill's alerts and acknowledgements into the record, when there is a source."""
+    from stream.drill.runner import say_stderr, wait
+
     if poller is None:
         say_stderr("no --db: alerts were not read back; score later with "
                    f"`lookout drill report {drill_id} --db PATH`")
-    else:
-        wait(poller, record, args.timeout, args.ack_wait, say_stderr)
-        poller.stop()
-        if poller.error is not None:
-            say_stderr(f"reading alerts failed once: {poller.error!r}")
-        record["alerts"], record["actions"] = observed.to_lists()
-        source.close()
-    return _finish(out_dir, record)
+        return
+    wait(poller, record, args.timeout, args.ack_wait, say_stderr)
+    poller.stop()
+    if poller.error is not None:
+        say_stderr(f"reading alerts failed once: {poller.error!r}")
+    record["alerts"], record["actions"] = observed.to_lists()
+    source.close()
 
 
 def _connect(args, observed):
