@@ -29,7 +29,6 @@ STATUS_NAMES = (
 NO_STATUS = 255
 
 SOURCE_NAMES = ("gnss", "cell", "wifi", "manual")
-CRS_NAMES = ("wgs84", "gcj02", "bd09")
 
 def _empty(dtype) -> np.ndarray:
     return np.empty(0, dtype=dtype)

@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from alerts.events import (
-    CRS_NAMES,
     FIX,
     HEARTBEAT,
     KIND_NAMES,
@@ -23,6 +22,7 @@ from alerts.events import (
     TICK,
     EventBatch,
 )
+from alerts.kinds import CRS_NAMES
 
 __all__ = [
     "CRS_NAMES", "FIX", "FUTURE_TS", "HEARTBEAT", "INVALID_FIELD", "KIND_NAMES", "LOCATION_DISABLED",

@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from stream.decode.deadletters import raw_text, rfc3339_utc
+from stream.decode.deadletters import raw_text
 from stream.decode.decoder import Decoder
 from stream.decode.records import MAX_TS_MS, MIN_TS_MS, PERSON_ID_MAX, RAW_MAX_CHARS
 from stream.decode.rules import check_record
@@ -19,5 +19,5 @@ from stream.decode.timestamps import rfc3339_ms
 
 __all__ = [
     "MAX_TS_MS", "MIN_TS_MS", "PERSON_ID_MAX", "RAW_MAX_CHARS", "Decoder", "check_record",
-    "raw_text", "rfc3339_ms", "rfc3339_utc",
+    "raw_text", "rfc3339_ms",
 ]

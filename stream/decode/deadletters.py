@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from stream.decode.records import _EPOCH, RAW_MAX_CHARS
+from alerts.timefmt import utc_rfc3339
+from stream.decode.records import RAW_MAX_CHARS
 from stream.events import (
     DeadLetter,
 )
-
-
-def rfc3339_utc(ms: int) -> str:
-    """Epoch ms as RFC 3339 UTC with milliseconds and 'Z'."""
-    t = _EPOCH + timedelta(milliseconds=ms)
-    return f"{t:%Y-%m-%dT%H:%M:%S}.{ms % 1000:03d}Z"
 
 
 def raw_text(line: bytes) -> str:
@@ -25,7 +18,7 @@ def raw_text(line: bytes) -> str:
 def _dead_letters(rejected: dict, lines: list[bytes], received_at_ms: int) -> list[DeadLetter]:
     if not rejected:
         return []
-    at = rfc3339_utc(received_at_ms)
+    at = utc_rfc3339(received_at_ms)
     return [
         DeadLetter(received_at=at, reason=reason, detail=detail, raw=raw_text(lines[i]))
         for i, (reason, detail) in sorted(rejected.items())

@@ -27,6 +27,7 @@ from stream.decode.timestamps import _float_or_inf, rfc3339_ms
 from stream.events import (
     CRS_NAMES,
     INVALID_FIELD,
+    KIND_NAMES,
     MALFORMED_JSON,
     SOURCE_NAMES,
     STATUS_NAMES,
@@ -70,7 +71,7 @@ def _checked(obj: dict) -> _Fix | _Status | _Tick:
     kind = _value(obj, "type")
     if kind is None:
         raise _Invalid("type: required")
-    if kind not in ("fix", "status", "tick"):
+    if kind not in KIND_NAMES:
         raise _Invalid(f"type: must be one of fix, status, tick, got {_shown(obj, 'type')}")
     ts = _ts(obj)
     drill = _value(obj, "drill")
