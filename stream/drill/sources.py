@@ -81,7 +81,7 @@ class StoreSource:
                 continue
             history = self.store.history(aid)
             first = next((h["version"] for h in history if self.seen.belongs(h)), None)
-            # when the store wrote each version, where it keeps that (issue #4's store does):
+            # when the store wrote each version, where it keeps that (the SQLite store does):
             # then a repeat is dated exactly, even by a report run days later
             written = getattr(self.store, "written_times", None)
             times = written(aid) if written is not None else {}
