@@ -39,7 +39,7 @@ def rfc3339(ms: int | None, tz: str = "Asia/Shanghai") -> str | None:
 def utc_rfc3339(ms: int) -> str:
     """Epoch ms as RFC 3339 UTC with milliseconds and 'Z' (exact: no float on the way)."""
     t = EPOCH + timedelta(milliseconds=ms)
-    return f"{t:%Y-%m-%dT%H:%M:%S}.{ms % 1000:03d}Z"
+    return t.isoformat(timespec="milliseconds")[:-6] + "Z"  # "+00:00" off; years < 1000 padded
 
 
 def parse_ts_ms(value: Any) -> int:
