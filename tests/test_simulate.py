@@ -328,3 +328,15 @@ def test_cli(tmp_path, capsys):
     assert cli_simulate(["--bundle", str(tmp_path), "--out", str(out)]) == 2
     assert cli_simulate(["--bundle", str(DEMO), "--out", str(out), "--persons", "99"]) == 2
     assert cli_simulate(["--bundle", str(DEMO), "--out", str(out), "--start", "yesterday"]) == 2
+
+
+def test_the_service_and_drills_carry_only_the_simulators_areas():
+    import subprocess
+    import sys
+
+    code = ("import sys, stream.service, stream.drill.places, stream.live; "
+            "print(sorted(m for m in sys.modules if m.startswith('stream.simulate')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=120, cwd=DEMO.parents[1]).stdout
+    assert out.strip() == "['stream.simulate', 'stream.simulate.areas']"
+    assert sim.simulate is simulate and sim_world.INCIDENT_KINDS is sim.INCIDENT_KINDS
