@@ -11,8 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from alerts.kinds import SEVERITIES as MILDEST_FIRST
+
 HANDLING_STATES = ("new", "acknowledged", "resolved")
-SEVERITIES = ("critical", "high", "medium", "low")
+SEVERITIES = MILDEST_FIRST[::-1]
 
 # 1 for "needs action now": unacknowledged and escalated or critical
 URGENT = "(handling = 'new' AND (escalated = 1 OR severity = 'critical'))"

@@ -458,7 +458,7 @@ class LiveRuntime:
         while not self._purge_stop.wait(wait):
             try:
                 self.purge_now()
-            except Exception:  # noqa: BLE001 - try again next time; ingest goes on
+            except Exception:  # try again next time; ingest goes on
                 log.exception("purge failed")
             wait = self.purge_every_s
 
@@ -565,7 +565,7 @@ class LiveRuntime:
             except BaseException:
                 bundle_files.write_texts(self.bundle_dir, change["before"])
                 raise
-        except Exception as exc:  # noqa: BLE001 - handed back to the caller
+        except Exception as exc:  # handed back to the caller
             out.audits.append((item.at_ms, who, what, target, before, {"refused": str(exc)}))
             result = exc
         else:
@@ -734,7 +734,7 @@ class LiveRuntime:
             out.updates += result
         except ActionError as exc:
             result, outcome, detail = exc, exc.reason, str(exc)
-        except Exception as exc:  # noqa: BLE001 - one bad action must not stop the engine
+        except Exception as exc:  # one bad action must not stop the engine
             log.exception("action %s failed", item.seq)
             result, outcome, detail = exc, "error", repr(exc)
 

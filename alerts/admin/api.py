@@ -55,7 +55,7 @@ def bundle_problem(err: BundleError) -> HTTPException:
                     problem=err.problem)
 
 
-def build_admin_router(runtime, Auth, now_ms: Callable[[], int]) -> APIRouter:  # noqa: N803
+def build_admin_router(runtime, Auth, now_ms: Callable[[], int]) -> APIRouter:
     router = APIRouter(prefix="/v1/admin", tags=["admin 管理"])
     lock = threading.Lock()  # one edit at a time: each reads the texts the last one wrote
 

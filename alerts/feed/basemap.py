@@ -28,11 +28,11 @@ class MapConfig(BaseModel):
 LEAFLET_PATH = "/assets/vendor/leaflet/"
 
 
-def build_map_router(Auth, views, leaflet_installed: bool) -> APIRouter:  # noqa: N803
+def build_map_router(Auth, views, leaflet_installed: bool) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["feed"])
 
     @router.get("/map", response_model=MapConfig)
-    def map_config(who: Auth):  # noqa: ARG001 - a tile key is for officers only
+    def map_config(who: Auth):  # a tile key is for officers only
         """The base map's tile service (settings.toml `[map_tiles]`)."""
         t = views.get().bundle.settings.map_tiles
         tiles = None

@@ -20,7 +20,7 @@ from alerts.feed.person import PersonState, status_now
 from alerts.timefmt import rfc3339
 
 
-def build_roster_router(runtime, Auth, now_ms: Callable[[], int], audit) -> APIRouter:  # noqa: N803
+def build_roster_router(runtime, Auth, now_ms: Callable[[], int], audit) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["feed"])
 
     @router.get("/roster", response_model=m.Roster)

@@ -39,9 +39,9 @@ from alerts.store.dead_letters import DeadLetterLike, DeadLetters
 from alerts.store.faults import StoreLocked, StoreWriteError, is_fault, lock_writer
 from alerts.store.journal import InboxRow, Journal
 from alerts.store.persons import ReleasedPersons
-from alerts.store.records import now_ms
 from alerts.store.schema import BY_MODE, Mode
 from alerts.store.tracks import Tracks
+from alerts.timefmt import wall_ms
 from alerts.triage import AlertQuery, TriagePage
 
 if TYPE_CHECKING:
@@ -122,7 +122,7 @@ class Store:
         were new (not already stored by a run before a restart)."""
         journal = self.journal if self._journal_parts(step) else None
         persons = self.persons if step.released or step.enrolled else None
-        written = step.step_ms if step.step_ms is not None else now_ms()
+        written = step.step_ms if step.step_ms is not None else wall_ms()
         with self._db.tx() as c:
             new = Alerts.add(c, step.updates, step.office_of, step.seq, written)
             Tracks.add(c, step.fixes, step.statuses)

@@ -16,10 +16,10 @@ import orjson
 
 from alerts.store.commit import OfficeOf
 from alerts.store.db import Repository
-from alerts.store.records import now_ms, to_json
+from alerts.store.records import to_json
+from alerts.timefmt import ms_or_none, wall_ms
 from alerts.triage import ORDER_BY as TRIAGE_ORDER
 from alerts.triage import AlertQuery, TriagePage
-from config.loader import parse_ts_ms
 
 if TYPE_CHECKING:
     from alerts.summary.source import SummaryInput
@@ -50,10 +50,6 @@ INSERT OR IGNORE INTO alert_routes
 # not acknowledged, and never opened by the reader (the first argument)
 _UNREAD = ("(alerts.handling = 'new' AND NOT EXISTS (SELECT 1 FROM alert_reads AS rd "
            "WHERE rd.officer_id = ? AND rd.alert_id = alerts.alert_id))")
-
-
-def _ms(text: str | None) -> int | None:
-    return None if text is None else parse_ts_ms(text)
 
 
 def _records(rows: Iterable[Sequence[Any]]) -> list[dict]:
@@ -96,8 +92,8 @@ class Alerts(Repository):
             c.execute(_UPSERT_ALERT, (
                 u["alert_id"], u["version"], u["person_id"], office_of(u["person_id"]),
                 u["officer_id"], u["type"], u["severity"], u["condition"], u["handling"],
-                int(u["drill"]), int(u["escalated"]), _ms(u["opened_at"]),
-                _ms(u["last_event_at"]), seq, record))
+                int(u["drill"]), int(u["escalated"]), ms_or_none(u["opened_at"]),
+                ms_or_none(u["last_event_at"]), seq, record))
             routed = [u.get("officer_id"),
                       *(step.get("officer_id") for step in u.get("route") or ())]
             c.execute(_ROUTED, (u["alert_id"], to_json(routed)))
@@ -105,7 +101,7 @@ class Alerts(Repository):
 
     def mark_read(self, reader: str, alert_ids: Iterable[str], at_ms: int | None = None) -> None:
         """The reader has opened these alerts (kept per officer, so a reload keeps it)."""
-        at = now_ms() if at_ms is None else at_ms
+        at = wall_ms() if at_ms is None else at_ms
         with self.db.tx() as c:
             c.executemany("INSERT OR IGNORE INTO alert_reads VALUES (?,?,?)",
                           [(reader, a, at) for a in alert_ids])

@@ -11,7 +11,8 @@ import orjson
 
 from alerts.store.commit import Audit
 from alerts.store.db import Repository
-from alerts.store.records import now_ms, to_json
+from alerts.store.records import to_json
+from alerts.timefmt import wall_ms
 
 _INSERT = "INSERT INTO audit(at, who, what, target, before, after) VALUES (?,?,?,?,?,?)"
 
@@ -27,7 +28,7 @@ class AuditLog(Repository):
     def audit(self, who: str | None, what: str, target: str | None, before: Any = None,
               after: Any = None, at_ms: int | None = None) -> None:
         with self.db.tx() as c:
-            self.add(c, [Audit(now_ms() if at_ms is None else at_ms, who, what, target,
+            self.add(c, [Audit(wall_ms() if at_ms is None else at_ms, who, what, target,
                                before, after)])
 
     def audit_log(self, limit: int = 200) -> list[dict]:

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from alerts.store.alerts import Alerts
 from alerts.store.commit import OfficeOf
 from alerts.store.db import Repository
-from alerts.store.records import now_ms
+from alerts.timefmt import wall_ms
 
 
 class ConsumedOffsets(Repository):
@@ -19,7 +19,7 @@ class ConsumedOffsets(Repository):
         """Alert updates read from `topic` and, for each partition read, the next offset to
         read, in one transaction. Returns the updates that were new (a version sent twice is
         stored once)."""
-        written = now_ms() if written_at is None else written_at
+        written = wall_ms() if written_at is None else written_at
         with self.db.tx() as c:
             new = Alerts.add(c, updates, office_of, written, written)
             c.executemany("INSERT INTO consumed VALUES (?,?,?) ON CONFLICT(topic, partition) "

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from typing import Protocol
 
 from alerts.store.db import Repository
-from config.loader import parse_ts_ms
+from alerts.timefmt import ms_or_none
 
 
 class DeadLetterLike(Protocol):
@@ -26,7 +26,7 @@ class DeadLetterLike(Protocol):
 
 def _ms_or_none(text: str | None) -> int | None:
     try:
-        return None if text is None else parse_ts_ms(text)
+        return ms_or_none(text)
     except ValueError:
         return None  # unreadable: kept, never guessed old
 

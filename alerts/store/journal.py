@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from alerts.store.commit import BundleTexts
 from alerts.store.db import Db, Repository
 from alerts.store.dead_letters import DeadLetterLike, DeadLetters
-from alerts.store.records import now_ms
+from alerts.timefmt import wall_ms
 
 
 @dataclass(slots=True)
@@ -71,7 +71,7 @@ class Journal(Repository):
     # -- within a transaction of the caller's (the step commit) ------------------------------
     @staticmethod
     def add_good_bundle(c: sqlite3.Connection, texts: BundleTexts) -> None:
-        now = now_ms()
+        now = wall_ms()
         c.execute("DELETE FROM bundle_good")
         c.executemany("INSERT INTO bundle_good VALUES (?,?,?)",
                       [(name, text, now) for name, text in sorted(texts.items())])
@@ -83,5 +83,5 @@ class Journal(Repository):
     @staticmethod
     def add_snapshot(c: sqlite3.Connection, upto_seq: int, state: bytes) -> None:
         c.execute("INSERT OR REPLACE INTO snapshot VALUES (1, ?, ?, ?)",
-                  (upto_seq, state, now_ms()))
+                  (upto_seq, state, wall_ms()))
         c.execute("DELETE FROM inbox WHERE seq <= ?", (upto_seq,))

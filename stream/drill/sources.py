@@ -19,11 +19,8 @@ from pathlib import Path
 
 import orjson
 
+from alerts.timefmt import wall_ms
 from config.loader import parse_ts_ms
-
-
-def wall_ms() -> int:
-    return int(time.time() * 1000)
 
 
 @dataclass

@@ -190,7 +190,7 @@ class KafkaOfficerRuntime:
     def bundle_texts(self) -> bundle_files.Texts:
         return dict(self._files)
 
-    def person_status(self, person_id: str) -> None:  # noqa: ARG002 - the state is in the workers
+    def person_status(self, person_id: str) -> None:  # the state is in the workers
         return None
 
     def subscribe(self, maxsize: int = 10_000) -> Subscription:
@@ -346,10 +346,10 @@ class KafkaOfficerRuntime:
             raise RuntimeError(f"Kafka did not take it / Kafka 未接收: {exc!r}") from exc
 
     # -- reference data: the workers' ------------------------------------------------------
-    def change_bundle(self, texts, *, audit=None, timeout: float = 0.0):  # noqa: ARG002
+    def change_bundle(self, texts, *, audit=None, timeout: float = 0.0):
         raise bundle_refused()
 
-    def reload(self, bundle_dir=None, timeout: float = 0.0) -> None:  # noqa: ARG002
+    def reload(self, bundle_dir=None, timeout: float = 0.0) -> None:
         raise bundle_refused()
 
     def purge_now(self, now_ms: int | None = None, who: str = "lookout") -> dict:

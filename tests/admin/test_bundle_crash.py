@@ -136,7 +136,7 @@ def test_a_hand_edit_is_taken_up_by_reload_and_a_broken_one_is_left_alone(bundle
         persons.write_text(broken, encoding="utf-8")
         try:
             rt.reload()
-        except Exception as err:  # noqa: BLE001
+        except Exception as err:
             assert str(err) == "persons.jsonl:line 5: officer_id: is required"
         else:
             raise AssertionError("a broken bundle was taken up")

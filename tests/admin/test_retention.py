@@ -9,9 +9,9 @@ import sqlite3
 
 from alerts.admin.retention import DAY_MS, purge
 from alerts.store import Fix, Status, StepCommit, Store
+from alerts.timefmt import utc_rfc3339 as rfc3339_utc
 from config.settings import Settings
 from stream.cli import main
-from stream.decode import rfc3339_utc
 from stream.events import DeadLetter
 
 from .kit import now_ms, wait_for

@@ -66,7 +66,7 @@ class TileServer:
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 - the http.server name
+            def do_GET(self):  # the http.server name
                 owner.requests.append(self.path)
                 parts = self.path.strip("/").removesuffix(".png").split("/")
                 try:

@@ -11,9 +11,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from servicekit import write_bundle  # noqa: E402
+from servicekit import write_bundle
 
-from stream.live import LiveRuntime  # noqa: E402
+from stream.live import LiveRuntime
 
 
 @pytest.fixture

@@ -137,7 +137,7 @@ def test_reads_from_other_threads_while_writing(store):
             for _ in range(50):
                 store.alerts.list_alerts()
                 store.alerts.latest("al-1")
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=reader) for _ in range(4)]
