@@ -28,12 +28,12 @@ from alerts.feed import basemap, roster, summary_page
 from alerts.feed.apidocs import docs_routes
 from alerts.feed.page import static_routes
 from alerts.feed.person import build_person_router
-from alerts.feed.problems import no_such_person, problem
+from alerts.feed.problems import no_such_person
 from alerts.feed.routes import actions, alerts, events, ops, persons, session
 from alerts.feed.routes.deps import HEARTBEAT_S, Auth, Feed
 from alerts.service import OfficerService
 
-__all__ = ["HEARTBEAT_S", "Feed", "build_router", "problem"]
+__all__ = ["HEARTBEAT_S", "Feed", "build_router"]
 
 # in the order the API lists them
 FEED_ROUTERS = (session.router, ops.router, alerts.router, actions.router, persons.router,

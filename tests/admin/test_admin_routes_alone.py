@@ -67,7 +67,7 @@ def test_a_service_that_cannot_change_its_bundle_answers_409(runtime, bundle_dir
                       "destination": "杭州"})):
             assert r.status_code == 409, r.text
             detail = r.json()["detail"]
-            assert detail["code"] == "not_in_this_mode"
+            assert detail["code"] == "kafka_mode"
             assert "处理进程" in detail["zh"] and "workers" in detail["en"]
         assert c.get("/v1/admin/audit", headers=adm).status_code == 200  # reading still works
     assert (bundle_dir / "permits.jsonl").read_text(encoding="utf-8") == before

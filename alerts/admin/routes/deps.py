@@ -19,13 +19,13 @@ from alerts.timefmt import rfc3339
 from config.loader import BundleError
 
 
-def require_admin(who: Auth) -> Caller:
+async def require_admin(who: Auth) -> Caller:
     if who.role != "admin":
         raise problem(403, "forbidden", "需要系统管理员权限", "admin role required")
     return who
 
 
-def require_lead(who: Auth) -> Caller:
+async def require_lead(who: Auth) -> Caller:
     if who.role not in ("admin", "supervisor"):
         raise forbidden_unless_lead()
     return who
@@ -69,8 +69,10 @@ def answered_as_problems() -> Iterator[None]:
         raise problem(e.status, e.code, e.zh, e.en) from None
     except BundleError as e:
         raise bundle_problem(e) from None
-    except NotInThisMode as e:  # Kafka mode: the bundle is the workers'
-        raise problem(409, "not_in_this_mode", str(e), str(e)) from None
+    except NotInThisMode as e:
+        # only Kafka mode refuses (the bundle is the workers'): the code README documents;
+        # the refusal's own message is in both languages
+        raise problem(409, "kafka_mode", str(e), str(e)) from None
     except (RuntimeError, TimeoutError) as e:
         raise problem(503, "unavailable", "服务暂不可用，请稍后重试",
                       f"the service cannot apply changes now: {e}") from None
@@ -108,7 +110,7 @@ class Editor:
         return text
 
 
-def current_editor(feed: FeedDep) -> Editor:
+async def current_editor(feed: FeedDep) -> Editor:
     return Editor(feed)
 
 

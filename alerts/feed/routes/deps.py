@@ -8,8 +8,10 @@ first); handlers then ask for what they need:
     FeedDep  the Feed            Service  the officer service (alerts.service.OfficerService)
     Auth     the Caller: session, scope and bundle view of a bearer token, or 401
 
-A handler module is an `APIRouter` at module level: include it with `dependencies=[Depends(
-feed.bind)]`, or override `current_feed` in a test app.
+A handler module is an `APIRouter` at module level: include it with
+`dependencies=[Depends(feed.bind)]`, or override `current_feed` in a test app. Dependencies
+that only look something up are `async def`: they run on the event loop instead of taking a
+worker thread each.
 """
 
 # No `from __future__ import annotations`: FastAPI reads the dependencies' annotations at runtime.
@@ -115,7 +117,7 @@ async def current_feed(request: Request) -> Feed:
 FeedDep = Annotated[Feed, Depends(current_feed)]
 
 
-def current_service(feed: FeedDep) -> OfficerService:
+async def current_service(feed: FeedDep) -> OfficerService:
     return feed.service
 
 
