@@ -61,3 +61,31 @@ def test_a_route_included_without_its_feed_says_how_to_include_it():
     app.include_router(session.router)
     with TestClient(app) as c, pytest.raises(RuntimeError, match="Depends\\(feed.bind\\)"):
         c.get("/v1/me")
+
+
+def test_a_test_app_may_hand_the_feed_in_by_dependency_override(runtime, clock):
+    """The other way to give a module its Feed: override `current_feed`."""
+    from alerts.feed.routes import persons
+    from alerts.feed.routes.deps import current_feed
+
+    from .kit import fix
+
+    runtime.feed(fix("WC0002", "17:00", 119.64, 29.08), fix("WC0002", "17:01", 119.641, 29.08))
+    feed = Feed(runtime, clock=clock)
+    app = FastAPI()
+    app.include_router(session.router)
+    app.include_router(persons.router)
+    app.dependency_overrides[current_feed] = lambda: feed
+    with TestClient(app) as c:
+        auth = login(c, "wc-cd-01")
+        span = {"since_ms": 0, "until_ms": 4_000_000_000_000}
+        r = c.get("/v1/persons/WC0002/track", headers=auth, params={**span, "limit": 1})
+        assert r.status_code == 200 and r.json()["truncated"] is True
+        assert [p["lon"] for p in r.json()["points"]] == [119.641]  # the latest
+        assert c.get("/v1/persons/WC0011/track", headers=auth,  # 江南's: not theirs
+                     params=span).status_code == 404
+        r = c.get("/v1/persons/WC0002/track", headers=auth,
+                  params={"since_ms": 2, "until_ms": 1})
+        assert r.status_code == 422 and r.json()["detail"]["code"] == "bad_range"
+    reads = [a for a in runtime.store.audits if a["what"] == "read_track"]
+    assert [(a["target"], a["after"]["points"]) for a in reads] == [("WC0002", 1)]

@@ -46,7 +46,7 @@ class ListParams:
     offset: int
 
 
-def list_params(
+async def list_params(
     office: Annotated[list[str] | None, Query(description="司法所 office_id; repeatable")] = None,
     type: Annotated[list[AlertType] | None, Query(description="alert type; repeatable")] = None,
     handling: Annotated[list[Handling] | None,
