@@ -44,8 +44,8 @@ def demo_day(seed: int = 7, violations: int = 6, hours: float = 24.0):
     ack_by: dict[str, str] = {}
     due: list[tuple[int, int, dict]] = []  # (ts, order, action)
 
-    def keep(recs, written=None):
-        for r in recs:
+    def keep(ups, written=None):
+        for r in (u.to_wire() for u in ups):  # the store's records
             updates.append(r)
             times[(r["alert_id"], r["version"])] = written or max(named_instants(r))
             if r["version"] == 1 and not r["drill"]:
