@@ -159,7 +159,7 @@ class Engine:
                 break
         part = state.part(drill)
         changed = apply_action(part, self.caseload, inc, action)
-        if not changed:
+        if not changed or inc is None:  # an unknown alert raised ActionError already
             return []
         p = self.caseload.index.get(inc.person_id)
         if p is not None:

@@ -248,7 +248,7 @@ class IncidentBook:
         """
         dead = []
         for k, inc in self.by_key.items():
-            if inc.active:
+            if inc.active or inc.cleared_at is None:
                 continue
             keep_ms = max(self.reopen_window_ms, RESOLVABLE_FOR_MS if inc.resolution is None else 0)
             if inc.cleared_at + keep_ms < earliest_next_event(k[0]):

@@ -270,7 +270,7 @@ class PartRunner:
             return True
         extras = st.extras.get(pid)
         episode = extras.get("suspect") if extras else None
-        if episode is None:
+        if extras is None or episode is None:
             return False
         sharp = float(self.b.accuracy_m[r]) <= cl.sharp_m
         if t - episode[0] <= cl.suspect_max_ms and not (sharp and self.f.apart[r]):

@@ -8,14 +8,15 @@ what the notification preview shows; DingTalk previews `title`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from alerts.feed.words import OTHER_WORDS, REASON_WORDS, ROLE_WORDS, SEVERITY_WORDS
 from alerts.kinds import DRILL_WORDS, LATE_WORDS, WORDS
 from alerts.notify.directory import Directory
 from alerts.notify.policy import ESCALATED
 from alerts.records import AlertUpdate
-from alerts.timefmt import rfc3339
 
 # WeCom documents markdown content up to 4096 bytes; keep a margin and hold DingTalk to it too.
 MAX_BYTES = 4000
@@ -150,7 +151,7 @@ def _plain(text) -> str:
 
 def _local(ms: int, tz: str) -> str:
     """The time as the bundle's timezone reads it (SPEC §4), to the second."""
-    return rfc3339(ms, tz)[:19].replace("T", " ")
+    return datetime.fromtimestamp(ms / 1000, ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _fit(text: str) -> str:
