@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import msgspec
@@ -22,6 +23,13 @@ Key = tuple[str, str, str]  # (person_id, alert type, zone_id or "")
 RESOLVABLE_FOR_MS = 7 * 24 * 3600 * 1000
 
 
+@lru_cache(maxsize=1 << 16)
+def wire_time(ms: int, tz: str) -> str:
+    """An event time as the records write it. Kept: every version of an alert writes its
+    opened_at and route times again, and formatting costs more than building the record."""
+    return rfc3339(ms, tz) or ""
+
+
 class RouteStep(msgspec.Struct, frozen=True, gc=False):
     """One routing decision: who was given the alert, as what, why, and when (event time)."""
 
@@ -32,7 +40,7 @@ class RouteStep(msgspec.Struct, frozen=True, gc=False):
 
     def to_wire(self, tz: str) -> dict[str, Any]:
         return {"officer_id": self.officer_id, "role": self.role, "reason": self.reason,
-                "at": rfc3339(self.at_ms, tz)}
+                "at": wire_time(self.at_ms, tz)}
 
     def to_state(self) -> dict[str, Any]:
         return {"officer_id": self.officer_id, "role": self.role, "reason": self.reason,
@@ -55,7 +63,7 @@ class Resolution(msgspec.Struct, frozen=True, gc=False):
 
     def to_wire(self, tz: str) -> dict[str, Any]:
         return {"disposition": self.disposition, "note": self.note, "by": self.by,
-                "at": rfc3339(self.at_ms, tz)}
+                "at": wire_time(self.at_ms, tz)}
 
     @classmethod
     def from_state(cls, d: dict[str, Any]) -> Resolution:

@@ -14,9 +14,9 @@ from typing import Any
 import msgspec
 
 from alerts.caseload import Caseload
-from alerts.incidents import Incident, Resolution, RouteStep
+from alerts.incidents import Incident, Resolution, RouteStep, wire_time
 from alerts.kinds import message
-from alerts.timefmt import rfc3339, utc_rfc3339
+from alerts.timefmt import utc_rfc3339
 from config.loader import parse_ts_ms
 
 __all__ = ["AlertUpdate", "Location", "Message", "Resolution", "RouteStep", "update_record"]
@@ -81,9 +81,9 @@ class AlertUpdate(msgspec.Struct, frozen=True, kw_only=True):
             "severity": self.severity,
             "condition": self.condition,
             "handling": self.handling,
-            "opened_at": rfc3339(self.opened_at_ms, tz),
-            "last_event_at": rfc3339(self.last_event_at_ms, tz),
-            "cleared_at": rfc3339(self.cleared_at_ms, tz),
+            "opened_at": wire_time(self.opened_at_ms, tz),
+            "last_event_at": wire_time(self.last_event_at_ms, tz),
+            "cleared_at": None if self.cleared_at_ms is None else wire_time(self.cleared_at_ms, tz),
             "event_count": self.event_count,
             "reopen_count": self.reopen_count,
             "detected_at": utc_rfc3339(self.detected_at_ms) if self.detected_at_ms is not None else None,
