@@ -9,7 +9,8 @@ runtime's wall clock) only stamps `detected_at` on new alerts. The same events i
 order give the same updates, ids included, however they are cut into batches. The embedded
 service, `lookout replay` and the Kafka workers all call this one method.
 
-`updates` are SPEC §4 alert records in emission order. `engine.stats` counts what the batch
+`updates` are `AlertUpdate`s in emission order (alerts/records.py: epoch-ms times;
+`to_wire()` is the SPEC §4 record). `engine.stats` counts what the batch
 did (accepted, duplicate, out_of_order per world) for the runtimes' summaries and metrics.
 
 Officers' actions enter through `act(state, action, now_ms)` (SPEC §4: the engine is the only
