@@ -380,11 +380,7 @@ class LookoutMetrics:
         u = t.update
         labels = _labels(t.after)
         if t.opened:
-            self.opened.labels(*labels).inc()
-            if self.alert_latency:
-                end_s = u.detected_at_ms / 1000 if u.detected_at_ms is not None else now_s
-                latency = end_s - u.last_event_at_ms / 1000
-                self.latency.labels(labels[0], labels[2]).observe(max(0.0, latency))
+            self._count_opened(u, labels, now_s)
         if t.unseen:
             return
         self._count_unstaffed(t.new_route_steps, labels)
@@ -404,6 +400,13 @@ class LookoutMetrics:
             self.resolved.labels(*labels).inc()
             found = u.resolution.disposition if u.resolution is not None else None
             self.dispositions.labels(labels[0], _bounded(found, DISPOSITIONS), labels[2]).inc()
+
+    def _count_opened(self, u: AlertUpdate, labels: tuple[str, str, str], now_s: float) -> None:
+        self.opened.labels(*labels).inc()
+        if self.alert_latency:
+            end_s = u.detected_at_ms / 1000 if u.detected_at_ms is not None else now_s
+            latency = end_s - u.last_event_at_ms / 1000
+            self.latency.labels(labels[0], labels[2]).observe(max(0.0, latency))
 
     def _count_unstaffed(self, new_steps: tuple[RouteStep, ...], labels: tuple[str, str, str]) -> None:
         """One count per routing decision: the steps this version added to the route."""

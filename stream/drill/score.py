@@ -23,7 +23,7 @@ ZONE_KINDS = ("leave_zone", "enter_exclusion")
 
 
 @dataclass(frozen=True, slots=True)
-class Seen:
+class Recorded:
     """A recorded alert version: typed for judging, as recorded for the scorecard."""
 
     update: AlertUpdate
@@ -31,14 +31,14 @@ class Seen:
     observed_at: int | None  # wall clock when the drill first saw this version
 
     @classmethod
-    def of(cls, record: dict) -> Seen:
+    def of(cls, record: dict) -> Recorded:
         return cls(AlertUpdate.from_wire(record), record, record.get("observed_at"))
 
 
 def match_incidents(incidents: list[dict], versions: list[dict], actions: list[dict]) -> dict[int, dict]:
     """incident index -> what answered it: alert, version, detected_at, acknowledgement."""
-    seen = [Seen.of(v) for v in versions]
-    by_alert: dict[str, list[Seen]] = defaultdict(list)
+    seen = [Recorded.of(v) for v in versions]
+    by_alert: dict[str, list[Recorded]] = defaultdict(list)
     for s in sorted(seen, key=lambda s: s.update.version):
         by_alert[s.update.alert_id].append(s)
     acks = _acknowledgements(by_alert, actions)
@@ -63,7 +63,7 @@ def match_incidents(incidents: list[dict], versions: list[dict], actions: list[d
     return out
 
 
-def _acknowledgements(by_alert: dict[str, list[Seen]], actions: list[dict]) -> dict[str, list[dict]]:
+def _acknowledgements(by_alert: dict[str, list[Recorded]], actions: list[dict]) -> dict[str, list[dict]]:
     """alert_id -> the acknowledgements that took. On Kafka an action is only known to be sent:
     it counts once a version shows the alert was handled."""
     tracker = TransitionTracker(capacity=len(by_alert) + 1)
