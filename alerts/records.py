@@ -9,6 +9,8 @@ a drill record) at those boundaries.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable
 from typing import Any
 
 import msgspec
@@ -19,7 +21,10 @@ from alerts.kinds import message
 from alerts.timefmt import utc_rfc3339
 from config.loader import parse_ts_ms
 
-__all__ = ["AlertUpdate", "Location", "Message", "Resolution", "RouteStep", "update_record"]
+__all__ = ["AlertUpdate", "Location", "Message", "Resolution", "RouteStep", "read_records",
+           "update_record"]
+
+log = logging.getLogger("lookout.alerts")
 
 # rfc3339's own default: the zone a record read back is shown in when the reader does not say
 DEFAULT_TZ = "Asia/Shanghai"
@@ -128,6 +133,18 @@ class AlertUpdate(msgspec.Struct, frozen=True, kw_only=True):
             message=Message(msg.get("zh", ""), msg.get("en", "")),
             tz=tz,
         )
+
+
+def read_records(records: Iterable[dict[str, Any]], tz: str = DEFAULT_TZ) -> list[AlertUpdate]:
+    """Records read back (the store, a topic) as updates; one that cannot be read is logged
+    and left out, never raised into the runtime reading it."""
+    out = []
+    for record in records:
+        try:
+            out.append(AlertUpdate.from_wire(record, tz))
+        except (KeyError, TypeError, ValueError) as exc:
+            log.warning("an alert record cannot be read (%s): %.200r", exc, record)
+    return out
 
 
 def _ms_or_none(text: Any) -> int | None:

@@ -21,7 +21,6 @@ pushed out of it leaves the gauges too, and is counted in lookout_metrics_alerts
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections import Counter
@@ -43,14 +42,12 @@ from prometheus_client.exposition import choose_encoder
 
 from alerts.actions import DISPOSITIONS
 from alerts.kinds import ALERT_TYPES, FEED_DOWN
-from alerts.records import AlertUpdate, RouteStep
+from alerts.records import AlertUpdate, RouteStep, read_records
 from alerts.state import NO_TIME
 from alerts.transitions import Seen, Transition, TransitionTracker
 from stream.events import REJECT_REASONS, TICK
 
 __all__ = ["LookoutMetrics", "count_persons"]
-
-log = logging.getLogger("lookout.metrics")
 
 DRILL_VALUES = ("false", "true")
 SEVERITIES = ("low", "medium", "high", "critical")
@@ -350,14 +347,9 @@ class LookoutMetrics:
     def seed_alerts(self, records: Iterable[dict]) -> None:
         """The latest version of alerts that existed before this process (the store's SPEC §4
         records): fills the gauges, counts nothing."""
+        updates = read_records(records)
         with self._lock:
-            for record in records:
-                try:
-                    u = AlertUpdate.from_wire(record)
-                except (KeyError, TypeError, ValueError) as exc:
-                    log.warning("metrics: a stored alert record is malformed (%s): %.200r",
-                                exc, record)
-                    continue
+            for u in updates:
                 self._update(u, 0.0, count=False)
 
     def _update(self, u: AlertUpdate, now_s: float, count: bool) -> None:

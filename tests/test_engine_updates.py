@@ -8,7 +8,7 @@ from test_engine_officers import D, staffed
 
 from alerts.engine import Engine
 from alerts.incidents import Incident
-from alerts.records import AlertUpdate, Message, RouteStep
+from alerts.records import AlertUpdate, Message, RouteStep, read_records
 from stream import events as ev
 
 SPEC_KEYS = ["alert_id", "version", "person_id", "type", "zone_id", "severity", "condition",
@@ -95,3 +95,11 @@ def test_an_engine_state_written_with_route_times_as_text_still_loads():
     again = Incident.from_state(orjson.loads(orjson.dumps(
         {**inc.to_state(), "route": [RouteStep("o-1", "duty", "unstaffed", 5).to_state()]})))
     assert again.route == [RouteStep("o-1", "duty", "unstaffed", 5)]
+
+
+def test_records_that_cannot_be_read_back_are_left_out_and_logged(caplog):
+    good = a_life(Engine(staffed()))[0]
+    bad_route = {**good.to_wire(), "route": [{"officer_id": "o-1"}]}
+    bad_time = {**good.to_wire(), "opened_at": "yesterday"}
+    assert read_records([bad_route, good.to_wire(), bad_time, {}], good.tz) == [good]
+    assert sum("cannot be read" in r.message for r in caplog.records) == 3
