@@ -619,8 +619,9 @@ class LiveRuntime:
                 or now_ms - self._fixes_written >= _FIXES_EVERY_MS):
             fixes, self._fixes_buffer, self._fixes_written = self._fixes_buffer, [], now_ms
             statuses, self._status_buffer = self._status_buffer, []
+        records = [u.to_wire() for u in out.updates]
         new = self._commit(lambda: self.store.commit_batch(
-            out.updates, self.office_of, items[-1].seq, step_ms=now_ms, snapshot=blob,
+            records, self.office_of, items[-1].seq, step_ms=now_ms, snapshot=blob,
             fixes=fixes, actions=out.actions, dead_letters=out.dead, statuses=statuses,
             audits=out.audits, released=out.released, enrolled=out.enrolled,
             good_bundle=out.good_bundle))
@@ -628,9 +629,12 @@ class LiveRuntime:
         if blob is not None:
             self._last_snapshot = now_ms
         self.updates += len(new)
-        self.metrics.observe_updates(new, now_ms)
+        # the store returns the records it had not seen; their typed twins go to the consumers
+        kept = {id(r) for r in new}
+        typed = [u for u, r in zip(out.updates, records, strict=True) if id(r) in kept]
+        self.metrics.observe_updates(typed, now_ms)
         if self.notifier is not None:
-            for u in new:
+            for u in typed:
                 self.notifier.offer(u)
         if now_ms - self._persons_counted >= _PERSONS_EVERY_MS:
             self._persons_counted = now_ms
@@ -745,7 +749,9 @@ class LiveRuntime:
         out.actions.append((item.seq, item.at_ms, text("alert_id"), text("action"), text("by"),
                             outcome, detail, item.payload.decode()))
         if item.future is not None:
-            out.replies.append((item.future, result))
+            # callers (the API) get the SPEC §4 records, as the Kafka officer runtime gives them
+            reply = [u.to_wire() for u in result] if isinstance(result, list) else result
+            out.replies.append((item.future, reply))
 
 
 def _spec(p: PersonSpec) -> dict:

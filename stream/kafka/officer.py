@@ -33,6 +33,7 @@ from alerts import coverage
 from alerts.actions import ActionError, ActionPending, AlertFacts, check_action
 from alerts.admin import bundle_files, retention
 from alerts.admin.edits import EditRefused
+from alerts.records import read_records
 from alerts.store import Store
 from config.loader import load_bundle
 from stream import events as ev
@@ -199,9 +200,10 @@ class KafkaOfficerRuntime:
 
     def _publish(self, new: list[dict]) -> None:
         """The reader's hand-off, after the versions are committed to the store."""
-        self.metrics.observe_updates(new, wall_ms())
+        typed = read_records(new, self.bundle.settings.timezone)
+        self.metrics.observe_updates(typed, wall_ms())
         if self.notifier is not None:
-            for u in new:
+            for u in typed:
                 self.notifier.offer(u)
         self.subscribers.publish(new)
 
