@@ -7,12 +7,10 @@ the line or feature, and the field: whoever edits the bundle fixes it without re
 from __future__ import annotations
 
 import difflib
-import gc
 import json
 import math
 import re
 import tomllib
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, NoReturn
@@ -25,6 +23,7 @@ from pydantic_settings import SettingsError
 from shapely.errors import ShapelyError
 from shapely.geometry import MultiPolygon, shape
 
+from config import cache
 from config.fastload import fast_geometry, fast_persons, raw_geometries
 from config.model import (
     SEVERITIES,
@@ -38,10 +37,10 @@ from config.model import (
     Window,
     ZoneSpec,
 )
+from config.persons import RISKS, PersonTable
 from config.settings import EscalateAfter, Settings
 
 CRSES = ("wgs84", "gcj02", "bd09")
-RISKS = ("low", "medium", "high")
 ROLES = ("officer", "supervisor", "duty", "admin")
 _PERSON_FIELDS = ("person_id", "name", "office_id", "officer_id", "zones", "groups",
                   "silence_timeout_s", "risk", "phone", "address")
@@ -362,7 +361,7 @@ def _load_zones(d: Path, s: Settings) -> list[ZoneSpec]:
             for n, (feature, raw) in enumerate(zip(fc["features"], raws, strict=True), 1)]
 
 
-def _load_persons(d: Path, s: Settings, zone_ids: set[str]) -> list[PersonSpec]:
+def _load_persons(d: Path, s: Settings, zone_ids: set[str]) -> PersonTable:
     fast = fast_persons(d / "persons.jsonl", float(s.silence_timeout_s), zone_ids,
                         _ID_CHARS, _PHONE, _ADDRESS_CHARS)
     if fast is not None:
@@ -388,7 +387,7 @@ def _load_persons(d: Path, s: Settings, zone_ids: set[str]) -> list[PersonSpec]:
             risk=r.choice("risk", RISKS, "medium"),
             phone=r.parsed("phone", _phone, None),
             address=r.text("address", None, max_len=_ADDRESS_CHARS)))
-    return persons
+    return PersonTable.from_specs(persons)
 
 
 def _phone(v: Any) -> str:
@@ -526,22 +525,11 @@ def _load_settings(d: Path, escalate: dict[str, float]) -> Settings:
 
 
 def load_bundle(path: str | Path) -> Bundle:
-    """Reads and checks the bundle folder; raises BundleError at the first rule broken."""
-    with _no_gc_pauses():
+    """Reads and checks the bundle folder; raises BundleError at the first rule broken.
+    A bundle that passed before, byte for byte and with the same settings, comes from the
+    compiled bundle cache (config/cache.py) without being read again."""
+    with cache.no_gc_pauses():
         return _load_bundle(Path(path))
-
-
-@contextmanager
-def _no_gc_pauses():
-    # A province's bundle is a million small objects that all live on: the cyclic collector
-    # would scan them again and again while they are made, for nothing (a third of the time).
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _load_bundle(d: Path) -> Bundle:
@@ -556,10 +544,20 @@ def _load_bundle(d: Path) -> Bundle:
         escalate = {k: esc.num(k) for k in esc.data}
     # precedence: defaults < settings.toml < officers.json escalate_after_s < LOOKOUT_*
     settings = _load_settings(d, escalate)
+    entry = cache.entry_folder(d, settings.model_dump_json().encode())
+    parts = cache.read_bundle(entry)
+    if parts is None:
+        parts = _load_checked(d, settings, top)
+        cache.write_bundle(entry, parts)
+    return cache.attach(Bundle(d, settings, *parts), entry)
+
+
+def _load_checked(d: Path, settings: Settings, top: _Rec) -> tuple:
+    """(zones, persons, officers, shifts, permits, offices), every rule checked."""
     zones = _load_zones(d, settings)
     zone_ids = {z.zone_id for z in zones}
     persons = _load_persons(d, settings, zone_ids)
     offices = _load_offices(top)
     officers, shifts = _load_officers(top)
-    permits = _load_permits(d, {p.person_id for p in persons}, zone_ids)
-    return Bundle(d, settings, zones, persons, officers, shifts, permits, offices)
+    permits = _load_permits(d, set(persons.ids), zone_ids)
+    return zones, persons, officers, shifts, permits, offices

@@ -88,6 +88,13 @@ class ZoneShape:
         if self.kind == POLYGON:
             self.rings = BufferRings(self.frame, self.local_geom, self.bounds, buffer_m)
 
+    def __setstate__(self, state: dict) -> None:
+        # from the bundle cache: pickles keep geometries, not GEOS's prepared indexes
+        self.__dict__.update(state)
+        shapely.prepare(self.geometry)
+        if self.local_geom is not None:
+            shapely.prepare(self.local_geom)
+
     # -- decisions -------------------------------------------------------------------------
 
     def relate(self, lon: np.ndarray, lat: np.ndarray, thr: np.ndarray) -> np.ndarray:

@@ -74,7 +74,6 @@ class CompiledZones:
         demonstrate the datum trap (Settings.datum_conversion). `accuracy_sigmas` applies to
         the zones that do not set their own."""
         self = cls()
-        self.specs = list(zones)
         self.zone_ids = [s.zone_id for s in zones]
         self.index = {zone_id: i for i, zone_id in enumerate(self.zone_ids)}
         if len(self.index) != len(self.zone_ids):
