@@ -14,7 +14,7 @@ import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 import msgspec
 import numpy as np
@@ -161,8 +161,9 @@ class _Columns:
         offices, officers = [r.office_id for r in rows], [r.officer_id for r in rows]
         if not (all(offices) and all(officers)):
             raise _Unfit
-        self.ids += ids  # type: ignore[arg-type]  # all() above: no None left
-        self.names += [pid if n is None else n for pid, n in zip(ids, names, strict=True)]
+        given = cast(list[str], ids)  # all() above: no None left
+        self.ids += given
+        self.names += [pid if n is None else n for pid, n in zip(given, names, strict=True)]
         self.office.append(self.offices.codes(offices))
         self.officer.append(self.officers.codes(officers))
         self.zones.append(self.zone_lists.codes(_lists(r.zones for r in rows)))
@@ -199,7 +200,7 @@ class _Columns:
             self.phones, self.addresses)
 
 
-_RISK = {None: RISKS.index("medium"), **{r: i for i, r in enumerate(RISKS)}}
+_RISK: dict[str | None, int] = {None: RISKS.index("medium"), **{r: i for i, r in enumerate(RISKS)}}
 
 
 def _lists(values: Iterator[list[str] | None]) -> list[tuple[str, ...]]:

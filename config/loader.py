@@ -13,7 +13,7 @@ import re
 import tomllib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, Literal, NoReturn, cast, overload
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -203,6 +203,14 @@ class _Rec:
         return tuple(sorted(set(days))), start, end
 
 
+@overload
+def _read(d: Path, name: str, required: Literal[True]) -> str: ...
+
+
+@overload
+def _read(d: Path, name: str, required: bool) -> str | None: ...
+
+
 def _read(d: Path, name: str, required: bool) -> str | None:
     p = d / name
     if not p.is_file():
@@ -367,7 +375,8 @@ def _load_persons(d: Path, s: Settings, zone_ids: set[str]) -> PersonTable:
     if fast is not None:
         return fast
     # the line-by-line checks below are what name the file, line and field of a problem
-    persons, seen = [], {}
+    persons: list[PersonSpec] = []
+    seen: dict[str, str] = {}
     # Offices, officers and zone lists repeat across a caseload: sharing one object per value
     # saves a few hundred bytes a person, which at a province's 200,000 persons is most of
     # the engine's memory.
@@ -417,7 +426,7 @@ def _load_offices(top: _Rec) -> list[OfficeSpec]:
         if o.parent_id is None:
             continue
         r.known("parent_id", o.parent_id, index, "office", "offices")
-        chain, at = [o.office_id], o.parent_id
+        chain, at = [o.office_id], cast(str | None, o.parent_id)
         while at is not None:
             if at in chain:
                 loop = " → ".join([*chain[chain.index(at):], at])
@@ -452,7 +461,8 @@ def _load_officers(top: _Rec) -> tuple[list[OfficerSpec], list[ShiftSpec]]:
 
 
 def _load_permits(d: Path, person_ids: set[str], zone_ids: set[str]) -> list[PermitSpec]:
-    permits, seen = [], {}
+    permits: list[PermitSpec] = []
+    seen: dict[str, str] = {}
     for r in _jsonl(d, "permits.jsonl", required=False):
         r.only(_PERMIT_FIELDS)
         permit_id = r.unique("permit_id", seen)

@@ -178,12 +178,13 @@ class PersonTable(Sequence[PersonSpec]):
 
     def __iter__(self) -> Iterator[PersonSpec]:
         phones, addresses = self.phones, self.addresses
-        for i, row in enumerate(zip(
-                self.ids, iter(self.names), self.office_ids(), self.officer_ids(),
-                _decode(self.zone_lists, self.zones), _decode(self.group_lists, self.groups),
-                self.silence_timeout_s.tolist(), _decode(list(RISKS), self.risk),
-                strict=True)):
-            yield PersonSpec(*row, phones.get(i), addresses.get(i))
+        columns = zip(self.ids, iter(self.names), self.office_ids(), self.officer_ids(),
+                      _decode(self.zone_lists, self.zones), _decode(self.group_lists, self.groups),
+                      self.silence_timeout_s.tolist(), _decode(list(RISKS), self.risk),
+                      strict=True)
+        for i, (pid, name, office, officer, zones, groups, timeout, risk) in enumerate(columns):
+            yield PersonSpec(pid, name, office, officer, zones, groups, timeout, risk,
+                             phones.get(i), addresses.get(i))
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Sequence) or isinstance(other, str | bytes):
