@@ -104,7 +104,7 @@ class PersonTable(Sequence[PersonSpec]):
 
     __slots__ = ("ids", "names", "offices", "office", "officers", "officer", "zone_lists",
                  "zones", "group_lists", "groups", "silence_timeout_s", "risk", "phones",
-                 "addresses")
+                 "addresses", "_specs")
 
     def __init__(self, ids: list[str], names: list[str], offices: Codes, officers: Codes,
                  zone_lists: Codes, group_lists: Codes, office: np.ndarray,
@@ -121,6 +121,14 @@ class PersonTable(Sequence[PersonSpec]):
         self.silence_timeout_s = silence_timeout_s
         self.risk = risk  # codes into RISKS
         self.phones, self.addresses = phones, addresses  # row -> value, where given
+        # Every PersonSpec, once something has read them all (the officers' service indexes
+        # persons by id): made once, not on every pass. The engine never asks for them.
+        self._specs: list[PersonSpec] | None = None
+
+    def __getstate__(self) -> tuple[None, dict]:
+        state = {name: getattr(self, name) for name in self.__slots__}
+        state["_specs"] = None  # the columns are the table; the objects are made again
+        return None, state
 
     @classmethod
     def of(cls, persons: Sequence[PersonSpec]) -> PersonTable:
@@ -162,6 +170,8 @@ class PersonTable(Sequence[PersonSpec]):
     def __getitem__(self, i: slice) -> list[PersonSpec]: ...
 
     def __getitem__(self, i: int | slice) -> PersonSpec | list[PersonSpec]:
+        if self._specs is not None:
+            return self._specs[i]
         if isinstance(i, slice):
             return [self._spec(j) for j in range(*i.indices(len(self)))]
         n = len(self.ids)
@@ -177,6 +187,11 @@ class PersonTable(Sequence[PersonSpec]):
             RISKS[self.risk[i]], self.phones.get(i), self.addresses.get(i))
 
     def __iter__(self) -> Iterator[PersonSpec]:
+        if self._specs is None:
+            self._specs = list(self._made())
+        return iter(self._specs)
+
+    def _made(self) -> Iterator[PersonSpec]:
         phones, addresses = self.phones, self.addresses
         columns = zip(self.ids, iter(self.names), self.office_ids(), self.officer_ids(),
                       _decode(self.zone_lists, self.zones), _decode(self.group_lists, self.groups),
