@@ -3,8 +3,9 @@
 Checking a province's bundle and compiling its zones and persons takes seconds; the service,
 each Kafka worker and every replay would pay them again on each start, during which nobody
 is watched. After a bundle has passed every check, the loader keeps what it built (and the
-engine, decoder and coverage report keep what they build from it) in the bundle folder's
-`.lookout-cache/`, or under the folder `LOOKOUT_BUNDLE_CACHE` names (`off`: no cache).
+engine, decoder and coverage report keep what they build from it) in the user's cache folder
+(~/.cache/lookout/bundles), or in the folder `LOOKOUT_BUNDLE_CACHE` names (`off`: no cache).
+Not in the bundle folder: that belongs to whoever edits the bundle (and `lookout admin`).
 
 An entry is found by a key over the bytes of every bundle file, the settings in force (the
 environment included) and the code that builds and reads it (its source files, Python's and
@@ -13,8 +14,8 @@ used for anything but the exact bundle it was checked from. A bundle that fails 
 writes nothing. An entry that cannot be read (cut short, corrupted, an older format) is
 ignored and rebuilt; one that cannot be written (a read-only folder) is simply not kept.
 
-The files are pickles: whoever can write to the cache folder can run code in Lookout, exactly
-as whoever can write the bundle decides what it watches. Each file carries the SHA-256 of its
+The files are pickles: whoever can write to the cache folder can run code in Lookout, so it
+must be private to the account Lookout runs as (the user's own cache folder is). Each file carries the SHA-256 of its
 contents, checked before it is read, so damage is caught rather than half-read.
 """
 
@@ -29,15 +30,15 @@ import re
 import shutil
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from config.model import Bundle
 
-CACHE_FOLDER = ".lookout-cache"
 ENV = "LOOKOUT_BUNDLE_CACHE"
 BUNDLE_FILES = ("zones.geojson", "persons.jsonl", "officers.json", "permits.jsonl",
                 "settings.toml")
@@ -45,7 +46,10 @@ BUNDLE_FILES = ("zones.geojson", "persons.jsonl", "officers.json", "permits.json
 _CODE = ("config", "geofences", "alerts.caseload", "alerts.coverage", "alerts.routing",
          "stream.decode")
 _FORMAT = b"lookout-bundle-cache 1\n"
-_KEEP = 4  # entries kept per folder: the current bundle, its last versions, a trial of settings
+# Entries kept: the newest few (the bundles in use, their last versions, a trial of settings)
+# and any used within the last days; a province's entry is about 60 MB.
+_KEEP = 8
+_KEEP_USED_S = 2 * 86400
 
 T = TypeVar("T")
 
@@ -104,8 +108,10 @@ def attach(bundle: Bundle, folder: Path | None) -> Bundle:
 
 
 def entry_folder(bundle_dir: Path, settings_json: bytes) -> Path | None:
-    """The cache entry for this bundle as it is on disk now, or None with the cache off."""
-    root = cache_root(bundle_dir)
+    """The cache entry for this bundle as it is on disk now, or None with the cache off.
+    Where the folder is does not matter: a copy of the bundle (the scratch copy an admin edit
+    is checked on, the demo's copy) finds the entry of the original."""
+    root = cache_root()
     if root is None:
         return None
     digest = hashlib.sha256(_code_version())
@@ -123,15 +129,16 @@ def entry_folder(bundle_dir: Path, settings_json: bytes) -> Path | None:
     return root / digest.hexdigest()[:32]
 
 
-def cache_root(bundle_dir: Path) -> Path | None:
-    setting = os.environ.get(ENV)
-    if setting is None or setting == "":
-        return bundle_dir / CACHE_FOLDER
+def cache_root() -> Path | None:
+    """The folder of all entries: LOOKOUT_BUNDLE_CACHE, else the user's cache folder
+    ($XDG_CACHE_HOME or ~/.cache, then lookout/bundles); None when the setting is off."""
+    setting = os.environ.get(ENV, "")
     if setting.lower() in ("off", "0", "no", "false"):
         return None
-    # one folder for several bundles: a subfolder per bundle path
-    where = hashlib.sha256(str(bundle_dir.resolve()).encode()).hexdigest()[:16]
-    return Path(setting) / where
+    if setting:
+        return Path(setting)
+    home = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(home) / "lookout" / "bundles"
 
 
 _code_digest: bytes | None = None
@@ -213,8 +220,6 @@ def _read(path: Path) -> Any:
 def _write(path: Path, value: Any) -> None:
     try:
         payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-        if not path.parent.parent.parent.is_dir():  # the bundle (or the cache setting's)
-            return  # folder is gone, e.g. a scratch copy: nothing to keep it for
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
         with os.fdopen(fd, "wb") as fh:
@@ -227,12 +232,20 @@ def _write(path: Path, value: Any) -> None:
 
 
 def _prune(folder: Path) -> None:
-    """Keeps the newest few entries beside this one."""
+    """Drops entries beyond the newest _KEEP that were not used for _KEEP_USED_S."""
     try:
-        entries = sorted((e for e in folder.parent.iterdir() if e.is_dir()),
-                         key=lambda e: e.stat().st_mtime, reverse=True)
+        entries = sorted(((e.stat().st_mtime, e) for e in folder.parent.iterdir() if e.is_dir()),
+                         reverse=True)
     except OSError:
         return
-    for old in entries[_KEEP:]:
-        if old != folder:
+    now = time.time()
+    for used, old in entries[_KEEP:]:
+        if old != folder and now - used > _KEEP_USED_S:
             shutil.rmtree(old, ignore_errors=True)
+
+
+def touch(folder: Path | None) -> None:
+    """Marks an entry as used, so that pruning keeps it."""
+    if folder is not None:
+        with suppress(OSError):
+            os.utime(folder)

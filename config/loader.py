@@ -559,6 +559,8 @@ def _load_bundle(d: Path) -> Bundle:
     if parts is None:
         parts = _load_checked(d, settings, top)
         cache.write_bundle(entry, parts)
+    else:
+        cache.touch(entry)
     return cache.attach(Bundle(d, settings, *parts), entry)
 
 

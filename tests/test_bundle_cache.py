@@ -22,8 +22,10 @@ GCJ_SQUARE = [[[119.6, 29.0], [119.7, 29.0], [119.7, 29.1], [119.6, 29.1], [119.
 
 
 @pytest.fixture(autouse=True)
-def _cache_in_bundle(monkeypatch):
+def _own_cache(monkeypatch, tmp_path):
+    """Each test its own cache folder, through the user's cache folder setting."""
     monkeypatch.delenv(cache.ENV, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     for name in ("LOOKOUT_SILENCE_TIMEOUT_S", "LOOKOUT_TIMEZONE", "LOOKOUT_ACCURACY_SIGMAS"):
         monkeypatch.delenv(name, raising=False)
 
@@ -38,8 +40,8 @@ def _bundle(tmp_path):
     return write(tmp_path, zones=zones, persons=persons, officers=OFFICERS)
 
 
-def _entries(folder):
-    root = folder / cache.CACHE_FOLDER
+def _entries(root=None):
+    root = root or cache.cache_root()
     return sorted(p.name for p in root.iterdir()) if root.is_dir() else []
 
 
@@ -62,7 +64,7 @@ def _same(a, b) -> None:
 def test_second_load_comes_from_the_cache_and_equals_the_first(tmp_path, monkeypatch):
     path = _bundle(tmp_path)
     first = load_bundle(path)
-    assert len(_entries(path)) == 1
+    assert len(_entries()) == 1
     _no_reading(monkeypatch)
     second = load_bundle(path)
     _same(first, second)
@@ -72,7 +74,7 @@ def test_second_load_comes_from_the_cache_and_equals_the_first(tmp_path, monkeyp
 def test_compiled_objects_from_the_cache_decide_as_freshly_built_ones(tmp_path, monkeypatch):
     path = _bundle(tmp_path)
     cold = Engine(load_bundle(path))  # builds, and keeps, zones, assignment, decoder index
-    built = sorted(p.name for p in next((path / cache.CACHE_FOLDER).iterdir()).iterdir())
+    built = sorted(p.name for p in next(cache.cache_root().iterdir()).iterdir())
     assert "assignment.pickle" in built and any(n.startswith("zones") for n in built)
     warm = Engine(load_bundle(path))
     assert warm.caseload.zones is not cold.caseload.zones  # read back, not shared in memory
@@ -106,7 +108,7 @@ def test_any_change_to_a_file_is_a_new_entry(tmp_path):
         "permit_id": "L1", "person_id": "p1", "start": "2026-11-27T08:00:00+08:00",
         "end": "2026-11-27T18:00:00+08:00"}) + "\n", "utf-8")
     assert [p.permit_id for p in load_bundle(path).permits] == ["L1"]
-    assert len(_entries(path)) == 3
+    assert len(_entries()) == 3
 
 
 def test_settings_from_the_environment_are_part_of_the_key(tmp_path, monkeypatch):
@@ -124,14 +126,14 @@ def test_code_changes_make_a_new_key(tmp_path, monkeypatch):
     load_bundle(path)
     monkeypatch.setattr(cache, "_code_digest", b"another version of the code")
     load_bundle(path)
-    assert len(_entries(path)) == 2
+    assert len(_entries()) == 2
 
 
 @pytest.mark.parametrize("damage", ["flip", "truncate", "empty", "other format"])
 def test_a_damaged_entry_is_ignored_and_rebuilt(tmp_path, damage):
     path = _bundle(tmp_path)
     first = load_bundle(path)
-    entry = path / cache.CACHE_FOLDER / _entries(path)[0] / "bundle.pickle"
+    entry = cache.cache_root() / _entries()[0] / "bundle.pickle"
     data = bytearray(entry.read_bytes())
     if damage == "flip":
         data[len(data) // 2] ^= 0xFF
@@ -150,7 +152,7 @@ def test_a_damaged_entry_is_ignored_and_rebuilt(tmp_path, damage):
 def test_a_bad_bundle_is_never_cached_nor_hidden_by_a_good_one(tmp_path):
     path = _bundle(tmp_path)
     load_bundle(path)
-    good = _entries(path)
+    good = _entries()
     rows = (path / "persons.jsonl").read_text("utf-8").splitlines()
     rows[1] = rows[1].replace('"county"', '"nowhere"')
     (path / "persons.jsonl").write_text("\n".join(rows) + "\n", "utf-8")
@@ -159,7 +161,7 @@ def test_a_bad_bundle_is_never_cached_nor_hidden_by_a_good_one(tmp_path):
             load_bundle(path)
         assert str(info.value).startswith(
             'persons.jsonl:line 2: zones[0]: unknown zone "nowhere" (not in zones.geojson)')
-    assert _entries(path) == good
+    assert _entries() == good
 
 
 def test_cache_setting_moves_or_turns_it_off(tmp_path, monkeypatch):
@@ -167,29 +169,49 @@ def test_cache_setting_moves_or_turns_it_off(tmp_path, monkeypatch):
     path = _bundle(tmp_path / "b")
     monkeypatch.setenv(cache.ENV, "off")
     load_bundle(path)
-    assert _entries(path) == []
+    assert not (tmp_path / "xdg").exists()
     elsewhere = tmp_path / "cache"
-    elsewhere.mkdir()
     monkeypatch.setenv(cache.ENV, str(elsewhere))
     first = load_bundle(path)
-    assert _entries(path) == [] and len(list(elsewhere.glob("*/*/bundle.pickle"))) == 1
+    assert not (tmp_path / "xdg").exists() and len(list(elsewhere.glob("*/bundle.pickle"))) == 1
+    assert sorted(p.name for p in path.iterdir()) == [
+        "officers.json", "persons.jsonl", "zones.geojson"]  # nothing written beside the bundle
     _no_reading(monkeypatch)
     _same(first, load_bundle(path))
 
 
+def test_a_copy_of_the_bundle_elsewhere_uses_the_same_entry(tmp_path, monkeypatch):
+    import shutil
+
+    (tmp_path / "a").mkdir()
+    path = _bundle(tmp_path / "a")
+    first = load_bundle(path)
+    copy = shutil.copytree(path, tmp_path / "scratch")
+    _no_reading(monkeypatch)
+    again = load_bundle(copy)
+    _same(first, again)
+    assert again.path == copy
+
+
 def test_a_folder_that_cannot_be_written_still_loads(tmp_path, monkeypatch):
     path = _bundle(tmp_path)
-    (path / cache.CACHE_FOLDER).write_text("a file where the folder would go", "utf-8")
+    blocked = tmp_path / "a-file"
+    blocked.write_text("a file where the cache folder would go", "utf-8")
+    monkeypatch.setenv(cache.ENV, str(blocked))
     _same(load_bundle(path), load_bundle(path))
-    assert (path / cache.CACHE_FOLDER).is_file()
+    assert blocked.is_file()
 
 
-def test_old_entries_are_pruned(tmp_path):
+def test_old_entries_are_pruned_unless_used_lately(tmp_path, monkeypatch):
     path = _bundle(tmp_path)
     for i in range(cache._KEEP + 3):
         (path / "settings.toml").write_text(f"silence_timeout_s = {600 + i}\n", "utf-8")
         load_bundle(path)
-    assert len(_entries(path)) == cache._KEEP
+    assert len(_entries()) == cache._KEEP + 3  # all used within the last days
+    monkeypatch.setattr(cache.time, "time", lambda: 1e12)  # long after
+    (path / "settings.toml").write_text("silence_timeout_s = 42\n", "utf-8")
+    load_bundle(path)
+    assert len(_entries()) == cache._KEEP
 
 
 def test_a_bundle_changed_after_loading_builds_its_own(tmp_path):
