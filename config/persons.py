@@ -92,11 +92,9 @@ class TextColumn(Sequence[str]):
             (np.diff(self._ends, prepend=0) == 0).any())
 
     def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Sequence) or isinstance(other, str | bytes):
-            return NotImplemented
-        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+        return _equal_items(self, other)
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None  # type: ignore[assignment]  # compares as a list, which has none
 
 
 class PersonTable(Sequence[PersonSpec]):
@@ -202,14 +200,19 @@ class PersonTable(Sequence[PersonSpec]):
                              phones.get(i), addresses.get(i))
 
     def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Sequence) or isinstance(other, str | bytes):
-            return NotImplemented
-        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+        return _equal_items(self, other)
 
-    __hash__ = None  # type: ignore[assignment]  # mutable columns, as a list
+    __hash__ = None  # type: ignore[assignment]  # compares as a list, which has none
 
     def __repr__(self) -> str:
         return f"<PersonTable of {len(self)} persons>"
+
+
+def _equal_items(mine: Sequence, other: object) -> bool:
+    """Equal to any sequence (a list, say) with equal items in the same order."""
+    if not isinstance(other, Sequence) or isinstance(other, str | bytes):
+        return NotImplemented
+    return len(mine) == len(other) and all(a == b for a, b in zip(mine, other, strict=True))
 
 
 def _decode(values: Sequence, codes: np.ndarray) -> list:
