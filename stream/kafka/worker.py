@@ -276,6 +276,9 @@ class LookoutWorker:
                                        f"{RESTORE_TIMEOUT_S:.0f} s")
                 for tp, records in (await reader.getmany(*tps, timeout_ms=500)).items():
                     for r in records:
+                        # newest last: a person's state is the latest record holding them,
+                        # also when a bucket layout changed and an older key still holds them
+                        latest[tp].pop(r.key, None)
                         latest[tp][r.key] = r.value
         finally:
             await reader.stop()
@@ -327,8 +330,7 @@ class LookoutWorker:
             return
         self._last_pulse = time.monotonic()
         now = int(time.time() * 1000)
-        due = [p for p, run in self.runners.items()
-               if run.state.drill.esc_due.size and int(run.state.drill.esc_due.min()) <= now]
+        due = [p for p, run in self.runners.items() if run.state.drill.esc_due_before(now + 1).size]
         if due:
             await self._run({p: [] for p in due})
 

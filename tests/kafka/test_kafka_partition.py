@@ -91,7 +91,7 @@ def _rows_that_differ(st, before) -> set[int]:
     incident compared."""
     cols, counts, incidents = before
     now_incidents = _incidents(st)
-    rows = {st.index_of(pid) for pid in incidents.keys() | now_incidents.keys()
+    rows = {st.person_ids.index(pid) for pid in incidents.keys() | now_incidents.keys()
             if pid in st.person_ids and incidents.get(pid) != now_incidents.get(pid)}
     for c, old in cols.items():
         new = getattr(st, c)
@@ -102,7 +102,7 @@ def _rows_that_differ(st, before) -> set[int]:
     for pid in counts.keys() | st.counters.keys():
         now = {z: tuple(v) for z, v in st.counters.get(pid, {}).items()}
         if counts.get(pid, {}) != now:
-            rows.add(st.index_of(pid))
+            rows.add(st.person_ids.index(pid))
     return rows
 
 
@@ -221,7 +221,7 @@ def test_a_checkpoint_writes_the_changed_buckets_and_restores_without_released_p
     back = PartitionRunner.restore(smaller, decoder, 0, 1, records.items(),
                                    run.clock_record()[1])
     assert back.stats["restored_persons"] == 1 and back.stats["restore_unknown_person"] == 1
-    i = back.state.real.index_of("P1")
+    i = smaller.person_index["P1"]
     assert back.state.real.latest_ts[i] == t0 + 60_000
     assert list(back.state.real.book.keys_by_person) == ["P1"]
     assert back.next_offset == {"events": 4}
