@@ -17,7 +17,7 @@ from alerts.incidents import IncidentBook
 NO_TIME = -(2**62)  # "never happened": far in the past, still safe to subtract from
 NEVER = 2**62  # "never due": far in the future
 
-_COLUMNS = {
+COLUMNS = {
     "latest_ts": (np.int64, NO_TIME),  # newest applied event: the last sign of life
     "tracked_since": (np.int64, NO_TIME),  # when the clock first ran for this person (漏管)
     "silence_due": (np.int64, NEVER),  # when signal_lost fires unless something arrives
@@ -54,7 +54,7 @@ class PartState:
         self.threshold = NO_TIME  # timers due strictly before this have fired
         self.person_ids = list(person_ids)
         n = len(person_ids)
-        for name, (dtype, fill) in _COLUMNS.items():
+        for name, (dtype, fill) in COLUMNS.items():
             setattr(self, name, np.full(n, fill, dtype=dtype))
         self.book = IncidentBook(drill, reopen_window_ms)
         # person_id -> zone_id -> [consecutive qualifying fixes, ts of the first of them,
@@ -120,7 +120,7 @@ class PartState:
         old = {pid: i for i, pid in enumerate(self.person_ids)}
         src = np.array([old.get(pid, -1) for pid in person_ids], dtype=np.int64)
         keep = src >= 0
-        for name, (dtype, fill) in _COLUMNS.items():
+        for name, (dtype, fill) in COLUMNS.items():
             col = np.full(len(person_ids), fill, dtype=dtype)
             col[keep] = getattr(self, name)[src[keep]]
             setattr(self, name, col)
@@ -155,7 +155,7 @@ class PartState:
 
     def to_bytes(self) -> bytes:
         buf = io.BytesIO()
-        np.savez(buf, **{name: getattr(self, name) for name in _COLUMNS})
+        np.savez(buf, **{name: getattr(self, name) for name in COLUMNS})
         meta = {
             "drill": self.drill,
             "started": self.started,
@@ -186,7 +186,7 @@ class PartState:
         st.extras = meta.get("extras", {})
         st.book.load_state(meta["incidents"])
         with np.load(io.BytesIO(data[8 + n :])) as arrays:
-            for name in _COLUMNS:
+            for name in COLUMNS:
                 if name in arrays:  # a snapshot from before a column existed keeps its default
                     setattr(st, name, arrays[name])
         st.columns_loaded()

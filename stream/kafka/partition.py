@@ -40,9 +40,53 @@ from stream.decode import Decoder
 
 log = logging.getLogger("lookout.worker")
 EVENT, ACTION = "event", "action"
-# The per-person columns a batch may change. They are the engine's own list, so a column added
-# there is persisted here without anyone remembering to.
-_COLUMNS = tuple(state_mod._COLUMNS)
+# A bucket record: MAGIC, a 4-byte length, a JSON head (partition, bucket, person ids, the
+# column layout, and per world the pending counts, extras and incidents of the few persons who
+# have any), then per world present ("real", then "drill" once a drill started) the bucket's
+# rows of every per-person column, packed (numpy, little-endian, the layout the head names).
+# The columns are the engine's own list, so a column added there is persisted without anyone
+# remembering to, and a record written before it keeps that column's default.
+MAGIC = b"LKB2"
+_PACKED = np.dtype([(name, np.dtype(dtype).newbyteorder("<"))
+                    for name, (dtype, _) in state_mod.COLUMNS.items()])
+_COLUMN_TYPES_JSON = orjson.dumps([[name, _PACKED[name].str] for name in _PACKED.names or ()])
+
+
+def pack_columns(part: PartState, rows: np.ndarray) -> np.ndarray:
+    table = np.empty(rows.size, dtype=_PACKED)
+    for name in _PACKED.names or ():
+        table[name] = getattr(part, name)[rows]
+    return table
+
+
+def unpack_bucket(value: bytes) -> tuple[dict, dict[str, np.ndarray]]:
+    """(head, world -> packed columns) of a bucket record."""
+    if not value.startswith(MAGIC):
+        raise ValueError("a persons changelog record in another format than this worker's "
+                         f"({value[:8]!r}...): start on fresh topics (another --prefix)")
+    n = int.from_bytes(value[4:8], "big")
+    head = orjson.loads(value[8:8 + n])
+    layout = np.dtype([(name, kind) for name, kind in head["cols"]])
+    tables, offset = {}, 8 + n
+    for name in ("real", "drill"):
+        if head.get(name) is not None:
+            tables[name] = np.frombuffer(value, dtype=layout, count=len(head["ids"]),
+                                         offset=offset)
+            offset += layout.itemsize * len(head["ids"])
+    return head, tables
+
+
+def _sparse_half(part: PartState, mine: list[str]) -> bytes:
+    """One world's pending counts, extras and incidents of the bucket's persons with any."""
+    return orjson.dumps({
+        "counters": {pid: part.counters[pid] for pid in mine if part.counters.get(pid)},
+        "extras": {pid: part.extras[pid] for pid in mine if part.extras.get(pid)},
+        "incidents": [part.book.by_key[k].to_state() for pid in mine
+                      for k in sorted(part.book.keys_by_person.get(pid, ()))],
+    })
+
+
+_EMPTY_HALF = _sparse_half(PartState([], False, 0), [])
 
 
 # A checkpoint rewrites the buckets holding a changed person, whole: one record per bucket
@@ -79,6 +123,13 @@ def bucket_count(n_owned: int) -> int:
 
 
 @dataclass(slots=True)
+class CheckpointPlan:
+    buckets: list[int]  # still to write
+    clock: tuple[str, bytes]  # the clock record, written once every bucket is acknowledged
+    offsets: dict[str, int]  # the input offsets that clock record holds
+
+
+@dataclass(slots=True)
 class Message:
     kind: str  # EVENT or ACTION
     topic: str
@@ -105,6 +156,8 @@ class PartitionRunner:
         by_bucket = self.owned_rows[np.argsort(self.bucket_of[self.owned_rows], kind="stable")]
         starts = np.searchsorted(self.bucket_of[by_bucket], np.arange(self.buckets + 1))
         self.bucket_rows = np.split(by_bucket, starts[1:-1])
+        ids = engine.caseload.person_ids
+        self.bucket_ids = [[ids[i] for i in rows.tolist()] for rows in self.bucket_rows]
         self.next_offset: dict[str, int] = {}
         self.saved_offset: dict[str, int] = {}  # next_offset as the last clock record stored it
         self.stats: Counter = Counter()
@@ -124,9 +177,7 @@ class PartitionRunner:
             run.next_offset = dict(rec["offsets"])
             run.saved_offset = dict(rec["offsets"])
         for _key, raw in persons:
-            rec = orjson.loads(raw)
-            if rec.get("p") == partition:
-                run._load_bucket(rec)
+            run._load_bucket(raw)
         return run
 
     # -- running -----------------------------------------------------------------------------
@@ -235,12 +286,44 @@ class PartitionRunner:
             return []
 
     # -- what to persist ---------------------------------------------------------------------
-    def person_records(self) -> list[tuple[str, bytes]]:
-        """(key, record) for each bucket holding a person changed since the last `saved()`."""
-        worlds = [("real", self.state.real, self._with_state(self.state.real))]
+    def begin_checkpoint(self) -> CheckpointPlan:
+        """What a checkpoint taken now writes: the changed buckets, then this clock record.
+        The buckets may be written later, a slice between batches: a bucket then holds state
+        newer than the clock record, as a torn checkpoint leaves it (the engine takes the
+        input it reads again as seen), and one changed after it was written is marked for the
+        next checkpoint."""
+        plan = CheckpointPlan(sorted(self.unsaved), self.clock_record(), dict(self.next_offset))
+        self.unsaved = set()
+        return plan
+
+    def person_records(self, buckets: list[int] | None = None) -> list[tuple[str, bytes]]:
+        """(key, record) for each bucket given, by default each holding a person changed since
+        the last `saved()`."""
+        if buckets is None:
+            buckets = sorted(self.unsaved)
+        if not buckets:
+            return []
+        worlds = [("real", self.state.real)]
         if self.state.drill.started:
-            worlds.append(("drill", self.state.drill, self._with_state(self.state.drill)))
-        return [(f"b{b}", self._bucket_record(b, worlds)) for b in sorted(self.unsaved)]
+            worlds.append(("drill", self.state.drill))
+        # every changed bucket's rows gathered once per column, then cut per bucket
+        rows = np.concatenate([self.bucket_rows[b] for b in buckets])
+        ends = np.cumsum([self.bucket_rows[b].size for b in buckets]).tolist()
+        tables = [pack_columns(part, rows) for _, part in worlds]
+        sparse = [self._with_state(part) for _, part in worlds]
+        out, lo = [], 0
+        for b, hi in zip(buckets, ends, strict=True):
+            # the head by hand: nearly every bucket's sparse halves are empty, and a JSON
+            # object built per bucket cost most of a province's checkpoint
+            halves = [_sparse_half(part, with_state[b]) if b in with_state else _EMPTY_HALF
+                      for (_, part), with_state in zip(worlds, sparse, strict=True)]
+            h = b"".join([b'{"p":%d,"b":%d,"cols":' % (self.partition, b), _COLUMN_TYPES_JSON,
+                          b',"ids":', orjson.dumps(self.bucket_ids[b]), b',"real":', halves[0],
+                          b',"drill":', halves[1] if len(halves) > 1 else b"null", b"}"])
+            out.append((f"b{b}", b"".join([MAGIC, len(h).to_bytes(4, "big"), h,
+                                           *(t[lo:hi].tobytes() for t in tables)])))
+            lo = hi
+        return out
 
     def _with_state(self, part: PartState) -> dict[int, list[str]]:
         """bucket -> this partition's persons with pending counts or incidents in `part`: far
@@ -253,42 +336,29 @@ class PartitionRunner:
                 out.setdefault(int(self.bucket_of[i]), []).append(pid)
         return out
 
-    def _bucket_record(self, b: int, worlds) -> bytes:
-        rows = self.bucket_rows[b]
-        all_ids = self.engine.caseload.person_ids
-        ids = [all_ids[i] for i in rows.tolist()]
-        halves = {"drill": None}
-        for name, part, with_state in worlds:
-            mine = with_state.get(b, ())
-            halves[name] = {
-                "columns": {c: getattr(part, c)[rows] for c in _COLUMNS},
-                "counters": {pid: part.counters[pid] for pid in mine if part.counters.get(pid)},
-                "extras": {pid: part.extras[pid] for pid in mine if part.extras.get(pid)},
-                "incidents": [part.book.by_key[k].to_state() for pid in mine
-                              for k in sorted(part.book.keys_by_person.get(pid, ()))],
-            }
-        # numpy arrays serialise as JSON arrays (NaN as null, read back as NaN)
-        return orjson.dumps({"p": self.partition, "b": b, "ids": ids, **halves},
-                            option=orjson.OPT_SERIALIZE_NUMPY)
-
-    def _load_bucket(self, rec: dict) -> None:
-        """A bucket record into the state; persons released from the bundle since are left out."""
+    def _load_bucket(self, value: bytes) -> None:
+        """A bucket record into the state; persons released from the bundle since are left out,
+        and so is a record of another partition."""
+        head, tables = unpack_bucket(value)
+        if head.get("p") != self.partition:
+            return
         index = self.engine.person_index
-        known = np.array([pid in index for pid in rec["ids"]], dtype=bool)
-        rows = np.array([index[pid] for pid in rec["ids"] if pid in index], dtype=np.int64)
+        known = np.array([pid in index for pid in head["ids"]], dtype=bool)
+        rows = np.array([index[pid] for pid in head["ids"] if pid in index], dtype=np.int64)
         self.stats["restored_persons"] += len(rows)
         self.stats["restore_unknown_person"] += int((~known).sum())
         for name, part in (("real", self.state.real), ("drill", self.state.drill)):
-            half = rec.get(name)
+            half = head.get(name)
             if half is None:
                 continue
-            for c, values in half["columns"].items():
-                col = getattr(part, c)
-                col[rows] = np.array(values, dtype=col.dtype)[known]
+            table = tables[name]
+            for c in table.dtype.names or ():
+                if c in state_mod.COLUMNS:  # a column since dropped is passed over
+                    getattr(part, c)[rows] = table[c][known]
             for pid, counts in half["counters"].items():
                 if pid in index:
                     part.counters[pid] = {z: list(v) for z, v in counts.items()}
-            for pid, extras in half.get("extras", {}).items():
+            for pid, extras in half["extras"].items():
                 if pid in index:
                     part.extras[pid] = extras
             for row in half["incidents"]:
@@ -296,10 +366,12 @@ class PartitionRunner:
                     part.book.add_state(row)
             part.columns_loaded()
 
-    def saved(self) -> None:
-        """The records last asked for are stored (clock record included)."""
-        self.unsaved.clear()
-        self.saved_offset = dict(self.next_offset)
+    def saved(self, plan: CheckpointPlan | None = None) -> None:
+        """The records last asked for are stored (clock record included); or, when a checkpoint
+        was written in slices, the records of `plan`."""
+        if plan is None:
+            self.unsaved.clear()
+        self.saved_offset = dict(self.next_offset if plan is None else plan.offsets)
 
     def clock_record(self) -> tuple[str, bytes]:
         rec = {"p": self.partition, "real": self.state.real.clock_state(),

@@ -11,10 +11,17 @@ import pytest
 from kafkakit import DEMO, demo_feed, final_states, identities, in_process, outside_fix, tiny_bundle
 
 from alerts.engine import Engine
-from alerts.state import _COLUMNS as COLUMNS
+from alerts.state import COLUMNS
 from config.loader import load_bundle
 from stream.decode import Decoder
-from stream.kafka.partition import ACTION, EVENT, Message, PartitionRunner, home_partition
+from stream.kafka.partition import (
+    ACTION,
+    EVENT,
+    Message,
+    PartitionRunner,
+    home_partition,
+    unpack_bucket,
+)
 from stream.kafka.replay import FeedPlan
 
 
@@ -210,8 +217,9 @@ def test_a_checkpoint_writes_the_changed_buckets_and_restores_without_released_p
     assert [u["type"] for u in ups] == ["zone_exit"]
     records = dict(run.person_records())
     # a bucket per record, named by its number, holding only its own persons
-    assert all(orjson.loads(v)["b"] == int(k[1:]) for k, v in records.items())
-    assert sorted(pid for v in records.values() for pid in orjson.loads(v)["ids"]) == ["P1", "P2"]
+    heads = {k: unpack_bucket(v)[0] for k, v in records.items()}
+    assert all(head["b"] == int(k[1:]) for k, head in heads.items())
+    assert sorted(pid for head in heads.values() for pid in head["ids"]) == ["P1", "P2"]
     run.saved()
     assert run.person_records() == []  # nothing changed since
 
