@@ -121,7 +121,7 @@ class PartState:
         src = np.array([old.get(pid, -1) for pid in person_ids], dtype=np.int64)
         keep = src >= 0
         for name, (dtype, fill) in COLUMNS.items():
-            col = np.full(len(person_ids), fill, dtype=dtype)
+            col: np.ndarray = np.full(len(person_ids), fill, dtype=dtype)
             col[keep] = getattr(self, name)[src[keep]]
             setattr(self, name, col)
         self.person_ids = list(person_ids)

@@ -119,7 +119,9 @@ def _placement(person_ids: tuple[str, ...], n_partitions: int) -> tuple[np.ndarr
 
 
 def bucket_count(n_owned: int) -> int:
-    return max(1, -(-n_owned // PERSONS_PER_BUCKET))
+    """A power of two: the layout (and the records' keys) changes only when the caseload
+    doubles or halves, not with every person enrolled."""
+    return 1 << max(0, -(-n_owned // PERSONS_PER_BUCKET) - 1).bit_length()
 
 
 @dataclass(slots=True)
@@ -157,7 +159,10 @@ class PartitionRunner:
         starts = np.searchsorted(self.bucket_of[by_bucket], np.arange(self.buckets + 1))
         self.bucket_rows = np.split(by_bucket, starts[1:-1])
         ids = engine.caseload.person_ids
-        self.bucket_ids = [[ids[i] for i in rows.tolist()] for rows in self.bucket_rows]
+        # each bucket's ids as its records name them (a list of strings per bucket cost as
+        # much memory, and a JSON encoding per bucket record a fifth of a checkpoint)
+        self.bucket_ids = [orjson.dumps([ids[i] for i in rows.tolist()])
+                           for rows in self.bucket_rows]
         self.next_offset: dict[str, int] = {}
         self.saved_offset: dict[str, int] = {}  # next_offset as the last clock record stored it
         self.stats: Counter = Counter()
@@ -176,8 +181,11 @@ class PartitionRunner:
             run.state.drill.load_clock_state(rec["drill"])
             run.next_offset = dict(rec["offsets"])
             run.saved_offset = dict(rec["offsets"])
-        for _key, raw in persons:
-            run._load_bucket(raw)
+            # Without a clock record no checkpoint was completed: everything runs again from
+            # the start, and buckets written ahead of it would have the clock start over them
+            # (silence re-armed from the first event for persons whose events count as seen).
+            for _key, raw in persons:
+                run._load_bucket(raw)
         return run
 
     # -- running -----------------------------------------------------------------------------
@@ -318,12 +326,17 @@ class PartitionRunner:
             halves = [_sparse_half(part, with_state[b]) if b in with_state else _EMPTY_HALF
                       for (_, part), with_state in zip(worlds, sparse, strict=True)]
             h = b"".join([b'{"p":%d,"b":%d,"cols":' % (self.partition, b), _COLUMN_TYPES_JSON,
-                          b',"ids":', orjson.dumps(self.bucket_ids[b]), b',"real":', halves[0],
+                          b',"ids":', self.bucket_ids[b], b',"real":', halves[0],
                           b',"drill":', halves[1] if len(halves) > 1 else b"null", b"}"])
-            out.append((f"b{b}", b"".join([MAGIC, len(h).to_bytes(4, "big"), h,
+            out.append((self.bucket_key(b), b"".join([MAGIC, len(h).to_bytes(4, "big"), h,
                                            *(t[lo:hi].tobytes() for t in tables)])))
             lo = hi
         return out
+
+    def bucket_key(self, b: int) -> str:
+        """A record's key names its layout too: compaction keeps the newest record per key, and
+        a bucket of another layout holds other persons (restore reads them oldest first)."""
+        return f"b{b}/{self.buckets}"
 
     def _with_state(self, part: PartState) -> dict[int, list[str]]:
         """bucket -> this partition's persons with pending counts or incidents in `part`: far
