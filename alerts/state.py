@@ -52,7 +52,9 @@ class PartState:
         self.started = False
         self.clock = NO_TIME  # largest ts seen
         self.threshold = NO_TIME  # timers due strictly before this have fired
-        self.person_ids = list(person_ids)
+        # the caseload's own list, never changed: a copy per world (and per Kafka partition)
+        # cost 8 bytes a person each
+        self.person_ids = person_ids
         n = len(person_ids)
         for name, (dtype, fill) in COLUMNS.items():
             setattr(self, name, np.full(n, fill, dtype=dtype))
@@ -124,7 +126,7 @@ class PartState:
             col: np.ndarray = np.full(len(person_ids), fill, dtype=dtype)
             col[keep] = getattr(self, name)[src[keep]]
             setattr(self, name, col)
-        self.person_ids = list(person_ids)
+        self.person_ids = person_ids
         self.columns_loaded()
         gone = set(old) - set(person_ids)
         for pid in gone:
