@@ -310,6 +310,7 @@ def main() -> None:
               "load_average_before": os.getloadavg()}
     for i, n in enumerate(sizes):
         result[str(n)] = one_size(args, n, tmp, pairs=args.repeat if i == 0 else 0)
+        print(orjson.dumps({str(n): result[str(n)]}).decode(), file=sys.stderr)  # if cut short
     result["load_average_after"] = os.getloadavg()
     if len(sizes) > 1:
         result["bytes_per_person"] = bytes_per_person(result, sizes)

@@ -25,7 +25,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import groupby
+from itertools import groupby, repeat
 
 import numpy as np
 import orjson
@@ -66,7 +66,7 @@ def unpack_bucket(value: bytes) -> tuple[dict, dict[str, np.ndarray]]:
                          f"({value[:8]!r}...): start on fresh topics (another --prefix)")
     n = int.from_bytes(value[4:8], "big")
     head = orjson.loads(value[8:8 + n])
-    layout = np.dtype([(name, kind) for name, kind in head["cols"]])
+    layout = _layout(tuple(map(tuple, head["cols"])))
     tables, offset = {}, 8 + n
     for name in ("real", "drill"):
         if head.get(name) is not None:
@@ -74,6 +74,18 @@ def unpack_bucket(value: bytes) -> tuple[dict, dict[str, np.ndarray]]:
                                          offset=offset)
             offset += layout.itemsize * len(head["ids"])
     return head, tables
+
+
+def _last_of_each(rows: np.ndarray) -> np.ndarray:
+    """Positions of the last occurrence of each row >= 0."""
+    _, first_from_end = np.unique(rows[::-1], return_index=True)
+    last = rows.size - 1 - first_from_end
+    return last[rows[last] >= 0]
+
+
+@lru_cache(maxsize=8)
+def _layout(cols: tuple) -> np.dtype:
+    return np.dtype(list(cols))
 
 
 def _sparse_half(part: PartState, mine: list[str]) -> bytes:
@@ -184,8 +196,7 @@ class PartitionRunner:
             # Without a clock record no checkpoint was completed: everything runs again from
             # the start, and buckets written ahead of it would have the clock start over them
             # (silence re-armed from the first event for persons whose events count as seen).
-            for _key, raw in persons:
-                run._load_bucket(raw)
+            run._load_buckets(raw for _key, raw in persons)
         return run
 
     # -- running -----------------------------------------------------------------------------
@@ -349,35 +360,59 @@ class PartitionRunner:
                 out.setdefault(int(self.bucket_of[i]), []).append(pid)
         return out
 
-    def _load_bucket(self, value: bytes) -> None:
-        """A bucket record into the state; persons released from the bundle since are left out,
-        and so is a record of another partition."""
-        head, tables = unpack_bucket(value)
-        if head.get("p") != self.partition:
-            return
+    def _load_buckets(self, values: Iterable[bytes]) -> None:
+        """Bucket records into the state, oldest first: a person's newest record wins, also
+        over a record of an older layout. Persons released from the bundle since are left
+        out, and so are records of another partition. Column by column for all records at
+        once: a province's partition has thousands of buckets, and a restore that blocks the
+        loop for long costs the group membership."""
         index = self.engine.person_index
-        known = np.array([pid in index for pid in head["ids"]], dtype=bool)
-        rows = np.array([index[pid] for pid in head["ids"] if pid in index], dtype=np.int64)
-        self.stats["restored_persons"] += len(rows)
-        self.stats["restore_unknown_person"] += int((~known).sum())
-        for name, part in (("real", self.state.real), ("drill", self.state.drill)):
-            half = head.get(name)
-            if half is None:
+        heads, rows, tables = [], [], []
+        newest: dict[str, int] = {}  # person_id -> the last record holding them
+        for value in values:
+            head, packed = unpack_bucket(value)
+            if head.get("p") != self.partition:
                 continue
-            table = tables[name]
-            for c in table.dtype.names or ():
-                if c in state_mod.COLUMNS:  # a column since dropped is passed over
-                    getattr(part, c)[rows] = table[c][known]
-            for pid, counts in half["counters"].items():
-                if pid in index:
-                    part.counters[pid] = {z: list(v) for z, v in counts.items()}
-            for pid, extras in half["extras"].items():
-                if pid in index:
-                    part.extras[pid] = extras
-            for row in half["incidents"]:
-                if row.get("person_id") in index:
-                    part.book.add_state(row)
+            at = np.fromiter(map(index.get, head["ids"], repeat(-1)), dtype=np.int64,
+                             count=len(head["ids"]))
+            self.stats["restored_persons"] += int((at >= 0).sum())
+            self.stats["restore_unknown_person"] += int((at < 0).sum())
+            newest.update(dict.fromkeys(head["ids"], len(heads)))
+            heads.append(head)
+            rows.append(at)
+            tables.append(packed)
+        for name, part in (("real", self.state.real), ("drill", self.state.drill)):
+            have = [i for i, packed in enumerate(tables) if name in packed]
+            if not have:
+                continue
+            # by column layout (one, unless the records span versions), oldest group first
+            groups: dict[np.dtype, list[int]] = {}
+            for i in have:
+                groups.setdefault(tables[i][name].dtype, []).append(i)
+            for layout, members in groups.items():
+                at = np.concatenate([rows[i] for i in members])
+                packed = np.frombuffer(b"".join([tables[i][name].tobytes() for i in members]),
+                                       dtype=layout)
+                last = _last_of_each(at)
+                for c in layout.names or ():
+                    if c in state_mod.COLUMNS:
+                        getattr(part, c)[at[last]] = packed[c][last]
+            for i in have:
+                self._load_sparse(part, heads[i][name], lambda pid, i=i: newest.get(pid) == i)
             part.columns_loaded()
+
+    @staticmethod
+    def _load_sparse(part: PartState, half: dict, mine) -> None:
+        """A record's pending counts, extras and incidents of the persons it is newest for."""
+        for pid, counts in half["counters"].items():
+            if mine(pid):
+                part.counters[pid] = {z: list(v) for z, v in counts.items()}
+        for pid, extras in half["extras"].items():
+            if mine(pid):
+                part.extras[pid] = extras
+        for row in half["incidents"]:
+            if mine(row.get("person_id")):
+                part.book.add_state(row)
 
     def saved(self, plan: CheckpointPlan | None = None) -> None:
         """The records last asked for are stored (clock record included); or, when a checkpoint

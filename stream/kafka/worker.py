@@ -301,6 +301,7 @@ class LookoutWorker:
             log.info("partition %d: restored %d persons, next offsets %s", p,
                      run.stats["restored_persons"], run.next_offset or "none")
             out[p] = run
+            await asyncio.sleep(0)  # heartbeats between partitions: a province's take seconds
         return out
 
     # -- batches ------------------------------------------------------------------------------
