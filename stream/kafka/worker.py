@@ -53,10 +53,12 @@ log = logging.getLogger("lookout.worker")
 EXIT_CRASHED = 70  # EX_SOFTWARE: a supervisor restarts the worker; its state is consistent
 RESTORE_TIMEOUT_S = 120.0
 STATE_BATCH_BYTES = 512 * 1024  # under the broker's default 1 MiB message limit
-MAX_IN_FLIGHT = 10_000
-# Changed buckets written per turn of the loop while events wait (~16 persons each): a province's
-# checkpoint written at once stalled the loop for hundreds of ms (p99 0.5 s at 200,000 persons).
-SLICE_BUCKETS = 256  # alert updates sent and not yet acknowledged, at most
+MAX_IN_FLIGHT = 10_000  # alert updates sent and not yet acknowledged, at most
+# A checkpoint goes out in slices of buckets (~16 persons each) for about this long per turn of
+# the loop, busy or idle (a steady trickle is idle between events): a province's checkpoint
+# written at once stalled the loop for hundreds of ms (p99 0.5 s at 200,000 persons).
+SLICE_S = 0.01
+SLICE_BUCKETS = 64
 # Per partition and fetch. Each fetch round trip that finds the buffer empty stalls the loop;
 # bigger fetches make fewer of them (16 MiB is ~80,000 events of ~200 bytes).
 MAX_PARTITION_FETCH_BYTES = 16 << 20
@@ -147,12 +149,11 @@ class LookoutWorker:
                     if fetched:
                         await self._handle(fetched)
                     await self._maybe_pulse()
-                    # with events waiting, a checkpoint goes out a slice per turn of the loop
-                    limit = SLICE_BUCKETS if fetched else None
+                    # a checkpoint goes out a slice per turn of the loop
                     if self.writing is None and self.unsaved and self._checkpoint_due(
                             bool(fetched)):
                         await self._begin_checkpoint(sorted(self.unsaved))
-                    await self._write_checkpoint(limit)
+                    await self._write_checkpoint(SLICE_S)
                 self._maybe_log_stats()
             async with self.lock:
                 await self._checkpoint(sorted(self.unsaved))
@@ -412,9 +413,9 @@ class LookoutWorker:
                                    self._member(), time.perf_counter())
         self.unsaved.difference_update(parts)
 
-    async def _write_checkpoint(self, limit: int | None) -> None:
-        """Up to `limit` changed buckets (None: all of them), each acknowledged; once none is
-        left, the clock records, acknowledged; then the group's offsets."""
+    async def _write_checkpoint(self, budget_s: float | None) -> None:
+        """Changed buckets for about `budget_s` (None: all of them); once none is left, the
+        clock records, acknowledged; then the group's offsets."""
         cp = self.writing
         if cp is None:
             return
@@ -427,13 +428,12 @@ class LookoutWorker:
         t0 = time.perf_counter()
         persons_t = self.topics.changelog("persons")
         for p, plan in cp.plans.items():
-            take = plan.buckets if limit is None else plan.buckets[:limit]
-            recs = self.runners[p].person_records(take)
-            del plan.buckets[:len(take)]
-            self.counts["buckets_saved"] += len(recs)
-            cp.acks += await self._send_records(persons_t, p, recs)
-            if limit is not None and (limit := limit - len(take)) <= 0:
-                break
+            while plan.buckets and (budget_s is None or time.perf_counter() - t0 < budget_s):
+                take = plan.buckets[:SLICE_BUCKETS]
+                recs = self.runners[p].person_records(take)
+                del plan.buckets[:len(take)]
+                self.counts["buckets_saved"] += len(recs)
+                cp.acks += await self._send_records(persons_t, p, recs)
         self.counts["ms_checkpoint_export"] += int((time.perf_counter() - t0) * 1000)
         if any(plan.buckets for plan in cp.plans.values()):
             return  # the rest at the next turn
