@@ -67,7 +67,7 @@ class Engine:
                 # a person enrolled now is tracked from now: 漏管 starts counting at once
                 new = ~keep
                 part.tracked_since[new] = part.clock
-                part.silence_due[new] = part.clock + self.caseload.timeout_ms[new]
+                part.arm_silence(new, part.clock + self.caseload.timeout_ms[new])
 
     def process(self, state: EngineState, batch: ev.EventBatch, now_ms: int) -> list[AlertUpdate]:
         results = self._drill_escalations(state.drill, now_ms)
@@ -111,7 +111,7 @@ class Engine:
         st.threshold = t0
         if not st.drill:  # in a drill only persons the drill has sent are watched
             st.tracked_since[:] = t0
-            st.silence_due[:] = t0 + self.caseload.timeout_ms
+            st.arm_silence(slice(None), t0 + self.caseload.timeout_ms)
             st.note_writes(np.arange(st.n_persons))
 
     def _quiet_update(self, st: PartState, b: ev.EventBatch, f) -> None:
@@ -130,7 +130,7 @@ class Engine:
             rows, p = rows[last], p[last]
             if mask is f.accepted:
                 st.latest_ts[p] = b.ts[rows]
-                st.silence_due[p] = b.ts[rows] + self.caseload.timeout_ms[p]
+                st.arm_silence(p, b.ts[rows] + self.caseload.timeout_ms[p])
             else:
                 st.last_fix_ts[p] = b.ts[rows]
                 st.last_lon[p] = b.lon[rows]
@@ -139,7 +139,7 @@ class Engine:
 
     def _drill_escalations(self, st: PartState, now_ms: int):
         """A drill's escalations count wall-clock seconds (SPEC §4), checked at every call."""
-        due = np.flatnonzero(st.esc_due <= now_ms)
+        due = st.esc_due_before(now_ms + 1)
         st.note_writes(due)
         out = []
         for p in due.tolist():

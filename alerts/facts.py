@@ -249,9 +249,9 @@ def _slow_persons(st, cl, b, F, accepted, good, jump, order, pair_row, pair_zone
     # late fixes and late tampers are evidence the rules weigh (buffered tracks, tamper)
     slow = [persons[bad], persons[late_evidence]]
     if st.feed_down_since is None:  # during a feed outage silence does not count
-        slow.append(np.flatnonzero(st.silence_due < f_end))
+        slow.append(st.silence_due_before(f_end))
     if not st.drill:  # a drill's escalations run on the wall clock, not on F
-        slow.append(np.flatnonzero(st.esc_due < f_end))
+        slow.append(st.esc_due_before(f_end))
     with_events = persons[order]
     slow.append(with_events[~st.calm[with_events]])
 

@@ -145,7 +145,7 @@ class PartRunner:
         after = cl.router.escalate_after_ms[inc.severity]
         # a drill escalates on the wall clock: officers answer in real time at any drill speed
         inc.escalate_due = (self.now if st.drill else at) + after
-        st.esc_due[p] = min(int(st.esc_due[p]), inc.escalate_due)
+        st.lower_esc_due(p, inc.escalate_due)
         if not st.drill:
             if inc.escalate_due < self.f_end:
                 heapq.heappush(self.heap, (inc.escalate_due, p, ESCALATE, -1))
@@ -219,7 +219,7 @@ class PartRunner:
             st.silence_due[p] = NEVER
         else:
             due = t + int(cl.timeout_ms[p])
-            st.silence_due[p] = due
+            st.arm_silence(p, due)
             if due < self.f_end:
                 heapq.heappush(self.heap, (due, p, SILENCE, -1))
 

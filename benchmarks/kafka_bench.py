@@ -12,10 +12,17 @@
   sent, and a `tamper` status for a fresh person every 50 ms; latency = when its alert is read
   back from `{prefix}.alerts` minus when the status was sent (p50/p99 over those alerts).
 
-Prints one JSON object. Everything shares the machine's cores with the broker, so absolute
-numbers are indicative; the ratio is measured in one run.
+For each caseload size (`--persons`, default 20,000 and 200,000): the throughput of one and
+two workers (the bare-loop pairs for the first size only), the latency with one and two
+workers, and the workers' peak RSS; with two sizes, what one more person costs a worker that
+holds every partition (`bytes_per_person`, the difference of the peak RSS over the difference
+of the caseloads).
 
-    python -m benchmarks.kafka_bench [--persons 20000] [--seconds 20] [--partitions 4]
+Prints one JSON object, with the load average before and after. Everything shares the
+machine's cores with the broker, so absolute numbers are indicative; ratios are measured in
+one run.
+
+    python -m benchmarks.kafka_bench [--persons 20000,200000] [--seconds 20] [--partitions 4]
 """
 
 from __future__ import annotations
@@ -64,7 +71,20 @@ def wait_assigned(workers, n_partitions: int, timeout: float = 90.0) -> None:
     raise SystemExit("workers got no partitions in time:\n" + workers[0][1].read_text()[-2000:])
 
 
-def stop(workers) -> None:
+def peak_rss_bytes(pid: int) -> int | None:
+    """The process's peak resident set (VmHWM), while it still runs."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def stop(workers) -> list[int | None]:
+    """Stops the workers; their peak RSS just before."""
+    peaks = [peak_rss_bytes(proc.pid) for proc, _ in workers]
     for proc, _ in workers:
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGTERM)
@@ -73,6 +93,7 @@ def stop(workers) -> None:
             proc.wait(20)
         except subprocess.TimeoutExpired:
             os.kill(proc.pid, signal.SIGKILL)
+    return peaks
 
 
 def plan_feed(feed: Path, partitions: int) -> list:
@@ -211,6 +232,7 @@ def latency(bundle: Path, rate: int, seconds: float, n_workers: int, partitions:
         c.close()
 
     reader = threading.Thread(target=read_alerts, daemon=True)
+    peaks: list[int | None] = []
     try:
         wait_assigned(workers, partitions)
         reader.start()
@@ -250,7 +272,7 @@ def latency(bundle: Path, rate: int, seconds: float, n_workers: int, partitions:
             time.sleep(0.1)
     finally:
         stop_reading.set()
-        stop(workers)
+        peaks = stop(workers)
     lat = sorted(received[p] - sent[p] for p in sent if p in received)
     if not lat:
         return {"workers": n_workers, "error": "no alerts came back"}
@@ -261,12 +283,13 @@ def latency(bundle: Path, rate: int, seconds: float, n_workers: int, partitions:
     return {"workers": n_workers, "target_events_per_s": rate,
             "sent_events_per_s": round(sent_rate), "alerts_timed": len(lat),
             "alerts_missing": len(sent) - len(lat), "p50_ms": pct(0.50), "p99_ms": pct(0.99),
-            "max_ms": round(lat[-1] * 1000, 1)}
+            "max_ms": round(lat[-1] * 1000, 1), "worker_peak_rss": peaks}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--persons", type=int, default=20_000)
+    ap.add_argument("--persons", default="20000,200000",
+                    help="caseload sizes, comma-separated; the first one gets the bare-loop pairs")
     ap.add_argument("--venues", type=int, default=2000)
     ap.add_argument("--partitions", type=int, default=4)
     ap.add_argument("--rate", type=int, default=5000)
@@ -274,38 +297,69 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3, help="one-worker/bare pairs (default 3)")
     args = ap.parse_args()
 
-    from benchmarks.replay_bench import ensure_data
     from stream.kafka.topics import broker_answers
 
     if not broker_answers(BOOTSTRAP):
         raise SystemExit(f"no Kafka at {BOOTSTRAP}: make kafka-up")
-    bundle, feed = ensure_data(args.persons, args.venues)
-    msgs = plan_feed(feed, args.partitions)
+    sizes = [int(x) for x in args.persons.split(",")]
     # the worker freezes its start-up heap; so does the bare loop's process (the feed held in
     # `msgs` would otherwise slow its collections down, and flatter the ratio)
     gc.freeze()
     tmp = Path(tempfile.mkdtemp(prefix="kafka-bench-"))
-    pairs = []
-    for _ in range(args.repeat):
+    result = {"partitions": args.partitions, "cpus": os.cpu_count(),
+              "load_average_before": os.getloadavg()}
+    for i, n in enumerate(sizes):
+        result[str(n)] = one_size(args, n, tmp, pairs=args.repeat if i == 0 else 0)
+        print(orjson.dumps({str(n): result[str(n)]}).decode(), file=sys.stderr)  # if cut short
+    result["load_average_after"] = os.getloadavg()
+    if len(sizes) > 1:
+        result["bytes_per_person"] = bytes_per_person(result, sizes)
+    print(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
+
+
+def one_size(args, n: int, tmp: Path, pairs: int) -> dict:
+    """Throughput (with `pairs` one-worker/bare-loop pairs, else one run each of one and two
+    workers) and latency with one and two workers, for a caseload of n persons."""
+    from benchmarks.replay_bench import ensure_data
+
+    bundle, feed = ensure_data(n, args.venues)
+    msgs = plan_feed(feed, args.partitions)
+    out: dict = {"persons": n, "venues": args.venues, "events": len(msgs)}
+    runs = []
+    for _ in range(max(pairs, 1)):
         one = throughput(bundle, msgs, 1, args.partitions, tmp)
-        bare = asyncio.run(_bare_loop(one.pop("topic"), len(msgs)))
-        pairs.append({"worker_events_per_s": one["events_per_s"],
-                      "bare_events_per_s": round(bare),
-                      "ratio": round(one["events_per_s"] / bare, 3)})
-    median = sorted(pairs, key=lambda pair: pair["ratio"])[len(pairs) // 2]
+        topic = one.pop("topic")
+        if pairs:
+            bare = asyncio.run(_bare_loop(topic, len(msgs)))
+            one["bare_events_per_s"] = round(bare)
+            one["ratio"] = round(one["events_per_s"] / bare, 3)
+        runs.append(one)
     two = throughput(bundle, msgs, 2, args.partitions, tmp)
     two.pop("topic")
-    lat1 = latency(bundle, args.rate, args.seconds, 1, args.partitions, tmp)
-    lat2 = latency(bundle, args.rate, args.seconds, 2, args.partitions, tmp)
-    result = {
-        "bundle": {"persons": args.persons, "venues": args.venues},
-        "partitions": args.partitions,
-        "throughput": {"one_worker_vs_bare": median["ratio"], "median_pair": median,
-                       "pairs": pairs, "one_worker_last": one, "two_workers": two},
-        "latency": {"one_worker": lat1, "two_workers": lat2},
-        "cpus": os.cpu_count(),
-    }
-    print(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
+    median = sorted(runs, key=lambda r: r.get("ratio", r["events_per_s"]))[len(runs) // 2]
+    out["throughput"] = {"one_worker": median, "two_workers": two,
+                         "two_vs_one": round(two["events_per_s"] / median["events_per_s"], 2)}
+    if pairs:
+        out["throughput"]["one_worker_vs_bare"] = median["ratio"]
+        out["throughput"]["pairs"] = runs
+    del msgs
+    out["latency"] = {"one_worker": latency(bundle, args.rate, args.seconds, 1, args.partitions,
+                                            tmp),
+                      "two_workers": latency(bundle, args.rate, args.seconds, 2,
+                                             args.partitions, tmp)}
+    return out
+
+
+def bytes_per_person(result: dict, sizes: list[int]) -> dict:
+    """What one more person costs a worker holding every partition: the difference of the
+    one-worker latency runs' peak RSS between the smallest and the largest caseload."""
+    lo, hi = min(sizes), max(sizes)
+    peaks = [result[str(n)]["latency"]["one_worker"].get("worker_peak_rss", [None])[0]
+             for n in (lo, hi)]
+    if None in peaks:
+        return {"error": "no peak RSS read"}
+    return {"worker_one_of_one": round((peaks[1] - peaks[0]) / (hi - lo)),
+            "from": f"peak RSS {peaks[0] >> 20} MiB at {lo}, {peaks[1] >> 20} MiB at {hi}"}
 
 
 if __name__ == "__main__":

@@ -25,15 +25,14 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import groupby
+from itertools import groupby, repeat
 
 import numpy as np
 import orjson
 from kafka.partitioner.default import murmur2
 
-from alerts import engine as engine_mod
 from alerts import state as state_mod
-from alerts.engine import Engine
+from alerts.engine import ActionError, Engine
 from alerts.records import AlertUpdate
 from alerts.state import NEVER, NO_TIME, PartState
 from stream import events as ev
@@ -42,15 +41,73 @@ from stream.decode import Decoder
 
 log = logging.getLogger("lookout.worker")
 EVENT, ACTION = "event", "action"
-# The per-person columns a batch may change. They are the engine's own list, so a column added
-# there is persisted here without anyone remembering to.
-_COLUMNS = tuple(state_mod._COLUMNS)
+# A bucket record: MAGIC, a 4-byte length, a JSON head (partition, bucket, person ids, the
+# column layout, and per world the pending counts, extras and incidents of the few persons who
+# have any), then per world present ("real", then "drill" once a drill started) the bucket's
+# rows of every per-person column, packed (numpy, little-endian, the layout the head names).
+# The columns are the engine's own list, so a column added there is persisted without anyone
+# remembering to, and a record written before it keeps that column's default.
+MAGIC = b"LKB2"
+_PACKED = np.dtype([(name, np.dtype(dtype).newbyteorder("<"))
+                    for name, (dtype, _) in state_mod.COLUMNS.items()])
+_COLUMN_TYPES_JSON = orjson.dumps([[name, _PACKED[name].str] for name in _PACKED.names or ()])
+
+
+def pack_columns(part: PartState, rows: np.ndarray) -> np.ndarray:
+    table = np.empty(rows.size, dtype=_PACKED)
+    for name in _PACKED.names or ():
+        table[name] = getattr(part, name)[rows]
+    return table
+
+
+def unpack_bucket(value: bytes) -> tuple[dict, dict[str, np.ndarray]]:
+    """(head, world -> packed columns) of a bucket record."""
+    if not value.startswith(MAGIC):
+        raise ValueError("a persons changelog record in another format than this worker's "
+                         f"({value[:8]!r}...): start on fresh topics (another --prefix)")
+    n = int.from_bytes(value[4:8], "big")
+    head = orjson.loads(value[8:8 + n])
+    layout = _layout(tuple(map(tuple, head["cols"])))
+    tables, offset = {}, 8 + n
+    for name in ("real", "drill"):
+        if head.get(name) is not None:
+            tables[name] = np.frombuffer(value, dtype=layout, count=len(head["ids"]),
+                                         offset=offset)
+            offset += layout.itemsize * len(head["ids"])
+    return head, tables
+
+
+def _last_of_each(rows: np.ndarray) -> np.ndarray:
+    """Positions of the last occurrence of each row >= 0."""
+    _, first_from_end = np.unique(rows[::-1], return_index=True)
+    last = rows.size - 1 - first_from_end
+    return last[rows[last] >= 0]
+
+
+@lru_cache(maxsize=8)
+def _layout(cols: tuple) -> np.dtype:
+    return np.dtype(list(cols))
+
+
+def _sparse_half(part: PartState, mine: list[str]) -> bytes:
+    """One world's pending counts, extras and incidents of the bucket's persons with any."""
+    return orjson.dumps({
+        "counters": {pid: part.counters[pid] for pid in mine if part.counters.get(pid)},
+        "extras": {pid: part.extras[pid] for pid in mine if part.extras.get(pid)},
+        "incidents": [part.book.by_key[k].to_state() for pid in mine
+                      for k in sorted(part.book.keys_by_person.get(pid, ()))],
+    })
+
+
+_EMPTY_HALF = _sparse_half(PartState([], False, 0), [])
 
 
 # A checkpoint rewrites the buckets holding a changed person, whole: one record per bucket
 # instead of one per person (a produce call and a JSON object each cost more than a column
-# slice), small enough that a few changed persons do not rewrite a whole partition.
-BUCKETS = 64
+# slice). Buckets are sized by the partition's person count, not fixed in number: 64 fixed
+# buckets held ~780 persons each at 200,000 persons, and a steady trickle of events touched
+# all of them between two checkpoints (~24 MB rewritten each time, the loop waiting for it).
+PERSONS_PER_BUCKET = 16
 
 
 def _key_hash(person_id: str) -> int:
@@ -63,17 +120,28 @@ def home_partition(person_id: str, n_partitions: int) -> int:
 
 
 def placement(person_ids, n_partitions: int) -> tuple[np.ndarray, np.ndarray]:
-    """Every person's home partition and bucket, computed once per person table."""
+    """Every person's home partition, and the hash bits the partition does not use (which
+    spread a partition's persons over its buckets), computed once per person table."""
     return _placement(tuple(person_ids), n_partitions)
 
 
 @lru_cache(maxsize=4)
 def _placement(person_ids: tuple[str, ...], n_partitions: int) -> tuple[np.ndarray, np.ndarray]:
-    """Every person's home partition and bucket (pure-Python murmur2: once per person table).
-    The bucket uses the hash bits the partition does not, so a partition's persons spread
-    over all its buckets."""
     h = np.array([_key_hash(pid) for pid in person_ids], dtype=np.int64)
-    return (h % n_partitions).astype(np.int32), (h // n_partitions % BUCKETS).astype(np.int32)
+    return (h % n_partitions).astype(np.int32), h // n_partitions
+
+
+def bucket_count(n_owned: int) -> int:
+    """A power of two: the layout (and the records' keys) changes only when the caseload
+    doubles or halves, not with every person enrolled."""
+    return 1 << max(0, -(-n_owned // PERSONS_PER_BUCKET) - 1).bit_length()
+
+
+@dataclass(slots=True)
+class CheckpointPlan:
+    buckets: list[int]  # still to write
+    clock: tuple[str, bytes]  # the clock record, written once every bucket is acknowledged
+    offsets: dict[str, int]  # the input offsets that clock record holds
 
 
 @dataclass(slots=True)
@@ -94,13 +162,20 @@ class PartitionRunner:
         self.state.real.writes, self.state.drill.writes = [], []  # see person_records
         # 漏管: a registered person never heard from raises signal_lost in one partition only,
         # the one their events would go to.
-        homes, self.bucket_of = placement(engine.caseload.person_ids, n_partitions)
+        homes, spread = placement(engine.caseload.person_ids, n_partitions)
         self.owned = homes == partition
         self.owned_rows = np.flatnonzero(self.owned)
-        self.bucket_rows = {b: self.owned_rows[self.bucket_of[self.owned_rows] == b]
-                            for b in range(BUCKETS)}
+        self.buckets = bucket_count(self.owned_rows.size)
+        self.bucket_of = (spread % self.buckets).astype(np.int32)
+        # the owned rows grouped by bucket: bucket b is rows[starts[b]:starts[b + 1]]
+        by_bucket = self.owned_rows[np.argsort(self.bucket_of[self.owned_rows], kind="stable")]
+        starts = np.searchsorted(self.bucket_of[by_bucket], np.arange(self.buckets + 1))
+        self.bucket_rows = np.split(by_bucket, starts[1:-1])
         ids = engine.caseload.person_ids
-        self.bucket_ids = {b: [ids[i] for i in rows.tolist()] for b, rows in self.bucket_rows.items()}
+        # each bucket's ids as its records name them (a list of strings per bucket cost as
+        # much memory, and a JSON encoding per bucket record a fifth of a checkpoint)
+        self.bucket_ids = [orjson.dumps([ids[i] for i in rows.tolist()])
+                           for rows in self.bucket_rows]
         self.next_offset: dict[str, int] = {}
         self.saved_offset: dict[str, int] = {}  # next_offset as the last clock record stored it
         self.stats: Counter = Counter()
@@ -119,10 +194,10 @@ class PartitionRunner:
             run.state.drill.load_clock_state(rec["drill"])
             run.next_offset = dict(rec["offsets"])
             run.saved_offset = dict(rec["offsets"])
-        for _key, raw in persons:
-            rec = orjson.loads(raw)
-            if rec.get("p") == partition:
-                run._load_bucket(rec)
+            # Without a clock record no checkpoint was completed: everything runs again from
+            # the start, and buckets written ahead of it would have the clock start over them
+            # (silence re-armed from the first event for persons whose events count as seen).
+            run._load_buckets(raw for _key, raw in persons)
         return run
 
     # -- running -----------------------------------------------------------------------------
@@ -224,26 +299,56 @@ class PartitionRunner:
         if not isinstance(action, dict):
             dead.append(rejected(now_ms, ev.INVALID_FIELD, "action: not a JSON object", raw))
             return []
-        act = getattr(self.engine, "act", None)
-        if act is None:
-            dead.append(rejected(now_ms, ev.INVALID_FIELD, "action: this engine takes none", raw))
-            return []
-        action_error = getattr(engine_mod, "ActionError", ValueError)
         try:
-            updates = act(self.state, action, now_ms)
-        except action_error as err:
-            reason = getattr(err, "reason", ev.INVALID_FIELD)
-            dead.append(rejected(now_ms, reason, f"action: {err}", raw))
+            return self.engine.act(self.state, action, now_ms)
+        except ActionError as err:
+            dead.append(rejected(now_ms, err.reason, f"action: {err}", raw))
             return []
-        return list(updates)
 
     # -- what to persist ---------------------------------------------------------------------
-    def person_records(self) -> list[tuple[str, bytes]]:
-        """(key, record) for each bucket holding a person changed since the last `saved()`."""
-        worlds = [("real", self.state.real, self._with_state(self.state.real))]
+    def begin_checkpoint(self) -> CheckpointPlan:
+        """What a checkpoint taken now writes: the changed buckets, then this clock record.
+        The buckets may be written later, a slice between batches: a bucket then holds state
+        newer than the clock record, as a torn checkpoint leaves it (the engine takes the
+        input it reads again as seen), and one changed after it was written is marked for the
+        next checkpoint."""
+        plan = CheckpointPlan(sorted(self.unsaved), self.clock_record(), dict(self.next_offset))
+        self.unsaved = set()
+        return plan
+
+    def person_records(self, buckets: list[int] | None = None) -> list[tuple[str, bytes]]:
+        """(key, record) for each bucket given, by default each holding a person changed since
+        the last `saved()`."""
+        if buckets is None:
+            buckets = sorted(self.unsaved)
+        if not buckets:
+            return []
+        worlds = [("real", self.state.real)]
         if self.state.drill.started:
-            worlds.append(("drill", self.state.drill, self._with_state(self.state.drill)))
-        return [(f"b{b}", self._bucket_record(b, worlds)) for b in sorted(self.unsaved)]
+            worlds.append(("drill", self.state.drill))
+        # every changed bucket's rows gathered once per column, then cut per bucket
+        rows = np.concatenate([self.bucket_rows[b] for b in buckets])
+        ends = np.cumsum([self.bucket_rows[b].size for b in buckets]).tolist()
+        tables = [pack_columns(part, rows) for _, part in worlds]
+        sparse = [self._with_state(part) for _, part in worlds]
+        out, lo = [], 0
+        for b, hi in zip(buckets, ends, strict=True):
+            # the head by hand: nearly every bucket's sparse halves are empty, and a JSON
+            # object built per bucket cost most of a province's checkpoint
+            halves = [_sparse_half(part, with_state[b]) if b in with_state else _EMPTY_HALF
+                      for (_, part), with_state in zip(worlds, sparse, strict=True)]
+            h = b"".join([b'{"p":%d,"b":%d,"cols":' % (self.partition, b), _COLUMN_TYPES_JSON,
+                          b',"ids":', self.bucket_ids[b], b',"real":', halves[0],
+                          b',"drill":', halves[1] if len(halves) > 1 else b"null", b"}"])
+            out.append((self.bucket_key(b), b"".join([MAGIC, len(h).to_bytes(4, "big"), h,
+                                           *(t[lo:hi].tobytes() for t in tables)])))
+            lo = hi
+        return out
+
+    def bucket_key(self, b: int) -> str:
+        """A record's key names its layout too: compaction keeps the newest record per key, and
+        a bucket of another layout holds other persons (restore reads them oldest first)."""
+        return f"b{b}/{self.buckets}"
 
     def _with_state(self, part: PartState) -> dict[int, list[str]]:
         """bucket -> this partition's persons with pending counts or incidents in `part`: far
@@ -256,51 +361,66 @@ class PartitionRunner:
                 out.setdefault(int(self.bucket_of[i]), []).append(pid)
         return out
 
-    def _bucket_record(self, b: int, worlds) -> bytes:
-        rows = self.bucket_rows[b]
-        ids = self.bucket_ids[b]
-        halves = {"drill": None}
-        for name, part, with_state in worlds:
-            mine = with_state.get(b, ())
-            halves[name] = {
-                "columns": {c: getattr(part, c)[rows] for c in _COLUMNS},
-                "counters": {pid: part.counters[pid] for pid in mine if part.counters.get(pid)},
-                "extras": {pid: part.extras[pid] for pid in mine if part.extras.get(pid)},
-                "incidents": [part.book.by_key[k].to_state() for pid in mine
-                              for k in sorted(part.book.keys_by_person.get(pid, ()))],
-            }
-        # numpy arrays serialise as JSON arrays (NaN as null, read back as NaN)
-        return orjson.dumps({"p": self.partition, "b": b, "ids": ids, **halves},
-                            option=orjson.OPT_SERIALIZE_NUMPY)
-
-    def _load_bucket(self, rec: dict) -> None:
-        """A bucket record into the state; persons released from the bundle since are left out."""
+    def _load_buckets(self, values: Iterable[bytes]) -> None:
+        """Bucket records into the state, oldest first: a person's newest record wins, also
+        over a record of an older layout. Persons released from the bundle since are left
+        out, and so are records of another partition. Column by column for all records at
+        once: a province's partition has thousands of buckets, and a restore that blocks the
+        loop for long costs the group membership."""
         index = self.engine.person_index
-        known = np.array([pid in index for pid in rec["ids"]], dtype=bool)
-        rows = np.array([index[pid] for pid in rec["ids"] if pid in index], dtype=np.int64)
-        self.stats["restored_persons"] += len(rows)
-        self.stats["restore_unknown_person"] += int((~known).sum())
-        for name, part in (("real", self.state.real), ("drill", self.state.drill)):
-            half = rec.get(name)
-            if half is None:
+        heads, rows, tables = [], [], []
+        newest: dict[str, int] = {}  # person_id -> the last record holding them
+        for value in values:
+            head, packed = unpack_bucket(value)
+            if head.get("p") != self.partition:
                 continue
-            for c, values in half["columns"].items():
-                col = getattr(part, c)
-                col[rows] = np.array(values, dtype=col.dtype)[known]
-            for pid, counts in half["counters"].items():
-                if pid in index:
-                    part.counters[pid] = {z: list(v) for z, v in counts.items()}
-            for pid, extras in half.get("extras", {}).items():
-                if pid in index:
-                    part.extras[pid] = extras
-            for row in half["incidents"]:
-                if row.get("person_id") in index:
-                    part.book.add_state(row)
+            at = np.fromiter(map(index.get, head["ids"], repeat(-1)), dtype=np.int64,
+                             count=len(head["ids"]))
+            self.stats["restored_persons"] += int((at >= 0).sum())
+            self.stats["restore_unknown_person"] += int((at < 0).sum())
+            newest.update(dict.fromkeys(head["ids"], len(heads)))
+            heads.append(head)
+            rows.append(at)
+            tables.append(packed)
+        for name, part in (("real", self.state.real), ("drill", self.state.drill)):
+            have = [i for i, packed in enumerate(tables) if name in packed]
+            if not have:
+                continue
+            # by column layout (one, unless the records span versions), oldest group first
+            groups: dict[np.dtype, list[int]] = {}
+            for i in have:
+                groups.setdefault(tables[i][name].dtype, []).append(i)
+            for layout, members in groups.items():
+                at = np.concatenate([rows[i] for i in members])
+                packed = np.frombuffer(b"".join([tables[i][name].tobytes() for i in members]),
+                                       dtype=layout)
+                last = _last_of_each(at)
+                for c in layout.names or ():
+                    if c in state_mod.COLUMNS:
+                        getattr(part, c)[at[last]] = packed[c][last]
+            for i in have:
+                self._load_sparse(part, heads[i][name], lambda pid, i=i: newest.get(pid) == i)
+            part.columns_loaded()
 
-    def saved(self) -> None:
-        """The records last asked for are stored (clock record included)."""
-        self.unsaved.clear()
-        self.saved_offset = dict(self.next_offset)
+    @staticmethod
+    def _load_sparse(part: PartState, half: dict, mine) -> None:
+        """A record's pending counts, extras and incidents of the persons it is newest for."""
+        for pid, counts in half["counters"].items():
+            if mine(pid):
+                part.counters[pid] = {z: list(v) for z, v in counts.items()}
+        for pid, extras in half["extras"].items():
+            if mine(pid):
+                part.extras[pid] = extras
+        for row in half["incidents"]:
+            if mine(row.get("person_id")):
+                part.book.add_state(row)
+
+    def saved(self, plan: CheckpointPlan | None = None) -> None:
+        """The records last asked for are stored (clock record included); or, when a checkpoint
+        was written in slices, the records of `plan`."""
+        if plan is None:
+            self.unsaved.clear()
+        self.saved_offset = dict(self.next_offset if plan is None else plan.offsets)
 
     def clock_record(self) -> tuple[str, bytes]:
         rec = {"p": self.partition, "real": self.state.real.clock_state(),

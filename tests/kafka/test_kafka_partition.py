@@ -11,10 +11,18 @@ import pytest
 from kafkakit import DEMO, demo_feed, final_states, identities, in_process, outside_fix, tiny_bundle
 
 from alerts.engine import Engine
-from alerts.state import _COLUMNS as COLUMNS
+from alerts.state import COLUMNS
 from config.loader import load_bundle
 from stream.decode import Decoder
-from stream.kafka.partition import ACTION, EVENT, Message, PartitionRunner, home_partition
+from stream.kafka import partition as partition_mod
+from stream.kafka.partition import (
+    ACTION,
+    EVENT,
+    Message,
+    PartitionRunner,
+    home_partition,
+    unpack_bucket,
+)
 from stream.kafka.replay import FeedPlan
 
 
@@ -30,11 +38,16 @@ def engine_and_decoder(bundle_dir):
     return bundle, engine, Decoder(engine.person_index, bundle.settings)
 
 
-def run_partitioned(bundle_dir, lines, n, drill=False, seed=0, restart_p=0.3):
+def run_partitioned(bundle_dir, lines, n, drill=False, seed=0, restart_p=0.3, sliced=False,  # noqa: C901 - the worker loop as one story
+                    layouts=(partition_mod.PERSONS_PER_BUCKET,)):
     """Every partition in random batches, checkpointed now and then as the worker does, and
     rebuilt from its stored records at random moments: the input after the last checkpoint runs
     again, as a restarted worker reads it again from Kafka. Some checkpoints are torn (persons
-    stored, the clock record not), as a crash between the two writes leaves them."""
+    stored, the clock record not), as a crash between the two writes leaves them. `sliced`: a
+    checkpoint's buckets go out a few at a time between later batches, then its clock record,
+    as the worker writes them while events wait. Each restart picks a bucket size from
+    `layouts`, as a grown bundle changes the layout; the store keeps the newest record per key
+    and hands them back oldest first, as the worker's restore does."""
     _, engine, decoder = engine_and_decoder(bundle_dir)
     plan = FeedPlan(n, drill=drill)
     per = {p: [] for p in range(n)}
@@ -42,25 +55,41 @@ def run_partitioned(bundle_dir, lines, n, drill=False, seed=0, restart_p=0.3):
         per[m.partition].append(Message(EVENT, "events", len(per[m.partition]), m.value))
     rng = random.Random(seed)
     updates, restarts, torn = [], 0, 0
+
+    def store(records):
+        for key, value in records:
+            persons.pop(key, None)
+            persons[key] = value
+
     for p in range(n):
         run = PartitionRunner(engine, decoder, p, n)
-        persons, clock, i = {}, None, 0
+        persons, clock, i, writing = {}, None, 0, None
         while i < len(per[p]):
             k = rng.randint(1, 400)
             ups, _ = run.run(per[p][i:i + k], int(time.time() * 1000))
             updates += [u.to_wire() for u in ups]
             i += k
-            if rng.random() < 0.5:  # a checkpoint
-                persons.update(run.person_records())
+            if writing is not None:  # the next slice of a checkpoint in progress
+                store(run.person_records(writing.buckets[:1]))
+                del writing.buckets[:1]
+                if not writing.buckets:
+                    clock, writing = writing.clock[1], run.saved(writing)
+            elif rng.random() < 0.5:  # a checkpoint
+                if sliced:
+                    writing = run.begin_checkpoint()
+                    continue
+                store(run.person_records())
                 if rng.random() < 0.2:
                     torn += 1
                 else:
                     clock = run.clock_record()[1]
                     run.saved()
             if rng.random() < restart_p:
+                partition_mod.PERSONS_PER_BUCKET = rng.choice(layouts)
+                torn += writing is not None
                 run = PartitionRunner.restore(engine, decoder, p, n, persons.items(), clock)
                 i = orjson.loads(clock)["offsets"]["events"] if clock else 0
-                restarts += 1
+                restarts, writing = restarts + 1, None
     assert restarts > 0
     return updates, torn
 
@@ -70,6 +99,20 @@ def test_partitions_raise_what_one_process_raises(feed, drill):
     expected = in_process(DEMO, feed, drill=drill)
     got, torn = run_partitioned(DEMO, feed.read_bytes().splitlines(), 3, drill=drill)
     assert torn > 0
+    assert identities(got) == identities(expected)
+
+
+@pytest.mark.parametrize("drill", [False, True])
+def test_checkpoints_written_in_slices_across_layout_changes_raise_what_one_process_raises(
+        feed, drill, monkeypatch):
+    """Buckets written a few at a time between later batches hold newer state than the clock
+    record that follows them; restarts in between, with the bucket size changing, must still
+    raise exactly what one process raises."""
+    monkeypatch.setattr(partition_mod, "PERSONS_PER_BUCKET", 1)
+    expected = in_process(DEMO, feed, drill=drill)
+    got, torn = run_partitioned(DEMO, feed.read_bytes().splitlines(), 3, drill=drill, seed=1,
+                                sliced=True, layouts=(1, 2, 16))
+    assert torn > 0  # some restarts cut a checkpoint halfway
     assert identities(got) == identities(expected)
     assert final_states(got) == final_states(expected)
     assert {"zone_exit", "zone_enter", "signal_lost"} <= {u["type"] for u in expected}
@@ -91,7 +134,7 @@ def _rows_that_differ(st, before) -> set[int]:
     incident compared."""
     cols, counts, incidents = before
     now_incidents = _incidents(st)
-    rows = {st.index_of(pid) for pid in incidents.keys() | now_incidents.keys()
+    rows = {st.person_ids.index(pid) for pid in incidents.keys() | now_incidents.keys()
             if pid in st.person_ids and incidents.get(pid) != now_incidents.get(pid)}
     for c, old in cols.items():
         new = getattr(st, c)
@@ -102,7 +145,7 @@ def _rows_that_differ(st, before) -> set[int]:
     for pid in counts.keys() | st.counters.keys():
         now = {z: tuple(v) for z, v in st.counters.get(pid, {}).items()}
         if counts.get(pid, {}) != now:
-            rows.add(st.index_of(pid))
+            rows.add(st.person_ids.index(pid))
     return rows
 
 
@@ -210,8 +253,9 @@ def test_a_checkpoint_writes_the_changed_buckets_and_restores_without_released_p
     assert [u.type for u in ups] == ["zone_exit"]
     records = dict(run.person_records())
     # a bucket per record, named by its number, holding only its own persons
-    assert all(orjson.loads(v)["b"] == int(k[1:]) for k, v in records.items())
-    assert sorted(pid for v in records.values() for pid in orjson.loads(v)["ids"]) == ["P1", "P2"]
+    heads = {k: unpack_bucket(v)[0] for k, v in records.items()}
+    assert all(k == f"b{head['b']}/{run.buckets}" for k, head in heads.items())
+    assert sorted(pid for head in heads.values() for pid in head["ids"]) == ["P1", "P2"]
     run.saved()
     assert run.person_records() == []  # nothing changed since
 
@@ -221,7 +265,7 @@ def test_a_checkpoint_writes_the_changed_buckets_and_restores_without_released_p
     back = PartitionRunner.restore(smaller, decoder, 0, 1, records.items(),
                                    run.clock_record()[1])
     assert back.stats["restored_persons"] == 1 and back.stats["restore_unknown_person"] == 1
-    i = back.state.real.index_of("P1")
+    i = smaller.person_index["P1"]
     assert back.state.real.latest_ts[i] == t0 + 60_000
     assert list(back.state.real.book.keys_by_person) == ["P1"]
     assert back.next_offset == {"events": 4}
@@ -252,3 +296,33 @@ def test_feed_plan_routes_keys_and_sends_ticks_everywhere():
     assert values[9:] == [(p, None, {"type": "tick", "ts": 10_008_000, "drill": True})
                           for p in range(3)]
     assert plan.read == 4  # the blank line is not a record
+
+
+def test_records_of_an_older_bucket_layout_still_restore_the_persons_only_they_hold(
+        feed, monkeypatch):
+    """A grown caseload changes the bucket layout: the newer layout's records hold only the
+    persons changed since, and the older layout's records must still give everyone else."""
+    _, engine, decoder = engine_and_decoder(DEMO)
+    plan = FeedPlan(1)
+    msgs = [Message(EVENT, "events", i, m.value) for i, m in
+            enumerate([*plan.messages(feed.read_bytes().splitlines()), *plan.end()])]
+    half, now = len(msgs) // 2, int(time.time() * 1000)
+    monkeypatch.setattr(partition_mod, "PERSONS_PER_BUCKET", 16)
+    run = PartitionRunner(engine, decoder, 0, 1)
+    run.run(msgs[:half], now)
+    store = dict(run.person_records())
+    run = PartitionRunner.restore(engine, decoder, 0, 1, store.items(), run.clock_record()[1])
+    monkeypatch.setattr(partition_mod, "PERSONS_PER_BUCKET", 8)  # 4 buckets instead of 2
+    run = PartitionRunner.restore(engine, decoder, 0, 1, store.items(), run.clock_record()[1])
+    # one person of the new layout's bucket 0 moves on: the old bucket 0 held more persons
+    m = next(m for m in msgs[half:] if (pid := orjson.loads(m.value).get("person_id"))
+             and run.bucket_of[engine.person_index[pid]] == 0)
+    run.run([m], now)
+    newer = run.person_records()
+    assert [key for key, _ in newer] == [run.bucket_key(0)] and run.buckets == 4
+    for key, value in newer:  # the store keeps the newest per key, oldest first
+        store.pop(key, None)
+        store[key] = value
+    back = PartitionRunner.restore(engine, decoder, 0, 1, store.items(), run.clock_record()[1])
+    for c in COLUMNS:
+        np.testing.assert_array_equal(getattr(back.state.real, c), getattr(run.state.real, c))
