@@ -351,10 +351,10 @@ class PartRunner:
             if f.pair_active[i] and not cl.suspended(p, z, t):
                 self._track_fix(p, z, int(f.pair_rel[i]), t, seq, track, loc, clock)
         for zid in sorted(track["zones"]):
-            z = cl.zones.index.get(zid)
-            if z is not None and z not in seen and not cl.inclusion[z] and \
-                    bool(cl.zones.schedules[z].active_at(np.array([t]))[0]):
-                self._track_fix(p, z, OUT, t, seq, track, loc, clock)
+            tracked = cl.zones.index.get(zid)
+            if tracked is not None and tracked not in seen and not cl.inclusion[tracked] and \
+                    bool(cl.zones.schedules[tracked].active_at(np.array([t]))[0]):
+                self._track_fix(p, tracked, OUT, t, seq, track, loc, clock)
 
     def _track_fix(self, p, z, rel, t, seq, track, loc, clock) -> None:
         """The decision table of _zone_fix, for a buffered track: it raises once per run and
