@@ -1,5 +1,6 @@
 """`lookout run`: the embedded service. One process: the HTTP server (ingest, health, and the
-officers' API and page when `alerts.feed` is installed) in front of one LiveRuntime.
+officers' API and page when `alerts.feed` is installed) in front of one officer service
+(alerts/service.py): the in-process LiveRuntime, or the Kafka officer runtime.
 
     lookout run --bundle DIR [--db PATH] [--host 127.0.0.1] [--port 8080]
                 [--gateway-token T ...] [--demo] [--kafka BOOTSTRAP [--prefix lookout]]
@@ -25,6 +26,7 @@ import orjson
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
+from alerts.service import OfficerService
 from stream.ingest import build_ingest_router
 from stream.live import LiveRuntime, wall_ms
 
@@ -50,7 +52,7 @@ def _optional(module: str):
         raise
 
 
-def create_app(runtime: LiveRuntime, *, officer_api: bool = True,
+def create_app(runtime: OfficerService, *, officer_api: bool = True,
                on_shutdown: Callable[[], None] | None = None) -> FastAPI:
     """The service's app; `officer_api=False` leaves out alerts.feed (ingest and health only).
     `on_shutdown` runs when the server stops gracefully (SIGTERM, Ctrl-C)."""
@@ -96,7 +98,7 @@ class DemoFeed(threading.Thread):
     The first hour starts a few minutes back so that something happens soon; that backlog
     is far shorter than any silence timeout, so it raises nothing that live data would not."""
 
-    def __init__(self, runtime: LiveRuntime, bundle_dir, backfill_min: float = 8.0):
+    def __init__(self, runtime: OfficerService, bundle_dir, backfill_min: float = 8.0):
         super().__init__(name="lookout-demo-feed", daemon=True)
         self.runtime, self.bundle_dir = runtime, bundle_dir
         self.start_ms = wall_ms() - int(backfill_min * 60_000)
@@ -317,7 +319,7 @@ def cli_run(argv: list[str]) -> int:
         url = f"{'https' if args.tls_cert else 'http'}://{args.host}:{args.port}/"
         print(f"Lookout 瞭望 running 运行中: {url}  (API: {url}docs, store 数据库: {db}, "
               f"bundle 部署包: {args.bundle})", flush=True)
-        invalid = getattr(runtime, "bundle_invalid", None)
+        invalid = runtime.bundle_invalid
         if invalid:
             print(f"bundle_invalid 部署包无效: {invalid['file']}:{invalid['where']}: "
                   f"{invalid['field']}: refused; running on the last good bundle kept in the "

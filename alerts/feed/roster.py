@@ -16,7 +16,7 @@ from collections.abc import Callable
 from fastapi import APIRouter
 
 from alerts.feed import models as m
-from alerts.feed.person import PersonState, status_now
+from alerts.feed.person import live_state, status_now
 from alerts.timefmt import rfc3339
 
 
@@ -37,8 +37,7 @@ def build_roster_router(runtime, Auth, now_ms: Callable[[], int], audit) -> APIR
             by_person[r["person_id"]].append(r)
         leave = _on_leave(view.bundle.permits, now)
         # Kafka mode's runtime answers None for everyone: the state is in the workers
-        live = bool(persons) and isinstance(runtime, PersonState) and (
-            runtime.person_status(persons[0].person_id) is not None)
+        live = bool(persons) and live_state(runtime, persons[0].person_id) is not None
         out, feed_down = [], False
         for p in persons:
             mine = by_person.get(p.person_id, [])

@@ -18,6 +18,7 @@ from pathlib import Path
 import orjson
 
 from alerts.engine import Engine
+from alerts.service import NotInThisMode
 from alerts.store import Store
 from alerts.timefmt import rfc3339
 from config.loader import load_bundle, parse_ts_ms
@@ -105,6 +106,7 @@ class FakeRuntime:
         self.store = FakeStore(db_path, self.bundle)
         self.decoder = Decoder(self.engine.person_index, self.bundle.settings)
         self._subs: list[FakeSub] = []
+        self.former_persons: dict = {}
         self._lock = threading.Lock()
 
     # -- the interface -----------------------------------------------------------------------
@@ -124,6 +126,9 @@ class FakeRuntime:
         with self._lock:
             if sub in self._subs:
                 self._subs.remove(sub)
+
+    def person_status(self, person_id: str) -> dict | None:
+        raise NotInThisMode("the fake runtime keeps no person state")
 
     @property
     def subscribers(self) -> int:
