@@ -128,7 +128,8 @@ class LiveRuntime:
         self.gateway_tokens = tuple(t for t in gateway_tokens if t)
         self.batch_ms, self.tick_ms = batch_ms, tick_ms
         self.snapshot_every_ms = int(snapshot_every_s * 1000)
-        self.accepted, self.updates, self.rejected_by_reason = 0, 0, Counter()
+        self.accepted, self.updates = 0, 0
+        self.rejected_by_reason: Counter[str] = Counter()
         self.error: BaseException | None = None
         self._decoding = (Decoder(self.engine.person_index, self.bundle.settings), 0)
         self.directory = PersonDirectory(self.bundle, self.store.released_persons())
@@ -158,7 +159,7 @@ class LiveRuntime:
         """Put back the bundle files the snapshot was taken with, when bundle changes are
         still in the inbox (they write their own files again as they re-run)."""
         snap = self.store.load_snapshot()
-        pending = [bundle_files.unpack(r.payload)
+        pending = [bundle_files.unpack(_body(r.payload))
                    for r in self.store.inbox_after(snap[0] if snap else 0) if r.kind == "bundle"]
         current = bundle_files.read_texts(self.bundle_dir)
         if not pending:
@@ -274,7 +275,7 @@ class LiveRuntime:
         (accepted, rejected by reason) once the inbox row is committed."""
         now = wall_ms() if received_at_ms is None else int(received_at_ms)
         lines = nonblank(lines)
-        accepted, rejected = 0, Counter()
+        accepted, rejected = 0, Counter[str]()
         cap = DeadLetterCap(self.bundle.settings.dead_letters_per_request)
         for lo in range(0, len(lines), _CHUNK_LINES):
             chunk = lines[lo : lo + _CHUNK_LINES]
@@ -512,7 +513,7 @@ class LiveRuntime:
         """A bundle change row: load its texts, write its files, swap. A bundle that fails
         to load (checked before the row was taken) or files that cannot be written keep the
         old files and the old bundle."""
-        change = bundle_files.unpack(item.payload)
+        change = bundle_files.unpack(_body(item.payload))
         who, what, target, before, after = change.get("audit") or (None, "bundle", None,
                                                                       None, None)
         try:
@@ -526,7 +527,7 @@ class LiveRuntime:
                 raise
         except Exception as exc:  # noqa: BLE001 - handed back to the caller
             out.audits.append((item.at_ms, who, what, target, before, {"refused": str(exc)}))
-            result = exc
+            result: Bundle | Exception = exc
         else:
             bundle.path = self.bundle_dir
             self.engine.reload(bundle, self._state)
@@ -640,7 +641,7 @@ class LiveRuntime:
                 elif item.kind == "bundle":
                     self._apply_change(item, out)
                 else:
-                    at = orjson.loads(item.payload)["at"]
+                    at = orjson.loads(_body(item.payload))["at"]
                     op = self.engine.feed_down if item.kind == "feed_down" else self.engine.feed_up
                     out.updates += op(self._state, at, now_ms)
         flush()
@@ -650,7 +651,7 @@ class LiveRuntime:
         if item.batch is not None and item.generation == generation:
             return item.batch
         # After a restart, or when a reload changed the person table since it was decoded.
-        batch, rejects = decoder.decode(item.payload.split(b"\n"), item.at_ms)
+        batch, rejects = decoder.decode(_body(item.payload).split(b"\n"), item.at_ms)
         out.dead += rejects
         batch.seq = (item.seq << SEQ_SHIFT) + np.arange(len(batch), dtype=np.int64)
         return batch
@@ -673,7 +674,9 @@ class LiveRuntime:
             b.status[rows].tolist(), strict=True)]
 
     def _act(self, item: _Input, now_ms: int, out: _StepOut) -> None:
-        action = orjson.loads(item.payload)
+        payload = _body(item.payload)
+        action = orjson.loads(payload)
+        result: list[dict] | Exception
         try:
             result = self.engine.act(self._state, action, now_ms)
             outcome, detail = ("applied" if result else "no_change"), None
@@ -685,9 +688,16 @@ class LiveRuntime:
             result, outcome, detail = exc, "error", repr(exc)
 
         out.actions.append((item.seq, item.at_ms, *actions.log_fields(action), outcome, detail,
-                            item.payload.decode()))
+                            payload.decode()))
         if item.future is not None:
             out.replies.append((item.future, result))
+
+
+def _body(payload: bytes | None) -> bytes:
+    """An inbox row's payload, which every kind but a tick has."""
+    if payload is None:
+        raise ValueError("an inbox row without its payload / 收件箱记录缺少内容")
+    return payload
 
 
 _: type[OfficerService] = LiveRuntime  # mypy holds the runtime to the declared service

@@ -232,39 +232,16 @@ class KafkaOfficerRuntime:
         action = actions.opened(action, now)
         if not self.alive:
             raise RuntimeError("the service is not running / 服务未运行")
-        alert_id = action.get("alert_id")
-        record = self.store.latest(alert_id) if isinstance(alert_id, str) else None
         try:
             payload = actions.payload(action)
         except ActionError as exc:
             self._log_action(now, action, exc.reason, str(exc), b"{}")
             raise
-        try:
-            # the engine's own checks, against the latest version known here; the expiry counts
-            # on the live clock (the wall clock), a drill's on its own clock, unknown here
-            changes = check_action(action, AlertFacts.of(record) if record else None,
-                                   None if record is None or record.get("drill") else now)
-            person_id = record.get("person_id")
-            if not isinstance(person_id, str) or not person_id:
-                raise ActionError("invalid_field", "alert_id: the alert names no person, so no "
-                                                   "worker holds it")
-        except ActionError as exc:
-            self._log_action(now, action, exc.reason, str(exc), payload)
-            raise
+        record, person_id, changes = self._checked(action, payload, now)
         if not changes:
             self._log_action(now, action, "no_change", None, payload)
             return []
-        seq = self._log_action(now, action, "sent", None, payload)
-        exp = self.reader.expect(alert_id, record["version"], _took_effect(action["action"]),
-                                 raw_text(payload), self.watch_s,
-                                 on_settle=lambda e: self._settled(seq, e))
-        try:
-            self._send(self.topics.actions, person_id.encode(), payload,
-                       home_partition(person_id, self.partitions[self.topics.actions]))
-        except RuntimeError as exc:
-            self.reader.forget(exp)
-            self.store.set_action_outcome(seq, "error", str(exc))
-            raise
+        exp = self._sent(action, payload, now, record, person_id)
         exp.wait(self.action_wait_s if timeout is None else timeout)
         if exp.refusal is not None:
             raise ActionError(str(exp.refusal.get("reason") or "invalid_field"),
@@ -272,7 +249,43 @@ class KafkaOfficerRuntime:
         if exp.result is not None:
             return [exp.result]
         self.counts["action.pending"] += 1
-        raise ActionPending(self.store.latest(alert_id) or record)
+        raise ActionPending(self.store.latest(record["alert_id"]) or record)
+
+    def _checked(self, action: dict, payload: bytes, now: int) -> tuple[dict, str, bool]:
+        """The engine's own checks, against the latest version known here: (that version,
+        its person, whether the action would change it); refusals are logged and raised."""
+        alert_id = action.get("alert_id")
+        record = self.store.latest(alert_id) if isinstance(alert_id, str) else None
+        try:
+            # the expiry counts on the live clock (the wall clock), a drill's on its own
+            # clock, unknown here
+            changes = check_action(action, AlertFacts.of(record) if record else None,
+                                   None if record is None or record.get("drill") else now)
+            person_id = record.get("person_id") if record is not None else None
+            if record is None or not isinstance(person_id, str) or not person_id:
+                raise ActionError("invalid_field", "alert_id: the alert names no person, so no "
+                                                   "worker holds it")
+        except ActionError as exc:
+            self._log_action(now, action, exc.reason, str(exc), payload)
+            raise
+        return record, person_id, changes
+
+    def _sent(self, action: dict, payload: bytes, now: int, record: dict,
+              person_id: str) -> Expectation:
+        """Logged as sent, watched for on the alerts and dead-letter topics, then sent to the
+        person's home partition."""
+        seq = self._log_action(now, action, "sent", None, payload)
+        exp = self.reader.expect(record["alert_id"], record["version"],
+                                 _took_effect(action["action"]), raw_text(payload),
+                                 self.watch_s, on_settle=lambda e: self._settled(seq, e))
+        try:
+            self._send(self.topics.actions, person_id.encode(), payload,
+                       home_partition(person_id, self.partitions[self.topics.actions]))
+        except RuntimeError as exc:
+            self.reader.forget(exp)
+            self.store.set_action_outcome(seq, "error", str(exc))
+            raise
+        return exp
 
     def _log_action(self, now: int, action: dict, outcome: str, detail: str | None,
                     payload: bytes) -> int:
@@ -326,27 +339,31 @@ class KafkaOfficerRuntime:
         kept = cap.keep(dead)
         if (summary := cap.summary(now)) is not None:
             kept.append(summary)
-        futures = [self._producer.send(self.topics.events, key=k, value=v, partition=p)
+        producer = self.producer
+        futures = [producer.send(self.topics.events, key=k, value=v, partition=p)
                    for p, k, v in out]
-        futures += [self._producer.send(self.topics.dead_letter, value=letter_json(d))
-                    for d in kept]
+        futures += [producer.send(self.topics.dead_letter, value=letter_json(d)) for d in kept]
         self._wait(futures)
         reasons = Counter(d.reason for d in dead)
         self.rejected_by_reason.update(reasons)
         self.counts["events"] += sent
         return sent, dict(reasons)
 
-    def _send(self, topic: str, key: bytes | None, value: bytes, partition: int) -> None:
+    @property
+    def producer(self):
         if self._producer is None:
             raise RuntimeError("the service is not running / 服务未运行")
-        self._wait([self._producer.send(topic, key=key, value=value, partition=partition)])
+        return self._producer
+
+    def _send(self, topic: str, key: bytes | None, value: bytes, partition: int) -> None:
+        self._wait([self.producer.send(topic, key=key, value=value, partition=partition)])
 
     def _wait(self, futures) -> None:
         from kafka.errors import KafkaError
 
         deadline = time.monotonic() + SEND_TIMEOUT_S
         try:
-            self._producer.flush(timeout=SEND_TIMEOUT_S)
+            self.producer.flush(timeout=SEND_TIMEOUT_S)
             for f in futures:
                 f.get(timeout=max(0.1, deadline - time.monotonic()))
         except KafkaError as exc:
