@@ -420,6 +420,8 @@ def test_a_store_that_cannot_write_is_counted_and_shown_in_kafka_mode(
                               timeout=10)
             assert "full" in health["store_fault"]["error"] or "I/O" in health["store_fault"][
                 "error"]
+            # the reader stops at the write it cannot make; a restart reads on from the store
+            assert health["status"] == "failed" and c.get("/healthz").status_code == 503
             assert sample(c.get("/metrics").text, "lookout_store_errors_total",
                           operation="write") >= 1
         finally:
