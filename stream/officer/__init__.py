@@ -9,5 +9,6 @@ module:
 * `lines`: event lines as both backends take them in.
 * `purge`: retention (tracks and dead letters past `track_retention_days`), now or hourly.
 * `faults`: store writes the disk refused, counted and shown until one succeeds.
-* `refusals`: what a backend cannot do, said in 中文 and English.
+
+What a backend cannot do it refuses with `alerts.service.NotInThisMode`, in its own module.
 """
