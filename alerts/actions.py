@@ -89,7 +89,7 @@ class AlertFacts:
         from config.loader import parse_ts_ms
 
         cleared = record.get("cleared_at")
-        return cls(record.get("person_id"), record.get("type"), record.get("handling"),
+        return cls(record.get("person_id"), record["type"], record["handling"],
                    parse_ts_ms(cleared) if cleared else None)
 
 
@@ -97,6 +97,7 @@ def apply_action(part: PartState, cl: Caseload, inc: Incident | None, action: di
     """Validate and apply; True when the alert changed (one new version)."""
     if not check_action(action, inc, part.clock):
         return False
+    assert inc is not None  # check_action refuses an unknown alert
     by, at = action["by"], _ts(action)
     if action["action"] == "acknowledge":
         inc.handling = "acknowledged"

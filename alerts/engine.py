@@ -23,6 +23,7 @@ from collections import Counter
 
 import numpy as np
 
+from alerts import events as ev
 from alerts import facts as facts_mod
 from alerts.actions import ActionError, apply_action
 from alerts.caseload import Caseload
@@ -31,7 +32,6 @@ from alerts.records import update_record
 from alerts.rules import PartRunner, escalate_due
 from alerts.state import NEVER, EngineState, PartState
 from config.model import Bundle
-from stream import events as ev
 
 __all__ = ["ActionError", "Engine"]
 

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from alerts import events as ev
 from alerts.caseload import Caseload
 from alerts.state import NO_TIME, PartState
 from geofences import zones as zrel
-from stream import events as ev
 
 _QUIET_STATUSES = np.array([ev.HEARTBEAT, ev.POWER_ON, ev.LOCATION_ENABLED])
 _EARTH_R = 6_371_008.8

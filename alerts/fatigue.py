@@ -46,7 +46,7 @@ class FalseAlarmShare(BaseModel):
     false_alarm: int
     device_fault: int
 
-    @computed_field  # in the JSON too: scripts should not have to divide
+    @computed_field  # type: ignore[prop-decorator]  # pydantic's documented way; in the JSON too
     @property
     def share(self) -> float:
         """false_alarm / resolved; 0 when nothing was resolved."""

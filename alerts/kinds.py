@@ -80,6 +80,14 @@ ROLE_WORDS = {
     "admin": ("系统管理员", "admin"),
 }
 
+# The closed sets, defined here once; the bundle loader, the decoder, the geofences, the
+# metrics and the notifications take them from here, and the words above are keyed by them.
+SEVERITIES = ("low", "medium", "high", "critical")  # mildest first
+CRS_NAMES = ("wgs84", "gcj02", "bd09")
+RISKS = ("low", "medium", "high")
+ROLES = ("officer", "supervisor", "duty", "admin")
+assert set(SEVERITY_WORDS) == set(SEVERITIES) and set(ROLE_WORDS) == set(ROLES)
+
 
 def message(alert_type: str, person_name: str, zone_name: str | None, condition: str, drill: bool) -> dict:
     """The alert's one-line summary in 中文 and English."""

@@ -178,14 +178,18 @@ class Router:
         hit = plan.first_on(self.on_shift_vector(at_ms))
         if hit is not None:
             return [self._step(self.ids[plan.idx[hit]], "supervisor", NOT_ACKNOWLEDGED, at_ms)]
-        fallback = self.ids[plan.idx[0]] if plan.idx.size else (self.operators or [None])[0]
+        fallback = self.ids[plan.idx[0]] if plan.idx.size else _first(self.operators)
         return [self._step(fallback, "supervisor", UNSTAFFED, at_ms)] if fallback else []
 
     def operator_route(self, at_ms: int) -> dict:
         """feed_down goes to the operators (admins), or failing that a supervisor."""
-        target = self.operators[0] if self.operators else (self.supervisors or [None])[0]
+        target = self.operators[0] if self.operators else _first(self.supervisors)
         return self._step(target, "operator", FEED_DOWN, at_ms)
 
     def _step(self, officer_id, role, reason, at_ms) -> dict:
         return {"officer_id": officer_id, "role": role, "reason": reason,
                 "at": rfc3339(at_ms, self.tz)}
+
+
+def _first(ids: list[str]) -> str | None:
+    return ids[0] if ids else None

@@ -12,13 +12,13 @@ import heapq
 
 import numpy as np
 
+from alerts import events as ev
 from alerts import kinds as k
 from alerts.caseload import Caseload
 from alerts.facts import Facts
 from alerts.incidents import Incident
 from alerts.state import NEVER, NO_TIME, PartState
 from geofences.zones import BAND, INSIDE, OUT
-from stream import events as ev
 
 # timer kinds, in the order they fire when due at the same instant
 ZONE_OFF, PERMIT_START, ZONE_ON, PERMIT_END, SILENCE, ESCALATE = range(6)

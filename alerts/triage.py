@@ -2,16 +2,19 @@
 
 What needs action comes first: alerts nobody has acknowledged yet that are escalated or
 critical, then by severity, then the newest. The same order is the index `alerts_triage`
-walks (store.py creates it from these expressions, so the two cannot drift apart), and the
-page applies it to rows that arrive live (web/list.js `triageKey`).
+walks (alerts/store/schema.py creates it from these expressions, so the two cannot drift
+apart), and the page applies it to rows that arrive live (web/list.js `triageKey`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+from alerts.kinds import SEVERITIES as MILDEST_FIRST
 
 HANDLING_STATES = ("new", "acknowledged", "resolved")
-SEVERITIES = ("critical", "high", "medium", "low")
+SEVERITIES = MILDEST_FIRST[::-1]
 
 # 1 for "needs action now": unacknowledged and escalated or critical
 URGENT = "(handling = 'new' AND (escalated = 1 OR severity = 'critical'))"
@@ -44,40 +47,49 @@ class AlertQuery:
     opened_from_ms: int | None = None
     opened_before_ms: int | None = None
 
-    def where(self, *, with_handling: bool = True) -> tuple[str, list]:
+    def where(self, *, with_handling: bool = True) -> tuple[str, list[Any]]:
         """The WHERE clause and its arguments. `with_handling=False` leaves the handling
         filter out, for the counts per handling state."""
-        clauses, args = ["drill = ?"], [int(self.drill)]
-
-        def one_of(values) -> str:
-            args.extend(sorted(values))
-            return ",".join("?" * len(values))
-
-        if self.routed_to is not None or self.of_offices is not None:
-            scope = []
-            if self.of_offices:
-                scope.append(f"office_id IN ({one_of(self.of_offices)})")
-            if self.routed_to:
-                scope.append("alert_id IN (SELECT alert_id FROM alert_routes WHERE officer_id "
-                             f"IN ({one_of(self.routed_to)}))")
-            clauses.append(f"({' OR '.join(scope)})" if scope else "0")
+        clauses: list[str] = ["drill = ?"]
+        args: list[Any] = [int(self.drill)]
+        scope = self._scope(args)
+        if scope is not None:
+            clauses.append(scope)
         filters = [("office_id", self.offices), ("type", self.types),
                    ("severity", self.severities), ("person_id", self.person_ids)]
         if with_handling:
             filters.append(("handling", self.handling))
         for column, values in filters:
             if values is not None:
-                clauses.append(f"{column} IN ({one_of(values)})" if values else "0")
-        if self.assigned_to is not None:
-            clauses.append("officer_id = ?")
-            args.append(self.assigned_to)
-        if self.opened_from_ms is not None:
-            clauses.append("opened_at >= ?")
-            args.append(int(self.opened_from_ms))
-        if self.opened_before_ms is not None:
-            clauses.append("opened_at < ?")
-            args.append(int(self.opened_before_ms))
+                clauses.append(f"{column} IN ({_one_of(values, args)})" if values else "0")
+        for clause, value in (("officer_id = ?", self.assigned_to),
+                              ("opened_at >= ?", _int(self.opened_from_ms)),
+                              ("opened_at < ?", _int(self.opened_before_ms))):
+            if value is not None:
+                clauses.append(clause)
+                args.append(value)
         return " AND ".join(clauses), args
+
+    def _scope(self, args: list[Any]) -> str | None:
+        """Whose alerts: None when the query is not scoped."""
+        if self.routed_to is None and self.of_offices is None:
+            return None
+        scope = []
+        if self.of_offices:
+            scope.append(f"office_id IN ({_one_of(self.of_offices, args)})")
+        if self.routed_to:
+            scope.append("alert_id IN (SELECT alert_id FROM alert_routes WHERE officer_id "
+                         f"IN ({_one_of(self.routed_to, args)}))")
+        return f"({' OR '.join(scope)})" if scope else "0"
+
+
+def _one_of(values: frozenset[str], args: list[Any]) -> str:
+    args.extend(sorted(values))
+    return ",".join("?" * len(values))
+
+
+def _int(value: int | None) -> int | None:
+    return None if value is None else int(value)
 
 
 @dataclass(frozen=True, slots=True)

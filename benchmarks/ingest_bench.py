@@ -60,6 +60,18 @@ def _post_all(url: str, bodies: list[bytes], counts: list[int], errors: list) ->
             counts.append(r.json()["accepted"])
 
 
+def _wait_started(url: str, server: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise RuntimeError("the service did not start") from None
+            time.sleep(0.1)
+
+
 def run_bench(bundle: Path, feed: Path, clients: int, body: int) -> dict:
     work = Path(tempfile.mkdtemp(prefix="lookout-ingest-bench-"))
     per_client = _bodies(feed, clients, body)
@@ -70,15 +82,7 @@ def run_bench(bundle: Path, feed: Path, clients: int, body: int) -> dict:
            "--tick-ms", "86400000"]
     server = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("the service did not start") from None
-                time.sleep(0.1)
+        _wait_started(url, server)
         counts: list[int] = []
         errors: list = []
         threads = [threading.Thread(target=_post_all, args=(url, b, counts, errors))

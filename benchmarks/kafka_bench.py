@@ -44,7 +44,7 @@ def start_worker(bundle: Path, prefix: str, partitions: int, tmp: Path, i: int):
     cmd = [sys.executable, "-m", "stream.cli", "worker", "--bundle", str(bundle), "--kafka",
            BOOTSTRAP, "--prefix", prefix, "--partitions", str(partitions),
            "--session-timeout", "6", "--log-level", "info"]
-    fh = open(log, "wb")  # noqa: SIM115 - closed with the process
+    fh = open(log, "wb")  # closed with the process
     proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     return proc, log
 

@@ -25,7 +25,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "service"))
-from servicekit import Service, fix, login_flood, now_ms, write_bundle  # noqa: E402
+from servicekit import Service, fix, login_flood, now_ms, write_bundle
 
 
 def ingest_latencies(url: str, seconds: float) -> list[float]:

@@ -213,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
             set_password(db, officer, _password(officer))
         port = _free_port()
         url = f"http://127.0.0.1:{port}"
-        log = open(Path(tmp) / "service.log", "wb")  # noqa: SIM115 - closed below
+        log = open(Path(tmp) / "service.log", "wb")  # closed below
         proc = subprocess.Popen(
             [sys.executable, "-m", "stream.cli", "run", "--bundle", str(Path(tmp) / "bundle"),
              "--db", str(db), "--host", "127.0.0.1", "--port", str(port),

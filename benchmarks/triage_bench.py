@@ -17,7 +17,7 @@ from pathlib import Path
 
 import orjson
 
-from alerts.store import Store
+from alerts.store import StepCommit, Store
 from alerts.timefmt import rfc3339
 from alerts.triage import AlertQuery
 
@@ -50,8 +50,8 @@ def alerts(n: int):
 
 def one_request(store: Store, query: AlertQuery, reader: str) -> float:
     t = time.perf_counter()
-    store.triage(query, reader, limit=100)
-    store.attention(AlertQuery(routed_to=query.routed_to, of_offices=query.of_offices), reader)
+    store.alerts.triage(query, reader, limit=100)
+    store.alerts.attention(AlertQuery(routed_to=query.routed_to, of_offices=query.of_offices), reader)
     return (time.perf_counter() - t) * 1000
 
 
@@ -66,7 +66,7 @@ def main() -> int:
         t = time.perf_counter()
         batch = list(alerts(args.alerts))
         for lo in range(0, len(batch), 5000):
-            store.append_updates(batch[lo:lo + 5000], office_of.get, lo // 5000 + 1)
+            store.commit(StepCommit(batch[lo:lo + 5000], office_of.get, lo // 5000 + 1))
         write_s = time.perf_counter() - t
         open_ = frozenset({"new", "acknowledged"})
         callers = {
@@ -82,7 +82,7 @@ def main() -> int:
             times = [one_request(store, query, reader) for _ in range(args.repeat)]
             out["list_request_ms"][name] = {"median": round(statistics.median(times), 1),
                                             "max": round(max(times), 1),
-                                            "total": store.triage(query, reader, limit=1).total}
+                                            "total": store.alerts.triage(query, reader, limit=1).total}
         store.close()
     print(orjson.dumps(out, option=orjson.OPT_INDENT_2).decode())
     return 0

@@ -13,7 +13,6 @@ import math
 import re
 import tomllib
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, NoReturn
 from zoneinfo import ZoneInfo
@@ -25,9 +24,11 @@ from pydantic_settings import SettingsError
 from shapely.errors import ShapelyError
 from shapely.geometry import MultiPolygon, shape
 
+from alerts.kinds import CRS_NAMES as CRSES
+from alerts.kinds import RISKS, ROLES, SEVERITIES
+from alerts.timefmt import parse_ts_ms
 from config.fastload import fast_geometry, fast_persons, raw_geometries
 from config.model import (
-    SEVERITIES,
     ZONE_KINDS,
     Bundle,
     OfficerSpec,
@@ -40,9 +41,6 @@ from config.model import (
 )
 from config.settings import EscalateAfter, Settings
 
-CRSES = ("wgs84", "gcj02", "bd09")
-RISKS = ("low", "medium", "high")
-ROLES = ("officer", "supervisor", "duty", "admin")
 _PERSON_FIELDS = ("person_id", "name", "office_id", "officer_id", "zones", "groups",
                   "silence_timeout_s", "risk", "phone", "address")
 _OFFICER_FIELDS = ("officer_id", "name", "office_id", "role", "supervisor_id", "phone")
@@ -55,7 +53,6 @@ _PERMIT_FIELDS = ("permit_id", "person_id", "start", "end", "suspend_zones", "de
 _AREAS, _LINES = ("Polygon", "MultiPolygon"), ("Point", "LineString")
 _DEPTH = {"Point": 0, "LineString": 1, "Polygon": 2, "MultiPolygon": 3}
 _REQUIRED: Any = object()
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _HHMM = re.compile(r"(\d\d):(\d\d)")
 
 
@@ -77,22 +74,6 @@ def parse_hhmm(s: Any, *, end: bool = False) -> int:
         last = "24:00" if end else "23:59"
         raise ValueError(f'must be a time "HH:MM" from 00:00 to {last}, got {_show(s)}')
     return minutes
-
-
-def parse_ts_ms(value: Any) -> int:
-    """RFC 3339 with an offset or Z, or epoch milliseconds -> int epoch ms."""
-    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-        return math.floor(value)
-    if isinstance(value, str):
-        try:
-            dt = datetime.fromisoformat(value)
-        except ValueError:
-            dt = None
-        # a time without an offset means a different instant on every machine
-        if dt is not None and dt.tzinfo is not None:
-            return (dt - _EPOCH) // timedelta(milliseconds=1)
-    raise ValueError("must be an RFC 3339 time with an offset or Z (e.g. "
-                     f'"2024-05-01T08:00:00+08:00") or epoch milliseconds, got {_show(value)}')
 
 
 def _show(v: Any) -> str:

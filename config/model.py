@@ -13,7 +13,6 @@ from typing import Any
 
 from config.settings import Settings
 
-SEVERITIES = ("low", "medium", "high", "critical")
 ZONE_KINDS = ("inclusion", "exclusion")
 
 

@@ -27,7 +27,7 @@ from collections.abc import Callable
 import numpy as np
 import shapely
 
-CRS_NAMES = ("wgs84", "gcj02", "bd09")
+from alerts.kinds import CRS_NAMES
 
 # Krasovsky 1940 ellipsoid, as the GCJ-02 formulas use it.
 _KRASOVSKY_A = 6378245.0

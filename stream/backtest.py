@@ -27,7 +27,8 @@ import numpy as np
 import orjson
 
 from alerts.kinds import DISPOSITION_WORDS, WORDS
-from config.loader import BundleError, parse_ts_ms
+from alerts.timefmt import ms_or_none
+from config.loader import BundleError
 from config.model import Bundle
 
 EXIT_BAD_INPUT = 2
@@ -62,10 +63,6 @@ class Alert:
                 "disposition": self.disposition}
 
 
-def _ms(text: str | None) -> int | None:
-    return None if text is None else parse_ts_ms(text)
-
-
 def alerts_from_updates(updates: Iterable[dict]) -> list[Alert]:
     by_id: dict[str, Alert] = {}
     for u in updates:
@@ -73,9 +70,9 @@ def alerts_from_updates(updates: Iterable[dict]) -> list[Alert]:
         if a is None:
             a = by_id[u["alert_id"]] = Alert(
                 u["alert_id"], (u["person_id"], u["type"], u["zone_id"], bool(u["drill"])),
-                _ms(u["opened_at"]), _ms(u["last_event_at"]), None, u)
+                ms_or_none(u["opened_at"]), ms_or_none(u["last_event_at"]), None, u)
         a.record, a.versions = u, max(a.versions, u["version"])
-        a.ended_at = _ms(u["cleared_at"]) if u["condition"] == "cleared" else None
+        a.ended_at = ms_or_none(u["cleared_at"]) if u["condition"] == "cleared" else None
         res = u.get("resolution")
         a.disposition = res.get("disposition") if res else None
     return sorted(by_id.values(), key=lambda a: (a.opened_at, a.alert_id))

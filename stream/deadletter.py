@@ -8,7 +8,8 @@ from collections import Counter
 
 import orjson
 
-from stream.decode import raw_text, rfc3339_utc
+from alerts.timefmt import utc_rfc3339 as rfc3339_utc
+from stream.decode import raw_text
 from stream.events import DeadLetter
 
 

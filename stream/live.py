@@ -525,7 +525,7 @@ class LiveRuntime:
             except BaseException:
                 bundle_files.write_texts(self.bundle_dir, change["before"])
                 raise
-        except Exception as exc:  # noqa: BLE001 - handed back to the caller
+        except Exception as exc:  # handed back to the caller
             out.audits.append((item.at_ms, who, what, target, before, {"refused": str(exc)}))
             result: Bundle | Exception = exc
         else:
@@ -683,7 +683,7 @@ class LiveRuntime:
             out.updates += result
         except ActionError as exc:
             result, outcome, detail = exc, exc.reason, str(exc)
-        except Exception as exc:  # noqa: BLE001 - one bad action must not stop the engine
+        except Exception as exc:  # one bad action must not stop the engine
             log.exception("action %s failed", item.seq)
             result, outcome, detail = exc, "error", repr(exc)
 

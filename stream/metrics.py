@@ -43,14 +43,13 @@ from prometheus_client import Counter as PromCounter
 from prometheus_client.exposition import choose_encoder
 
 from alerts.actions import DISPOSITIONS
-from alerts.kinds import ALERT_TYPES
+from alerts.kinds import ALERT_TYPES, SEVERITIES
 from alerts.state import NO_TIME
 from stream.events import REJECT_REASONS, TICK
 
 __all__ = ["LookoutMetrics", "count_persons"]
 
 DRILL_VALUES = ("false", "true")
-SEVERITIES = ("low", "medium", "high", "critical")
 IGNORE_REASONS = ("duplicate", "out_of_order")
 OTHER = "other"
 

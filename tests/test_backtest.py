@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from alerts.engine import Engine
-from alerts.store import Store
+from alerts.store import StepCommit, Store
 from config.loader import load_bundle
 from stream.backtest import Alert, alerts_from_updates, match, run_backtest
 from stream.cli import main
@@ -108,7 +108,7 @@ def _store_with_dispositions(feed: Path, db: Path) -> dict[str, str]:
                     "disposition": disposition, "note": "backtest test"}, 0)
                 given[u["alert_id"]] = disposition
         seq += 1
-        store.append_updates(updates, lambda person_id: None, seq)
+        store.commit(StepCommit(updates, lambda person_id: None, seq))
     store.close()
     assert len(given) == 5
     return given

@@ -16,16 +16,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from alerts.timefmt import utc_rfc3339
 from config.settings import Settings
 from stream.deadletter import DeadLetterWriter
 from stream.decode import (
     Decoder,
-    _parse_rfc3339,
     check_record,
     raw_text,
     rfc3339_ms,
-    rfc3339_utc,
 )
+from stream.decode.timestamps import _parse_rfc3339
 from stream.events import (
     FIX,
     FUTURE_TS,
@@ -416,8 +416,8 @@ def test_dead_letter_fields():
     d = rejected(b"oops", MALFORMED_JSON)
     assert d.received_at == "2026-11-27T00:00:00.000Z"
     assert d.to_dict() == {"received_at": d.received_at, "reason": d.reason, "detail": d.detail, "raw": "oops"}
-    assert rfc3339_utc(RECV + 1234) == "2026-11-27T00:00:01.234Z"
-    assert rfc3339_utc(-1) == "1969-12-31T23:59:59.999Z"
+    assert utc_rfc3339(RECV + 1234) == "2026-11-27T00:00:01.234Z"
+    assert utc_rfc3339(-1) == "1969-12-31T23:59:59.999Z"
 
 
 def test_blank_lines_take_no_seq():
@@ -561,7 +561,7 @@ _VALID = {
     "fix": {
         "person_id": st.sampled_from(["P1", "P2", "L" * 64]),
         "ts": st.integers(RECV - 10**9, RECV + 300_000)
-        | st.integers(RECV - 10**9, RECV + 300_000).map(lambda ms: rfc3339_utc(ms)),
+        | st.integers(RECV - 10**9, RECV + 300_000).map(lambda ms: utc_rfc3339(ms)),
         "lat": st.floats(-90, 90),
         "lon": st.floats(-180, 180),
         "accuracy_m": st.floats(0, 2000),

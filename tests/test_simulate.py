@@ -27,6 +27,7 @@ from stream.simulate import (
     write_feed,
     zone_area_wgs84,
 )
+from stream.simulate import world as sim_world
 
 DEMO = Path(__file__).resolve().parents[1] / "config" / "demo"
 RFC3339 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)")
@@ -50,9 +51,15 @@ def spec_problems(e: dict) -> list[str]:
         bad.append(f"battery_pct {e['battery_pct']}")
     if e["type"] == "status":
         return bad + ([] if e.get("event") in STATUS_EVENTS else [f"event {e.get('event')!r}"])
+    return bad + fix_problems(e)
+
+
+def fix_problems(e: dict) -> list[str]:
+    """The rules only a fix has."""
     lat, lon = e.get("lat"), e.get("lon")
     if not all(isinstance(v, float) and math.isfinite(v) for v in (lat, lon)):
-        return bad + [f"lat/lon {lat!r}, {lon!r}"]
+        return [f"lat/lon {lat!r}, {lon!r}"]
+    bad = []
     if not (-90 <= lat <= 90 and -180 <= lon <= 180) or lat == lon == 0:
         bad.append(f"position {lat}, {lon}")
     if not e.get("accuracy_m", 0) >= 0:
@@ -258,7 +265,7 @@ def test_permit_trip_goes_to_hangzhou_and_back(demo_feed, frame_and_zones):
 
 
 def test_small_blocks_give_the_same_guarantees(monkeypatch):
-    monkeypatch.setattr(sim, "_BLOCK_CELLS", 50)  # many blocks of 2 slots each
+    monkeypatch.setattr(sim_world, "_BLOCK_CELLS", 50)  # many blocks of 2 slots each
     events = list(simulate(DEMO, hours=2, fix_interval_s=30, seed=2, violations=0))
     times = [parse_ts_ms(e["ts"]) for e in events]
     assert times == sorted(times)
@@ -321,3 +328,15 @@ def test_cli(tmp_path, capsys):
     assert cli_simulate(["--bundle", str(tmp_path), "--out", str(out)]) == 2
     assert cli_simulate(["--bundle", str(DEMO), "--out", str(out), "--persons", "99"]) == 2
     assert cli_simulate(["--bundle", str(DEMO), "--out", str(out), "--start", "yesterday"]) == 2
+
+
+def test_the_service_and_drills_carry_only_the_simulators_areas():
+    import subprocess
+    import sys
+
+    code = ("import sys, stream.service, stream.drill.places, stream.live; "
+            "print(sorted(m for m in sys.modules if m.startswith('stream.simulate')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=120, cwd=DEMO.parents[1]).stdout
+    assert out.strip() == "['stream.simulate', 'stream.simulate.areas']"
+    assert sim.simulate is simulate and sim_world.INCIDENT_KINDS is sim.INCIDENT_KINDS

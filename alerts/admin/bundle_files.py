@@ -98,8 +98,9 @@ def load_with(folder: Path, texts: Texts) -> Bundle:
     try:
         for name in BUNDLE_FILES:
             if name in texts:
-                if texts[name] is not None:
-                    (scratch / name).write_bytes(texts[name].encode("utf-8"))
+                text = texts[name]
+                if text is not None:
+                    (scratch / name).write_bytes(text.encode("utf-8"))
             elif (Path(folder) / name).exists():
                 shutil.copyfile(Path(folder) / name, scratch / name)
         return load_bundle(scratch)

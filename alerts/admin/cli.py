@@ -20,6 +20,7 @@ import os
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
@@ -190,69 +191,85 @@ def _features(path: str) -> list[dict]:
     return [data]
 
 
-def _request(args) -> list[tuple[str, str, object, dict | None]]:
+Request = tuple[str, str, object, dict | None]  # method, path, body, query
+
+
+def _permits(args) -> list[Request]:
+    if args.op == "add":
+        body = {"person_id": args.person, "start": args.start, "end": args.end,
+                "destination": args.destination}
+        if args.suspend_zones is not None:
+            body["suspend_zones"] = args.suspend_zones
+        if args.permit_id:
+            body["permit_id"] = args.permit_id
+        return [("POST", "/v1/admin/permits", body, None)]
+    if args.op == "revoke":
+        return [("POST", f"/v1/admin/permits/{quote(args.permit_id)}/revoke",
+                 {"at": args.at} if args.at else {}, None)]
+    query = {"current": "true"} if args.current else {}
+    if args.person:
+        query["person_id"] = args.person
+    return [("GET", "/v1/admin/permits", None, query)]
+
+
+def _persons(args) -> list[Request]:
+    if args.op == "list":
+        return [("GET", "/v1/admin/persons", None, None)]
+    if args.op == "release":
+        return [("POST", f"/v1/admin/persons/{quote(args.person_id)}/release",
+                 {"reason": args.reason}, None)]
+    fields = {"name": args.name, "office_id": args.office_id, "officer_id": args.officer_id,
+              "zones": args.zones, "groups": args.groups,
+              "silence_timeout_s": args.silence_timeout_s, "risk": args.risk,
+              "phone": args.phone, "address": args.address}
+    body = {k: v for k, v in fields.items() if v is not None}
+    if args.op == "add":
+        return [("POST", "/v1/admin/persons", {"person_id": args.person_id, **body}, None)]
+    body.update({k: None for k in args.clear})
+    return [("PATCH", f"/v1/admin/persons/{quote(args.person_id)}", body, None)]
+
+
+def _zones(args) -> list[Request]:
+    if args.op == "list":
+        return [("GET", "/v1/admin/zones", None, None)]
+    if args.op == "remove":
+        return [("DELETE", f"/v1/admin/zones/{quote(args.zone_id)}", None, None)]
+    features = _features(args.file)
+    if args.op == "add":
+        return [("POST", "/v1/admin/zones", f, None) for f in features]
+    f = features[0]
+    zone_id = args.zone_id or (f.get("properties") or {}).get("zone_id")
+    return [("PUT", f"/v1/admin/zones/{quote(str(zone_id))}", f, None)]
+
+
+def _shifts(args) -> list[Request]:
+    if args.op == "list":
+        return [("GET", "/v1/admin/shifts", None, None)]
+    windows = list(args.window)
+    if args.days is not None or args.start or args.end:
+        windows.insert(0, {"days": args.days, "start": args.start, "end": args.end})
+    if not windows and not args.none:
+        raise argparse.ArgumentTypeError("shifts set: give --days/--start/--end, --window "
+                                         "or --none")
+    return [("PUT", f"/v1/admin/shifts/{quote(args.officer)}", {"shifts": windows}, None)]
+
+
+_REQUESTS: dict[str, Callable[[argparse.Namespace], list[Request]]] = {
+    "permits": _permits,
+    "persons": _persons,
+    "zones": _zones,
+    "shifts": _shifts,
+    "audit": lambda args: [("GET", "/v1/admin/audit", None, {"limit": args.limit})],
+    "password": lambda args: [("PUT", f"/v1/admin/officers/{quote(args.officer)}/password",
+                               {"password": _new_password(args)}, None)],
+    "reload": lambda args: [("POST", "/v1/admin/reload", None, None)],
+    "purge": lambda args: [("POST", "/v1/admin/purge", None, None)],
+}
+
+
+def _request(args) -> list[Request]:
     """(method, path, body, query) for the command; a zones file may make several."""
-    q = quote
-    if args.area == "permits":
-        if args.op == "add":
-            body = {"person_id": args.person, "start": args.start, "end": args.end,
-                    "destination": args.destination}
-            if args.suspend_zones is not None:
-                body["suspend_zones"] = args.suspend_zones
-            if args.permit_id:
-                body["permit_id"] = args.permit_id
-            return [("POST", "/v1/admin/permits", body, None)]
-        if args.op == "revoke":
-            return [("POST", f"/v1/admin/permits/{q(args.permit_id)}/revoke",
-                     {"at": args.at} if args.at else {}, None)]
-        query = {"current": "true"} if args.current else {}
-        if args.person:
-            query["person_id"] = args.person
-        return [("GET", "/v1/admin/permits", None, query)]
-    if args.area == "persons":
-        if args.op == "list":
-            return [("GET", "/v1/admin/persons", None, None)]
-        if args.op == "release":
-            return [("POST", f"/v1/admin/persons/{q(args.person_id)}/release",
-                     {"reason": args.reason}, None)]
-        fields = {"name": args.name, "office_id": args.office_id, "officer_id": args.officer_id,
-                  "zones": args.zones, "groups": args.groups,
-                  "silence_timeout_s": args.silence_timeout_s, "risk": args.risk,
-                  "phone": args.phone, "address": args.address}
-        body = {k: v for k, v in fields.items() if v is not None}
-        if args.op == "add":
-            return [("POST", "/v1/admin/persons", {"person_id": args.person_id, **body}, None)]
-        body.update({k: None for k in args.clear})
-        return [("PATCH", f"/v1/admin/persons/{q(args.person_id)}", body, None)]
-    if args.area == "zones":
-        if args.op == "list":
-            return [("GET", "/v1/admin/zones", None, None)]
-        if args.op == "remove":
-            return [("DELETE", f"/v1/admin/zones/{q(args.zone_id)}", None, None)]
-        features = _features(args.file)
-        if args.op == "add":
-            return [("POST", "/v1/admin/zones", f, None) for f in features]
-        f = features[0]
-        zone_id = args.zone_id or (f.get("properties") or {}).get("zone_id")
-        return [("PUT", f"/v1/admin/zones/{q(str(zone_id))}", f, None)]
-    if args.area == "shifts":
-        if args.op == "list":
-            return [("GET", "/v1/admin/shifts", None, None)]
-        windows = list(args.window)
-        if args.days is not None or args.start or args.end:
-            windows.insert(0, {"days": args.days, "start": args.start, "end": args.end})
-        if not windows and not args.none:
-            raise argparse.ArgumentTypeError("shifts set: give --days/--start/--end, --window "
-                                             "or --none")
-        return [("PUT", f"/v1/admin/shifts/{q(args.officer)}", {"shifts": windows}, None)]
-    if args.area == "audit":
-        return [("GET", "/v1/admin/audit", None, {"limit": args.limit})]
-    if args.area == "password":
-        return [("PUT", f"/v1/admin/officers/{q(args.officer)}/password",
-                 {"password": _new_password(args)}, None)]
-    if args.area == "reload":
-        return [("POST", "/v1/admin/reload", None, None)]
-    return [("POST", "/v1/admin/purge", None, None)]
+    return _REQUESTS[args.area](args)
 
 
 def _new_password(args) -> str:
@@ -293,21 +310,12 @@ def cli_admin(argv: list[str]) -> int:
         p.error(str(err))
     if not args.user:
         p.error("--user is required (or LOOKOUT_USER)")
-    password = args.password or os.environ.get("LOOKOUT_PASSWORD")
-    if not password:
-        if not sys.stdin.isatty():
-            p.error("--password is required (or LOOKOUT_PASSWORD)")
-        password = getpass.getpass(f"{args.user} 密码 password: ")
+    password = _login_password(p, args)
     client = Client(args.url)
     try:
         client.login(args.user, password)
         for method, path, body, query in requests:
-            result = client.call(method, path, body, query)
-            if result is not None:
-                print(json.dumps(result, ensure_ascii=False, indent=2))
-                gaps = result.get("coverage_gaps") if isinstance(result, dict) else None
-                for gap in gaps or ():
-                    print(f"lookout admin: warning 警告: {gap['warning']}", file=sys.stderr)
+            _show(client.call(method, path, body, query))
     except Refused as e:
         print(f"lookout admin: {e.status} {e.text()}", file=sys.stderr)
         return EXIT_BAD_INPUT if e.status in (400, 404, 409, 422) else EXIT_OTHER
@@ -317,6 +325,25 @@ def cli_admin(argv: list[str]) -> int:
     finally:
         client.logout()
     return 0
+
+
+def _login_password(p: argparse.ArgumentParser, args) -> str:
+    password = args.password or os.environ.get("LOOKOUT_PASSWORD")
+    if password:
+        return password
+    if not sys.stdin.isatty():
+        p.error("--password is required (or LOOKOUT_PASSWORD)")
+    return getpass.getpass(f"{args.user} 密码 password: ")
+
+
+def _show(result) -> None:
+    """The service's answer as JSON, and its coverage warnings on stderr."""
+    if result is None:
+        return
+    print(json.dumps(result, ensure_ascii=False, indent=2))
+    gaps = result.get("coverage_gaps") if isinstance(result, dict) else None
+    for gap in gaps or ():
+        print(f"lookout admin: warning 警告: {gap['warning']}", file=sys.stderr)
 
 
 def cli_purge(argv: list[str]) -> int:

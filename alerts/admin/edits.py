@@ -163,7 +163,7 @@ def release_person(texts: Texts, person_id: str, reason: str = "") -> Edit:
         raise EditRefused(404, "not_found", "没有该社区矫正对象", "no such person")
     i, old = found
     del lines[i]
-    files = {PERSONS: _join(lines)}
+    files: dict[str, str | None] = {PERSONS: _join(lines)}
     permit_lines = _lines(texts.get(PERMITS))
     kept = [ln for ln in permit_lines if not _is_permit_of(ln, person_id)]
     dropped = [json.loads(ln) for ln in permit_lines if _is_permit_of(ln, person_id)]
@@ -262,16 +262,20 @@ def _dump_officers(top: dict) -> str:
     return "{\n" + ",\n".join(parts) + "\n}\n"
 
 
+def _list(value: object) -> list:
+    return value if isinstance(value, list) else []
+
+
 def set_shifts(texts: Texts, officer_id: str, windows: list) -> Edit:
     """The officer's shifts become `windows` ([{days, start, end}]); [] leaves them none,
     which the router reads as always on duty (SPEC §4)."""
     if not isinstance(windows, list):
         raise EditRefused(422, "invalid_body", "shifts：须为列表", "shifts: must be a list")
     top = _officers(texts)
-    officers = top.get("officers") if isinstance(top.get("officers"), list) else []
+    officers = _list(top.get("officers"))
     if not any(isinstance(o, dict) and o.get("officer_id") == officer_id for o in officers):
         raise EditRefused(404, "not_found", "没有该工作人员", "no such officer")
-    shifts = top.get("shifts") if isinstance(top.get("shifts"), list) else []
+    shifts = _list(top.get("shifts"))
     mine = [i for i, s in enumerate(shifts) if isinstance(s, dict)
             and s.get("officer_id") == officer_id]
     old = [shifts[i] for i in mine]

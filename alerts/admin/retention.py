@@ -9,6 +9,7 @@ so that "was it deleted, and when" has an answer too.
 
 from __future__ import annotations
 
+from alerts.store import Store
 from alerts.timefmt import rfc3339
 from config.settings import Settings
 
@@ -19,12 +20,12 @@ def cutoff_ms(settings: Settings, now_ms: int) -> int:
     return now_ms - round(settings.track_retention_days * DAY_MS)
 
 
-def purge(store, settings: Settings, now_ms: int, who: str | None) -> dict:
+def purge(store: Store, settings: Settings, now_ms: int, who: str | None) -> dict:
     """Delete what is older than the retention setting; returns (and audits) what went."""
     cutoff = cutoff_ms(settings, now_ms)
-    rows = store.purge_tracks(cutoff)
-    rows["dead_letters"] = store.purge_dead_letters(cutoff)
+    rows = store.tracks.purge_tracks(cutoff)
+    rows["dead_letters"] = store.dead_letters.purge_dead_letters(cutoff)
     result = {"cutoff_ms": cutoff, "cutoff": rfc3339(cutoff, settings.timezone),
               "retention_days": settings.track_retention_days, "rows": rows}
-    store.audit(who, "purge", ",".join(rows), None, result, now_ms)
+    store.audits.audit(who, "purge", ",".join(rows), None, result, now_ms)
     return result

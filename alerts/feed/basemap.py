@@ -5,8 +5,10 @@ its own SVG map."""
 # No `from __future__ import annotations`: FastAPI reads the endpoint's annotations at runtime.
 from typing import Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
+
+from alerts.feed.routes.deps import FeedDep, current_caller
 
 
 class TileLayer(BaseModel):
@@ -28,17 +30,16 @@ class MapConfig(BaseModel):
 LEAFLET_PATH = "/assets/vendor/leaflet/"
 
 
-def build_map_router(Auth, views, leaflet_installed: bool) -> APIRouter:  # noqa: N803
-    router = APIRouter(prefix="/v1", tags=["feed"])
+router = APIRouter(prefix="/v1", tags=["feed"])
 
-    @router.get("/map", response_model=MapConfig)
-    def map_config(who: Auth):  # noqa: ARG001 - a tile key is for officers only
-        """The base map's tile service (settings.toml `[map_tiles]`)."""
-        t = views.get().bundle.settings.map_tiles
-        tiles = None
-        if t.url and leaflet_installed:
-            tiles = TileLayer(url=t.url, labels_url=t.labels_url or None, subdomains=t.subdomains,
-                              attribution=t.attribution, max_zoom=t.max_zoom, crs=t.crs)
-        return MapConfig(tiles=tiles, leaflet=LEAFLET_PATH if leaflet_installed else None)
 
-    return router
+# a tile key is for officers only: logged in, whoever they are
+@router.get("/map", response_model=MapConfig, dependencies=[Depends(current_caller)])
+def map_config(feed: FeedDep):
+    """The base map's tile service (settings.toml `[map_tiles]`)."""
+    t = feed.views.get().bundle.settings.map_tiles
+    tiles = None
+    if t.url and feed.leaflet:
+        tiles = TileLayer(url=t.url, labels_url=t.labels_url or None, subdomains=t.subdomains,
+                          attribution=t.attribution, max_zoom=t.max_zoom, crs=t.crs)
+    return MapConfig(tiles=tiles, leaflet=LEAFLET_PATH if feed.leaflet else None)

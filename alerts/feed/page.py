@@ -50,12 +50,18 @@ def leaflet_files(root: Path = LEAFLET) -> dict[str, Path]:
     return files if "leaflet.js" in files and "leaflet.css" in files else {}
 
 
+class PageRouter(APIRouter):
+    """The page's routes, and whether Leaflet is installed (the map is offered only then)."""
+
+    leaflet: bool = False
+
+
 def static_routes(img_origins: Callable[[], list[str]] = list,
-                  vendor: dict[str, Path] | None = None) -> APIRouter:
+                  vendor: dict[str, Path] | None = None) -> PageRouter:
     """`img_origins()`: the tile service's origins now (the bundle may change while running)."""
     files = {p.name: p for p in WEB.iterdir() if p.is_file() and p.suffix in _TYPES}
     leaflet = leaflet_files() if vendor is None else vendor
-    router = APIRouter(include_in_schema=False)
+    router = PageRouter(include_in_schema=False)
 
     def send(path: Path | None) -> FileResponse:
         if path is None:

@@ -100,12 +100,14 @@ class Hasher:
                 return scrypt_hash(password, salt, n, r, p)
             request = json.dumps({"password": password, "salt": salt.hex(), "n": n, "r": r,
                                   "p": p}).encode() + b"\n"
+            stdin, stdout = proc.stdin, proc.stdout
+            assert stdin is not None and stdout is not None  # opened with PIPE
             try:
-                proc.stdin.write(request)
-                proc.stdin.flush()
-                ready, _, _ = select.select([proc.stdout], [], [],
+                stdin.write(request)
+                stdin.flush()
+                ready, _, _ = select.select([stdout], [], [],
                                             max(0.0, deadline - time.monotonic()))
-                line = proc.stdout.readline() if ready else b""
+                line = stdout.readline() if ready else b""
             except (OSError, ValueError):
                 line = b""
             if not line:  # too slow, or gone: a fresh process for the next one

@@ -28,7 +28,7 @@ ZONE_LIMIT = 100
 _HOUR_MS = 3_600_000
 
 
-def build_person_router(runtime: OfficerService, Auth, now_ms: Callable[[], int], audit,  # noqa: N803
+def build_person_router(runtime: OfficerService, Auth, now_ms: Callable[[], int], audit,
                         not_found: Callable[[], HTTPException]) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["feed"])
 

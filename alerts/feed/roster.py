@@ -11,53 +11,63 @@ from open alerts only (`live_state` false).
 
 # No `from __future__ import annotations`: FastAPI reads the endpoint's annotations at runtime.
 from collections import defaultdict
-from collections.abc import Callable
 
 from fastapi import APIRouter
 
 from alerts.feed import models as m
 from alerts.feed.person import live_state, status_now
+from alerts.feed.routes.deps import Auth, Caller, FeedDep
+from alerts.service import OfficerService
 from alerts.timefmt import rfc3339
+from config.model import PersonSpec
+
+router = APIRouter(prefix="/v1", tags=["feed"])
 
 
-def build_roster_router(runtime, Auth, now_ms: Callable[[], int], audit) -> APIRouter:  # noqa: N803
-    router = APIRouter(prefix="/v1", tags=["feed"])
+@router.get("/roster", response_model=m.Roster)
+def roster(feed: FeedDep, who: Auth):
+    """对象名册: every person the caller may see, with their state now."""
+    service, view, now = feed.service, who.view, feed.now_ms()
+    tz = view.bundle.settings.timezone
+    persons = [p for p in view.bundle.persons if who.scope.sees_person(p.office_id)]
+    by_person = _open_alerts_by_person(service, who)
+    leave = _on_leave(view.bundle.permits, now)
+    statuses = [status_now(service, p, [], by_person.get(p.person_id, []), now, tz)
+                for p in persons]
+    out = [_entry(who, p, st, len(by_person.get(p.person_id, [])), leave.get(p.person_id), tz)
+           for p, st in zip(persons, statuses, strict=True)]
+    out.sort(key=lambda e: (not e.mine, e.office_id, e.person_id))
+    feed.audit(who.officer_id, "read_roster", who.officer_id, None, {"persons": len(out)})
+    return m.Roster(persons=out, live_state=_holds_live_state(service, persons),
+                    feed_down=any(st.feed_down for st in statuses))
 
-    @router.get("/roster", response_model=m.Roster)
-    def roster(who: Auth):
-        """对象名册: every person the caller may see, with their state now."""
-        view, now = who.view, now_ms()
-        tz = view.bundle.settings.timezone
-        persons = [p for p in view.bundle.persons if who.scope.sees_person(p.office_id)]
-        offices = who.scope.offices
-        open_alerts = [r for r in runtime.store.open_alerts(
-            set(offices) if offices is not None else None) if who.sees(r)]
-        by_person: dict[str, list[dict]] = defaultdict(list)
-        for r in open_alerts:
+
+def _open_alerts_by_person(service: OfficerService, who: Caller) -> dict[str, list[dict]]:
+    """The open alerts the caller's list shows, by person."""
+    offices = who.scope.offices
+    by_person: dict[str, list[dict]] = defaultdict(list)
+    for r in service.store.open_alerts(set(offices) if offices is not None else None):
+        if who.sees(r):
             by_person[r["person_id"]].append(r)
-        leave = _on_leave(view.bundle.permits, now)
-        # Kafka mode's runtime answers None for everyone: the state is in the workers
-        live = bool(persons) and live_state(runtime, persons[0].person_id) is not None
-        out, feed_down = [], False
-        for p in persons:
-            mine = by_person.get(p.person_id, [])
-            st = status_now(runtime, p, [], mine, now, tz)
-            feed_down = feed_down or st.feed_down
-            until = leave.get(p.person_id)
-            officer = view.officers.get(p.officer_id)
-            out.append(m.RosterEntry(
-                person_id=p.person_id, name=p.name, office_id=p.office_id,
-                officer_id=p.officer_id, officer_name=officer.name if officer else None,
-                mine=p.officer_id == who.officer_id, risk=p.risk, last_seen=st.last_seen,
-                last_fix=st.last_fix.at if st.last_fix else None, silent=st.silent,
-                device_off=st.device_off, location_disabled=st.location_disabled,
-                on_leave=until is not None, leave_until=rfc3339(until, tz),
-                open_alerts=len(mine)))
-        out.sort(key=lambda e: (not e.mine, e.office_id, e.person_id))
-        audit(who.officer_id, "read_roster", who.officer_id, None, {"persons": len(out)})
-        return m.Roster(persons=out, live_state=live, feed_down=feed_down)
+    return by_person
 
-    return router
+
+def _holds_live_state(service: OfficerService, persons: list[PersonSpec]) -> bool:
+    # Kafka mode refuses person_status: the state is in the workers
+    return bool(persons) and live_state(service, persons[0].person_id) is not None
+
+
+def _entry(who: Caller, p: PersonSpec, st: m.PersonStatus, open_alerts: int,
+           leave_until: int | None, tz: str) -> m.RosterEntry:
+    officer = who.view.officers.get(p.officer_id)
+    return m.RosterEntry(
+        person_id=p.person_id, name=p.name, office_id=p.office_id,
+        officer_id=p.officer_id, officer_name=officer.name if officer else None,
+        mine=p.officer_id == who.officer_id, risk=p.risk, last_seen=st.last_seen,
+        last_fix=st.last_fix.at if st.last_fix else None, silent=st.silent,
+        device_off=st.device_off, location_disabled=st.location_disabled,
+        on_leave=leave_until is not None, leave_until=rfc3339(leave_until, tz),
+        open_alerts=open_alerts)
 
 
 def _on_leave(permits, now: int) -> dict[str, int]:

@@ -12,7 +12,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SEVERITIES = ("low", "medium", "high", "critical")
+from alerts.kinds import SEVERITIES
+
 FORMATS = ("wecom", "dingtalk", "json")
 # Both robots take at most 20 messages a minute; DingTalk then mutes the robot for 10 minutes,
 # so pacing ourselves below the limit loses less than being throttled.

@@ -154,7 +154,7 @@ def ack_figure(s: Summary, lang: str):
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_title(t("ack_dist", lang))
         f = s.ack.timed
-        if f.n:
+        if f.n and f.median_s is not None and f.p90_s is not None:  # n > 0: both are known
             # the two figures the table reports, on the chart they summarise
             ax.text(0.99, 0.95, f"n = {f.n}   {t('median', lang)} {f.median_s / 60:.1f} {mins}   "
                     f"{t('p90', lang)} {f.p90_s / 60:.1f} {mins}", transform=ax.transAxes,

@@ -82,15 +82,15 @@ def cli_summary(
         print(f"lookout summary: --db: no such file 找不到数据库: {args.db}", file=sys.stderr)
         return EXIT_BAD_INPUT
     now = int(time.time() * 1000) if now_ms is None else now_ms
-    ack_by = None
+    ack_by: dict[str, str] | None = None
+    times: Mapping[tuple[str, int], int] | None
     try:
         if source is not None:
             read = source(args.db, min(args.start, now))
             updates, times, ack_by = read.updates, read.version_times, read.ack_by
             bundle = with_released(bundle, read.released)
         else:
-            updates = list(load_updates(args.db))
-            times = load_version_times(args.db) if load_version_times else None
+            updates, times = _from_loaders(args.db, load_updates, load_version_times)
     except (OSError, ValueError, sqlite3.Error) as err:
         print(f"lookout summary: cannot read the store 无法读取数据库 {args.db}: {err}",
               file=sys.stderr)
@@ -109,6 +109,16 @@ def cli_summary(
     else:
         sys.stdout.write(text)
     return 0
+
+
+def _from_loaders(
+    db: str,
+    load_updates: Callable[[str], Iterable[dict]] | None,
+    load_version_times: Callable[[str], Mapping[tuple[str, int], int]] | None,
+) -> tuple[list[dict], Mapping[tuple[str, int], int] | None]:
+    if load_updates is None:
+        raise TypeError("cli_summary: pass load_updates or source")
+    return list(load_updates(db)), load_version_times(db) if load_version_times else None
 
 
 def cli_summary_store(argv: list[str]) -> int:

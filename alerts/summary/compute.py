@@ -20,9 +20,9 @@ from collections.abc import Iterable, Mapping
 from alerts.actions import DISPOSITIONS
 from alerts.fatigue import fatigue_figures
 from alerts.incidents import RESOLVABLE_FOR_MS
-from alerts.kinds import ALERT_TYPES
+from alerts.kinds import ALERT_TYPES, SEVERITIES
 from alerts.summary.figures import ack_stats, hourly, officer_load
-from alerts.summary.history import Timeline, VersionTimes, first_handling, ms, timelines
+from alerts.summary.history import Timeline, VersionTimes, first_handling, timelines
 from alerts.summary.model import (
     AlertRow,
     DispositionShare,
@@ -31,8 +31,8 @@ from alerts.summary.model import (
     RepeatPerson,
     Summary,
 )
-from alerts.timefmt import rfc3339
-from config.model import SEVERITIES, Bundle
+from alerts.timefmt import ms_or_none, parse_ts_ms, rfc3339
+from config.model import Bundle
 from config.offices import Offices
 
 SEVERITY_ORDER = tuple(reversed(SEVERITIES))  # critical first: the order a lead reads in
@@ -49,7 +49,7 @@ class _Alert:
 
     @property
     def opened_ms(self) -> int:
-        return ms(self.tl.first["opened_at"])
+        return parse_ts_ms(self.tl.first["opened_at"])
 
 
 def compute_summary(
@@ -87,10 +87,10 @@ def compute_summary(
     alerts, drills = [], 0
     for tl in timelines(updates, version_times):
         first = tl.first
-        if ms(first["opened_at"]) >= as_of or not visible(first):
+        if parse_ts_ms(first["opened_at"]) >= as_of or not visible(first):
             continue
         if first.get("drill"):
-            drills += ms(first["opened_at"]) >= start_ms
+            drills += parse_ts_ms(first["opened_at"]) >= start_ms
             continue
         known = tl.known_at(as_of)
         handled = first_handling(tl, known, version_times, ack_by)
@@ -121,7 +121,7 @@ def compute_summary(
     wrows = [rows[a.tl.alert_id] for a in window]
 
     def still_actionable(a: _Alert) -> bool:
-        cleared = ms(a.last.get("cleared_at"))
+        cleared = ms_or_none(a.last.get("cleared_at"))
         return cleared is None or cleared + RESOLVABLE_FOR_MS >= as_of
 
     handover = Handover(

@@ -42,19 +42,20 @@ def figures_of(values: list[float]) -> AckFigures:
 
 
 def ack_stats(rows: list[AlertRow], severities: tuple[str, ...]) -> AckStats:
-    timed = [r for r in rows if r.ack_s is not None]
-    edges = [m * 60.0 for m in ACK_EDGES_MIN] + [None]
+    timed = [(r.ack_s, r.severity) for r in rows if r.ack_s is not None]
+    lows = [m * 60.0 for m in ACK_EDGES_MIN]
+    highs: list[float | None] = [*lows[1:], None]
     buckets = [
         AckBucket(lo_s=lo, hi_s=hi,
-                  count=sum(lo <= r.ack_s and (hi is None or r.ack_s < hi) for r in timed))
-        for lo, hi in zip(edges[:-1], edges[1:], strict=True)
+                  count=sum(lo <= s and (hi is None or s < hi) for s, _ in timed))
+        for lo, hi in zip(lows, highs, strict=True)
     ]
     return AckStats(
-        timed=figures_of([r.ack_s for r in timed]),
+        timed=figures_of([s for s, _ in timed]),
         unknown=sum(r.ack_basis == "unknown" for r in rows),
         pending=sum(r.ack_basis is None for r in rows),
         buckets=buckets,
-        by_severity={s: figures_of([r.ack_s for r in timed if r.severity == s]) for s in severities},
+        by_severity={sev: figures_of([s for s, of in timed if of == sev]) for sev in severities},
     )
 
 

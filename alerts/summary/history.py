@@ -23,21 +23,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from config.loader import parse_ts_ms
+from alerts.timefmt import ms_or_none, parse_ts_ms
 
 VersionTimes = Mapping[tuple[str, int], int]
 
 
-def ms(value) -> int | None:
-    return None if value is None else parse_ts_ms(value)
-
-
 def named_instants(rec: dict) -> list[int]:
-    out = [ms(rec.get(k)) for k in ("opened_at", "last_event_at", "cleared_at")]
-    out += [ms(step.get("at")) for step in rec.get("route") or ()]
+    out = [ms_or_none(rec.get(k)) for k in ("opened_at", "last_event_at", "cleared_at")]
+    out += [ms_or_none(step.get("at")) for step in rec.get("route") or ()]
     res = rec.get("resolution")
     if res:
-        out.append(ms(res.get("at")))
+        out.append(ms_or_none(res.get("at")))
     return [t for t in out if t is not None]
 
 
@@ -96,11 +92,11 @@ def first_handling(tl: Timeline, known: list[dict], version_times: VersionTimes 
     written = vt.get((tl.alert_id, int(rec["version"])))
     seconds, basis = None, "unknown"
     if written is not None:
-        start = vt.get((tl.alert_id, int(first["version"])), ms(first.get("detected_at")))
+        start = vt.get((tl.alert_id, int(first["version"])), ms_or_none(first.get("detected_at")))
         if start is not None:
             seconds, basis = (written - start) / 1000, "written"
     if basis == "unknown" and res and res.get("at") is not None:
-        seconds, basis = (ms(res["at"]) - routed_at(first)) / 1000, "resolution"
+        seconds, basis = (parse_ts_ms(res["at"]) - routed_at(first)) / 1000, "resolution"
     if seconds is not None:
         seconds = max(0.0, seconds)  # two clocks can disagree by a little; never report < 0
     by = (ack_by or {}).get(tl.alert_id) or (res or {}).get("by") or rec.get("officer_id")
@@ -110,5 +106,5 @@ def first_handling(tl: Timeline, known: list[dict], version_times: VersionTimes 
 def routed_at(first: dict) -> int:
     route = first.get("route") or ()
     if route and route[0].get("at") is not None:
-        return ms(route[0]["at"])
-    return ms(first["opened_at"])
+        return parse_ts_ms(route[0]["at"])
+    return parse_ts_ms(first["opened_at"])

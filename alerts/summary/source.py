@@ -1,4 +1,4 @@
-"""What compute_summary needs, read from the service's store (alerts/store.py tables):
+"""What compute_summary needs, read from the service's store (alerts/store/ tables):
 every version of the alerts that can matter, when each was written, and who acted first.
 
 An alert can matter to a period when it was still unfinished at the period's start: one

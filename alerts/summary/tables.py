@@ -109,7 +109,12 @@ def sections(s: Summary, lang: str) -> list[Table]:
     a = s.ack
     edges = list(ACK_EDGES_MIN)
     ranges = [f"{lo}–{hi}" for lo, hi in zip(edges[:-1], edges[1:], strict=True)] + [f"≥{edges[-1]}"]
-    type_counts = [[_words(TYPE_WORDS, k, lang), n] for k, n in s.by_type.items() if n]
+    type_counts: list[list[Cell]] = [[_words(TYPE_WORDS, k, lang), n] for k, n in s.by_type.items() if n]
+    ack_counts: list[list[Cell]] = [[r, b.count] for r, b in zip(ranges, a.buckets, strict=True)]
+    dispositions: list[list[Cell]] = [
+        [_words(DISPOSITION_WORDS, d.disposition, lang), d.count, round(100 * d.share, 1)]
+        for d in s.dispositions]
+    dispositions.append([t("resolved_total", lang), s.resolved_total, None])
     return [
         handover_table("open", h.open, s, lang),
         handover_table("escalated", h.escalated, s, lang),
@@ -132,11 +137,8 @@ def sections(s: Summary, lang: str) -> list[Table]:
               + [_ack_row(_words(SEVERITY_WORDS, k, lang), f) for k, f in a.by_severity.items()]
               + [[t("n_unknown", lang), a.unknown, None, None],
                  [t("n_pending", lang), a.pending, None, None]]),
-        Table("ack_dist", _h(lang, "range_min", "count"),
-              [[r, b.count] for r, b in zip(ranges, a.buckets, strict=True)]),
-        Table("dispositions", _h(lang, "disposition", "count", "share_pct"),
-              [[_words(DISPOSITION_WORDS, d.disposition, lang), d.count, round(100 * d.share, 1)]
-               for d in s.dispositions] + [[t("resolved_total", lang), s.resolved_total, None]]),
+        Table("ack_dist", _h(lang, "range_min", "count"), ack_counts),
+        Table("dispositions", _h(lang, "disposition", "count", "share_pct"), dispositions),
         *fatigue_tables(s, lang),
         Table("repeat", _h(lang, "person", "person_id", "office", "count", "type"),
               [[person(p), p.person_id, office_name(p.office_id, p.office_name, lang), p.count,

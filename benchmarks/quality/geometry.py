@@ -13,7 +13,7 @@ from shapely.geometry import LineString, MultiLineString
 
 from config.model import ZoneSpec
 from geofences.geodesy import LocalFrame
-from stream.simulate import zone_area_wgs84
+from stream.simulate.areas import zone_area_wgs84
 
 
 class Boundary:

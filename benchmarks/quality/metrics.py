@@ -91,6 +91,26 @@ def _rate(alarms: int, person_days: float) -> dict:
             if person_days else None}
 
 
+def _false_alarm_rates(false: dict[str, dict[int, list]]) -> dict:
+    kinds = {}
+    for label, by_interval in false.items():
+        both = [sum(c[0] for c in by_interval.values()), sum(c[1] for c in by_interval.values())]
+        kinds[label] = {"all": _rate(*both)} | {
+            f"{iv}s": _rate(*c) for iv, c in sorted(by_interval.items())}
+    return kinds
+
+
+def _exit_delays(exits: dict[str, dict[int, list]], missed: dict[str, dict[int, list[str]]]) -> dict:
+    delays: dict[str, dict] = {}
+    for mode in sorted(set(exits) | set(missed)):
+        for iv in sorted(set(exits[mode]) | set(missed[mode])):
+            n_missed = len(missed[mode][iv])
+            delays.setdefault(mode, {})[f"{iv}s"] = {
+                "leavers": len(exits[mode][iv]) + n_missed, "missed": n_missed,
+                "missed_ids": missed[mode][iv], "delay_s": percentiles(exits[mode][iv])}
+    return delays
+
+
 def evaluate(subjects: list[Subject], updates: list[dict],
              tracks: dict[str, Track] | None = None) -> dict:
     """The figures; with the day's tracks, also what caused each false alarm."""
@@ -136,18 +156,8 @@ def evaluate(subjects: list[Subject], updates: list[dict],
             b[2] += len(inside) > 1
             late_flag += any(e.late for e in inside)
 
-    kinds = {}
-    for label, by_interval in false.items():
-        both = [sum(c[0] for c in by_interval.values()), sum(c[1] for c in by_interval.values())]
-        kinds[label] = {"all": _rate(*both)} | {
-            f"{iv}s": _rate(*c) for iv, c in sorted(by_interval.items())}
-    delays = {}
-    for mode in sorted(set(exits) | set(missed)):
-        for iv in sorted(set(exits[mode]) | set(missed[mode])):
-            n_missed = len(missed[mode][iv])
-            delays.setdefault(mode, {})[f"{iv}s"] = {
-                "leavers": len(exits[mode][iv]) + n_missed, "missed": n_missed,
-                "missed_ids": missed[mode][iv], "delay_s": percentiles(exits[mode][iv])}
+    kinds = _false_alarm_rates(false)
+    delays = _exit_delays(exits, missed)
     at_goal = [d for m in exits.values() for d in m.get(GOAL_INTERVAL_S, [])]
     all_delays = {f"{iv}s": percentiles([d for m in exits.values() for d in m.get(iv, [])])
                   for iv in sorted({iv for m in exits.values() for iv in m})}

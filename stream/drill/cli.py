@@ -14,13 +14,9 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from stream.cliargs import speed
+
 EXIT_PASS, EXIT_NOT_PASSED, EXIT_BAD_INPUT, EXIT_UNREACHABLE = 0, 1, 2, 3
-
-
-def _speed(value: str) -> float | None:
-    from stream.cli import _speed as parse
-
-    return parse(value)
 
 
 def _common_out(p: argparse.ArgumentParser) -> None:
@@ -40,7 +36,7 @@ def _parser() -> argparse.ArgumentParser:
                                   "acknowledgements back / 服务数据库")
     run.add_argument("--kafka", metavar="BOOTSTRAP", help="Kafka bootstrap servers instead")
     run.add_argument("--prefix", default="lookout", help="Kafka topic prefix (default lookout)")
-    run.add_argument("--speed", type=_speed, default=60.0,
+    run.add_argument("--speed", type=speed, default=60.0,
                      help="drill time runs N× real time (default 60; max: all at once)")
     run.add_argument("--id", dest="drill_id", help="drill id (default: scenario-YYYYmmdd-HHMMSS)")
     _common_out(run)
@@ -112,40 +108,27 @@ def _check(args) -> int:
 
 def _run(args) -> int:
     from stream.drill import record as rec
-    from stream.drill.runner import Poller, say_stderr, send, wait
+    from stream.drill.runner import Poller, say_stderr, send
     from stream.drill.sinks import SinkError
     from stream.drill.sources import Observed
 
-    if bool(args.url) == bool(args.kafka):
-        return _fail("give either --url (embedded service) or --kafka BOOTSTRAP")
-    token = args.token or os.environ.get("LOOKOUT_GATEWAY_TOKEN")
-    if args.url and not token:
-        return _fail("--url needs --token (or LOOKOUT_GATEWAY_TOKEN) / 缺少网关令牌")
-    if args.db and args.kafka:
-        return _fail("--db reads the embedded service's store; with --kafka alerts come from "
-                     "Kafka")
     drill_id = args.drill_id or f"{Path(args.scenario).stem}-{datetime.now():%Y%m%d-%H%M%S}"
-    if not rec.valid_id(drill_id):
-        return _fail(f"--id: use letters, digits, '.', '_' or '-' (≤ 64), got {drill_id!r}")
     out_dir = Path(args.out_dir) if args.out_dir else Path(args.dir) / drill_id
-    if (out_dir / "record.json").exists():
-        return _fail(f"{out_dir} already holds a drill record: pick another --id")
+    problem = _flag_problem(args) or _place_problem(drill_id, out_dir)
+    if problem:
+        return _fail(problem)
     start_ms = _start_after_earlier_drills(Path(args.dir), args.db)
     try:
         plan = _plan(args.scenario, args.bundle, start_ms)
     except _Bad as err:
         return _fail(str(err))
-    for w in plan.warnings:
-        say_stderr(f"warning: {w}")
-    for inj in plan.injections:
-        if inj.problem:
-            say_stderr(f"incidents[{inj.index}]: {inj.problem}")
+    _say_plan_problems(plan, say_stderr)
     observed = Observed(since_ms=plan.start_ms)
     try:
         sink, source = _connect(args, observed)
     except (SinkError, OSError) as err:
         return _fail(str(err), EXIT_UNREACHABLE)
-    except Exception as err:  # noqa: BLE001 - kafka-python's NoBrokersAvailable and kin
+    except Exception as err:  # kafka-python's NoBrokersAvailable and kin
         return _fail(f"cannot connect: {err!r}", EXIT_UNREACHABLE)
     poller = Poller(source, observed).start() if source is not None else None
     say_stderr(f"{drill_id}: {len(plan.events)} events, {len(plan.injections)} incidents, "
@@ -164,17 +147,53 @@ def _run(args) -> int:
     record["accepted"], record["rejected_by_reason"] = sink.accepted, sink.rejected
     out_dir.mkdir(parents=True, exist_ok=True)
     plan.write(out_dir / "feed.jsonl.gz")
+    _read_back(args, drill_id, record, poller, observed, source)
+    return _finish(out_dir, record)
+
+
+def _flag_problem(args) -> str | None:
+    """What is wrong with the flags of `drill run`, if anything."""
+    if bool(args.url) == bool(args.kafka):
+        return "give either --url (embedded service) or --kafka BOOTSTRAP"
+    if args.url and not (args.token or os.environ.get("LOOKOUT_GATEWAY_TOKEN")):
+        return "--url needs --token (or LOOKOUT_GATEWAY_TOKEN) / 缺少网关令牌"
+    if args.db and args.kafka:
+        return "--db reads the embedded service's store; with --kafka alerts come from Kafka"
+    return None
+
+
+def _place_problem(drill_id: str, out_dir: Path) -> str | None:
+    from stream.drill import record as rec
+
+    if not rec.valid_id(drill_id):
+        return f"--id: use letters, digits, '.', '_' or '-' (≤ 64), got {drill_id!r}"
+    if (out_dir / "record.json").exists():
+        return f"{out_dir} already holds a drill record: pick another --id"
+    return None
+
+
+def _say_plan_problems(plan, say) -> None:
+    for w in plan.warnings:
+        say(f"warning: {w}")
+    for inj in plan.injections:
+        if inj.problem:
+            say(f"incidents[{inj.index}]: {inj.problem}")
+
+
+def _read_back(args, drill_id: str, record: dict, poller, observed, source) -> None:
+    """The drill's alerts and acknowledgements into the record, when there is a source."""
+    from stream.drill.runner import say_stderr, wait
+
     if poller is None:
         say_stderr("no --db: alerts were not read back; score later with "
                    f"`lookout drill report {drill_id} --db PATH`")
-    else:
-        wait(poller, record, args.timeout, args.ack_wait, say_stderr)
-        poller.stop()
-        if poller.error is not None:
-            say_stderr(f"reading alerts failed once: {poller.error!r}")
-        record["alerts"], record["actions"] = observed.to_lists()
-        source.close()
-    return _finish(out_dir, record)
+        return
+    wait(poller, record, args.timeout, args.ack_wait, say_stderr)
+    poller.stop()
+    if poller.error is not None:
+        say_stderr(f"reading alerts failed once: {poller.error!r}")
+    record["alerts"], record["actions"] = observed.to_lists()
+    source.close()
 
 
 def _connect(args, observed):
@@ -211,7 +230,7 @@ def _start_after_earlier_drills(folder: Path, db: str | None) -> int:
 
         store = Store(db)
         try:
-            for a in store.list_alerts(drill=True, limit=100_000):
+            for a in store.alerts.list_alerts(drill=True, limit=100_000):
                 start = max(start, parse_ts_ms(a["last_event_at"]) + 1000)
         finally:
             store.close()
@@ -267,7 +286,7 @@ def _report(args) -> int:
                                      saved.get("offsets"))
             elif args.db or saved.get("db"):
                 source = StoreSource(args.db or saved["db"], observed)
-        except Exception as err:  # noqa: BLE001 - score what the record has, and say why
+        except Exception as err:  # score what the record has, and say why
             print(f"lookout drill: not refreshed ({err}); scoring the saved record",
                   file=sys.stderr)
         if source is not None:

@@ -15,7 +15,7 @@ import shapely.ops
 from alerts.caseload import Caseload
 from geofences.geodesy import LocalFrame, distance_m, metres_to_degrees
 from geofences.zones import INSIDE, OUT
-from stream.simulate import zone_area_wgs84
+from stream.simulate.areas import zone_area_wgs84
 
 Point = tuple[float, float]
 

@@ -183,7 +183,7 @@ def _tracks(base: list[dict]) -> dict[str, tuple[list[int], list[Point]]]:
 
 def _simulated(scenario: Scenario, bundle_dir, bundle, start_ms: int, end_ms: int,
                warnings: list[str]) -> list[dict]:
-    from stream.simulate import simulate
+    from stream.simulate.feed import simulate
 
     wanted = list(dict.fromkeys(s.person for s in scenario.incidents))
     known = {p.person_id for p in bundle.persons}
@@ -224,27 +224,38 @@ def _sub_bundle(src: Path, dst: Path, persons: set[str]) -> Path:
     return dst
 
 
-def _recorded(scenario: Scenario, start_ms: int, end_ms: int, cl: Caseload,
-              warnings: list[str]) -> list[dict]:
+def _base_events(path, cl: Caseload) -> tuple[list[dict], int, int]:
+    """The recorded feed's events of the bundle's persons, and how many lines were unreadable
+    and how many named persons the bundle does not have."""
     from stream.source import read_chunks
 
     events, skipped, unknown = [], 0, 0
-    for chunk in read_chunks([scenario.base_file], chunk_lines=50_000):
-        for raw in chunk:
-            if not raw.strip():
-                continue
-            try:
-                e = orjson.loads(raw)
-                e["ts"] = parse_ts_ms(e.get("ts"))
-            except (orjson.JSONDecodeError, ValueError, TypeError, AttributeError):
+    for chunk in read_chunks([path], chunk_lines=50_000):
+        for raw in (r for r in chunk if r.strip()):
+            e = _event_of(raw)
+            if e is None:
                 skipped += 1
-                continue
-            if e.get("type") == "tick":
+            elif e.get("type") == "tick":
                 continue  # the drill sends its own
-            if e.get("person_id") not in cl.index:
+            elif e.get("person_id") not in cl.index:
                 unknown += 1  # it would only fill the dead letters
-                continue
-            events.append(e)
+            else:
+                events.append(e)
+    return events, skipped, unknown
+
+
+def _event_of(raw: bytes) -> dict | None:
+    try:
+        e = orjson.loads(raw)
+        e["ts"] = parse_ts_ms(e.get("ts"))
+    except (orjson.JSONDecodeError, ValueError, TypeError, AttributeError):
+        return None
+    return e
+
+
+def _recorded(scenario: Scenario, start_ms: int, end_ms: int, cl: Caseload,
+              warnings: list[str]) -> list[dict]:
+    events, skipped, unknown = _base_events(scenario.base_file, cl)
     if not events:
         raise ScenarioError(scenario.path, "base.file",
                             f"{scenario.base_file}: no usable event for this bundle")

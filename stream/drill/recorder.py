@@ -83,12 +83,12 @@ class StoreTap:
         if not Path(db).is_file():
             raise FileNotFoundError(f"no store at {db} (the service's --db)")
         self.store = Store(db)
-        self.last = self.store.last_seq
+        self.last = self.store.journal.last_seq
         self.missed = 0
 
     def poll(self) -> list[bytes]:
         lines: list[bytes] = []
-        for row in self.store.inbox_after(self.last):
+        for row in self.store.journal.inbox_after(self.last):
             self.missed += row.seq - self.last - 1  # deleted by a snapshot before we came
             self.last = row.seq
             if row.kind == "events" and row.payload:
@@ -130,7 +130,7 @@ class KafkaTap:
 class Writer:
     def __init__(self, path: str, pseudo: Pseudonymiser | None, include_drill: bool):
         self.fh = gzip.open(path, "wb", compresslevel=5) if path.endswith(".gz") else \
-            open(path, "wb")  # noqa: SIM115 - closed in close()
+            open(path, "wb")  # closed in close()
         self.pseudo, self.include_drill = pseudo, include_drill
         self.counts = {"recorded": 0, "drill_left_out": 0, "ticks_left_out": 0,
                        "unreadable_left_out": 0}
@@ -201,7 +201,7 @@ def cli_record(argv: list[str]) -> int:
               file=sys.stderr)
     try:
         tap = StoreTap(args.db) if args.db else KafkaTap(args.kafka, args.prefix)
-    except Exception as err:  # noqa: BLE001 - no store, no broker: say so and stop
+    except Exception as err:  # no store, no broker: say so and stop
         print(f"lookout record: {err}", file=sys.stderr)
         return 3
     if pseudo is not None and args.bundle:

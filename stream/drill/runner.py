@@ -16,9 +16,10 @@ import time
 from bisect import bisect_right
 from dataclasses import dataclass, field
 
+from alerts.timefmt import wall_ms
 from stream.drill.plan import DrillPlan
 from stream.drill.score import match_incidents
-from stream.drill.sources import Observed, wall_ms
+from stream.drill.sources import Observed
 
 SLICE_S = 0.05  # events due within this much wall time go in one send
 POLL_S = 0.25
@@ -91,7 +92,7 @@ class Poller:
             try:
                 with self.lock:
                     self.source.poll()
-            except Exception as exc:  # noqa: BLE001 - reported once the drill is over
+            except Exception as exc:  # reported once the drill is over
                 self.error = exc
             self._stop.wait(POLL_S)
 

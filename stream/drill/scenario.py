@@ -177,6 +177,24 @@ def load_scenario(path: str | Path) -> Scenario:
     return parse_scenario(data, file, text, p.resolve().parent)
 
 
+def _base_file(base: _Table, source: str, folder: Path | None) -> str | None:
+    """base.file, resolved against the scenario's folder: required by (and only for) a
+    recorded base."""
+    base_file = base.text("file")
+    if source != "recorded":
+        if base_file is not None:
+            base.fail("file", 'only goes with source = "recorded"')
+        return None
+    if base_file is None:
+        base.fail("file", 'is required when source = "recorded"')
+    resolved = Path(base_file)
+    if not resolved.is_absolute() and folder is not None:
+        resolved = folder / resolved
+    if not resolved.is_file():
+        base.fail("file", f"no such file: {resolved}")
+    return str(resolved)
+
+
 def parse_scenario(data: dict, file: str, text: str = "", folder: Path | None = None) -> Scenario:
     top = _Table(data, file, "")
     top.only(_TOP)
@@ -194,18 +212,7 @@ def parse_scenario(data: dict, file: str, text: str = "", folder: Path | None = 
     source = base.choice("source", BASE_SOURCES, "simulate")
     persons = base.integer("persons", 10)
     interval = base.num("fix_interval_s", 60.0, positive=True)
-    base_file = base.text("file")
-    if source == "recorded":
-        if base_file is None:
-            base.fail("file", 'is required when source = "recorded"')
-        resolved = Path(base_file)
-        if not resolved.is_absolute() and folder is not None:
-            resolved = folder / resolved
-        if not resolved.is_file():
-            base.fail("file", f"no such file: {resolved}")
-        base_file = str(resolved)
-    elif base_file is not None:
-        base.fail("file", 'only goes with source = "recorded"')
+    base_file = _base_file(base, source, folder)
 
     targets_table = top.sub("targets")
     targets_table.only(_TARGETS)

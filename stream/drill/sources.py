@@ -19,11 +19,8 @@ from pathlib import Path
 
 import orjson
 
+from alerts.timefmt import wall_ms
 from config.loader import parse_ts_ms
-
-
-def wall_ms() -> int:
-    return int(time.time() * 1000)
 
 
 @dataclass
@@ -76,23 +73,22 @@ class StoreSource:
     def poll(self, full: bool = False) -> None:
         now = wall_ms()
         tracked = self.seen.alert_ids()
-        for rec in self.store.list_alerts(drill=True, limit=100_000):
+        for rec in self.store.alerts.list_alerts(drill=True, limit=100_000):
             aid = rec["alert_id"]
             if aid not in tracked and not self.seen.belongs(rec):
                 continue
             if (aid, int(rec["version"])) in self.seen.versions:
                 continue
-            history = self.store.history(aid)
+            history = self.store.alerts.history(aid)
             first = next((h["version"] for h in history if self.seen.belongs(h)), None)
-            # when the store wrote each version, where it keeps that (issue #4's store does):
-            # then a repeat is dated exactly, even by a report run days later
-            written = getattr(self.store, "written_times", None)
-            times = written(aid) if written is not None else {}
+            # when the store wrote each version: then a repeat is dated exactly, even by a
+            # report run days later (versions from before the store kept it have none)
+            times = self.store.alerts.written_times(aid)
             for h in history:
                 if first is not None and h["version"] >= first:
                     self.seen.add_version(h, _v1_time(h) or times.get(h["version"]) or now)
         ids = self.seen.alert_ids()
-        for a in self.store.actions_log(limit=1_000_000 if full else 1_000):
+        for a in self.store.actions.actions_log(limit=1_000_000 if full else 1_000):
             if a["alert_id"] in ids and a["action"] in ("acknowledge", "resolve"):
                 self.seen.actions.setdefault(f"store:{a['seq']}", {
                     "key": f"store:{a['seq']}", "alert_id": a["alert_id"],

@@ -68,7 +68,7 @@ class Expectation:
         if self.on_settle is not None:  # before the waiter wakes: it may read what this wrote
             try:
                 self.on_settle(self)
-            except Exception:  # noqa: BLE001 - a bookkeeping failure must not stop the reader
+            except Exception:  # a bookkeeping failure must not stop the reader
                 log.exception("recording the outcome of an action on %s failed", self.alert_id)
         self._event.set()
 

@@ -12,6 +12,7 @@ import sys
 import time
 
 from stream.cliargs import positive_float, positive_int
+from stream.cliargs import speed as parse_speed
 
 EXIT_BAD_INPUT = 2
 EXIT_KAFKA = 1
@@ -141,10 +142,8 @@ def cli_replay_kafka(argv: list[str]) -> int:
                    help="seconds --collect waits for the workers (default 120)")
     args = p.parse_args(argv)
 
-    from stream.cli import _speed
-
     try:
-        speed = _speed(args.speed)
+        speed = parse_speed(args.speed)
     except argparse.ArgumentTypeError as err:
         p.error(str(err))
     for path in args.events:

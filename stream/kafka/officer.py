@@ -145,7 +145,7 @@ class KafkaOfficerRuntime:
         self.counts: Counter = Counter()
         self.rejected_by_reason: Counter = Counter()
         self.faults = StoreFaults(self.metrics)
-        self.store = Store(db_path, on_write_error=self.faults.failed)
+        self.store = Store(db_path, mode="kafka", on_write_error=self.faults.failed)
         self.purger = Purger(self.store, lambda: self.bundle.settings)
         self._producer = None
         self.reader = AlertsReader(bootstrap, self.topics, self.store, self.office_of,

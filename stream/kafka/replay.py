@@ -76,13 +76,7 @@ class FeedPlan:
         is_tick = obj.get("type") == "tick"
         pid = obj.get("person_id")
         world = True if self.drill else obj.get("drill") is True
-        if ts is not None and self.rebase:
-            if self.delta_ms is None:
-                self.delta_ms = self.now_ms - ts
-            ts += self.delta_ms
-            obj["ts"] = ts
-        if self.drill:
-            obj["drill"] = True
+        ts = self._rebased(obj, ts)
         value = orjson.dumps(obj) if (self.drill or self.rebase) else raw
         counts = decoder_ok if self.decoder is not None else (
             ts is not None and (is_tick or isinstance(pid, str)))
@@ -91,6 +85,21 @@ class FeedPlan:
                 yield from self._ticks(world, ts)
                 self.last_ts[world] = ts
             self.last_ts[world] = max(self.last_ts[world], ts)
+        yield from self._routed(is_tick, pid, value, ts)
+
+    def _rebased(self, obj: dict, ts: int | None) -> int | None:
+        """Moves the record to now (--rebase-time) and marks it a drill (--drill), in place."""
+        if ts is not None and self.rebase:
+            if self.delta_ms is None:
+                self.delta_ms = self.now_ms - ts
+            ts += self.delta_ms
+            obj["ts"] = ts
+        if self.drill:
+            obj["drill"] = True
+        return ts
+
+    def _routed(self, is_tick: bool, pid, value: bytes, ts: int | None) -> Iterator[Outgoing]:
+        """A tick goes to every partition, a person's record to the person's own."""
         if is_tick:
             for p in range(self.n_partitions):
                 yield Outgoing(p, None, value, ts)
@@ -228,7 +237,7 @@ def summary_line(plan: FeedPlan, sent: int, seconds: float) -> str:
 
 
 def write_jsonl(path: str, values: list[bytes]) -> None:
-    out = sys.stdout.buffer if path == "-" else open(path, "wb")  # noqa: SIM115
+    out = sys.stdout.buffer if path == "-" else open(path, "wb")
     try:
         for v in values:
             out.write(v + b"\n")

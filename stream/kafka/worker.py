@@ -412,7 +412,7 @@ class LookoutWorker:
         self.counts["ms_checkpoint"] += int((time.perf_counter() - t0) * 1000)
         try:
             await self.consumer.commit(self._offsets(parts))
-        except Exception as err:  # noqa: BLE001 - the clock records already hold the offsets
+        except Exception as err:  # the clock records already hold the offsets
             log.info("offset commit for partitions %s failed: %s", parts, err)
 
     async def _send_records(self, topic: str, p: int, records) -> list:

@@ -4,8 +4,7 @@ first failure until a write succeeds again."""
 
 from __future__ import annotations
 
-import time
-
+from alerts.timefmt import wall_ms
 from stream.metrics import LookoutMetrics
 
 
@@ -17,7 +16,7 @@ class StoreFaults:
     def failed(self, exc: BaseException) -> None:
         """The store's write-error hook (`Store(on_write_error=...)`)."""
         self.metrics.observe_store_error("write")
-        fault = self.current or {"since_ms": int(time.time() * 1000), "failures": 0}
+        fault = self.current or {"since_ms": wall_ms(), "failures": 0}
         fault["failures"] += 1
         fault["error"] = str(exc)
         self.current = fault

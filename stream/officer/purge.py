@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
 
 from alerts.admin import retention
 from alerts.store import Store
+from alerts.timefmt import wall_ms
 from config.settings import Settings
 
 log = logging.getLogger("lookout.purge")
@@ -25,7 +25,7 @@ class Purger:
 
     def purge_now(self, now_ms: int | None = None, who: str = "lookout") -> dict:
         """Purge what is past the retention setting now (audited)."""
-        at = int(time.time() * 1000) if now_ms is None else now_ms
+        at = wall_ms() if now_ms is None else now_ms
         self.last = retention.purge(self.store, self.settings(), at, who)
         return self.last
 

@@ -87,4 +87,4 @@ def leaving(pid: str, t: int) -> list[bytes]:
 
 def settled(rt) -> None:
     """Every inbox row applied."""
-    wait_for(lambda: rt.stats()["applied_seq"] == rt.store.last_seq)
+    wait_for(lambda: rt.stats()["applied_seq"] == rt.store.journal.last_seq)

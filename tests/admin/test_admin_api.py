@@ -11,7 +11,7 @@ from .kit import fix, leaving, now_ms, outside, settled, wait_for
 
 
 def zone_exits(rt, pid):
-    return [a for a in rt.store.list_alerts(types={"zone_exit"}) if a["person_id"] == pid]
+    return [a for a in rt.store.alerts.list_alerts(types={"zone_exit"}) if a["person_id"] == pid]
 
 
 def test_a_permit_added_through_the_api_suppresses_the_next_boundary_alert(
@@ -61,7 +61,7 @@ def test_a_released_person_stops_raising_alerts_and_their_open_alert_stays(
     accepted, rejected = runtime.submit_events([fix("P3", t + 2), outside("P3", t + 3)])
     assert (accepted, rejected) == (0, {"unknown_person": 2})
     settled(runtime)
-    assert [a["alert_id"] for a in runtime.store.list_alerts()] == [alert["alert_id"]]
+    assert [a["alert_id"] for a in runtime.store.alerts.list_alerts()] == [alert["alert_id"]]
 
     # their office still sees the open alert, with the name, and can close the case
     w2 = login("w2")
@@ -73,7 +73,7 @@ def test_a_released_person_stops_raising_alerts_and_their_open_alert_stays(
     r = client.post(f"/v1/alerts/{alert['alert_id']}/resolve", headers=w2,
                     json={"disposition": "other", "note": "已解除矫正"})
     assert r.status_code == 200 and r.json()["alert"]["handling"] == "resolved", r.text
-    assert runtime.store.list_alerts(office_ids={"office-2"})[0]["handling"] == "resolved"
+    assert runtime.store.alerts.list_alerts(office_ids={"office-2"})[0]["handling"] == "resolved"
     # and it is still counted as their office's in the shift summary
     s = client.get("/v1/summary", params={"format": "json", "from": t - 60_000},
                    headers=sup2).json()
@@ -176,7 +176,7 @@ def test_bad_input_comes_back_as_the_loaders_message_and_nothing_changes(
 
     assert {p.name: p.read_bytes() for p in bundle_dir.iterdir()} == before
     assert runtime.bundle is bundle
-    assert not [a for a in runtime.store.audit_log() if a["what"].startswith(("permits", "persons",
+    assert not [a for a in runtime.store.audits.audit_log() if a["what"].startswith(("permits", "persons",
                                                                             "zones", "shifts"))]
 
 
@@ -201,9 +201,9 @@ def test_changes_are_audited_with_before_and_after(client, login, runtime, bundl
     # P2 walks into the new bar: the new zone is live
     t = now_ms() - 5_000
     runtime.submit_events([fix("P2", t, lon=120.03)])
-    wait_for(lambda: runtime.store.list_alerts(types={"zone_enter"}))
+    wait_for(lambda: runtime.store.alerts.list_alerts(types={"zone_enter"}))
 
-    log = {a["what"]: a for a in runtime.store.audit_log() if a["who"] == "adm"}
+    log = {a["what"]: a for a in runtime.store.audits.audit_log() if a["who"] == "adm"}
     assert set(log) >= {"persons.update", "zones.add", "zones.update", "shifts.set"}
     upd = log["persons.update"]
     assert (upd["target"], upd["before"]["risk"] if "risk" in upd["before"] else None,
@@ -243,5 +243,5 @@ def test_hand_edits_are_taken_up_by_reload(client, login, runtime, bundle_dir):
     assert r.json()["detail"]["message"].startswith("officers.json:officers[3]: role: must be")
     assert path.read_text(encoding="utf-8") == broken  # left for the editor to fix
     assert client.post("/v1/admin/reload", headers=login("sup1")).status_code == 403
-    assert [a["what"] for a in runtime.store.audit_log() if a["what"] == "bundle.reload"] == [
+    assert [a["what"] for a in runtime.store.audits.audit_log() if a["what"] == "bundle.reload"] == [
         "bundle.reload"]

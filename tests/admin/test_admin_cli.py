@@ -100,7 +100,7 @@ def test_passwords_online_and_for_the_first_admin(admin, runtime, client, tmp_pa
     assert admin("password", "--officer", "nobody", "--new-password", "long-enough-1")[0] == 2
     assert admin("password", "--officer", "w1", "--new-password", "long-enough-1",
                  user="sup1")[0] == 1
-    entry = next(a for a in runtime.store.audit_log() if a["what"] == "officers.password")
+    entry = next(a for a in runtime.store.audits.audit_log() if a["what"] == "officers.password")
     assert entry["target"] == "w2" and "a-new-password" not in json.dumps(entry)
 
     # the first admin of a new store: written on the server, no login needed

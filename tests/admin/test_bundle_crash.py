@@ -53,7 +53,7 @@ def test_a_change_taken_but_never_applied_re_runs_in_order(bundle_dir, db):
     again = LiveRuntime(bundle_dir, db, purge_every_s=None)
     try:
         # the rows before the change ran against the old table: the 越界 was raised ...
-        [alert] = again.store.list_alerts(types={"zone_exit"})
+        [alert] = again.store.alerts.list_alerts(types={"zone_exit"})
         assert (alert["person_id"], alert["condition"]) == ("P3", "active")
         # ... and the row after it against the new one: refused, so it cleared nothing
         assert dead(db) == [("unknown_person", 1)]
@@ -67,7 +67,7 @@ def test_a_change_taken_but_never_applied_re_runs_in_order(bundle_dir, db):
     third = LiveRuntime(bundle_dir, db, purge_every_s=None)  # nothing left to re-run
     try:
         assert third.recovered == 0 and audits(db, "persons.release") == 1
-        assert third.store.list_alerts(types={"zone_exit"})[0]["condition"] == "active"
+        assert third.store.alerts.list_alerts(types={"zone_exit"})[0]["condition"] == "active"
     finally:
         third.stop()
 
@@ -117,7 +117,7 @@ def test_an_applied_change_is_not_re_run_after_a_kill(bundle_dir, db):
     try:
         assert again.recovered >= 1  # the rows after the change (and ticks), not the change
         assert audits(db, "persons.release") == 1
-        assert [a["person_id"] for a in again.store.list_alerts(types={"zone_exit"})] == ["P1"]
+        assert [a["person_id"] for a in again.store.alerts.list_alerts(types={"zone_exit"})] == ["P1"]
         assert dict(dead(db))["unknown_person"] >= 1
     finally:
         again.stop()
@@ -136,7 +136,7 @@ def test_a_hand_edit_is_taken_up_by_reload_and_a_broken_one_is_left_alone(bundle
         persons.write_text(broken, encoding="utf-8")
         try:
             rt.reload()
-        except Exception as err:  # noqa: BLE001
+        except Exception as err:
             assert str(err) == "persons.jsonl:line 5: officer_id: is required"
         else:
             raise AssertionError("a broken bundle was taken up")

@@ -24,9 +24,9 @@ def test_status_timeline_and_permits(client, login, runtime):
         assert r.status_code == 201, r.text
     runtime.submit_events([fix("P1", t), fix("P1", t + 60_000), status("P1", t + 61_000, "heartbeat"),
                            status("P1", t + 120_000, "power_off")])
-    wait_for(lambda: runtime.store.list_alerts(types={"device_off"}))
+    wait_for(lambda: runtime.store.alerts.list_alerts(types={"device_off"}))
     settled(runtime)
-    wait_for(lambda: runtime.store.track("P1", 0, now_ms()))  # fixes are written within ~1 s
+    wait_for(lambda: runtime.store.tracks.track("P1", 0, now_ms()))  # fixes are written within ~1 s
 
     body = client.get("/v1/persons/P1", headers=login("duty1")).json()
     st = body["status"]

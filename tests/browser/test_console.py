@@ -159,7 +159,7 @@ def test_filters_and_unread_across_a_reload(served, page):
     page.select_option("#filter-severity", "")
     # only the alerts whose current officer is the duty officer: the alerts' times follow the
     # wall clock, so whether their own officers were on shift depends on when the test runs
-    live = [a for a in runtime.rt.store.list_alerts(limit=1000) if not a["drill"]]
+    live = [a for a in runtime.rt.store.alerts.list_alerts(limit=1000) if not a["drill"]]
     mine = sum(a["officer_id"] == OFFICER for a in live)
     page.check("#filter-mine")
     expect(rows).to_have_count(mine)
@@ -193,9 +193,9 @@ def test_bulk_acknowledge_and_the_keyboard(served, page):
     expect(page.locator("#bulk-result")).to_have_text("已完成 2 条")
     expect(page.locator("#tabs [data-tab=acknowledged] .n")).to_have_text("2")
     for alert_id in picked:
-        assert runtime.rt.store.latest(alert_id)["handling"] == "acknowledged"
+        assert runtime.rt.store.alerts.latest(alert_id)["handling"] == "acknowledged"
     deadline = time.monotonic() + 5
-    while sum(a["what"] == "acknowledge" for a in runtime.rt.store.audit_log(20)) < 2:
+    while sum(a["what"] == "acknowledge" for a in runtime.rt.store.audits.audit_log(20)) < 2:
         assert time.monotonic() < deadline  # each alert its own audit line
         time.sleep(0.05)
 

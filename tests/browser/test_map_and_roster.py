@@ -66,7 +66,7 @@ class TileServer:
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 - the http.server name
+            def do_GET(self):  # the http.server name
                 owner.requests.append(self.path)
                 parts = self.path.strip("/").removesuffix(".png").split("/")
                 try:
@@ -277,7 +277,7 @@ def test_base_map_from_a_local_tile_server_with_zones_track_and_playback(tmp_pat
         assert page.locator("#pb-at").text_content() == end_at
         expect(panel.locator(".coords-value")).to_have_text(want)
         expect(leaflet.locator("path.map-cursor")).to_have_count(1)
-        audits = [a["what"] for a in rt.store.audit_log(20)]
+        audits = [a["what"] for a in rt.store.audits.audit_log(20)]
         assert "read_track" in audits and "read_person" in audits and "read_roster" in audits
 
         # nothing left 127.0.0.1, and nothing broke (CSP violations are console errors)
@@ -307,7 +307,7 @@ def test_phone_roster_and_person_without_tiles(tmp_path, browser, lang):
         expect(rows).to_have_count(7)
         off = rows.filter(has_text="张海涛")
         expect(off.locator(".chip.bad")).to_have_text("关机" if lang == "zh" else "device off")
-        open_now = [r["type"] for r in rt.store.open_alerts() if r["person_id"] == "WC0004"]
+        open_now = [r["type"] for r in rt.store.alerts.open_alerts() if r["person_id"] == "WC0004"]
         assert "device_off" in open_now
         expect(off.locator(".roster-alerts strong")).to_have_text(str(len(open_now)))
         # the live service holds each person's state: last seen is known

@@ -50,13 +50,13 @@ def test_officer_sees_a_new_alert_live_and_acknowledges_it(served, page):
     expect(page.locator("#detail-handling")).to_contain_text("已签收")
     expect(page.locator("li.alert", has_text="陈建军")).to_contain_text("已签收")
     if runtime.real:
-        rec = next(r for r in runtime.rt.store.list_alerts(limit=50) if r["person_id"] == "WC0001")
+        rec = next(r for r in runtime.rt.store.alerts.list_alerts(limit=50) if r["person_id"] == "WC0001")
         assert rec["handling"] == "acknowledged"
         # the page may show 已签收 from the live stream a moment before the API has written
         # its audit line (it writes it after the engine's answer)
         deadline = time.monotonic() + 5
-        while runtime.rt.store.audit_log(5)[0]["what"] != "acknowledge":
-            assert time.monotonic() < deadline, runtime.rt.store.audit_log(5)
+        while runtime.rt.store.audits.audit_log(5)[0]["what"] != "acknowledge":
+            assert time.monotonic() < deadline, runtime.rt.store.audits.audit_log(5)
             time.sleep(0.02)
 
     # a tamper cannot be resolved without a note: the page says so
@@ -116,7 +116,7 @@ def test_a_persons_name_opens_their_panel(served, page):
     page.set_viewport_size({"width": 1440, "height": 1500})
     shot(page, "person-zh.png")
     if runtime.real:
-        assert "read_person" in [a["what"] for a in runtime.rt.store.audit_log(5)]
+        assert "read_person" in [a["what"] for a in runtime.rt.store.audits.audit_log(5)]
 
     page.click("#lang-toggle")
     expect(panel).to_contain_text("Timeline")

@@ -37,7 +37,7 @@ def served(tmp_path):
     for minutes_ago, disposition in ((50, "false_alarm"), (40, "device_fault"),
                                      (30, "false_alarm")):
         rt.feed(tamper("WC0001", minutes_ago))
-        alert = next(r for r in rt.store.person_alerts("WC0001") if r["handling"] == "new")
+        alert = next(r for r in rt.store.alerts.person_alerts("WC0001") if r["handling"] == "new")
         rt.submit_action({"type": "action", "alert_id": alert["alert_id"], "action": "resolve",
                           "by": OFFICER, "disposition": disposition, "note": "上门查看",
                           "ts": at(minutes_ago - 1)})

@@ -25,14 +25,14 @@ def real_traffic(svc) -> set[tuple]:
               fix("P1", t + 360_000, lon=120.04), status("P3", t + 3000, "tamper")]
     assert svc.post(lines)["accepted"] == len(lines)
     # zone_exit P1, tamper P3, and signal_lost P5 (its 120 s timeout passes in real time too)
-    wait_for(lambda: len(svc.runtime.store.list_alerts()) == 3)
+    wait_for(lambda: len(svc.runtime.store.alerts.list_alerts()) == 3)
     events = [orjson.loads(x) for x in lines]
     return {(e["person_id"], e["ts"], e["lon"], e["lat"]) for e in events if e["type"] == "fix"}
 
 
 def real_fixes(svc) -> set[tuple]:
     return {(p, f["ts"], f["lon"], f["lat"]) for p in PERSONS
-            for f in svc.runtime.store.track(p, 0, 2**62, limit=10_000)}
+            for f in svc.runtime.store.tracks.track(p, 0, 2**62, limit=10_000)}
 
 
 def settled(svc) -> None:
@@ -44,12 +44,12 @@ def settled(svc) -> None:
 def real_world(svc) -> dict:
     settled(svc)
     rt, store = svc.runtime, svc.runtime.store
-    alerts = store.list_alerts(limit=10_000)
+    alerts = store.alerts.list_alerts(limit=10_000)
     return {
         "state": rt._state.real.to_bytes(),
         "alerts": alerts,
-        "history": {a["alert_id"]: store.history(a["alert_id"]) for a in alerts},
-        "dead_letters": store.dead_letter_list(limit=10_000),
+        "history": {a["alert_id"]: store.alerts.history(a["alert_id"]) for a in alerts},
+        "dead_letters": store.dead_letters.dead_letter_list(limit=10_000),
         "metrics": real_metrics(svc),
     }
 
@@ -106,7 +106,7 @@ def test_every_kind_is_detected_scored_and_the_real_world_is_untouched(tmp_path,
 
     # drill alerts live only in drill views, badged
     store = svc.runtime.store
-    drill_alerts = store.list_alerts(drill=True, limit=1000)
+    drill_alerts = store.alerts.list_alerts(drill=True, limit=1000)
     assert {r["alert_id"] for r in card["incidents"]} <= {a["alert_id"] for a in drill_alerts}
     assert all(a["drill"] and a["message"]["zh"].startswith("【演练】") for a in drill_alerts)
     token = admin_token(svc)
@@ -234,5 +234,5 @@ def test_an_unreachable_service_or_a_wrong_token_stops_before_anything_is_sent(
     assert main([*base, "--url", service.url, "--token", "wrong"]) == 3
     assert "answered 401" in capsys.readouterr().err
     assert main([*base, "--url", service.url]) == 2  # no token at all
-    assert service.runtime.store.list_alerts(drill=True) == []
+    assert service.runtime.store.alerts.list_alerts(drill=True) == []
     assert not (tmp_path / "d").exists()

@@ -49,7 +49,7 @@ def raise_day(rt: FakeRuntime) -> dict[str, dict]:
              ("WC0011", "zone_enter", False): "b_enter", ("WC0008", "tamper", False): "b_tamper",
              ("WC0003", "tamper", True): "a_drill", ("WC0004", "device_off", False): "a_duty"}
     out = {}
-    for r in rt.store.list_alerts(limit=1000) + rt.store.list_alerts(drill=True, limit=1000):
+    for r in rt.store.alerts.list_alerts(limit=1000) + rt.store.alerts.list_alerts(drill=True, limit=1000):
         key = names.get((r["person_id"], r["type"], r["drill"]))
         if key:
             out[key] = r

@@ -1,6 +1,7 @@
-"""A stand-in for the live runtime and its store (stream/live.py, alerts/store.py), with exactly
-the interface the feed codes against. The alerts are real: events go through the real decoder
-and engine, actions through `Engine.act`; only persistence is a list in memory.
+"""A stand-in for the live runtime (stream/live.py), with exactly the interface the feed codes
+against, over the real store (alerts/store/). Events go through the real decoder and engine,
+actions through `Engine.act`, and what they produce through the store's real write path (one
+`StepCommit` a call), so the feed's lists, tracks and audit lines come from its real SQL.
 """
 
 from __future__ import annotations
@@ -12,14 +13,13 @@ import queue
 import socket
 import threading
 import time
-from collections import defaultdict
 from pathlib import Path
 
 import orjson
 
 from alerts.engine import Engine
 from alerts.service import NotInThisMode
-from alerts.store import Store
+from alerts.store import Fix, StepCommit, Store
 from alerts.timefmt import rfc3339
 from config.loader import load_bundle, parse_ts_ms
 from config.model import Bundle, OfficerSpec
@@ -42,47 +42,6 @@ def demo_bundle(with_admin: bool = True) -> Bundle:
     return b
 
 
-class FakeStore(Store):
-    """The real store for alerts (so lists are sorted and paged by its SQL); fixes and audit
-    lines in memory, where the tests read them."""
-
-    def __init__(self, path: Path, bundle: Bundle):
-        super().__init__(path, durable=False)
-        self._office = {p.person_id: p.office_id for p in bundle.persons}
-        self._fixes: dict[str, list[dict]] = defaultdict(list)
-        self.audits: list[dict] = []
-        self._seq = 0
-        self._mem_lock = threading.Lock()
-
-    def put(self, record: dict) -> None:
-        self._seq += 1
-        self.append_updates([record], self._office.get, self._seq)
-
-    def add_fix(self, person_id: str, ts_ms: int, lat: float, lon: float, acc: float,
-                drill: bool = False) -> None:
-        with self._mem_lock:
-            self._fixes[(person_id, drill)].append(
-                {"ts": ts_ms, "lat": lat, "lon": lon, "accuracy_m": acc})
-
-    def track(self, person_id, since_ms, until_ms, limit=500, *, drill=False) -> list[dict]:
-        with self._mem_lock:
-            pts = [p for p in self._fixes.get((person_id, drill), [])
-                   if since_ms <= p["ts"] <= until_ms]
-        return [dict(p) for p in sorted(pts, key=lambda p: p["ts"])[-limit:]]
-
-    def audit(self, who, what, target, before, after, at_ms) -> None:
-        with self._mem_lock:
-            self.audits.append({"who": who, "what": what, "target": target, "before": before,
-                                "after": after, "at_ms": at_ms})
-
-    def audit_log(self, limit=100) -> list[dict]:
-        with self._mem_lock:
-            return list(reversed(self.audits))[:limit]
-
-    def dead_letter_list(self, limit=100) -> list[dict]:
-        return []
-
-
 class FakeSub:
     def __init__(self, owner: FakeRuntime):
         self.owner = owner
@@ -103,7 +62,9 @@ class FakeRuntime:
         self.bundle = bundle or demo_bundle()
         self.engine = Engine(self.bundle)
         self.state = self.engine.new_state()
-        self.store = FakeStore(db_path, self.bundle)
+        self.store = Store(db_path, durable=False)
+        self._office = {p.person_id: p.office_id for p in self.bundle.persons}
+        self._seq = 0
         self.decoder = Decoder(self.engine.person_index, self.bundle.settings)
         self._subs: list[FakeSub] = []
         self.former_persons: dict = {}
@@ -113,7 +74,7 @@ class FakeRuntime:
     def submit_action(self, action: dict) -> list[dict]:
         with self._lock:
             updates = self.engine.act(self.state, action, int(time.time() * 1000))
-            self._publish(updates)
+            self._commit(updates)
         return updates
 
     def subscribe(self) -> FakeSub:
@@ -136,6 +97,10 @@ class FakeRuntime:
             return len(self._subs)
 
     # -- test drivers ------------------------------------------------------------------------
+    def audits(self) -> list[dict]:
+        """The store's audit lines, oldest first."""
+        return list(reversed(self.store.audits.audit_log(100_000)))
+
     def feed(self, *events: dict) -> list[dict]:
         """Run events through decoder and engine (received when they happened, so nothing
         is in the future); fixes also go to the store's track."""
@@ -144,23 +109,22 @@ class FakeRuntime:
         with self._lock:
             batch, rejects = self.decoder.decode(lines, received_at_ms=received)
             assert not rejects, rejects
-            for e in events:
-                if e["type"] == "fix":
-                    self.store.add_fix(e["person_id"], parse_ts_ms(e["ts"]), e["lat"], e["lon"],
-                                       e.get("accuracy_m", 30.0), bool(e.get("drill")))
+            fixes = [Fix(e["person_id"], bool(e.get("drill")), parse_ts_ms(e["ts"]), e["lat"],
+                         e["lon"], e.get("accuracy_m", 30.0)) for e in events if e["type"] == "fix"]
             updates = self.engine.process(self.state, batch, int(time.time() * 1000))
-            self._publish(updates)
+            self._commit(updates, fixes)
         return updates
 
     def feed_down(self, at: str) -> list[dict]:
         with self._lock:
             updates = self.engine.feed_down(self.state, parse_ts_ms(at), int(time.time() * 1000))
-            self._publish(updates)
+            self._commit(updates)
         return updates
 
-    def _publish(self, updates: list[dict]) -> None:
+    def _commit(self, updates: list[dict], fixes: list[Fix] | None = None) -> None:
+        self._seq += 1
+        self.store.commit(StepCommit(updates, self._office.get, self._seq, fixes=fixes or ()))
         for u in updates:
-            self.store.put(u)
             for sub in self._subs:
                 sub.q.put(u)
 
@@ -222,7 +186,7 @@ def fill(store: Store, n: int = 1200) -> dict:
     records.append(needle)
     office_of = {p: ("wucheng-chengdong" if i < 7 else "wucheng-jiangnan" if i < 14
                      else "wucheng-xiguan") for i, p in enumerate(PERSONS)}
-    store.append_updates(records, office_of.get, 1)
+    store.commit(StepCommit(records, office_of.get, 1))
     return {"records": records, "needle": needle}
 
 

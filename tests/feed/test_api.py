@@ -134,7 +134,7 @@ def test_names_on_routes_and_resolutions_stay_out_of_the_records(client, login, 
         "reason": "officer_off_shift", "at": None}
     assert alert["resolution"]["by"] == "wc-cd-duty" and alert["resolution"]["by_name"] == "汪丽华"
     # the engine's record (SPEC §4) keeps ids only
-    record = runtime.store.latest(aid)
+    record = runtime.store.alerts.latest(aid)
     assert "name" not in record["route"][0] and "by_name" not in record["resolution"]
     assert "office_name" not in record
 
@@ -170,8 +170,8 @@ def test_office_b_cannot_read_stream_or_act_on_office_a_by_id(client, login, day
     assert {p["person_id"] for p in client.get("/v1/persons", headers=b).json()} == {
         f"WC{n:04d}" for n in range(8, 15)}
     # nothing changed in office A, and nobody's track was read
-    assert runtime.store.latest(day["a_tamper"]["alert_id"])["handling"] == "new"
-    assert [e for e in runtime.store.audits if e["what"] in ("read_track", "acknowledge", "resolve")] == []
+    assert runtime.store.alerts.latest(day["a_tamper"]["alert_id"])["handling"] == "new"
+    assert [e for e in runtime.audits() if e["what"] in ("read_track", "acknowledge", "resolve")] == []
 
 
 def test_an_officer_does_not_see_a_colleagues_alerts(client, login, day):
@@ -199,16 +199,16 @@ def test_detail_has_history_zone_and_track_and_reading_it_is_audited(client, log
     assert 119.609 < min(lons) < 119.611 and 119.613 < max(lons) < 119.615
     assert 29.071 < min(lats) < 29.0715 and 29.0745 < max(lats) < 29.075
     assert [p["lon"] for p in d["track"]["points"]] == pytest.approx([119.616, 119.614, 119.6123])
-    (entry,) = [e for e in runtime.store.audits if e["what"] == "read_track"]
+    (entry,) = [e for e in runtime.audits() if e["what"] == "read_track"]
     assert entry["who"] == "wc-jn-02" and entry["target"] == "WC0011"
     assert entry["after"]["alert_id"] == aid and entry["after"]["points"] == 3
-    assert entry["before"] is None and entry["at_ms"] > 0
+    assert entry["before"] is None and entry["at"] > 0
 
 
 def test_person_track_is_audited(client, login, day, runtime):
     r = client.get("/v1/persons/WC0011/track?since_ms=0&until_ms=9999999999999", headers=login("wc-jn-01"))
     assert r.status_code == 200 and len(r.json()["points"]) == 3
-    assert runtime.store.audits[-1]["what"] == "read_track" and runtime.store.audits[-1]["who"] == "wc-jn-01"
+    assert runtime.audits()[-1]["what"] == "read_track" and runtime.audits()[-1]["who"] == "wc-jn-01"
 
 
 def test_acknowledge_goes_through_the_engine_and_is_audited(client, login, day, runtime):
@@ -217,8 +217,8 @@ def test_acknowledge_goes_through_the_engine_and_is_audited(client, login, day, 
     r = client.post(f"/v1/alerts/{aid}/acknowledge", headers=auth)
     assert r.status_code == 200, r.text
     assert r.json()["changed"] and r.json()["alert"]["handling"] == "acknowledged"
-    assert runtime.store.latest(aid)["handling"] == "acknowledged"
-    entry = runtime.store.audits[-1]
+    assert runtime.store.alerts.latest(aid)["handling"] == "acknowledged"
+    entry = runtime.audits()[-1]
     assert (entry["who"], entry["what"], entry["target"]) == ("wc-cd-01", "acknowledge", aid)
     assert entry["before"]["handling"] == "new" and entry["after"]["handling"] == "acknowledged"
     assert entry["after"]["version"] == entry["before"]["version"] + 1
@@ -235,15 +235,15 @@ def test_tamper_cannot_be_resolved_without_a_note(client, login, day, runtime):
         assert r.status_code == 422
         assert r.json()["detail"]["code"] == "note_required"
         assert "防拆报警" in r.json()["detail"]["zh"] and "note" in r.json()["detail"]["en"]
-    assert runtime.store.latest(aid)["handling"] == "new"
-    assert runtime.store.audits[-1]["after"] == {"refused": "note_required"}
+    assert runtime.store.alerts.latest(aid)["handling"] == "new"
+    assert runtime.audits()[-1]["after"] == {"refused": "note_required"}
     r = client.post(f"/v1/alerts/{aid}/resolve", headers=auth,
                     json={"disposition": "device_fault", "note": "腕带松脱，已上门复位"})
     assert r.status_code == 200, r.text
     rec = r.json()["alert"]
     assert rec["handling"] == "resolved" and rec["resolution"]["note"] == "腕带松脱，已上门复位"
     assert rec["resolution"]["by"] == "wc-cd-02" and rec["resolution"]["disposition"] == "device_fault"
-    entry = runtime.store.audits[-1]
+    entry = runtime.audits()[-1]
     assert entry["what"] == "resolve" and entry["before"]["resolution"] is None
     assert entry["after"]["resolution"]["disposition"] == "device_fault"
 
@@ -255,7 +255,7 @@ def test_other_alerts_resolve_without_a_note(client, login, day, runtime):
     assert r.status_code == 200, r.text
     rec = r.json()["alert"]
     assert rec["handling"] == "resolved" and rec["resolution"]["note"] == ""
-    assert runtime.store.latest(aid)["handling"] == "resolved"
+    assert runtime.store.alerts.latest(aid)["handling"] == "resolved"
 
 
 def test_resolve_rejects_unknown_dispositions_and_the_engine_refusals_are_bilingual(client, login, day, runtime):
@@ -272,7 +272,7 @@ def test_resolve_rejects_unknown_dispositions_and_the_engine_refusals_are_biling
     runtime.submit_action = refuse
     r = client.post(f"/v1/alerts/{aid}/resolve", headers=auth, json={"disposition": "other"})
     assert r.status_code == 422 and set(r.json()["detail"]) == {"code", "zh", "en"}
-    assert runtime.store.audits[-1]["after"] == {"refused": "invalid_field"}
+    assert runtime.audits()[-1]["after"] == {"refused": "invalid_field"}
 
 
 def test_drill_alerts_can_be_acknowledged_in_the_drill_view(client, login, day, runtime):
@@ -323,4 +323,4 @@ def test_a_drill_alert_shows_the_drills_track_only(client, login, day, runtime):
     runtime.feed(fix("WC0003", "17:18", 119.60, 29.05))  # real life goes on meanwhile
     d = client.get(f"/v1/alerts/{day['a_drill']['alert_id']}", headers=login("wc-cd-02")).json()
     assert [(p["lon"], p["lat"]) for p in d["track"]["points"]] == [(119.65, 29.09)]
-    assert runtime.store.audits[-1]["after"]["drill"] is True
+    assert runtime.audits()[-1]["after"]["drill"] is True

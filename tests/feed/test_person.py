@@ -28,7 +28,7 @@ def test_only_persons_of_the_callers_offices(client, login, day, clock, runtime)
     assert (body["person"]["office_name"], body["person"]["officer_name"]) == ("城东司法所", "蒋文杰")
     assert [a["alert_id"] for a in body["alerts"]] == [day["a_tamper"]["alert_id"]]
     # reading a person is reading personal data: audited
-    read = [a for a in runtime.store.audits if a["what"] == "read_person"]
+    read = [a for a in runtime.audits() if a["what"] == "read_person"]
     assert [(a["who"], a["target"]) for a in read] == [("wc-cd-duty", "WC0001")]
 
 

@@ -11,7 +11,7 @@ from .kit import status, ts
 def resolve_tampers(client, runtime, auth, person_id, times, dispositions):
     for hhmm, disposition in zip(times, dispositions, strict=True):
         runtime.feed(status(person_id, hhmm, "tamper"))
-        aid = next(r["alert_id"] for r in runtime.store.person_alerts(person_id)
+        aid = next(r["alert_id"] for r in runtime.store.alerts.person_alerts(person_id)
                    if r["handling"] != "resolved")
         r = client.post(f"/v1/alerts/{aid}/resolve", headers=auth,
                         json={"disposition": disposition, "note": "上门查看"})

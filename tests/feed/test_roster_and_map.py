@@ -55,9 +55,9 @@ def test_roster_counts_open_alerts_as_the_caller_sees_them(client, login, day, c
     assert client.post(f"/v1/alerts/{aid}/resolve", headers=duty,
                        json={"disposition": "false_alarm", "note": "x"}).status_code == 200
     after = {p["person_id"]: p for p in roster(client, duty)["persons"]}
-    assert after["WC0002"]["open_alerts"] == (1 if runtime.store.latest(aid)["condition"]
+    assert after["WC0002"]["open_alerts"] == (1 if runtime.store.alerts.latest(aid)["condition"]
                                                == "active" else 0)
-    reads = [a for a in runtime.store.audits if a["what"] == "read_roster"]
+    reads = [a for a in runtime.audits() if a["what"] == "read_roster"]
     assert reads and reads[-1]["who"] == "wc-cd-duty" and reads[-1]["after"] == {"persons": 7}
 
 

@@ -1,7 +1,9 @@
-"""The triage list, unread state and bulk actions over the real SQLite store (alerts/store.py):
+"""The triage list, unread state and bulk actions over the real SQLite store (alerts/store/):
 1,200 alerts, sorted, paged and counted by the store's SQL, through the HTTP API."""
 
 from __future__ import annotations
+
+import sqlite3
 
 import pytest
 
@@ -118,9 +120,9 @@ def test_unread_is_kept_per_officer_across_a_restart(client, login, many, runtim
     # a fresh store over the same file (a restart) still knows
     again = Store(runtime.store.path)
     try:
-        page = again.triage(_scope_all(), "wc-cd-duty", limit=1)
+        page = again.alerts.triage(_scope_all(), "wc-cd-duty", limit=1)
         assert page.alerts[0]["alert_id"] == needle and page.alerts[0]["unread"] is False
-        assert again.triage(_scope_all(), "wc-zh-01", limit=1).alerts[0]["unread"] is True
+        assert again.alerts.triage(_scope_all(), "wc-zh-01", limit=1).alerts[0]["unread"] is True
     finally:
         again.close()
 
@@ -141,11 +143,11 @@ def test_bulk_acknowledge_and_resolve_each_alert_audited(client, login, runtime,
     body = r.json()
     assert body["ok"] == 3 and body["failed"] == 0
     assert {o["alert"]["handling"] for o in body["results"]} == {"acknowledged"}
-    acks = [a for a in runtime.store.audits if a["what"] == "acknowledge"]
+    acks = [a for a in runtime.audits() if a["what"] == "acknowledge"]
     assert sorted(a["target"] for a in acks) == sorted(ids)
     assert {a["after"]["handling"] for a in acks} == {"acknowledged"}
     for alert_id in ids:
-        assert runtime.store.latest(alert_id)["handling"] == "acknowledged"
+        assert runtime.store.alerts.latest(alert_id)["handling"] == "acknowledged"
 
     # one disposition and note for all; a tamper without a note is refused alone
     r = client.post("/v1/alerts/bulk", headers=duty, json={
@@ -155,9 +157,9 @@ def test_bulk_acknowledge_and_resolve_each_alert_audited(client, login, runtime,
     assert outcome[day["a_tamper"]["alert_id"]]["problem"]["code"] == "note_required"
     assert outcome[day["a_tamper"]["alert_id"]]["status"] == 422
     assert body["ok"] == 2 and body["failed"] == 1
-    assert runtime.store.latest(day["a_off"]["alert_id"])["handling"] == "resolved"
-    assert runtime.store.latest(day["a_tamper"]["alert_id"])["handling"] == "acknowledged"
-    resolves = [a for a in runtime.store.audits if a["what"] == "resolve"]
+    assert runtime.store.alerts.latest(day["a_off"]["alert_id"])["handling"] == "resolved"
+    assert runtime.store.alerts.latest(day["a_tamper"]["alert_id"])["handling"] == "acknowledged"
+    resolves = [a for a in runtime.audits() if a["what"] == "resolve"]
     assert len(resolves) == 3  # two done, one refused: each alert its own line
 
 
@@ -184,16 +186,16 @@ def test_a_live_engine_alert_is_sorted_by_the_store(client, login, runtime, day)
 def test_a_store_from_before_the_route_table_fills_it_when_opened(tmp_path):
     store = Store(tmp_path / "old.db", durable=False)
     many = fill(store, 60)
-    with store._tx() as c:  # as written by a version that had no alert_routes
-        c.execute("DELETE FROM alert_routes")
     store.close()
+    with sqlite3.connect(tmp_path / "old.db") as c:  # as written by a version without alert_routes
+        c.execute("DELETE FROM alert_routes")
     again = Store(tmp_path / "old.db", durable=False)
     try:
         routed = AlertQuery(routed_to=frozenset({"wc-zh-01"}), of_offices=frozenset())
-        page = again.triage(routed, "wc-zh-01")
+        page = again.alerts.triage(routed, "wc-zh-01")
         assert [a["alert_id"] for a in page.alerts] == [many["needle"]["alert_id"]]
         mine = AlertQuery(routed_to=frozenset({"wc-jn-01"}), of_offices=frozenset())
-        assert again.triage(mine, "x").total == sum(
+        assert again.alerts.triage(mine, "x").total == sum(
             r["officer_id"] == "wc-jn-01" for r in many["records"])
     finally:
         again.close()

@@ -103,7 +103,7 @@ def outside_fix(pid: str, ts_ms: int) -> bytes:
 
 def demo_feed(path: Path, hours: float = 6.0, start_ms: int | None = None) -> Path:
     """A simulated feed on the demo bundle that ends before now (so nothing is future_ts)."""
-    from stream.simulate import cli_simulate
+    from stream.simulate.cli import cli_simulate
 
     if start_ms is None:
         start_ms = int(time.time() * 1000) - int((hours + 1) * 3_600_000)

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 import orjson
 import pytest
 from admin.kit import fix, login_headers, outside
-from diskkit import fill, small_disk
+from diskkit import fill, tmpfs
 from kafkakit import produce
 from metricskit import sample
 from polling import wait_for
@@ -180,7 +180,7 @@ def test_a_version_sent_twice_shows_once_and_a_newer_one_replaces_it(
     assert [h["version"] for h in detail["history"]] == [1, 2]
     # the page's stream heard each version once, in order
     assert [sub.get(2)["version"], sub.get(2)["version"], sub.get(0.3)] == [1, 2, None]
-    assert rt.store.consumed_offsets(Topics(prefix).alerts) == {
+    assert rt.store.consumed.consumed_offsets(Topics(prefix).alerts) == {
         p: n for p, n in _ends(bootstrap, Topics(prefix).alerts).items() if n}
 
 
@@ -213,8 +213,8 @@ def test_a_restart_reads_on_from_its_stored_offsets(bootstrap, prefix, service, 
     sub = again.subscribe()
     assert again.reader.counts["read"] == 2  # only what came after the stored offsets
     assert again.reader.counts["new"] == 1
-    assert [v["version"] for v in again.store.history(a["alert_id"])] == [1, 2]
-    assert [v["version"] for v in again.store.history(b["alert_id"])] == [1]
+    assert [v["version"] for v in again.store.alerts.history(a["alert_id"])] == [1, 2]
+    assert [v["version"] for v in again.store.alerts.history(b["alert_id"])] == [1]
     assert sub.get(0.3) is None  # nothing old announced again
 
 
@@ -242,7 +242,7 @@ def test_an_acknowledgement_goes_to_the_persons_partition_and_returns_the_worker
     assert body["changed"] is True and body["pending"] is False
     assert (body["alert"]["version"], body["alert"]["handling"]) == (2, "acknowledged")
     assert len(records(bootstrap, actions)) == 1
-    (logged,) = rt.store.actions_log()
+    (logged,) = rt.store.actions.actions_log()
     assert (logged["alert_id"], logged["action"], logged["by"], logged["outcome"]) == (
         v1["alert_id"], "acknowledge", "w1", "applied")
     # acknowledging again: already done, known here, nothing sent
@@ -270,8 +270,8 @@ def test_no_answer_in_time_is_pending_and_the_answer_still_lands(
     send_alerts(bootstrap, prefix, v2)
     got = wait_for(lambda: [a for a in listed(c, w1) if a["handling"] == "resolved"], timeout=10)
     assert got[0]["resolution"]["note"] == "定位漂移" and got[0]["resolution"]["by"] == "w1"
-    wait_for(lambda: rt.store.actions_log()[0]["outcome"] == "applied", timeout=5)
-    audit = [e for e in rt.store.audit_log() if e["what"] == "resolve"]
+    wait_for(lambda: rt.store.actions.actions_log()[0]["outcome"] == "applied", timeout=5)
+    audit = [e for e in rt.store.audits.audit_log() if e["what"] == "resolve"]
     assert audit[0]["after"] == {"pending": True}
 
 
@@ -294,7 +294,7 @@ def test_an_expired_alert_is_refused_here_and_nothing_is_sent(
         rt.submit_action({"alert_id": v1["alert_id"], "action": "acknowledge"})
     assert getattr(err.value, "reason", None) == "invalid_field" and "by" in str(err.value)
     assert records(bootstrap, Topics(prefix).actions) == []
-    assert {a["outcome"] for a in rt.store.actions_log()} == {"unknown_alert", "invalid_field"}
+    assert {a["outcome"] for a in rt.store.actions.actions_log()} == {"unknown_alert", "invalid_field"}
 
 
 def test_a_refusal_by_the_worker_comes_back_as_a_clear_error(
@@ -308,7 +308,7 @@ def test_a_refusal_by_the_worker_comes_back_as_a_clear_error(
         produce(bootstrap, Topics(prefix).dead_letter, [(None, orjson.dumps(letter))])
         r = answer.result(10)
     assert r.status_code == 409 and r.json()["detail"]["code"] == "expired"
-    assert rt.store.actions_log()[0]["outcome"] == "unknown_alert"
+    assert rt.store.actions.actions_log()[0]["outcome"] == "unknown_alert"
 
 
 # -- events in, admin refused, start-up ------------------------------------------------------
@@ -395,7 +395,7 @@ def test_a_store_that_cannot_write_is_counted_and_shown_in_kafka_mode(
         bootstrap, prefix, topics, bundle_dir, tmp_path, client_for, worker):
     """The alerts reader's writes on a full disk: lookout_store_errors_total counts them and
     /healthz names the fault, as in live mode."""
-    with small_disk(tmp_path / "disk") as disk:
+    with tmpfs(tmp_path / "disk") as disk:
         rt = KafkaOfficerRuntime(bundle_dir, disk / "kafka.db", bootstrap, prefix,
                                  poll_ms=50).start()
         try:
@@ -501,10 +501,10 @@ def test_bulk_acknowledge_sends_one_action_per_alert_through_a_worker(
     outcomes = {o["alert_id"]: o for o in r.json()["results"]}
     assert all(o["ok"] and not o["pending"] for o in outcomes.values()), outcomes
     assert {o["alert"]["handling"] for o in outcomes.values()} == {"acknowledged"}
-    sent = [a for a in rt.store.actions_log(10) if a["action"] == "acknowledge"]
+    sent = [a for a in rt.store.actions.actions_log(10) if a["action"] == "acknowledge"]
     assert sorted(a["alert_id"] for a in sent) == ids
     assert {a["outcome"] for a in sent} == {"applied"}
-    audited = [a for a in rt.store.audit_log(20) if a["what"] == "acknowledge"]
+    audited = [a for a in rt.store.audits.audit_log(20) if a["what"] == "acknowledge"]
     assert sorted(a["target"] for a in audited) == ids
     actions = [orjson.loads(v) for _, _, v in records(bootstrap, topics.actions)]
     assert sorted(a["alert_id"] for a in actions) == ids

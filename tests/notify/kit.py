@@ -74,7 +74,7 @@ class Receiver:
 
 
 class _Handler(BaseHTTPRequestHandler):
-    def do_POST(self):  # noqa: N802 (http.server's name)
+    def do_POST(self):  # (http.server's name)
         rx: Receiver = self.server.receiver
         raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         rx._record({"path": self.path, "headers": dict(self.headers), "raw": raw,

@@ -10,9 +10,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from servicekit import write_bundle  # noqa: E402
+from diskkit import tmpfs
+from servicekit import write_bundle
 
-from stream.live import LiveRuntime  # noqa: E402
+from stream.live import LiveRuntime
 
 
 @pytest.fixture
@@ -26,3 +27,10 @@ def runtime(tmp_path: Path, bundle_dir: Path):
                      batch_ms=5, tick_ms=50, snapshot_every_s=0.2).start()
     yield rt
     rt.stop()
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path):
+    """An 8 MiB tmpfs of the test's own (SQLite's WAL alone may grow to 4 MiB), to fill."""
+    with tmpfs(tmp_path / "disk", "8m") as disk:
+        yield disk

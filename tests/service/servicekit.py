@@ -152,7 +152,7 @@ class Service:
             self.proc.terminate()
             try:
                 self.proc.wait(15)
-            except Exception:  # noqa: BLE001 - it must go, whatever it was doing
+            except Exception:  # it must go, whatever it was doing
                 self.proc.kill()
                 self.proc.wait(5)
 

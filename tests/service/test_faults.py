@@ -19,8 +19,7 @@ import time
 from pathlib import Path
 
 import httpx
-import pytest
-from diskkit import fill, small_disk
+from diskkit import fill
 from metricskit import sample
 from servicekit import incident_feed, now_ms, outside
 from test_service_sigkill import ROOT, Server, _live_alerts, _replayed
@@ -133,15 +132,11 @@ def test_a_second_service_on_the_same_store_refuses_to_start(tmp_path, bundle_di
 # -- a full disk, then space again -------------------------------------------------------------
 
 
-@pytest.fixture
-def disk(tmp_path):
-    with small_disk(tmp_path / "disk") as where:
-        yield where
 
 
 def test_a_full_disk_answers_503_and_everything_resumes_when_space_returns(
-        tmp_path, bundle_dir, disk):
-    db = disk / "live.db"
+        tmp_path, bundle_dir, small_disk):
+    db = small_disk / "live.db"
     server = Server(bundle_dir, db, tmp_path / "server.log")
     server.start()
     feed = incident_feed(now_ms() - 10 * 60_000, rounds=60, step_ms=10_000)
@@ -149,7 +144,7 @@ def test_a_full_disk_answers_503_and_everything_resumes_when_space_returns(
     first = len(requests) // 3
     for lines in requests[:first]:
         assert server.post(lines).status_code == 202
-    filler = fill(disk)
+    filler = fill(small_disk)
 
     refused = None
     for i in range(first, len(requests)):  # until the WAL has to grow

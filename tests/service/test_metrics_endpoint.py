@@ -38,7 +38,7 @@ def test_counters_move_by_exactly_the_posted_amounts(runtime):
         invalid = [b"{oops", fix("NOBODY", t), fix("P2", t + 3, lat=95.0)]
         r = client.post("/v1/events", content=b"\n".join(valid + invalid), headers=JSONL)
         assert r.status_code == 202
-        wait_for(lambda: runtime.store.list_alerts())
+        wait_for(lambda: runtime.store.alerts.list_alerts())
         after = wait_for(lambda: (s := scrape(client)) and
                          total(s, "lookout_alerts_opened_total") >= 1 and s)
 

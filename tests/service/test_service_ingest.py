@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import time
 import warnings
@@ -39,14 +40,14 @@ def test_202_with_counts_and_the_alert_reaches_the_store(client, runtime):
     assert r.status_code == 202
     assert r.json() == {"accepted": 4, "rejected": 4, "rejected_by_reason": {
         "malformed_json": 1, "unknown_person": 1, "invalid_field": 1, "future_ts": 1}}
-    alerts = wait_for(lambda: runtime.store.list_alerts())
+    alerts = wait_for(lambda: runtime.store.alerts.list_alerts())
     assert [(a["person_id"], a["type"], a["condition"]) for a in alerts] == [
         ("P1", "zone_exit", "active")]
-    dead = {d["reason"]: d for d in runtime.store.dead_letter_list()}
+    dead = {d["reason"]: d for d in runtime.store.dead_letters.dead_letter_list()}
     assert set(dead) == {"malformed_json", "unknown_person", "invalid_field", "future_ts"}
     assert dead["malformed_json"]["raw"] == "{not json"
     assert "lat" in dead["invalid_field"]["detail"]
-    track = wait_for(lambda: runtime.store.track("P1", 0, now_ms()))  # written within ~1 s
+    track = wait_for(lambda: runtime.store.tracks.track("P1", 0, now_ms()))  # written within ~1 s
     assert [p["ts"] for p in track] == [t, t + 1, t + 30_001, t + 60_001]
     assert client.get("/healthz").json()["status"] == "ok"
 
@@ -60,7 +61,7 @@ def test_json_array_body_one_record_per_element(client, runtime):
     r = client.post("/v1/events", content=body, headers={**AUTH, "Content-Type": "application/json"})
     assert r.status_code == 202, r.text
     assert r.json()["accepted"] == 3 and r.json()["rejected"] == 2
-    wait_for(lambda: runtime.store.list_alerts(types={"zone_exit"}))
+    wait_for(lambda: runtime.store.alerts.list_alerts(types={"zone_exit"}))
     # no Content-Type at all: an array is recognised by its first character
     r = client.post("/v1/events", content=b"[%s]" % fix("P3", t), headers=AUTH)
     assert r.json()["accepted"] == 1
@@ -100,8 +101,8 @@ def test_actions_go_through_the_engine(runtime):
     with pytest.raises(ActionError) as err:
         runtime.submit_action({"alert_id": "al-nope", "action": "acknowledge", "by": "w1"})
     assert err.value.reason == "unknown_alert"
-    assert runtime.store.latest(first["alert_id"])["handling"] == "acknowledged"
-    outcomes = [a["outcome"] for a in runtime.store.actions_log()]
+    assert runtime.store.alerts.latest(first["alert_id"])["handling"] == "acknowledged"
+    outcomes = [a["outcome"] for a in runtime.store.actions.actions_log()]
     assert outcomes == ["unknown_alert", "no_change", "applied"]
     seen = []
     while (u := sub.get(timeout=0.2)) is not None:
@@ -113,11 +114,11 @@ def test_actions_go_through_the_engine(runtime):
 def test_feed_down_after_silence_and_up_when_events_flow(tmp_path):
     b = write_bundle(tmp_path, feed_silence_s=0.3)
     with LiveRuntime(b, tmp_path / "f.db", batch_ms=5, tick_ms=50) as rt:
-        down = wait_for(lambda: rt.store.list_alerts(types={"feed_down"}))
+        down = wait_for(lambda: rt.store.alerts.list_alerts(types={"feed_down"}))
         assert down[0]["condition"] == "active" and down[0]["severity"] == "critical"
         rt.submit_events([fix("P1", now_ms())])
-        wait_for(lambda: rt.store.list_alerts(types={"feed_down"}, condition="cleared"))
-        assert len(rt.store.history(down[0]["alert_id"])) >= 2
+        wait_for(lambda: rt.store.alerts.list_alerts(types={"feed_down"}, condition="cleared"))
+        assert len(rt.store.alerts.history(down[0]["alert_id"])) >= 2
 
 
 def test_a_restart_re_runs_the_same_steps_and_stores_nothing_twice(tmp_path, bundle_dir):
@@ -127,8 +128,8 @@ def test_a_restart_re_runs_the_same_steps_and_stores_nothing_twice(tmp_path, bun
     for lo in range(0, len(feed), 7):
         rt.submit_events(feed[lo : lo + 7])
         time.sleep(0.005)
-    wait_for(lambda: rt.stats()["applied_seq"] == rt.store.last_seq)
-    before = rt.store.list_alerts(limit=1000)
+    wait_for(lambda: rt.stats()["applied_seq"] == rt.store.journal.last_seq)
+    before = rt.store.alerts.list_alerts(limit=1000)
     versions = _all_versions(rt)
     # die without the final snapshot: the restart re-runs every step from the first snapshot
     rt._drain_and_snapshot = rt._run_pending
@@ -136,7 +137,7 @@ def test_a_restart_re_runs_the_same_steps_and_stores_nothing_twice(tmp_path, bun
     again = LiveRuntime(bundle_dir, db)
     assert again.engine.stats["accepted"] == rt.engine.stats["accepted"] > 0  # all re-run
     assert again.updates == 0  # and every version they gave was already stored
-    assert again.store.list_alerts(limit=1000) == before
+    assert again.store.alerts.list_alerts(limit=1000) == before
     assert _all_versions(again) == versions  # detected_at included: same now_ms per step
     again.stop()
 
@@ -148,29 +149,29 @@ def test_events_accepted_but_never_applied_are_applied_after_a_restart(tmp_path,
     assert rt.submit_events([*leaving("P4", t)])[0] == 3
     rt.store.close()
     again = LiveRuntime(bundle_dir, db)
-    assert [a["type"] for a in again.store.list_alerts()] == ["zone_exit"]
+    assert [a["type"] for a in again.store.alerts.list_alerts()] == ["zone_exit"]
     again.stop()
 
 
 def test_reload_keeps_state_and_follows_the_new_person_table(tmp_path, runtime, bundle_dir):
     t = now_ms() - 5_000
     runtime.submit_events([*leaving("P1", t)])
-    wait_for(lambda: runtime.store.list_alerts())
+    wait_for(lambda: runtime.store.alerts.list_alerts())
     persons = bundle_dir / "persons.jsonl"
     persons.write_text(persons.read_text() + orjson.dumps({
         "person_id": "P9", "name": "新人", "office_id": "office-3", "officer_id": "w3",
         "zones": ["home"]}).decode() + "\n")
     runtime.reload()
     assert runtime.submit_events([*leaving("P9", t)])[0] == 3
-    got = wait_for(lambda: runtime.store.list_alerts(office_ids={"office-3"}))
+    got = wait_for(lambda: runtime.store.alerts.list_alerts(office_ids={"office-3"}))
     assert got[0]["person_id"] == "P9"
-    assert len(runtime.store.list_alerts()) == 2
+    assert len(runtime.store.alerts.list_alerts()) == 2
 
 
 def _all_versions(rt: LiveRuntime) -> list:
-    conn = rt.store._r()
-    return conn.execute("SELECT alert_id, version, record FROM alert_versions "
-                        "ORDER BY alert_id, version").fetchall()
+    with contextlib.closing(sqlite3.connect(rt.store.path)) as conn:
+        return conn.execute("SELECT alert_id, version, record FROM alert_versions "
+                            "ORDER BY alert_id, version").fetchall()
 
 
 # -- bodies as gateways and tools really send them: a BOM in front, a megabyte of junk -------

@@ -21,7 +21,8 @@ from summary.fixture import (
 )
 
 from alerts.feed.access import set_password
-from alerts.store import _SCHEMA, Store
+from alerts.store import Action, StepCommit, Store
+from alerts.store.schema import BY_MODE
 from alerts.summary.cli import cli_summary
 from alerts.summary.source import read_store
 from stream.cli import main
@@ -50,13 +51,13 @@ def fill(db) -> None:
     store = Store(db)
     for seq, rec in enumerate(records() + old_alert(), 1):
         # the write times the fixture knows; 0 for the rest, emptied below
-        store.append_updates([rec], OFFICE, seq, written_at=VERSION_TIMES.get(
-            (rec["alert_id"], rec["version"]), ms("07:30") - 86_400_000 if rec["alert_id"] == "Z1"
-            else 0))
+        written = VERSION_TIMES.get((rec["alert_id"], rec["version"]),
+                                    ms("07:30") - 86_400_000 if rec["alert_id"] == "Z1" else 0)
+        store.commit(StepCommit([rec], OFFICE, seq, step_ms=written))
     # who acknowledged A3 is in the action log, not in the record (sup held it then)
-    store.commit_batch([], OFFICE, 99, actions=[
-        (1, ms("10:20"), "A3", "acknowledge", "o-e1", "applied", None, "{}"),
-        (2, ms("10:21"), "A3", "acknowledge", "sup", "no_change", None, "{}")])
+    store.commit(StepCommit([], OFFICE, 99, actions=[
+        Action(1, ms("10:20"), "A3", "acknowledge", "o-e1", "applied", None, "{}"),
+        Action(2, ms("10:21"), "A3", "acknowledge", "sup", "no_change", None, "{}")]))
     store.close()
     with sqlite3.connect(db) as conn:  # versions written before the column existed
         conn.execute("UPDATE alert_versions SET written_at = NULL WHERE written_at = 0")
@@ -130,8 +131,9 @@ def test_same_figures_with_the_loader_functions_and_with_the_store(paths, capsys
 
 def test_an_old_store_gains_written_at(tmp_path):
     db = tmp_path / "old.db"
-    before = _SCHEMA.replace("record TEXT NOT NULL, written_at INTEGER,", "record TEXT NOT NULL,")
-    assert before != _SCHEMA
+    before = BY_MODE["live"].replace("record TEXT NOT NULL, written_at INTEGER,",
+                                     "record TEXT NOT NULL,")
+    assert before != BY_MODE["live"]
     with sqlite3.connect(db) as conn:  # the store as the previous release left it
         conn.executescript(before)
         conn.execute("INSERT INTO alert_versions VALUES ('old', 1, '{}')")
@@ -139,7 +141,7 @@ def test_an_old_store_gains_written_at(tmp_path):
     with sqlite3.connect(db) as conn:
         assert "written_at" not in {r[1] for r in conn.execute("PRAGMA table_info(alert_versions)")}
     store = Store(db)
-    store.append_updates([records()[0]], OFFICE, 1, written_at=123)
+    store.commit(StepCommit([records()[0]], OFFICE, 1, step_ms=123))
     store.close()
     with sqlite3.connect(db) as conn:
         assert dict(conn.execute("SELECT alert_id, written_at FROM alert_versions")) == {
@@ -174,7 +176,7 @@ def test_the_summary_page_is_scoped_to_the_readers_offices(served):
     assert client.get("/v1/summary", params=q).status_code == 401
     csv = client.get("/v1/summary", params={**q, "format": "csv", "office": "west"}, headers=sup)
     assert csv.headers["content-type"].startswith("text/csv") and "孙立" not in csv.text
-    assert [a["what"] for a in rt.store.audit_log(20)].count("read_summary") == 4
+    assert [a["what"] for a in rt.store.audits.audit_log(20)].count("read_summary") == 4
 
     # the page's link: a one-time ticket instead of the token in the URL
     url = client.post("/v1/summary/link", params={"from": START, "to": END},

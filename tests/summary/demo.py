@@ -27,31 +27,26 @@ DISPOSITIONS = ("false_alarm", "violation_confirmed", "authorized", "device_faul
 WEIGHTS = (0.4, 0.25, 0.15, 0.15, 0.05)
 
 
-def demo_day(seed: int = 7, violations: int = 6, hours: float = 24.0):
-    """(bundle, updates, version_times, ack_by, start_ms, end_ms); `ack_by` is who acknowledged
-    each alert, as the store's action log would tell."""
-    bundle = load_bundle(DEMO)
-    start = parse_ts_ms(DEMO_START)
-    end = start + int(hours * 3600_000)
-    lines = [orjson.dumps(e) for e in simulate(DEMO, None, start, hours, 60.0, seed, violations)]
-    engine = Engine(bundle)
-    state = engine.new_state()
-    batch, rejects = Decoder(engine.person_index, bundle.settings).decode(lines, end + 86_400_000)
-    assert not rejects
-    rng = np.random.default_rng(seed)
-    updates: list[dict] = []
-    times: dict[tuple[str, int], int] = {}
-    ack_by: dict[str, str] = {}
-    due: list[tuple[int, int, dict]] = []  # (ts, order, action)
+class _OfficersAtWork:
+    """Keeps every version the engine writes, and answers each new alert as officers would:
+    some never, some resolved at once, most acknowledged and later resolved."""
 
-    def keep(recs, written=None):
+    def __init__(self, engine: Engine, rng: np.random.Generator):
+        self.engine, self.state, self.rng = engine, engine.new_state(), rng
+        self.updates: list[dict] = []
+        self.times: dict[tuple[str, int], int] = {}
+        self.ack_by: dict[str, str] = {}
+        self.due: list[tuple[int, int, dict]] = []  # (ts, order, action)
+
+    def keep(self, recs, written=None):
         for r in recs:
-            updates.append(r)
-            times[(r["alert_id"], r["version"])] = written or max(named_instants(r))
+            self.updates.append(r)
+            self.times[(r["alert_id"], r["version"])] = written or max(named_instants(r))
             if r["version"] == 1 and not r["drill"]:
-                plan(r)
+                self.plan(r)
 
-    def plan(r):
+    def plan(self, r):
+        rng = self.rng
         t0 = max(named_instants(r))
         x = rng.random()
         who = r["officer_id"]
@@ -62,37 +57,52 @@ def demo_day(seed: int = 7, violations: int = 6, hours: float = 24.0):
             return  # nobody answers: it stays on the handover list
         ack_in = int(rng.lognormal(np.log(4), 1.2) * MIN)
         if x < 0.25:
-            push(t0 + ack_in, resolve)
+            self.push(t0 + ack_in, resolve)
             return
-        push(t0 + ack_in, {**base, "action": "acknowledge"})
+        self.push(t0 + ack_in, {**base, "action": "acknowledge"})
         if rng.random() < 0.85:
-            push(t0 + ack_in + int(rng.uniform(20, 120) * MIN), resolve)
+            self.push(t0 + ack_in + int(rng.uniform(20, 120) * MIN), resolve)
 
-    def push(ts, action):
-        heapq.heappush(due, (ts, len(due) + len(updates), {**action, "ts": ts}))
+    def push(self, ts, action):
+        heapq.heappush(self.due, (ts, len(self.due) + len(self.updates), {**action, "ts": ts}))
 
-    def act_until(t):
-        while due and due[0][0] <= t:
-            ts, _, action = heapq.heappop(due)
+    def act_until(self, t):
+        while self.due and self.due[0][0] <= t:
+            ts, _, action = heapq.heappop(self.due)
             try:
-                recs = engine.act(state, action, ts)
+                recs = self.engine.act(self.state, action, ts)
             except ActionError:
                 continue  # e.g. an alert already gone: an officer's click on a stale screen
             if recs and action["action"] == "acknowledge":
-                ack_by[action["alert_id"]] = action["by"]
-            keep(recs, written=ts)
+                self.ack_by[action["alert_id"]] = action["by"]
+            self.keep(recs, written=ts)
 
+    def process(self, batch, now):
+        self.keep(self.engine.process(self.state, batch, now))
+
+
+def demo_day(seed: int = 7, violations: int = 6, hours: float = 24.0):
+    """(bundle, updates, version_times, ack_by, start_ms, end_ms); `ack_by` is who acknowledged
+    each alert, as the store's action log would tell."""
+    bundle = load_bundle(DEMO)
+    start = parse_ts_ms(DEMO_START)
+    end = start + int(hours * 3600_000)
+    lines = [orjson.dumps(e) for e in simulate(DEMO, None, start, hours, 60.0, seed, violations)]
+    engine = Engine(bundle)
+    batch, rejects = Decoder(engine.person_index, bundle.settings).decode(lines, end + 86_400_000)
+    assert not rejects
+    office = _OfficersAtWork(engine, np.random.default_rng(seed))
     # minute by minute, so officers' actions land between the events around them
     order = np.argsort(batch.ts, kind="stable")
     minute = batch.ts[order] // MIN
     cuts = np.flatnonzero(np.diff(minute)) + 1
     for rows in np.split(order, cuts):
         part = batch.take(rows)
-        act_until(int(part.ts.min()))
-        keep(engine.process(state, part, int(part.ts.max())))
+        office.act_until(int(part.ts.min()))
+        office.process(part, int(part.ts.max()))
     last = int(batch.ts.max())
     for t in range(last - last % MIN + MIN, end + 1, MIN):
-        act_until(t)
-        keep(engine.process(state, ev.EventBatch.from_rows(
-            [{"kind": ev.TICK, "ts": t, "drill": False, "seq": len(batch)}]), t))
-    return bundle, updates, times, ack_by, start, end
+        office.act_until(t)
+        office.process(ev.EventBatch.from_rows(
+            [{"kind": ev.TICK, "ts": t, "drill": False, "seq": len(batch)}]), t)
+    return bundle, office.updates, office.times, office.ack_by, start, end

@@ -11,7 +11,7 @@ from alerts.fatigue import (
     device_check,
     fatigue_figures,
 )
-from alerts.store import Store
+from alerts.store import StepCommit, Store
 from alerts.summary import compute_summary, render
 
 from .fixture import BUNDLE, END, START, VERSION_TIMES, first, records, resolution, then
@@ -110,13 +110,13 @@ def test_the_store_gives_each_persons_resolved_real_alerts_in_the_window(tmp_pat
         updates += resolved_alert(11, "false_alarm", NOW - DAY_MS, drill=True)
         updates += resolved_alert(12, "false_alarm", NOW - DAY_MS, person="P2")
         open_one = first("D13", "P1", "tamper", "critical", "09:00", "o-e1")
-        store.append_updates([*updates, open_one], lambda pid: "east", seq=1)
+        store.commit(StepCommit([*updates, open_one], lambda pid: "east", seq=1))
         since = NOW - DEVICE_CHECK_DAYS * DAY_MS
-        got = store.resolved_alerts(since, "P1")
+        got = store.alerts.resolved_alerts(since, "P1")
         assert sorted(r["alert_id"] for r in got) == ["D0", "D1", "D2"]
         assert all(r["version"] == 2 for r in got)  # the latest version, with the disposition
         assert device_check(got, NOW).needed
-        assert {r["alert_id"] for r in store.resolved_alerts(since)} == {"D0", "D1", "D2", "D12"}
-        assert not device_check(store.resolved_alerts(since, "P2"), NOW).needed
+        assert {r["alert_id"] for r in store.alerts.resolved_alerts(since)} == {"D0", "D1", "D2", "D12"}
+        assert not device_check(store.alerts.resolved_alerts(since, "P2"), NOW).needed
     finally:
         store.close()

@@ -21,7 +21,7 @@ from stream.service import create_app
 from .fixture import login, write_bundle
 
 pytest.importorskip("httpx")
-from fastapi.testclient import TestClient  # noqa: E402
+from fastapi.testclient import TestClient
 
 EVERY_DAY = [1, 2, 3, 4, 5, 6, 7]
 TZ = ZoneInfo("Asia/Shanghai")

