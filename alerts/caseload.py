@@ -11,7 +11,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from alerts.routing import Router
+from config.cache import compiled
 from config.model import Bundle, PermitSpec
+from config.persons import PersonRows, PersonTable
 from geofences.assignment import ZoneAssignment
 from geofences.zones import CompiledZones
 
@@ -30,26 +32,27 @@ class Caseload:
         self.bundle = bundle
         self.settings = s
         self.tz = s.timezone
-        self.zones = zones or CompiledZones.build(
-            bundle.zones, convert_datum=s.datum_conversion, tz=s.timezone,
-            accuracy_sigmas=s.accuracy_sigmas,
-        )
+        # built once per bundle and kept in the bundle cache (config/cache.py)
+        built = compiled(bundle)
+        self.zones = zones or built.get(
+            f"zones {s.datum_conversion} {s.timezone} {s.accuracy_sigmas}",
+            lambda: CompiledZones.build(bundle.zones, convert_datum=s.datum_conversion,
+                                        tz=s.timezone, accuracy_sigmas=s.accuracy_sigmas))
         self.zone_names = [z.name for z in bundle.zones]
         self.zone_ids = [z.zone_id for z in bundle.zones]
         self.inclusion = np.array([z.kind == "inclusion" for z in bundle.zones], dtype=bool)
         self.scheduled = [i for i, z in enumerate(bundle.zones) if z.schedule is not None]
 
-        persons = bundle.persons
-        self.person_ids = [p.person_id for p in persons]
-        self.index = {pid: i for i, pid in enumerate(self.person_ids)}
-        self.names = [p.name or p.person_id for p in persons]
-        self.officer_ids = [p.officer_id for p in persons]
-        self.office_ids = [p.office_id for p in persons]
+        persons = PersonTable.of(bundle.persons)
+        self.person_ids = persons.ids
+        self.index = PersonRows(persons.ids, built)
+        self.names = persons.names if not persons.names.has_empty() else [
+            name or pid for name, pid in zip(persons.names, persons.ids, strict=True)]
+        self.officer_ids = persons.officer_ids()
+        self.office_ids = persons.office_ids()
         self.router = Router(bundle)
-        self.timeout_ms = np.array(
-            [round(p.silence_timeout_s * 1000) for p in persons], dtype=np.int64
-        )
-        self.assignment = ZoneAssignment(persons, bundle.zones)
+        self.timeout_ms = np.round(persons.silence_timeout_s * 1000).astype(np.int64)
+        self.assignment = built.get("assignment", lambda: ZoneAssignment(persons, bundle.zones))
 
         self.permits: dict[int, list[Permit]] = {}
         for spec in bundle.permits:

@@ -14,8 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from config.cache import compiled
 from config.model import Bundle
 from config.offices import Offices
+from config.persons import PersonTable
 
 DAY_MIN = 1440
 WEEK_MIN = 7 * DAY_MIN
@@ -123,9 +125,7 @@ def coverage_gaps(bundle: Bundle) -> list[Gap]:
             on |= masks.get(oid, never)
         return on
 
-    persons_officers: dict[str, set[str]] = {}
-    for p in bundle.persons:
-        persons_officers.setdefault(p.office_id, set()).add(p.officer_id)
+    persons_officers = _officers_by_office(PersonTable.of(bundle.persons))
     out = []
     for office in sorted(persons_officers):
         chain = offices.chain(office)
@@ -145,16 +145,27 @@ def coverage_gaps(bundle: Bundle) -> list[Gap]:
     return out
 
 
+def _officers_by_office(persons: PersonTable) -> dict[str, set[str]]:
+    """office_id -> the officers of its persons, from the distinct (office, officer) pairs."""
+    pairs = np.unique(persons.office.astype(np.int64) * len(persons.officers) + persons.officer)
+    out: dict[str, set[str]] = {}
+    for office, officer in zip(*np.divmod(pairs, max(1, len(persons.officers))), strict=True):
+        out.setdefault(persons.offices[office], set()).add(persons.officers[officer])
+    return out
+
+
 def offices_with_persons(bundle: Bundle) -> dict[str, str]:
     """office_id -> name, for every office with persons."""
     offices = Offices(bundle)
-    return {o: offices.name(o) or o for o in sorted({p.office_id for p in bundle.persons})}
+    persons = PersonTable.of(bundle.persons)
+    used = {persons.offices[c] for c in np.unique(persons.office).tolist()}
+    return {o: offices.name(o) or o for o in sorted(used)}
 
 
 def report(bundle: Bundle, metrics=None, stream=None) -> list[Gap]:
     """Every place a bundle is taken up: a warning line per gap on `stream` (stderr by
     default) and the gauge of `metrics` (stream.metrics.LookoutMetrics), if given."""
-    gaps = coverage_gaps(bundle)
+    gaps = compiled(bundle).get("coverage gaps", lambda: coverage_gaps(bundle))
     out = sys.stderr if stream is None else stream
     for g in gaps:
         print(f"lookout: warning 警告: {g.describe()}", file=out, flush=True)

@@ -9,7 +9,8 @@ runtime's wall clock) only stamps `detected_at` on new alerts. The same events i
 order give the same updates, ids included, however they are cut into batches. The embedded
 service, `lookout replay` and the Kafka workers all call this one method.
 
-`updates` are SPEC §4 alert records in emission order. `engine.stats` counts what the batch
+`updates` are `AlertUpdate`s in emission order (alerts/records.py: epoch-ms times;
+`to_wire()` is the SPEC §4 record). `engine.stats` counts what the batch
 did (accepted, duplicate, out_of_order per world) for the runtimes' summaries and metrics.
 
 Officers' actions enter through `act(state, action, now_ms)` (SPEC §4: the engine is the only
@@ -28,7 +29,7 @@ from alerts import facts as facts_mod
 from alerts.actions import ActionError, apply_action
 from alerts.caseload import Caseload
 from alerts.kinds import FEED_DOWN
-from alerts.records import update_record
+from alerts.records import AlertUpdate, update_record
 from alerts.rules import PartRunner, escalate_due
 from alerts.state import NEVER, EngineState, PartState
 from config.model import Bundle
@@ -68,7 +69,7 @@ class Engine:
                 part.tracked_since[new] = part.clock
                 part.silence_due[new] = part.clock + self.caseload.timeout_ms[new]
 
-    def process(self, state: EngineState, batch: ev.EventBatch, now_ms: int) -> list[dict]:
+    def process(self, state: EngineState, batch: ev.EventBatch, now_ms: int) -> list[AlertUpdate]:
         results = self._drill_escalations(state.drill, now_ms)
         if len(batch) == 0:
             return [rec for _, _, rec in results]
@@ -147,7 +148,7 @@ class Engine:
         return out
 
     # -- officers' actions and the feed's health -------------------------------------------------
-    def act(self, state: EngineState, action: dict, now_ms: int) -> list[dict]:
+    def act(self, state: EngineState, action: dict, now_ms: int) -> list[AlertUpdate]:
         """Acknowledge or resolve an alert. Raises ActionError (with .reason) on a bad action;
         repeating an action that already took effect changes nothing and returns []."""
         inc, drill = None, False
@@ -159,7 +160,7 @@ class Engine:
                 break
         part = state.part(drill)
         changed = apply_action(part, self.caseload, inc, action)
-        if not changed:
+        if not changed or inc is None:  # an unknown alert raised ActionError already
             return []
         p = self.caseload.index.get(inc.person_id)
         if p is not None:
@@ -167,7 +168,7 @@ class Engine:
             part.note_writes([p])
         return [update_record(inc, self.caseload, drill)]
 
-    def feed_down(self, state: EngineState, at_ms: int, now_ms: int) -> list[dict]:
+    def feed_down(self, state: EngineState, at_ms: int, now_ms: int) -> list[AlertUpdate]:
         """No events at all for feed_silence_s: one alert for operators, and per-person silence
         stops counting, so a gateway outage is one incident and not thousands."""
         st = state.real
@@ -176,12 +177,10 @@ class Engine:
         st.feed_down_since = at_ms
         inc = st.book.qualify(("", FEED_DOWN, ""), at_ms, at_ms, 1, "critical", None, now_ms)
         if inc.version == 1:
-            step = self.caseload.router.operator_route(at_ms)
-            inc.route.append(step)
-            inc.officer_id = step["officer_id"]
+            inc.add_route([self.caseload.router.operator_route(at_ms)])
         return [update_record(inc, self.caseload, False)]
 
-    def feed_up(self, state: EngineState, at_ms: int, now_ms: int) -> list[dict]:
+    def feed_up(self, state: EngineState, at_ms: int, now_ms: int) -> list[AlertUpdate]:
         st = state.real
         if st.feed_down_since is None:
             return []

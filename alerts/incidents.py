@@ -8,11 +8,71 @@ returns the incident so the caller can emit exactly one update record for it.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import msgspec
+
+from alerts.timefmt import rfc3339
+from config.loader import parse_ts_ms
 
 Key = tuple[str, str, str]  # (person_id, alert type, zone_id or "")
 # A cleared alert stays actionable (officers resolve after the fact) this long in event time.
 RESOLVABLE_FOR_MS = 7 * 24 * 3600 * 1000
+
+
+@lru_cache(maxsize=1 << 16)
+def wire_time(ms: int, tz: str) -> str:
+    """An event time as the records write it. Kept: every version of an alert writes its
+    opened_at and route times again, and formatting costs more than building the record."""
+    return rfc3339(ms, tz) or ""
+
+
+class RouteStep(msgspec.Struct, frozen=True, gc=False):
+    """One routing decision: who was given the alert, as what, why, and when (event time)."""
+
+    officer_id: str | None
+    role: str
+    reason: str
+    at_ms: int
+
+    def to_wire(self, tz: str) -> dict[str, Any]:
+        return {"officer_id": self.officer_id, "role": self.role, "reason": self.reason,
+                "at": wire_time(self.at_ms, tz)}
+
+    def to_state(self) -> dict[str, Any]:
+        return {"officer_id": self.officer_id, "role": self.role, "reason": self.reason,
+                "at_ms": self.at_ms}
+
+    @classmethod
+    def from_wire(cls, d: dict[str, Any]) -> RouteStep:
+        """A step as the wire or an engine state file holds it ("at" text or "at_ms")."""
+        at = d["at_ms"] if "at_ms" in d else parse_ts_ms(d["at"])
+        return cls(d.get("officer_id"), d["role"], d["reason"], int(at))
+
+
+class Resolution(msgspec.Struct, frozen=True, gc=False):
+    """An officer's resolution (SPEC §4): what they found, their note, who, when."""
+
+    disposition: str
+    note: str
+    by: str
+    at_ms: int
+
+    def to_wire(self, tz: str) -> dict[str, Any]:
+        return {"disposition": self.disposition, "note": self.note, "by": self.by,
+                "at": wire_time(self.at_ms, tz)}
+
+    @classmethod
+    def from_state(cls, d: dict[str, Any]) -> Resolution:
+        """From the engine's own record (at: epoch ms)."""
+        return cls(d["disposition"], d.get("note") or "", d["by"], int(d["at"]))
+
+    @classmethod
+    def from_wire(cls, d: dict[str, Any]) -> Resolution:
+        return cls(d["disposition"], d.get("note") or "", d["by"], parse_ts_ms(d["at"]))
 
 
 def alert_id_for(key: Key, drill: bool, opened_at: int) -> str:
@@ -39,9 +99,9 @@ class Incident:
     cleared_at: int | None = None
     reopen_count: int = 0
     detected_at: int | None = None  # wall clock of version 1, supplied by the runtime
-    resolution: dict | None = None
+    resolution: dict | None = None  # disposition, note, by, at (epoch ms)
     escalated: bool = False
-    route: list = field(default_factory=list)  # routing steps, newest last
+    route: list[RouteStep] = field(default_factory=list)  # newest last
     officer_id: str | None = None  # who has it now
     escalate_due: int | None = None  # engine clock (wall clock in a drill); None: not pending
     acknowledged_at: int | None = None
@@ -55,7 +115,7 @@ class Incident:
     def to_state(self) -> dict:
         d = {s: getattr(self, s) for s in self.__slots__}
         # copies, not shared lists: an emitted version must not change with later ones
-        d["route"] = [dict(step) for step in self.route]
+        d["route"] = [step.to_state() for step in self.route]
         if self.resolution is not None:
             d["resolution"] = dict(self.resolution)
         return d
@@ -65,7 +125,13 @@ class Incident:
         d = dict(d)
         if d.get("location") is not None:
             d["location"] = tuple(d["location"])
+        d["route"] = [RouteStep.from_wire(step) for step in d.get("route") or ()]
         return cls(**d)
+
+    def add_route(self, steps: list[RouteStep]) -> None:
+        """The steps of one routing decision; the first one now holds the alert."""
+        self.route.extend(steps)
+        self.officer_id = steps[0].officer_id
 
 
 class IncidentBook:
@@ -182,7 +248,7 @@ class IncidentBook:
             inc.cleared_at = at
             self._activated(inc.person_id, -1)
 
-    def prune(self, earliest_next_event) -> int:
+    def prune(self, earliest_next_event: Callable[[str], int]) -> int:
         """Forget incidents that can no longer reopen; their updates are already out.
 
         `earliest_next_event(person_id)` bounds the first_at of anything that person can still
@@ -190,7 +256,7 @@ class IncidentBook:
         """
         dead = []
         for k, inc in self.by_key.items():
-            if inc.active:
+            if inc.active or inc.cleared_at is None:
                 continue
             keep_ms = max(self.reopen_window_ms, RESOLVABLE_FOR_MS if inc.resolution is None else 0)
             if inc.cleared_at + keep_ms < earliest_next_event(k[0]):

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from alerts.timefmt import rfc3339
+from alerts.incidents import RouteStep
 from config.model import Bundle, Window
 from config.offices import Offices
 from geofences.schedule import Schedule
@@ -153,7 +153,7 @@ class Router:
         return plan
 
     # -- decisions -------------------------------------------------------------------------
-    def first_route(self, officer_id: str | None, office_id: str | None, at_ms: int) -> list[dict]:
+    def first_route(self, officer_id: str | None, office_id: str | None, at_ms: int) -> list[RouteStep]:
         """The route steps of a new alert: one, or several when nobody is on shift."""
         if officer_id and self.on_shift(officer_id, at_ms):
             return [self._step(officer_id, "officer", ON_SHIFT, at_ms)]
@@ -169,7 +169,7 @@ class Router:
         return steps or [self._step(officer_id, "officer", UNSTAFFED, at_ms)]
 
     def escalation_route(self, officer_id: str | None, office_id: str | None,
-                         at_ms: int) -> list[dict]:
+                         at_ms: int) -> list[RouteStep]:
         """The step of an escalation: a supervisor on shift, else the one it would normally
         reach, marked unstaffed; [] when the bundle has no supervisor or admin at all."""
         officer = self.officers.get(officer_id or "")
@@ -181,14 +181,13 @@ class Router:
         fallback = self.ids[plan.idx[0]] if plan.idx.size else _first(self.operators)
         return [self._step(fallback, "supervisor", UNSTAFFED, at_ms)] if fallback else []
 
-    def operator_route(self, at_ms: int) -> dict:
+    def operator_route(self, at_ms: int) -> RouteStep:
         """feed_down goes to the operators (admins), or failing that a supervisor."""
         target = self.operators[0] if self.operators else _first(self.supervisors)
         return self._step(target, "operator", FEED_DOWN, at_ms)
 
-    def _step(self, officer_id, role, reason, at_ms) -> dict:
-        return {"officer_id": officer_id, "role": role, "reason": reason,
-                "at": rfc3339(at_ms, self.tz)}
+    def _step(self, officer_id: str | None, role: str, reason: str, at_ms: int) -> RouteStep:
+        return RouteStep(officer_id, role, reason, at_ms)
 
 
 def _first(ids: list[str]) -> str | None:

@@ -141,8 +141,7 @@ class PartRunner:
     def _route_new(self, p: int, inc: Incident, at: int) -> None:
         cl, st = self.cl, self.st
         steps = cl.router.first_route(cl.officer_ids[p], cl.office_ids[p], at)
-        inc.route.extend(steps)
-        inc.officer_id = steps[0]["officer_id"]
+        inc.add_route(steps)
         after = cl.router.escalate_after_ms[inc.severity]
         # a drill escalates on the wall clock: officers answer in real time at any drill speed
         inc.escalate_due = (self.now if st.drill else at) + after
@@ -271,7 +270,7 @@ class PartRunner:
             return True
         extras = st.extras.get(pid)
         episode = extras.get("suspect") if extras else None
-        if episode is None:
+        if extras is None or episode is None:
             return False
         sharp = float(self.b.accuracy_m[r]) <= cl.sharp_m
         if t - episode[0] <= cl.suspect_max_ms and not (sharp and self.f.apart[r]):
@@ -453,8 +452,7 @@ def escalate_due(st: PartState, cl: Caseload, p: int, threshold: int) -> list[In
         inc.escalate_due = None
         inc.escalated = True
         if steps:
-            inc.route.extend(steps)
-            inc.officer_id = steps[0]["officer_id"]
+            inc.add_route(steps)
         inc.version += 1
         out.append(inc)
     st.refresh_escalation(pid, p)

@@ -15,6 +15,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -22,6 +23,7 @@ import orjson
 
 OUT = Path(__file__).resolve().parent / "out"
 FEED_START_MS = 1_795_737_600_000  # 2026-11-27T08:00:00+08:00
+CACHE_ENV = "LOOKOUT_BUNDLE_CACHE"
 
 
 def ensure_data(n_persons: int, venues: int, seed: int = 1) -> tuple[Path, Path]:
@@ -64,15 +66,48 @@ def replay_in_subprocess(bundle: Path, feed: Path, serial: bool = False) -> dict
     return orjson.loads(proc.stdout.splitlines()[-1])
 
 
-def whole_process_s(bundle: Path, feed: Path) -> float:
+def whole_process_s(bundle: Path, feed: Path, cache: str | None = None) -> float:
     """Wall seconds of `lookout replay` as a user times it: interpreter start, imports, bundle,
-    engine, the feed, exit."""
+    engine, the feed, exit. `cache`: LOOKOUT_BUNDLE_CACHE for the run (None: the default,
+    the bundle folder's .lookout-cache/)."""
     cmd = [sys.executable, "-m", "stream.cli", "replay", str(feed), "--bundle", str(bundle),
            "--out", os.devnull]
+    env = dict(os.environ, PYTHONHASHSEED="0")
+    env.pop(CACHE_ENV, None)
+    if cache is not None:
+        env[CACHE_ENV] = cache
     t = time.perf_counter()
-    subprocess.run(cmd, capture_output=True, check=True, env=dict(os.environ, PYTHONHASHSEED="0"),
+    subprocess.run(cmd, capture_output=True, check=True, env=env,
                    cwd=Path(__file__).resolve().parent.parent)
     return time.perf_counter() - t
+
+
+def orjson_process_s(feed: Path) -> float:
+    """Wall seconds of a bare `orjson.loads` loop over the feed as its own process: the
+    whole-process yardstick beside the in-run one."""
+    loop = ("import orjson, sys\n"
+            "with open(sys.argv[1], 'rb') as fh:\n"
+            "    for line in fh:\n"
+            "        orjson.loads(line)\n")
+    t = time.perf_counter()
+    subprocess.run([sys.executable, "-c", loop, str(feed)], check=True)
+    return time.perf_counter() - t
+
+
+def startup_s(bundle: Path, feed: Path, runs: int = 3) -> dict:
+    """One-event replays, whole process: cold (no cache: every check and compilation, and
+    the cache written) and warm (from the compiled bundle cache); medians of `runs`."""
+    one = one_event_feed(feed)
+    cold, warm = [], []
+    with tempfile.TemporaryDirectory(prefix="lookout-bench-cache-") as tmp:
+        for i in range(runs):
+            fresh = Path(tmp) / f"cold-{i}"
+            fresh.mkdir()
+            cold.append(whole_process_s(bundle, one, cache=str(fresh)))
+            warm.append(whole_process_s(bundle, one, cache=str(fresh)))
+        off = [whole_process_s(bundle, one, cache="off") for _ in range(runs)]
+    return {"cold_s": round(statistics.median(cold), 3), "warm_s": round(statistics.median(warm), 3),
+            "no_cache_s": round(statistics.median(off), 3), "runs": runs}
 
 
 def one_event_feed(feed: Path) -> Path:
@@ -98,9 +133,10 @@ def main() -> int:
     small = replay_in_subprocess(small_bundle, small_feed)
     serial = replay_in_subprocess(big_bundle, big_feed, serial=True)
     # start-up is what a restart or a rebalance costs before anyone is watched again
-    startup = statistics.median(
-        whole_process_s(big_bundle, one_event_feed(big_feed)) for _ in range(3))
+    startup = startup_s(big_bundle, big_feed)
+    whole_process_s(big_bundle, one_event_feed(big_feed))  # the bundle's own cache, warm
     whole = whole_process_s(big_bundle, big_feed)
+    orjson_whole = orjson_process_s(big_feed)
     baseline_after, _ = orjson_rate(big_feed)  # the machine may have changed pace meanwhile
 
     events = big["summary"]["events_read"]
@@ -119,9 +155,11 @@ def main() -> int:
         "replay_including_startup_events_per_s": round(events / wall),
         "ratio_including_startup": round(events / wall / orjson_mean, 3),
         "replay_whole_process_events_per_s": round(events / whole),
-        "ratio_whole_process": round(events / whole / orjson_mean, 3),
+        # as a user times both: `time lookout replay` against `time python -c <orjson loop>`
+        "ratio_whole_process": round(orjson_whole / whole, 3),
+        "whole_process_s": {"lookout_replay": round(whole, 3), "orjson_loop": round(orjson_whole, 3)},
         "startup_s": {"load_bundle": big["load_bundle_s"], "compile_zones_and_persons": big["compile_s"],
-                      "whole_process_one_event_median_of_3": round(startup, 3)},
+                      "whole_process_one_event": startup},
         "peak_rss_mib": {str(args.small): small["peak_rss_mib"], str(args.persons): big["peak_rss_mib"]},
         "decoder_process_peak_rss_mib": big["decoder_process_peak_rss_mib"],
         "bytes_per_tracked_person": round(

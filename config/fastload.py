@@ -14,14 +14,14 @@ import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 import msgspec
 import numpy as np
 import shapely
 import shapely.errors
 
-from config.model import PersonSpec
+from config.persons import RISKS, Codes, PersonTable
 
 _BOM = b"\xef\xbb\xbf"
 _JSON_SPACE = b" \t\r\n"
@@ -117,56 +117,98 @@ def _without_blank_lines(path: Path, record: msgspec.json.Decoder) -> Iterator[l
     yield rows
 
 
-def _text(v: str | None, max_len: int = 0) -> bool:
-    return v is None or (0 < len(v) <= (max_len or len(v)))
-
-
-def _names(values: list[str] | None) -> bool:
-    return values is None or all(values)
-
-
 def fast_persons(path: Path, default_timeout_s: float, zone_ids: set[str],
-                 max_id: int, phone: re.Pattern, max_address: int) -> list[PersonSpec] | None:
+                 max_id: int, phone: re.Pattern, max_address: int) -> PersonTable | None:
     """What the loader's line-by-line checks would build, or None where they must decide."""
     for read in (jsonl_chunks, _without_blank_lines):
         try:
-            return _persons(read(path, _PERSONS), default_timeout_s, zone_ids, max_id,
-                            phone, max_address)
+            columns = _Columns(default_timeout_s)
+            for rows in read(path, _PERSONS):
+                columns.add(rows, max_id, phone, max_address)
+            return columns.table(zone_ids)
         except _Unfit:
             continue
     return None
 
 
-def _persons(chunks: Iterator[list], default_timeout_s: float, zone_ids: set[str],
-             max_id: int, phone: re.Pattern, max_address: int) -> list[PersonSpec]:
-    # Offices, officers and zone lists repeat across a caseload: one shared object per value
-    # (as the loader does) keeps the engine's memory small.
-    shared: dict = {}
-    empty: tuple[str, ...] = ()
-    persons: list[PersonSpec] = []
-    listed: set[str] = set()
-    for rows in chunks:
-        for r in rows:
-            if r.zones:
-                listed.update(r.zones)
-            if not (r.person_id and len(r.person_id) <= max_id and r.office_id
-                    and r.officer_id and _text(r.name)
-                    and (r.phone is None or phone.fullmatch(r.phone))
-                    and _text(r.address, max_address) and _names(r.zones) and _names(r.groups)
-                    and (r.silence_timeout_s is None or r.silence_timeout_s > 0)):
-                raise _Unfit
-            zones = tuple(r.zones) if r.zones else empty
-            groups = tuple(r.groups) if r.groups else empty
-            persons.append(PersonSpec(
-                r.person_id, r.person_id if r.name is None else r.name,
-                shared.setdefault(r.office_id, r.office_id),
-                shared.setdefault(r.officer_id, r.officer_id),
-                shared.setdefault(zones, zones), shared.setdefault(groups, groups),
-                default_timeout_s if r.silence_timeout_s is None else r.silence_timeout_s,
-                r.risk or "medium", r.phone, r.address))
-    if not listed <= zone_ids or len({p.person_id for p in persons}) != len(persons):
-        raise _Unfit
-    return persons
+class _Columns:
+    """Persons gathered column by column, a chunk of rows at a time, each column checked
+    whole: a Python step per field of each row was most of the cost."""
+
+    def __init__(self, default_timeout_s: float) -> None:
+        self.default_timeout_s = default_timeout_s
+        self.ids: list[str] = []
+        self.names: list[str] = []
+        self.offices, self.officers = Codes(), Codes()
+        self.zone_lists, self.group_lists = Codes(), Codes()
+        self.office: list[np.ndarray] = []
+        self.officer: list[np.ndarray] = []
+        self.zones: list[np.ndarray] = []
+        self.groups: list[np.ndarray] = []
+        self.timeouts: list[float] = []
+        self.risks: list[int] = []
+        self.phones: dict[int, str] = {}
+        self.addresses: dict[int, str] = {}
+
+    def add(self, rows: list[_Person], max_id: int, phone: re.Pattern, max_address: int) -> None:
+        at = len(self.ids)
+        ids = [r.person_id for r in rows]
+        if not all(ids) or max(map(len, ids), default=0) > max_id:  # type: ignore[arg-type]
+            raise _Unfit
+        names = [r.name for r in rows]
+        if "" in names:
+            raise _Unfit
+        offices, officers = [r.office_id for r in rows], [r.officer_id for r in rows]
+        if not (all(offices) and all(officers)):
+            raise _Unfit
+        given = cast(list[str], ids)  # all() above: no None left
+        self.ids += given
+        self.names += [pid if n is None else n for pid, n in zip(given, names, strict=True)]
+        self.office.append(self.offices.codes(offices))
+        self.officer.append(self.officers.codes(officers))
+        self.zones.append(self.zone_lists.codes(_lists(r.zones for r in rows)))
+        self.groups.append(self.group_lists.codes(_lists(r.groups for r in rows)))
+        default = self.default_timeout_s
+        timeouts = [default if r.silence_timeout_s is None else r.silence_timeout_s for r in rows]
+        if min(timeouts, default=1.0) <= 0:
+            raise _Unfit
+        self.timeouts += timeouts
+        self.risks += [_RISK[r.risk] for r in rows]
+        self._rare(rows, at, phone, max_address)
+
+    def _rare(self, rows: list[_Person], at: int, phone: re.Pattern, max_address: int) -> None:
+        for i, r in enumerate(rows):
+            if r.phone is not None:
+                if not phone.fullmatch(r.phone):
+                    raise _Unfit
+                self.phones[at + i] = r.phone
+            if r.address is not None:
+                if not 0 < len(r.address) <= max_address:
+                    raise _Unfit
+                self.addresses[at + i] = r.address
+
+    def table(self, zone_ids: set[str]) -> PersonTable:
+        listed = {z for zones in self.zone_lists.values for z in zones}
+        named = listed | {g for groups in self.group_lists.values for g in groups}
+        if "" in named or not listed <= zone_ids or len(set(self.ids)) != len(self.ids):
+            raise _Unfit
+        return PersonTable(
+            self.ids, self.names, self.offices, self.officers, self.zone_lists,
+            self.group_lists, _joined(self.office), _joined(self.officer),
+            _joined(self.zones), _joined(self.groups),
+            np.array(self.timeouts, dtype=np.float64), np.array(self.risks, dtype=np.int8),
+            self.phones, self.addresses)
+
+
+_RISK: dict[str | None, int] = {None: RISKS.index("medium"), **{r: i for i, r in enumerate(RISKS)}}
+
+
+def _lists(values: Iterator[list[str] | None]) -> list[tuple[str, ...]]:
+    return [tuple(v) if v else () for v in values]
+
+
+def _joined(parts: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int32)
 
 
 class _Feature(msgspec.Struct):

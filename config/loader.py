@@ -7,14 +7,12 @@ the line or feature, and the field: whoever edits the bundle fixes it without re
 from __future__ import annotations
 
 import difflib
-import gc
 import json
 import math
 import re
 import tomllib
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, Literal, NoReturn, cast, overload
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -27,6 +25,7 @@ from shapely.geometry import MultiPolygon, shape
 from alerts.kinds import CRS_NAMES as CRSES
 from alerts.kinds import RISKS, ROLES, SEVERITIES
 from alerts.timefmt import parse_ts_ms
+from config import cache
 from config.fastload import fast_geometry, fast_persons, raw_geometries
 from config.model import (
     ZONE_KINDS,
@@ -39,6 +38,7 @@ from config.model import (
     Window,
     ZoneSpec,
 )
+from config.persons import PersonTable
 from config.settings import EscalateAfter, Settings
 
 _PERSON_FIELDS = ("person_id", "name", "office_id", "officer_id", "zones", "groups",
@@ -183,6 +183,14 @@ class _Rec:
             both = _show(self.data["start"])
             self.fail("", f"a window must not be empty (start and end are both {both})")
         return tuple(sorted(set(days))), start, end
+
+
+@overload
+def _read(d: Path, name: str, required: Literal[True]) -> str: ...
+
+
+@overload
+def _read(d: Path, name: str, required: bool) -> str | None: ...
 
 
 def _read(d: Path, name: str, required: bool) -> str | None:
@@ -343,13 +351,14 @@ def _load_zones(d: Path, s: Settings) -> list[ZoneSpec]:
             for n, (feature, raw) in enumerate(zip(fc["features"], raws, strict=True), 1)]
 
 
-def _load_persons(d: Path, s: Settings, zone_ids: set[str]) -> list[PersonSpec]:
+def _load_persons(d: Path, s: Settings, zone_ids: set[str]) -> PersonTable:
     fast = fast_persons(d / "persons.jsonl", float(s.silence_timeout_s), zone_ids,
                         _ID_CHARS, _PHONE, _ADDRESS_CHARS)
     if fast is not None:
         return fast
     # the line-by-line checks below are what name the file, line and field of a problem
-    persons, seen = [], {}
+    persons: list[PersonSpec] = []
+    seen: dict[str, str] = {}
     # Offices, officers and zone lists repeat across a caseload: sharing one object per value
     # saves a few hundred bytes a person, which at a province's 200,000 persons is most of
     # the engine's memory.
@@ -369,7 +378,7 @@ def _load_persons(d: Path, s: Settings, zone_ids: set[str]) -> list[PersonSpec]:
             risk=r.choice("risk", RISKS, "medium"),
             phone=r.parsed("phone", _phone, None),
             address=r.text("address", None, max_len=_ADDRESS_CHARS)))
-    return persons
+    return PersonTable.from_specs(persons)
 
 
 def _phone(v: Any) -> str:
@@ -399,7 +408,7 @@ def _load_offices(top: _Rec) -> list[OfficeSpec]:
         if o.parent_id is None:
             continue
         r.known("parent_id", o.parent_id, index, "office", "offices")
-        chain, at = [o.office_id], o.parent_id
+        chain, at = [o.office_id], cast(str | None, o.parent_id)
         while at is not None:
             if at in chain:
                 loop = " → ".join([*chain[chain.index(at):], at])
@@ -434,7 +443,8 @@ def _load_officers(top: _Rec) -> tuple[list[OfficerSpec], list[ShiftSpec]]:
 
 
 def _load_permits(d: Path, person_ids: set[str], zone_ids: set[str]) -> list[PermitSpec]:
-    permits, seen = [], {}
+    permits: list[PermitSpec] = []
+    seen: dict[str, str] = {}
     for r in _jsonl(d, "permits.jsonl", required=False):
         r.only(_PERMIT_FIELDS)
         permit_id = r.unique("permit_id", seen)
@@ -507,22 +517,11 @@ def _load_settings(d: Path, escalate: dict[str, float]) -> Settings:
 
 
 def load_bundle(path: str | Path) -> Bundle:
-    """Reads and checks the bundle folder; raises BundleError at the first rule broken."""
-    with _no_gc_pauses():
+    """Reads and checks the bundle folder; raises BundleError at the first rule broken.
+    A bundle that passed before, byte for byte and with the same settings, comes from the
+    compiled bundle cache (config/cache.py) without being read again."""
+    with cache.no_gc_pauses():
         return _load_bundle(Path(path))
-
-
-@contextmanager
-def _no_gc_pauses():
-    # A province's bundle is a million small objects that all live on: the cyclic collector
-    # would scan them again and again while they are made, for nothing (a third of the time).
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _load_bundle(d: Path) -> Bundle:
@@ -537,10 +536,22 @@ def _load_bundle(d: Path) -> Bundle:
         escalate = {k: esc.num(k) for k in esc.data}
     # precedence: defaults < settings.toml < officers.json escalate_after_s < LOOKOUT_*
     settings = _load_settings(d, escalate)
+    entry = cache.entry_folder(d, settings.model_dump_json().encode())
+    parts = cache.read_bundle(entry)
+    if parts is None:
+        parts = _load_checked(d, settings, top)
+        cache.write_bundle(entry, parts)
+    else:
+        cache.touch(entry)
+    return cache.attach(Bundle(d, settings, *parts), entry)
+
+
+def _load_checked(d: Path, settings: Settings, top: _Rec) -> tuple:
+    """(zones, persons, officers, shifts, permits, offices), every rule checked."""
     zones = _load_zones(d, settings)
     zone_ids = {z.zone_id for z in zones}
     persons = _load_persons(d, settings, zone_ids)
     offices = _load_offices(top)
     officers, shifts = _load_officers(top)
-    permits = _load_permits(d, {p.person_id for p in persons}, zone_ids)
-    return Bundle(d, settings, zones, persons, officers, shifts, permits, offices)
+    permits = _load_permits(d, set(persons.ids), zone_ids)
+    return zones, persons, officers, shifts, permits, offices

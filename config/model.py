@@ -7,12 +7,19 @@ int64 epoch milliseconds (UTC). Zone geometries stay in the datum they were writ
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from config.cache import Compiled
 from config.settings import Settings
 
+
+def _by_fields(self: Any) -> tuple:
+    """Pickled as a call with the fields: a frozen dataclass's own way sets them one at a
+    time in Python, a tenth of a second over a province's zones and officers in the cache."""
+    return type(self), tuple(getattr(self, name) for name in self.__slots__)
 ZONE_KINDS = ("inclusion", "exclusion")
 
 
@@ -24,6 +31,8 @@ class Window:
     days: tuple[int, ...]
     start_min: int
     end_min: int
+
+    __reduce__ = _by_fields
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +54,8 @@ class ZoneSpec:
     confirm_s: float | None = None
     accuracy_sigmas: float | None = None
 
+    __reduce__ = _by_fields
+
 
 @dataclass(frozen=True, slots=True)
 class PersonSpec:
@@ -59,6 +70,8 @@ class PersonSpec:
     phone: str | None = None  # personal data: shown only to whoever may see the person
     address: str | None = None
 
+    __reduce__ = _by_fields
+
 
 @dataclass(frozen=True, slots=True)
 class OfficerSpec:
@@ -69,6 +82,8 @@ class OfficerSpec:
     supervisor_id: str | None = None
     phone: str | None = None
 
+    __reduce__ = _by_fields
+
 
 @dataclass(frozen=True, slots=True)
 class OfficeSpec:
@@ -78,6 +93,8 @@ class OfficeSpec:
     name: str
     parent_id: str | None = None
 
+    __reduce__ = _by_fields
+
 
 @dataclass(frozen=True, slots=True)
 class ShiftSpec:
@@ -85,6 +102,8 @@ class ShiftSpec:
     days: tuple[int, ...]
     start_min: int
     end_min: int
+
+    __reduce__ = _by_fields
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,14 +120,20 @@ class PermitSpec:
     def effective_end(self) -> int:
         return self.end if self.revoked_at is None else min(self.end, self.revoked_at)
 
+    __reduce__ = _by_fields
+
 
 @dataclass(slots=True)
 class Bundle:
     path: Path | None
     settings: Settings
     zones: list[ZoneSpec] = field(default_factory=list)
-    persons: list[PersonSpec] = field(default_factory=list)
+    # config.persons.PersonTable when loaded; a plain list where built by hand
+    persons: Sequence[PersonSpec] = field(default_factory=list)
     officers: list[OfficerSpec] = field(default_factory=list)
     shifts: list[ShiftSpec] = field(default_factory=list)
     permits: list[PermitSpec] = field(default_factory=list)
     offices: list[OfficeSpec] = field(default_factory=list)
+    # what the engine, decoder and reports built from this bundle (config.cache); not an
+    # argument, so dataclasses.replace() starts a new, empty one
+    compiled: Compiled = field(default_factory=Compiled, init=False, repr=False, compare=False)

@@ -10,14 +10,18 @@ applicability is a test on candidate pairs found by the spatial index, never a f
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from config.model import PersonSpec, ZoneSpec
+from config.persons import PersonTable
 
 
 class ZoneAssignment:
-    def __init__(self, persons: list[PersonSpec], zones: list[ZoneSpec]):
-        self.n_persons = len(persons)
+    def __init__(self, persons: Sequence[PersonSpec], zones: list[ZoneSpec]):
+        table = PersonTable.of(persons)
+        self.n_persons = len(table)
         self.n_zones = len(zones)
         zone_index = {z.zone_id: i for i, z in enumerate(zones)}
         inclusion = np.array([z.kind == "inclusion" for z in zones], dtype=bool)
@@ -26,28 +30,12 @@ class ZoneAssignment:
         groups = sorted({g for z in zones for g in z.applies_to_groups})
         group_bit = {g: i for i, g in enumerate(groups)}
         words = max(1, (len(groups) + 63) // 64)
-        self.zone_groups = np.zeros((self.n_zones, words), dtype=np.uint64)
-        for zi, z in enumerate(zones):
-            for g in z.applies_to_groups:
-                b = group_bit[g]
-                self.zone_groups[zi, b // 64] |= np.uint64(1 << (b % 64))
-        self.person_groups = np.zeros((self.n_persons, words), dtype=np.uint64)
-        for pi, p in enumerate(persons):
-            for g in p.groups:
-                b = group_bit.get(g)
-                if b is not None:
-                    self.person_groups[pi, b // 64] |= np.uint64(1 << (b % 64))
+        self.zone_groups = _bits([z.applies_to_groups for z in zones], group_bit, words)
+        # persons share a few distinct group lists: their bits once each, then one take
+        self.person_groups = _bits(table.group_lists, group_bit, words)[table.groups]
 
         # every (person, listed zone) pair as one code, without a Python step per pair
-        counts = np.fromiter((len(p.zones) for p in persons), dtype=np.int64,
-                             count=self.n_persons)
-        listed = np.fromiter((zone_index.get(zid, -1) for p in persons for zid in p.zones),
-                             dtype=np.int64, count=int(counts.sum()))
-        owner = np.repeat(np.arange(self.n_persons, dtype=np.int64), counts)
-        known = listed >= 0
-        owner, listed = owner[known], listed[known]
-        pairs = owner * self.n_zones + listed
-        self.explicit_codes = np.sort(pairs)
+        self.explicit_codes, pairs, listed = _listed_pairs(table, zone_index, self.n_zones)
 
         # inclusion zones of each person, CSR: the listed ones, those applying to all, and
         # those sharing a group, sorted by zone and each once
@@ -90,3 +78,35 @@ class ZoneAssignment:
         """Every person a zone applies to (used only when a schedule changes)."""
         persons = np.arange(self.n_persons)
         return persons[self.applies(persons, np.full(self.n_persons, zone, dtype=np.int64))]
+
+
+def _bits(lists: Sequence[tuple[str, ...]], bit: dict[str, int], words: int) -> np.ndarray:
+    """One row of group bits per list; groups without a bit (no zone names them) are left out."""
+    out = np.zeros((len(lists), words), dtype=np.uint64)
+    for row, names in enumerate(lists):
+        for g in names:
+            b = bit.get(g)
+            if b is not None:
+                out[row, b // 64] |= np.uint64(1 << (b % 64))
+    return out
+
+
+def _listed_pairs(table: PersonTable, zone_index: dict[str, int], n_zones: int
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(sorted pair codes, pair codes in person order, zone of each pair) of the zones each
+    person lists (person * n_zones + zone), skipping ids not among the zones."""
+    # the distinct zone lists, flattened; each person takes its list's slice
+    lists = table.zone_lists
+    length = np.array([len(z) for z in lists], dtype=np.int64)
+    flat = np.fromiter((zone_index.get(zid, -1) for z in lists for zid in z), dtype=np.int64,
+                       count=int(length.sum()))
+    first = np.cumsum(length) - length
+    counts = length[table.zones]
+    total = int(counts.sum())
+    offsets = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
+    listed = flat[np.repeat(first[table.zones], counts) + offsets]
+    owner = np.repeat(np.arange(len(table), dtype=np.int64), counts)
+    known = listed >= 0
+    owner, listed = owner[known], listed[known]
+    pairs = owner * n_zones + listed
+    return np.sort(pairs), pairs, listed

@@ -170,9 +170,9 @@ class KeyTable:
             todo, slot = todo[go], slot[go]
         if len(where) == 1:
             return where[0], rows[0]
-        where, rows = np.concatenate(where), np.concatenate(rows)
-        order = np.argsort(where, kind="stable")  # sorted runs, merged
-        return where[order], rows[order]
+        found, found_rows = np.concatenate(where), np.concatenate(rows)
+        order = np.argsort(found, kind="stable")  # sorted runs, merged
+        return found[order], found_rows[order]
 
     def _hash(self, keys: np.ndarray) -> np.ndarray:
         h = np.ascontiguousarray(keys, dtype=np.int64).view(np.uint64) * self._MULT

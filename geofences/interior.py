@@ -15,6 +15,8 @@ which. The spare cell also covers a fix that rounding puts in the cell next to i
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import shapely
 
@@ -26,7 +28,8 @@ _MARK = 2  # cells marked on each side of a piece's start (one for the piece, on
 class InteriorGrids:
     """One grid per polygon zone, in one flat array; other zones have none."""
 
-    def __init__(self, geometries: list, is_polygon: np.ndarray, cells: int = CELLS):
+    def __init__(self, geometries: Sequence | np.ndarray, is_polygon: np.ndarray,
+                 cells: int = CELLS):
         n = len(geometries)
         self.x0, self.y0 = np.zeros(n), np.zeros(n)
         self.inv = np.zeros(n)  # cells per degree

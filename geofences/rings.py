@@ -67,6 +67,12 @@ class BufferRings:
     def inner(self):
         return self._ring("inner")
 
+    def __getstate__(self) -> tuple[None, dict]:
+        # rings are buffered again when needed: a pickled geometry comes back unprepared
+        state = {name: getattr(self, name) for name in self.__slots__}
+        state["_rings"] = {}
+        return None, state
+
     def _ring(self, name: str):
         if name not in self._rings:
             distance = self._distances[name]

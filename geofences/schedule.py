@@ -65,7 +65,7 @@ class Schedule:
         day = first - _DAY
         while day <= last:
             weekday = day.isoweekday()
-            for w in self.windows:
+            for w in self.windows or ():  # never None here: always-active schedules stop early
                 if weekday in w.days:
                     end_day = day if w.end_min > w.start_min else day + _DAY
                     spans.append((self._utc_ms(day, w.start_min), self._utc_ms(end_day, w.end_min)))
@@ -90,10 +90,11 @@ class Schedule:
         of `first` and local midnight after `last` genuine (nothing unexpanded can touch it),
         hence the day of margin on each side."""
         first, last = self._local_date(lo_ms) - _DAY, self._local_date(hi_ms) + _DAY
-        if self._first is not None and self._first <= first and last <= self._last:
-            return
-        if self._first is not None:
-            union_first, union_last = min(first, self._first), max(last, self._last)
+        known_first, known_last = self._first, self._last
+        if known_first is not None and known_last is not None:
+            if known_first <= first and last <= known_last:
+                return
+            union_first, union_last = min(first, known_first), max(last, known_last)
             if (union_last - union_first).days <= _MAX_UNION_DAYS:
                 first, last = union_first, union_last
         self._expand(first - _BACK_DAYS * _DAY, last + _BLOCK_DAYS * _DAY)

@@ -80,13 +80,22 @@ class ZoneShape:
         # the whole area, radius included
         self.bounds = np.array([minx - d_lon, miny - d_lat, maxx + d_lon, maxy + d_lat])
         self.frame = LocalFrame((minx + maxx) / 2.0, (miny + maxy) / 2.0)
-        self.centre = shapely.get_coordinates(geom)[0] if self.kind == CIRCLE else None
+        # lon, lat of a circle's centre (NaN for other shapes)
+        self.centre: np.ndarray = (shapely.get_coordinates(geom)[0] if self.kind == CIRCLE
+                                   else np.full(2, np.nan))
         self.local_geom = self.rings = None
         if self.kind != CIRCLE:
             self.local_geom = shapely.transform(geom, self.frame.forward_coords)
             shapely.prepare(self.local_geom)
         if self.kind == POLYGON:
             self.rings = BufferRings(self.frame, self.local_geom, self.bounds, buffer_m)
+
+    def __setstate__(self, state: dict) -> None:
+        # from the bundle cache: pickles keep geometries, not GEOS's prepared indexes
+        self.__dict__.update(state)
+        shapely.prepare(self.geometry)
+        if self.local_geom is not None:
+            shapely.prepare(self.local_geom)
 
     # -- decisions -------------------------------------------------------------------------
 
@@ -100,7 +109,8 @@ class ZoneShape:
             return codes
         lon, lat, thr = lon[near], lat[near], thr[near]
         if self.kind == CIRCLE:
-            codes[near] = relate_circle(*self.centre, self.radius_m, lon, lat, thr)
+            codes[near] = relate_circle(self.centre[0], self.centre[1], self.radius_m, lon, lat,
+                                         thr)
             return codes
         sub = np.full(near.size, OUT, dtype=np.int8)
         todo = np.arange(near.size)
@@ -116,7 +126,7 @@ class ZoneShape:
     def distance_outside(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
         """Metres outside the zone, 0 inside (no shortcuts)."""
         if self.kind == CIRCLE:
-            return np.maximum(distance_m(*self.centre, lon, lat) - self.radius_m, 0.0)
+            return np.maximum(distance_m(self.centre[0], self.centre[1], lon, lat) - self.radius_m, 0.0)
         out = np.zeros(lon.size)
         todo = np.arange(lon.size)
         if self.kind == POLYGON:

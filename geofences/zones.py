@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import shapely
 
-from config.model import ZoneSpec
+from config.model import Window, ZoneSpec
 from geofences.crs import convert_geometry_to_wgs84
 from geofences.geodesy import metres_to_degrees
 from geofences.gridindex import GridIndex
@@ -65,6 +65,25 @@ def _flat(zone_idx, *values) -> list[np.ndarray]:
 class CompiledZones:
     """Per-zone arrays, indexed by position in the `zones` list given to `build`."""
 
+    zone_ids: list[str]
+    index: dict[str, int]
+    severity: list[str]
+    kind_inclusion: np.ndarray  # bool
+    buffer_m: np.ndarray
+    accuracy_sigmas: np.ndarray
+    has_schedule: np.ndarray  # bool
+    schedules: list[Schedule]
+    shapes: list[ZoneShape]
+    shape: np.ndarray  # int8: POLYGON, CIRCLE, CORRIDOR
+    radius_m: np.ndarray
+    bounds: np.ndarray  # (n, 4): minx, miny, maxx, maxy with the radius
+    exclusion_envelopes: np.ndarray
+    _centres: np.ndarray
+    _geometry_array: np.ndarray  # object: the shapes' WGS-84 geometries
+    _interior: InteriorGrids
+    _exclusion_idx: np.ndarray
+    _exclusion_grid: GridIndex
+
     @classmethod
     def build(
         cls, zones: list[ZoneSpec], convert_datum: bool = True, tz: str = "Asia/Shanghai",
@@ -74,7 +93,6 @@ class CompiledZones:
         demonstrate the datum trap (Settings.datum_conversion). `accuracy_sigmas` applies to
         the zones that do not set their own."""
         self = cls()
-        self.specs = list(zones)
         self.zone_ids = [s.zone_id for s in zones]
         self.index = {zone_id: i for i, zone_id in enumerate(self.zone_ids)}
         if len(self.index) != len(self.zone_ids):
@@ -87,7 +105,7 @@ class CompiledZones:
             [accuracy_sigmas if s.accuracy_sigmas is None else s.accuracy_sigmas for s in zones],
             dtype=np.float64)
         self.has_schedule = np.array([s.schedule is not None for s in zones], dtype=bool)
-        shared: dict = {}  # identical curfews share one schedule cache
+        shared: dict[tuple[Window, ...] | None, Schedule] = {}  # identical curfews: one cache
         self.schedules = [shared.setdefault(s.schedule, Schedule(s.schedule, tz)) for s in zones]
         self.shapes = []
         for spec in zones:

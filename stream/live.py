@@ -43,6 +43,7 @@ from alerts.actions import ActionError
 from alerts.admin import bundle_files
 from alerts.admin.safety import check_change
 from alerts.engine import Engine
+from alerts.records import AlertUpdate
 from alerts.service import OfficerService
 from alerts.state import NEVER, NO_TIME, EngineState
 from alerts.store import Store, StoreWriteError
@@ -571,8 +572,9 @@ class LiveRuntime:
                 or now_ms - self._fixes_written >= _FIXES_EVERY_MS):
             fixes, self._fixes_buffer, self._fixes_written = self._fixes_buffer, [], now_ms
             statuses, self._status_buffer = self._status_buffer, []
+        records = [u.to_wire() for u in out.updates]
         new = self._commit(lambda: self.store.commit_batch(
-            out.updates, self.office_of, items[-1].seq, step_ms=now_ms, snapshot=blob,
+            records, self.office_of, items[-1].seq, step_ms=now_ms, snapshot=blob,
             fixes=fixes, actions=out.actions, dead_letters=out.dead, statuses=statuses,
             audits=out.audits, released=out.released, enrolled=out.enrolled,
             good_bundle=out.good_bundle))
@@ -580,10 +582,13 @@ class LiveRuntime:
         if blob is not None:
             self._last_snapshot = now_ms
         self.updates += len(new)
+        # the store returns the records it had not seen; their typed twins go to the consumers
+        kept = {id(r) for r in new}
+        typed = [u for u, r in zip(out.updates, records, strict=True) if id(r) in kept]
         if now_ms - self._persons_counted >= _PERSONS_EVERY_MS:
             self._persons_counted = now_ms
             self.metrics.set_persons(*count_persons(self.engine, self._state))
-        self.announcer.announce(new, now_ms)
+        self.announcer.announce(typed, new, now_ms)
         for future, result in out.replies:
             if isinstance(result, BaseException):
                 future.set_exception(result)
@@ -676,7 +681,7 @@ class LiveRuntime:
     def _act(self, item: _Input, now_ms: int, out: _StepOut) -> None:
         payload = _body(item.payload)
         action = orjson.loads(payload)
-        result: list[dict] | Exception
+        result: list[AlertUpdate] | Exception
         try:
             result = self.engine.act(self._state, action, now_ms)
             outcome, detail = ("applied" if result else "no_change"), None
@@ -690,7 +695,9 @@ class LiveRuntime:
         out.actions.append((item.seq, item.at_ms, *actions.log_fields(action), outcome, detail,
                             payload.decode()))
         if item.future is not None:
-            out.replies.append((item.future, result))
+            # callers (the API) get the SPEC §4 records, as the Kafka officer runtime gives them
+            reply = [u.to_wire() for u in result] if isinstance(result, list) else result
+            out.replies.append((item.future, reply))
 
 
 def _body(payload: bytes | None) -> bytes:

@@ -13,20 +13,18 @@ reject reason and drill come from fixed lists (anything else becomes "other"), a
 or alert id is ever a label. Traffic and alert metrics carry drill="true"|"false" (SPEC §3):
 a drill must never make a dashboard or an operator alert look healthy.
 
-Alert transitions (opened, cleared, reopened, escalated, acknowledged) are derived from SPEC §4
-update records by comparing each with the previous version of its alert_id, kept in a bounded
-LRU. The open/unacknowledged gauges are sums over that LRU, so they stay consistent with it:
-an alert pushed out of it leaves the gauges too, and is counted in
-lookout_metrics_alerts_forgotten_total.
+Alert transitions (opened, cleared, reopened, escalated, acknowledged) come from the shared
+alerts.transitions tracker, which keeps the last version of each alert in a bounded LRU. The
+open/unacknowledged gauges are sums over that LRU, so they stay consistent with it: an alert
+pushed out of it leaves the gauges too, and is counted in lookout_metrics_alerts_forgotten_total.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Iterable, Mapping
-from datetime import datetime
 
 import numpy as np
 from prometheus_client import (
@@ -43,8 +41,10 @@ from prometheus_client import Counter as PromCounter
 from prometheus_client.exposition import choose_encoder
 
 from alerts.actions import DISPOSITIONS
-from alerts.kinds import ALERT_TYPES, SEVERITIES
+from alerts.kinds import ALERT_TYPES, FEED_DOWN, SEVERITIES
+from alerts.records import AlertUpdate, RouteStep, read_records
 from alerts.state import NO_TIME
+from alerts.transitions import Seen, Transition, TransitionTracker
 from stream.events import REJECT_REASONS, TICK
 
 __all__ = ["LookoutMetrics", "count_persons"]
@@ -69,17 +69,11 @@ def _bounded(value, allowed: tuple[str, ...]) -> str:
     return value if value in allowed else OTHER
 
 
-def _epoch_s(text: str | None) -> float | None:
-    if not text:
-        return None
-    try:
-        return datetime.fromisoformat(text).timestamp()
-    except (TypeError, ValueError):
-        return None
+def _labels(a: Seen) -> tuple[str, str, str]:
+    """An alert's bounded labels: type, severity, drill."""
+    return _bounded(a.type, ALERT_TYPES), _bounded(a.severity, SEVERITIES), _drill(a.drill)
 
 
-# An alert as the LRU remembers it: enough to diff the next version and to undo its gauges.
-_VERSION, _TYPE, _SEVERITY, _DRILL, _ACTIVE, _HANDLING, _ESCALATED, _REOPENS, _ROUTED = range(9)
 ROUTE_STAGES = ("first", "escalation")
 COVERAGE_NEEDS = ("alert", "escalation")
 
@@ -92,7 +86,8 @@ class LookoutMetrics:
         self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
         self.max_alerts = max_alerts
         self.alert_latency = alert_latency
-        self._alerts: OrderedDict[str, list] = OrderedDict()
+        # remembers each alert's last version: what the next one changed, and its gauges' share
+        self._tracker = TransitionTracker(max_alerts, on_forget=self._forgotten)
         self._engine_stats: Counter = Counter()
         # the service may apply officers' actions on a web thread while the engine runs on another
         self._lock = threading.Lock()
@@ -324,7 +319,7 @@ class LookoutMetrics:
             self._engine_stats = now
         self.observe_engine_stats(before, now)
 
-    def observe_process(self, batch, updates: list[dict], seconds: float, now_ms: int,
+    def observe_process(self, batch, updates: list[AlertUpdate], seconds: float, now_ms: int,
                         stats: Mapping[str, int] | None = None) -> None:
         """Everything one `engine.process` call tells: batch, engine stats, alert updates.
         The batch histograms file a batch mixing real and drill events under drill="false"."""
@@ -339,95 +334,76 @@ class LookoutMetrics:
         self.feed_down.set(1 if down else 0)
 
     # -- alerts ----------------------------------------------------------------------------------
-    def observe_updates(self, updates: Iterable[dict], now_ms: int | None = None) -> None:
-        """SPEC §4 update records in emission order. A version already seen (a redelivery) is
-        skipped; an alert first seen at version > 1 (after a restart) joins the gauges
-        without counting a transition nobody saw."""
+    def observe_updates(self, updates: Iterable[AlertUpdate], now_ms: int | None = None) -> None:
+        """Alert updates in emission order. A version already seen (a redelivery) is skipped;
+        an alert first seen at version > 1 (after a restart) joins the gauges without counting
+        a transition nobody saw."""
         now_s = time.time() if now_ms is None else now_ms / 1000.0
         with self._lock:
             for u in updates:
                 self._update(u, now_s, count=True)
 
     def seed_alerts(self, records: Iterable[dict]) -> None:
-        """The latest version of alerts that existed before this process (from the store):
-        fills the gauges, counts nothing."""
+        """The latest version of alerts that existed before this process (the store's SPEC §4
+        records): fills the gauges, counts nothing."""
+        updates = read_records(records)
         with self._lock:
-            for u in records:
+            for u in updates:
                 self._update(u, 0.0, count=False)
 
-    def _update(self, u: dict, now_s: float, count: bool) -> None:
-        alert_id = u.get("alert_id")
-        version = int(u.get("version") or 0)
-        prev = self._alerts.get(alert_id)
-        if prev is not None and version <= prev[_VERSION]:
+    def _update(self, u: AlertUpdate, now_s: float, count: bool) -> None:
+        t = self._tracker.observe(u)
+        if t is None:
             return
-        cur = [
-            version,
-            _bounded(u.get("type"), ALERT_TYPES),
-            _bounded(u.get("severity"), SEVERITIES),
-            _drill(u.get("drill")),
-            u.get("condition") == "active",
-            u.get("handling") or "new",
-            bool(u.get("escalated")),
-            int(u.get("reopen_count") or 0),
-            len(u.get("route") or ()),
-        ]
-        if cur[_TYPE] == "feed_down" and cur[_DRILL] == "false":
-            self.set_feed_down(cur[_ACTIVE])
+        if u.type == FEED_DOWN and not u.drill:
+            self.set_feed_down(u.active)
         if count:
-            self._count_transitions(u, prev, cur, now_s)
-        if prev is not None:
-            self._gauges(prev, -1)
-        self._gauges(cur, +1)
-        self._alerts[alert_id] = cur
-        self._alerts.move_to_end(alert_id)
-        while len(self._alerts) > self.max_alerts:
-            _, old = self._alerts.popitem(last=False)
-            if self._gauges(old, -1):
-                self.forgotten.inc()
+            self._count_transitions(t, now_s)
+        if t.before is not None:
+            self._gauges(t.before, -1)
+        self._gauges(t.after, +1)
 
-    def _count_transitions(self, u: dict, prev: list | None, cur: list, now_s: float) -> None:
-        labels = (cur[_TYPE], cur[_SEVERITY], cur[_DRILL])
-        if cur[_VERSION] == 1:
-            self.opened.labels(*labels).inc()
-            event_s = _epoch_s(u.get("last_event_at")) if self.alert_latency else None
-            detected_s = _epoch_s(u.get("detected_at"))
-            if event_s is not None:
-                latency = (detected_s if detected_s is not None else now_s) - event_s
-                self.latency.labels(cur[_TYPE], cur[_DRILL]).observe(max(0.0, latency))
-        if prev is None:
-            if cur[_VERSION] != 1:
-                return
-            prev = [0, *labels, True, "new", False, 0, 0]
-        self._count_unstaffed(u, prev[_ROUTED], cur)
-        if prev[_ACTIVE] and not cur[_ACTIVE]:
+    def _forgotten(self, old: Seen) -> None:
+        if self._gauges(old, -1):
+            self.forgotten.inc()
+
+    def _count_transitions(self, t: Transition, now_s: float) -> None:
+        u = t.update
+        labels = _labels(t.after)
+        if t.opened:
+            self._count_opened(u, labels, now_s)
+        if t.unseen:
+            return
+        self._count_unstaffed(t.new_route_steps, labels)
+        if t.cleared:
             self.cleared.labels(*labels).inc()
-        if cur[_REOPENS] > prev[_REOPENS]:
-            self.reopened.labels(*labels).inc(cur[_REOPENS] - prev[_REOPENS])
-        if cur[_ESCALATED] and not prev[_ESCALATED]:
+        if t.reopened:
+            self.reopened.labels(*labels).inc(t.reopened)
+        if t.escalated:
             self.escalated.labels(*labels).inc()
-        if prev[_HANDLING] == "new" and cur[_HANDLING] != "new":
-            if cur[_HANDLING] == "acknowledged":
+        if t.handled:
+            if t.acknowledged:
                 self.acknowledged.labels(*labels).inc()
-            detected_s = _epoch_s(u.get("detected_at"))
-            if detected_s is not None:
-                waited = max(0.0, now_s - detected_s)
-                self.time_to_ack.labels(cur[_SEVERITY], cur[_DRILL]).observe(waited)
-        if prev[_HANDLING] != "resolved" and cur[_HANDLING] == "resolved":
+            if u.detected_at_ms is not None:
+                waited = max(0.0, now_s - u.detected_at_ms / 1000)
+                self.time_to_ack.labels(labels[1], labels[2]).observe(waited)
+        if t.resolved:
             self.resolved.labels(*labels).inc()
-            self._count_disposition(u, cur)
+            found = u.resolution.disposition if u.resolution is not None else None
+            self.dispositions.labels(labels[0], _bounded(found, DISPOSITIONS), labels[2]).inc()
 
-    def _count_disposition(self, u: dict, cur: list) -> None:
-        """Alert fatigue (alerts/fatigue.py): what the officer found when resolving."""
-        found = (u.get("resolution") or {}).get("disposition")
-        self.dispositions.labels(cur[_TYPE], _bounded(found, DISPOSITIONS), cur[_DRILL]).inc()
+    def _count_opened(self, u: AlertUpdate, labels: tuple[str, str, str], now_s: float) -> None:
+        self.opened.labels(*labels).inc()
+        if self.alert_latency:
+            end_s = u.detected_at_ms / 1000 if u.detected_at_ms is not None else now_s
+            latency = end_s - u.last_event_at_ms / 1000
+            self.latency.labels(labels[0], labels[2]).observe(max(0.0, latency))
 
-    def _count_unstaffed(self, u: dict, seen_steps: int, cur: list) -> None:
+    def _count_unstaffed(self, new_steps: tuple[RouteStep, ...], labels: tuple[str, str, str]) -> None:
         """One count per routing decision: the steps this version added to the route."""
-        new_steps = (u.get("route") or ())[seen_steps:]
-        if any(step.get("reason") == "unstaffed" for step in new_steps):
-            stage = "escalation" if new_steps[0].get("role") == "supervisor" else "first"
-            self.unstaffed.labels(stage, cur[_SEVERITY], cur[_DRILL]).inc()
+        if any(step.reason == "unstaffed" for step in new_steps):
+            stage = "escalation" if new_steps[0].role == "supervisor" else "first"
+            self.unstaffed.labels(stage, labels[1], labels[2]).inc()
 
     def set_coverage(self, gaps: Iterable, offices: Mapping[str, str]) -> None:
         """The bundle's coverage gaps (alerts.coverage.Gap); `offices`: id -> name of every
@@ -440,14 +416,14 @@ class LookoutMetrics:
             for g in gaps:
                 self.coverage_gap.labels(g.office_id, g.office_name, g.need).set(g.hours)
 
-    def _gauges(self, a: list, sign: int) -> bool:
+    def _gauges(self, a: Seen, sign: int) -> bool:
         """Add (+1) or remove (-1) one alert's share of the gauges; True if it had any."""
-        if not a[_ACTIVE] or a[_HANDLING] == "resolved":
+        if not a.active or a.handling == "resolved":
             return False
-        labels = (a[_TYPE], a[_SEVERITY], a[_DRILL])
+        labels = _labels(a)
         self.open.labels(*labels).inc(sign)
-        if a[_HANDLING] == "new":
-            self.unacknowledged.labels(*labels, "true" if a[_ESCALATED] else "false").inc(sign)
+        if a.handling == "new":
+            self.unacknowledged.labels(*labels, "true" if a.escalated else "false").inc(sign)
         return True
 
     # -- persons, workers, storage ---------------------------------------------------------------

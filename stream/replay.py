@@ -11,6 +11,7 @@ import numpy as np
 import orjson
 
 from alerts.engine import Engine
+from alerts.records import AlertUpdate
 from config.model import Bundle
 from stream import events as ev
 from stream.deadletter import DeadLetterWriter
@@ -122,11 +123,11 @@ def replay(
             metrics.observe_process(part, updates, time.perf_counter() - t, now, engine.stats)
         emit(updates)
 
-    def emit(updates: list[dict]) -> None:
+    def emit(updates: list[AlertUpdate]) -> None:
         for u in updates:
-            if u["version"] == 1:
-                summary.alerts_by_type[u["type"]] += 1
-            out.write(orjson.dumps(u) + b"\n")
+            if u.version == 1:
+                summary.alerts_by_type[u.type] += 1
+            out.write(orjson.dumps(u.to_wire()) + b"\n")
         summary.updates += len(updates)
 
     seq = 0

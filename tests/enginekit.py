@@ -131,9 +131,9 @@ def latest(updates: list[dict]) -> dict[str, dict]:
     """The last version of each alert."""
     out: dict[str, dict] = {}
     for u in updates:
-        out[u["alert_id"]] = u
+        out[u.alert_id] = u
     return out
 
 
 def of_type(updates, alert_type):
-    return [u for u in latest(updates).values() if u["type"] == alert_type]
+    return [u for u in latest(updates).values() if u.type == alert_type]

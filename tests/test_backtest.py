@@ -97,15 +97,15 @@ def _store_with_dispositions(feed: Path, db: Path) -> dict[str, str]:
     for start in range(0, len(lines), 200):
         batch, _ = decoder.decode(lines[start:start + 200], received_at_ms=4_102_444_800_000,
                                   first_seq=start)
-        updates = engine.process(state, batch, 0)
+        updates = [x.to_wire() for x in engine.process(state, batch, 0)]  # the store's records
         for u in list(updates):
             todo = plan.get(u["type"])
             if u["version"] == 1 and todo:
                 disposition = todo.pop(0)
-                updates += engine.act(state, {
+                updates += [x.to_wire() for x in engine.act(state, {
                     "type": "action", "person_id": u["person_id"], "alert_id": u["alert_id"],
                     "ts": u["last_event_at"], "action": "resolve", "by": "wc-cd-01",
-                    "disposition": disposition, "note": "backtest test"}, 0)
+                    "disposition": disposition, "note": "backtest test"}, 0)]
                 given[u["alert_id"]] = disposition
         seq += 1
         store.commit(StepCommit(updates, lambda person_id: None, seq))

@@ -74,8 +74,8 @@ def test_person_inside_a_gcj02_district_raises_nothing_only_with_conversion(conv
     engine = Engine(b)
     feed = day_of_fixes(engine, lon, lat)
     updates = engine.process(engine.new_state(), feed.batch(), 0)
-    exits = [u for u in updates if u["type"] == "zone_exit"]
+    exits = [u for u in updates if u.type == "zone_exit"]
     if conversion:
         assert exits == []
     else:
-        assert exits and exits[0]["version"] == 1
+        assert exits and exits[0].version == 1

@@ -19,7 +19,6 @@ from enginekit import (
 
 from alerts.engine import Engine
 from alerts.state import EngineState
-from alerts.timefmt import rfc3339
 from stream import events as ev
 
 D = "2026-11-27 "
@@ -27,10 +26,6 @@ D = "2026-11-27 "
 
 def t(hhmm: str) -> int:
     return ms(D + hhmm)
-
-
-def iso(hhmm: str) -> str:
-    return rfc3339(t(hhmm))
 
 
 def in_batches(b, build, sizes, snapshot=False):
@@ -55,7 +50,7 @@ def in_batches(b, build, sizes, snapshot=False):
 def test_a_fix_and_a_tamper_in_the_same_second_both_apply():
     engine, _, ups = run(bundle(), lambda f: f.inside(t("10:00")).status(t("10:00"), ev.TAMPER))
     (a,) = of_type(ups, "tamper")
-    assert a["opened_at"] == iso("10:00") and a["late"] is False
+    assert a.opened_at_ms == t("10:00") and a.late is False
     assert engine.stats["duplicate"] == 0
 
 
@@ -66,7 +61,7 @@ def test_two_different_statuses_in_one_second_both_apply_in_arrival_order():
 
     _, _, ups = run(bundle(), feed)
     # an event of the same second is not "later" than the power_off: only 10:06 clears it
-    assert [(u["type"], u["condition"]) for u in ups] == [
+    assert [(u.type, u.condition) for u in ups] == [
         ("device_off", "active"), ("tamper", "active"), ("device_off", "cleared")]
 
 
@@ -95,8 +90,8 @@ def test_a_tamper_20_s_late_raises_as_if_on_time_and_only_once():
 
     engine, _, ups = run(bundle(), feed)
     (a,) = of_type(ups, "tamper")
-    assert a["opened_at"] == iso("10:00:10") and a["late"] is True
-    assert a["condition"] == "active" and a["version"] == 1
+    assert a.opened_at_ms == t("10:00:10") and a.late is True
+    assert a.condition == "active" and a.version == 1
     assert engine.stats["out_of_order"] == 2
 
 
@@ -117,14 +112,14 @@ def offline_excursion(f, upload_at="11:00"):
 def test_a_buffered_excursion_uploaded_after_a_fresh_fix_raises_late_and_clears_at_once():
     engine, _, ups = run(bundle(), offline_excursion)
     (a,) = of_type(ups, "zone_exit")
-    assert a["late"] is True
-    assert a["opened_at"] == iso("10:10")  # the first fix of the confirming run
-    assert a["condition"] == "cleared" and a["cleared_at"] == iso("11:00")
-    assert [u["condition"] for u in ups if u["type"] == "zone_exit"] == ["active", "cleared"]
+    assert a.late is True
+    assert a.opened_at_ms == t("10:10")  # the first fix of the confirming run
+    assert a.condition == "cleared" and a.cleared_at_ms == t("11:00")
+    assert [u.condition for u in ups if u.type == "zone_exit"] == ["active", "cleared"]
     assert engine.stats["out_of_order"] == 59
     # the hour off-line was signal_lost on time; the late fixes change nothing of it
     (lost,) = of_type(ups, "signal_lost")
-    assert (lost["opened_at"], lost["cleared_at"]) == (iso("10:30"), iso("11:00"))
+    assert (lost.opened_at_ms, lost.cleared_at_ms) == (t("10:30"), t("11:00"))
 
 
 def test_the_same_buffer_uploaded_twice_raises_nothing_twice_at_any_batch_size():
@@ -137,7 +132,7 @@ def test_the_same_buffer_uploaded_twice_raises_nothing_twice_at_any_batch_size()
     for sizes in ([1000], [1], [7, 3], [60]):
         for snapshot in (False, True):
             _, ups = in_batches(bundle(), twice, sizes, snapshot)
-            exits = [(u["type"], u["version"]) for u in ups if u["type"] == "zone_exit"]
+            exits = [(u.type, u.version) for u in ups if u.type == "zone_exit"]
             assert exits == [("zone_exit", 1), ("zone_exit", 2)]
             reference = reference or ups
             assert ups == reference
@@ -160,7 +155,7 @@ def test_a_late_excursion_while_the_person_is_out_now_stays_active():
 
     _, _, ups = run(bundle(), feed)
     (a,) = of_type(ups, "zone_exit")
-    assert a["late"] is True and a["condition"] == "active" and a["opened_at"] == iso("10:10")
+    assert a.late is True and a.condition == "active" and a.opened_at_ms == t("10:10")
 
 
 def test_a_buffered_track_is_checked_against_zones_as_they_were():
@@ -176,7 +171,7 @@ def test_a_buffered_track_is_checked_against_zones_as_they_were():
 
     _, _, ups = run(b, feed)
     (a,) = of_type(ups, "zone_exit")
-    assert a["zone_id"] == "night" and a["opened_at"] == iso("22:00") and a["late"] is True
+    assert a.zone_id == "night" and a.opened_at_ms == t("22:00") and a.late is True
 
 
 def test_an_on_time_event_ends_a_buffered_track():
@@ -206,11 +201,11 @@ def test_a_zone_may_confirm_faster_than_the_settings():
 
     _, _, ups = run(b, feed)
     (enter,) = of_type(ups, "zone_enter")
-    assert enter["opened_at"] == iso("20:00") and enter["event_count"] == 2
+    assert enter.opened_at_ms == t("20:00") and enter.event_count == 2
     assert of_type(ups, "zone_exit") == []
     _, _, ups = run(b, lambda f: [f.out(t(m)) for m in ("21:00", "21:01", "21:02", "21:03")])
     (a,) = of_type(ups, "zone_exit")
-    assert a["opened_at"] == iso("21:00") and a["event_count"] == 4
+    assert a.opened_at_ms == t("21:00") and a.event_count == 4
 
 
 # -- suspect fixes: indoor drift and spikes (docs/detection.md) -------------------------------
@@ -240,10 +235,10 @@ def test_a_suspect_episode_ends_after_suspect_max_s():
     # 50 minutes on Wi-Fi outside: after 40 the fixes are taken at face value
     _, _, ups = run(bundle(), lambda f: drift_episode(f, minutes=50))
     (a,) = of_type(ups, "zone_exit")
-    assert a["opened_at"] == iso("10:00")
-    assert a["last_event_at"] == iso("10:49")
-    opened = next(u for u in ups if u["type"] == "zone_exit")
-    assert opened["last_event_at"] == iso("10:42")  # 40 min, then two trusted fixes
+    assert a.opened_at_ms == t("10:00")
+    assert a.last_event_at_ms == t("10:49")
+    opened = next(u for u in ups if u.type == "zone_exit")
+    assert opened.last_event_at_ms == t("10:42")  # 40 min, then two trusted fixes
 
 
 def drive_out(f, acc_at=None):
@@ -258,14 +253,14 @@ def drive_out(f, acc_at=None):
 def test_a_true_exit_is_not_delayed_by_one_suspect_fix():
     _, _, plain = run(bundle(), drive_out)
     (reference,) = of_type(plain, "zone_exit")
-    assert reference["opened_at"] == iso("10:03")  # 750 m out; 1500 m, 2250 m confirm at 10:05
+    assert reference.opened_at_ms == t("10:03")  # 750 m out; 1500 m, 2250 m confirm at 10:05
     for i in (3, 4, 5):
         _, _, ups = run(bundle(), lambda f, i=i: drive_out(f, acc_at=i))
         (a,) = of_type(ups, "zone_exit")
-        first = next(u for u in ups if u["type"] == "zone_exit")
-        assert a["opened_at"] == reference["opened_at"], i
+        first = next(u for u in ups if u.type == "zone_exit")
+        assert a.opened_at_ms == reference.opened_at_ms, i
         # confirmed at the same fix: the next sharp fix, 750 m on, ends the suspicion
-        assert first["last_event_at"] == iso("10:05"), i
+        assert first.last_event_at_ms == t("10:05"), i
 
 
 def test_a_spike_inward_during_an_excursion():
@@ -278,8 +273,8 @@ def test_a_spike_inward_during_an_excursion():
     for acc in (8.0, 60.0):  # sharp: one of the two inside fixes; suspect: nothing at all
         _, _, ups = run(bundle(), lambda f, acc=acc: confirmed_then(f, acc))
         (a,) = of_type(ups, "zone_exit")
-        assert a["condition"] == "active" and a["opened_at"] == iso("10:00")
-        assert [u["condition"] for u in ups if u["type"] == "zone_exit"].count("cleared") == 0
+        assert a.condition == "active" and a.opened_at_ms == t("10:00")
+        assert [u.condition for u in ups if u.type == "zone_exit"].count("cleared") == 0
 
     def pending_then(f, spike_acc):
         f.out(ms(D + "10:00")).out(ms(D + "10:01"))
@@ -292,4 +287,4 @@ def test_a_spike_inward_during_an_excursion():
     assert of_type(ups, "zone_exit") == []
     _, _, ups = run(bundle(), lambda f: pending_then(f, 60.0))
     (a,) = of_type(ups, "zone_exit")
-    assert a["opened_at"] == iso("10:00") and a["last_event_at"] == iso("10:02")
+    assert a.opened_at_ms == t("10:00") and a.last_event_at_ms == t("10:02")

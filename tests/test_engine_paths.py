@@ -139,9 +139,9 @@ def test_drill_events_never_touch_real_state():
     state = engine.new_state()
     real_before = state.real.to_bytes()
     ups = engine.process(state, feed.batch(), 0)
-    assert ups and all(u["drill"] for u in ups)
-    assert {u["type"] for u in ups} == {"zone_exit", "tamper"}
-    assert all(u["message"]["zh"].startswith("【演练】") for u in ups)
+    assert ups and all(u.drill for u in ups)
+    assert {u.type for u in ups} == {"zone_exit", "tamper"}
+    assert all(u.message.zh.startswith("【演练】") for u in ups)
     # the real world saw exactly one fix from P1 and nothing else
     assert state.real.latest_ts[engine.person_index["P1"]] == START
     assert state.real.book.by_key == {}
@@ -155,7 +155,7 @@ def test_reload_keeps_state_of_kept_persons_and_tracks_new_ones_from_now():
     feed = Feed(engine)
     feed.out(START, pid="P1").out(START + 30_000, pid="P1").out(START + 60_000, pid="P1")
     ups = engine.process(state, feed.batch(), 0)
-    (opened,) = [u for u in ups if u["type"] == "zone_exit"]
+    (opened,) = [u for u in ups if u.type == "zone_exit"]
     # P3 released, P4 enrolled
     b2 = bundle(zones=b.zones, persons=[b.persons[1], b.persons[0], person("P4")],
                 permits=b.permits)
@@ -163,9 +163,10 @@ def test_reload_keeps_state_of_kept_persons_and_tracks_new_ones_from_now():
     feed = Feed(engine)
     feed.inside(START + 120_000, pid="P1").inside(START + 150_000, pid="P1")
     ups = engine.process(state, feed.batch(), 0)
-    (cleared,) = [u for u in ups if u["type"] == "zone_exit"]
-    assert cleared["alert_id"] == opened["alert_id"] and cleared["condition"] == "cleared"
-    assert cleared["cleared_at"] == rfc3339(START + 150_000, "Asia/Shanghai")
+    (cleared,) = [u for u in ups if u.type == "zone_exit"]
+    assert cleared.alert_id == opened.alert_id and cleared.condition == "cleared"
+    assert cleared.cleared_at_ms == START + 150_000
+    assert cleared.to_wire()["cleared_at"] == rfc3339(START + 150_000, "Asia/Shanghai")
     p4 = engine.person_index["P4"]
     assert state.real.tracked_since[p4] == START + 60_000
 

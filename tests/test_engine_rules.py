@@ -16,7 +16,6 @@ from enginekit import (
     venue_zone,
 )
 
-from alerts.timefmt import rfc3339
 from stream import events as ev
 
 D = "2026-11-27 "
@@ -24,10 +23,6 @@ D = "2026-11-27 "
 
 def t(hhmm: str, day: str = D) -> str:
     return day + hhmm
-
-
-def iso(text: str) -> str:
-    return rfc3339(ms(text))
 
 
 # -- inclusion zones: confirmation, hysteresis, buffer edges ---------------------------------
@@ -43,12 +38,12 @@ def test_zone_exit_opens_on_third_clearly_outside_fix_with_first_as_opened_at():
     _, _, ups = run(bundle(), lambda f: outs(f.inside(t("10:00")), "10:01", "10:01:30", "10:02"))
     exits = of_type(ups, "zone_exit")
     assert len(exits) == 1
-    assert exits[0]["opened_at"] == iso(t("10:01"))
-    assert exits[0]["event_count"] == 3
-    assert exits[0]["condition"] == "active"
-    assert exits[0]["zone_id"] == "home"
-    assert exits[0]["severity"] == "high"
-    assert exits[0]["late"] is False
+    assert exits[0].opened_at_ms == ms(t("10:01"))
+    assert exits[0].event_count == 3
+    assert exits[0].condition == "active"
+    assert exits[0].zone_id == "home"
+    assert exits[0].severity == "high"
+    assert exits[0].late is False
 
 
 def test_two_outside_fixes_are_not_enough():
@@ -70,7 +65,7 @@ def test_three_fixes_must_span_confirm_s_from_first_to_last():
     _, _, ups = run(bundle(), lambda f: outs(f, "10:00:00", "10:00:10", "10:00:20",
                                              "10:00:50", "10:01:00"))
     (a,) = of_type(ups, "zone_exit")
-    assert a["opened_at"] == iso(t("10:00")) and a["event_count"] == 5
+    assert a.opened_at_ms == ms(t("10:00")) and a.event_count == 5
 
 
 def test_exactly_at_the_buffer_is_not_clearly_outside():
@@ -98,8 +93,8 @@ def test_band_fixes_neither_count_nor_break_the_run():
     _, _, ups = run(bundle(), lambda f: outs(f, "10:00").out(t("10:01"), 50).out(t("10:02"))
                     .out(t("10:02:30"), 50).out(t("10:03")))
     exits = of_type(ups, "zone_exit")
-    assert len(exits) == 1 and exits[0]["opened_at"] == iso(t("10:00"))
-    assert exits[0]["last_event_at"] == iso(t("10:03"))
+    assert len(exits) == 1 and exits[0].opened_at_ms == ms(t("10:00"))
+    assert exits[0].last_event_at_ms == ms(t("10:03"))
 
 
 def test_fix_over_max_accuracy_changes_no_zone_state_but_is_a_sign_of_life():
@@ -113,8 +108,8 @@ def test_fix_over_max_accuracy_changes_no_zone_state_but_is_a_sign_of_life():
 
     _, _, ups = run(bundle(), feed)
     (a,) = of_type(ups, "zone_exit")
-    assert a["opened_at"] == iso(t("09:40")) and a["event_count"] == 3
-    assert a["cleared_at"] == iso(t("09:45"))
+    assert a.opened_at_ms == ms(t("09:40")) and a.event_count == 3
+    assert a.cleared_at_ms == ms(t("09:45"))
     assert of_type(ups, "signal_lost") == []
 
 
@@ -127,9 +122,9 @@ def test_zone_exit_clears_after_clear_fixes_inside_fixes_in_a_row():
 
     _, _, ups = run(bundle(), feed)
     (a,) = of_type(ups, "zone_exit")
-    assert a["condition"] == "cleared" and a["cleared_at"] == iso(t("10:06"))
-    assert a["event_count"] == 4  # band and inside fixes are not qualifying events
-    assert [u["condition"] for u in ups if u["type"] == "zone_exit"] == \
+    assert a.condition == "cleared" and a.cleared_at_ms == ms(t("10:06"))
+    assert a.event_count == 4  # band and inside fixes are not qualifying events
+    assert [u.condition for u in ups if u.type == "zone_exit"] == \
         ["active", "active", "cleared"]
 
 
@@ -149,8 +144,8 @@ def test_zone_enter_opens_on_first_fix_inside_and_clears_beyond_buffer_only():
 
     _, _, ups = run(bundle(), feed)
     (a,) = of_type(ups, "zone_enter")
-    assert a["severity"] == "critical" and a["opened_at"] == iso(t("20:00"))
-    assert a["cleared_at"] == iso(t("20:02"))
+    assert a.severity == "critical" and a.opened_at_ms == ms(t("20:00"))
+    assert a.cleared_at_ms == ms(t("20:02"))
 
 
 def test_exclusion_zone_only_applies_to_its_group():
@@ -163,7 +158,7 @@ def test_exclusion_clears_when_next_fix_is_far_away():
     # the far fix is not even a spatial-index candidate of the venue: still clears it
     _, _, ups = run(bundle(), lambda f: f.fix(t("20:00"), *VENUE).inside(t("20:05")))
     (a,) = of_type(ups, "zone_enter")
-    assert a["condition"] == "cleared"
+    assert a.condition == "cleared"
 
 
 # -- schedules ---------------------------------------------------------------------------------
@@ -189,8 +184,8 @@ def test_curfew_starting_while_person_is_out_counts_at_its_start():
 
     _, _, ups = run(curfew_bundle(), feed)
     (a,) = of_type(ups, "zone_exit")
-    assert a["zone_id"] == "curfew" and a["opened_at"] == iso(t("22:00"))
-    assert a["event_count"] == 3
+    assert a.zone_id == "curfew" and a.opened_at_ms == ms(t("22:00"))
+    assert a.event_count == 3
 
 
 def test_curfew_activation_while_out_is_reset_by_an_inside_fix():
@@ -211,7 +206,7 @@ def test_curfew_window_start_is_inclusive_and_end_exclusive():
     _, _, ups = run(curfew_bundle(), lambda f: f.fix(t("22:00"), *away).fix(t("22:00:30"), *away)
                     .fix(t("22:01"), *away))
     (a,) = of_type(ups, "zone_exit")
-    assert a["opened_at"] == iso(t("22:00"))
+    assert a.opened_at_ms == ms(t("22:00"))
     # fixes at exactly 06:00 are after the window: nothing
     day2 = "2026-11-28 "
     _, _, ups = run(curfew_bundle(), lambda f: f.fix(t("06:00", day2), *away)
@@ -231,8 +226,8 @@ def test_curfew_runs_past_midnight_and_clears_when_it_ends():
 
     _, _, ups = run(curfew_bundle(), feed)
     (a,) = of_type(ups, "zone_exit")
-    assert a["opened_at"] == iso(t("23:50"))
-    assert a["condition"] == "cleared" and a["cleared_at"] == iso(t("06:00", day2))
+    assert a.opened_at_ms == ms(t("23:50"))
+    assert a.condition == "cleared" and a.cleared_at_ms == ms(t("06:00", day2))
 
 
 def test_curfew_activation_ignores_a_stale_last_fix():
@@ -257,14 +252,14 @@ def test_permit_start_clears_an_open_exit_and_suppresses_new_ones():
 
     _, _, ups = run(b, feed)
     (a,) = of_type(ups, "zone_exit")
-    assert a["condition"] == "cleared" and a["cleared_at"] == iso(t("09:00"))
+    assert a.condition == "cleared" and a.cleared_at_ms == ms(t("09:00"))
 
 
 def test_person_still_away_when_leave_ends_raises_at_that_moment():
     b = bundle(permits=[permit(start="2026-11-27 09:00", end="2026-11-27 18:00")])
     _, _, ups = run(b, lambda f: outs(f, "17:50", "18:00:30", "18:01"))
     (a,) = of_type(ups, "zone_exit")
-    assert a["opened_at"] == iso(t("18:00"))
+    assert a.opened_at_ms == ms(t("18:00"))
 
 
 def test_revoked_permit_ends_early():
@@ -272,7 +267,7 @@ def test_revoked_permit_ends_early():
                                revoked="2026-11-27 12:00")])
     _, _, ups = run(b, lambda f: outs(f, "11:50", "12:10", "12:11"))
     (a,) = of_type(ups, "zone_exit")
-    assert a["opened_at"] == iso(t("12:00"))
+    assert a.opened_at_ms == ms(t("12:00"))
 
 
 # -- device and behaviour ------------------------------------------------------------------------
@@ -281,7 +276,7 @@ def test_revoked_permit_ends_early():
 def test_signal_lost_opens_at_last_seen_plus_timeout_and_not_at_exactly_timeout():
     _, _, ups = run(bundle(), lambda f: f.inside(t("10:00")).inside(t("10:30")).inside(t("11:00:01")))
     (a,) = of_type(ups, "signal_lost")
-    assert a["opened_at"] == iso(t("11:00")) and a["cleared_at"] == iso(t("11:00:01"))
+    assert a.opened_at_ms == ms(t("11:00")) and a.cleared_at_ms == ms(t("11:00:01"))
     # a gap of exactly the timeout is not silence
     _, _, ups = run(bundle(), lambda f: f.inside(t("10:00")).inside(t("10:30")).inside(t("11:00")))
     assert of_type(ups, "signal_lost") == []
@@ -292,7 +287,7 @@ def test_person_never_heard_from_is_silent_from_clock_start():
     _, _, ups = run(b, lambda f: f.inside(t("10:00")).inside(t("10:29")).inside(t("10:58"))
                     .inside(t("11:27")))
     lost = of_type(ups, "signal_lost")
-    assert [(a["person_id"], a["opened_at"]) for a in lost] == [("P2", iso(t("10:30")))]
+    assert [(a.person_id, a.opened_at_ms) for a in lost] == [("P2", ms(t("10:30")))]
 
 
 def test_no_silence_while_device_off_and_any_event_clears_device_off():
@@ -303,33 +298,33 @@ def test_no_silence_while_device_off_and_any_event_clears_device_off():
     _, _, ups = run(bundle(), feed)
     assert of_type(ups, "signal_lost") == []
     (off,) = of_type(ups, "device_off")
-    assert off["opened_at"] == iso(t("10:05")) and off["cleared_at"] == iso(t("12:00"))
+    assert off.opened_at_ms == ms(t("10:05")) and off.cleared_at_ms == ms(t("12:00"))
 
 
 def test_location_disabled_clears_on_fix_or_enabled():
     _, _, ups = run(bundle(), lambda f: f.inside(t("10:00")).status(t("10:01"), ev.LOCATION_DISABLED)
                     .status(t("10:02"), ev.HEARTBEAT).inside(t("10:03")))
     (a,) = of_type(ups, "location_disabled")
-    assert a["cleared_at"] == iso(t("10:03"))
+    assert a.cleared_at_ms == ms(t("10:03"))
     _, _, ups = run(bundle(), lambda f: f.status(t("10:01"), ev.LOCATION_DISABLED)
                     .status(t("10:02"), ev.LOCATION_ENABLED))
     (a,) = of_type(ups, "location_disabled")
-    assert a["cleared_at"] == iso(t("10:02"))
+    assert a.cleared_at_ms == ms(t("10:02"))
 
 
 def test_tamper_stays_active_until_an_officer_resolves_it():
     _, _, ups = run(bundle(), lambda f: f.status(t("10:00"), ev.TAMPER).inside(t("10:01"))
                     .status(t("10:02"), ev.POWER_ON))
     (a,) = of_type(ups, "tamper")
-    assert a["condition"] == "active" and a["severity"] == "critical"
+    assert a.condition == "active" and a.severity == "critical"
 
 
 def test_low_battery_opens_at_15_and_clears_only_at_25():
     _, _, ups = run(bundle(), lambda f: f.inside(t("10:00"), battery=16).inside(t("10:01"), battery=15)
                     .inside(t("10:02"), battery=24).inside(t("10:03"), battery=25))
     (a,) = of_type(ups, "low_battery")
-    assert a["opened_at"] == iso(t("10:01")) and a["cleared_at"] == iso(t("10:03"))
-    assert a["severity"] == "low"
+    assert a.opened_at_ms == ms(t("10:01")) and a.cleared_at_ms == ms(t("10:03"))
+    assert a.severity == "low"
 
 
 def test_location_jump_needs_both_distance_and_speed():
@@ -356,22 +351,22 @@ def exit_then_return(f, again_at: str):
 def test_recurrence_just_inside_the_reopen_window_reopens_the_same_alert():
     _, _, ups = run(bundle(), lambda f: exit_then_return(f, "10:20"))  # 900 s after 10:05
     (a,) = of_type(ups, "zone_exit")
-    assert a["reopen_count"] == 1 and a["condition"] == "active"
-    assert a["opened_at"] == iso(t("10:00"))
+    assert a.reopen_count == 1 and a.condition == "active"
+    assert a.opened_at_ms == ms(t("10:00"))
 
 
 def test_recurrence_just_outside_the_reopen_window_is_a_new_alert():
     _, _, ups = run(bundle(), lambda f: exit_then_return(f, "10:20:01"))
     alerts = of_type(ups, "zone_exit")
-    assert len(alerts) == 2 and {a["reopen_count"] for a in alerts} == {0}
-    assert len({a["alert_id"] for a in alerts}) == 2
+    assert len(alerts) == 2 and {a.reopen_count for a in alerts} == {0}
+    assert len({a.alert_id for a in alerts}) == 2
 
 
 def test_repeats_update_the_active_alert_instead_of_raising_new_ones():
     _, _, ups = run(bundle(), lambda f: [f.out(f"{D}10:{m:02d}") for m in range(6)])
     (a,) = of_type(ups, "zone_exit")
-    assert a["event_count"] == 6 and a["last_event_at"] == iso(t("10:05"))
-    assert [u["version"] for u in ups if u["type"] == "zone_exit"] == [1, 2, 3, 4]
+    assert a.event_count == 6 and a.last_event_at_ms == ms(t("10:05"))
+    assert [u.version for u in ups if u.type == "zone_exit"] == [1, 2, 3, 4]
 
 
 # -- duplicates and late events ---------------------------------------------------------------
@@ -387,15 +382,15 @@ def test_exact_repeats_are_duplicates_and_late_events_change_no_current_state():
     engine, _, ups = run(bundle(), feed)
     assert of_type(ups, "device_off") == []
     (a,) = of_type(ups, "zone_exit")
-    assert a["opened_at"] == iso(t("10:01"))
+    assert a.opened_at_ms == ms(t("10:01"))
     assert engine.stats["duplicate"] == 1 and engine.stats["out_of_order"] == 2
 
 
 def test_ids_are_derived_from_key_and_opened_at():
     _, _, a = run(bundle(), lambda f: outs(f, "10:00", "10:01", "10:02"))
     _, _, b = run(bundle(), lambda f: outs(f, "10:00", "10:01", "10:02"), now_ms=123456)
-    assert [u["alert_id"] for u in a] == [u["alert_id"] for u in b]
-    assert a[0]["alert_id"].startswith("al-")
+    assert [u.alert_id for u in a] == [u.alert_id for u in b]
+    assert a[0].alert_id.startswith("al-")
 
 
 # -- ticks and the clock ----------------------------------------------------------------------
@@ -406,7 +401,7 @@ def test_a_tick_fires_timers_due_at_or_before_it_an_event_only_strictly_before()
     b = bundle(persons=[person("P1"), person("P2", timeout_s=7200)])
     _, _, ups = run(b, lambda f: f.inside(t("10:00")).inside(t("10:00"), pid="P2").tick(t("10:30")))
     (a,) = of_type(ups, "signal_lost")
-    assert a["opened_at"] == iso(t("10:30"))
+    assert a.opened_at_ms == ms(t("10:30"))
     _, _, ups = run(b, lambda f: f.inside(t("10:00")).inside(t("10:00"), pid="P2")
                     .inside(t("10:30"), pid="P2"))
     assert of_type(ups, "signal_lost") == []
@@ -418,7 +413,7 @@ def test_another_persons_events_move_the_clock_for_everyone():
                     .inside(t("10:45"), pid="P2").inside(t("10:50")))
     (a,) = of_type(ups, "signal_lost")
     # fired when P2's 10:45 fix moved the clock, cleared by P1's own late return
-    assert a["opened_at"] == iso(t("10:30")) and a["cleared_at"] == iso(t("10:50"))
+    assert a.opened_at_ms == ms(t("10:30")) and a.cleared_at_ms == ms(t("10:50"))
 
 
 def test_a_lagging_device_is_silent_from_its_own_last_fix():
@@ -427,7 +422,7 @@ def test_a_lagging_device_is_silent_from_its_own_last_fix():
     _, _, ups = run(b, lambda f: f.inside(t("10:00"), pid="P2").inside(t("09:00"))
                     .inside(t("10:01"), pid="P2"))
     (a,) = of_type(ups, "signal_lost")
-    assert a["opened_at"] == iso(t("09:30"))
+    assert a.opened_at_ms == ms(t("09:30"))
 
 
 def test_reload_with_a_new_permit_suppresses_the_next_exit_without_restart():

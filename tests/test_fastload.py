@@ -30,6 +30,8 @@ def _same(a, b) -> None:
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch):
     monkeypatch.delenv("LOOKOUT_SILENCE_TIMEOUT_S", raising=False)
+    # each load must go through the paths compared here, not come from the cache
+    monkeypatch.setenv("LOOKOUT_BUNDLE_CACHE", "off")
 
 
 def test_fast_path_builds_what_the_checks_build(tmp_path, monkeypatch):

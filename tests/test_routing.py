@@ -30,10 +30,10 @@ def week_instants() -> list[int]:
     return sorted({int(t.timestamp() * 1000) for t in hours + edges})
 
 
-def on_shift_by_rota(masks, officer_id: str, at_rfc3339: str) -> bool:
+def on_shift_by_rota(masks, officer_id: str, at_ms: int) -> bool:
     """Independent of the router: the officer's week of minutes, read at the step's own
     local time."""
-    t = datetime.fromisoformat(at_rfc3339).astimezone(TZ)
+    t = datetime.fromtimestamp(at_ms / 1000, TZ)
     return bool(masks[officer_id][(t.isoweekday() - 1) * DAY_MIN + t.hour * 60 + t.minute])
 
 
@@ -64,14 +64,14 @@ def test_every_alert_and_escalation_on_the_demo_reaches_someone_on_shift(demo):
         escalated = engine.process(state, Feed(engine).tick(at + 300_000).batch(), at)
         assert len(escalated) == len(demo.persons)
         for up in escalated:
-            first, esc = up["route"]
+            first, esc = up.route
             for step in (first, esc):
-                assert step["reason"] != "unstaffed", (up["person_id"], step)
-                assert on_shift_by_rota(masks, step["officer_id"], step["at"]), step
-            assert roles[esc["officer_id"]] == "supervisor" and esc["role"] == "supervisor"
-            assert up["officer_id"] == esc["officer_id"]
-            seen_reasons.add(first["reason"])
-            first_roles.add(first["role"])
+                assert step.reason != "unstaffed", (up.person_id, step)
+                assert on_shift_by_rota(masks, step.officer_id, step.at_ms), step
+            assert roles[esc.officer_id] == "supervisor" and esc.role == "supervisor"
+            assert up.officer_id == esc.officer_id
+            seen_reasons.add(first.reason)
+            first_roles.add(first.role)
     # the walk went through every branch of the chain: own officer, own duty, the centre
     assert seen_reasons == {"on_shift", "officer_off_shift", "office_off_shift"}
     assert first_roles == {"officer", "duty"}
@@ -82,14 +82,14 @@ def test_at_0300_the_centre_night_desk_gets_it_and_the_night_supervisor_escalati
     router = Router(demo)
     at = ms("2026-11-25 03:00")  # a Wednesday
     (step,) = router.first_route("wc-cd-02", "wucheng-chengdong", at)
-    assert (step["officer_id"], step["role"], step["reason"]) == (
+    assert (step.officer_id, step.role, step.reason) == (
         "wc-zh-night", "duty", "office_off_shift")
     (esc,) = router.escalation_route("wc-cd-02", "wucheng-chengdong", at)
     # the officer's own supervisor (wc-zh-01) is off shift: the centre's night 值班长
-    assert (esc["officer_id"], esc["reason"]) == ("wc-zh-02", "not_acknowledged")
+    assert (esc.officer_id, esc.reason) == ("wc-zh-02", "not_acknowledged")
     # by day the supervisor_id comes first
     (esc,) = router.escalation_route("wc-cd-02", "wucheng-chengdong", ms("2026-11-25 10:00"))
-    assert esc["officer_id"] == "wc-zh-01"
+    assert esc.officer_id == "wc-zh-01"
 
 
 # -- a small county: one 司法所 under a centre whose night desk works Fridays only -------------
@@ -118,7 +118,7 @@ def county(centre_shifts=((5,), 22 * 60, 8 * 60)):
 
 
 def first(router, at):
-    return [(s["officer_id"], s["role"], s["reason"])
+    return [(s.officer_id, s.role, s.reason)
             for s in router.first_route("officer-1", "office-1", ms(at))]
 
 
@@ -148,13 +148,14 @@ def test_nobody_up_the_chain_goes_to_the_officer_and_duty_officers_marked_unstaf
     state = engine.new_state()
     at = ms("2026-11-25 03:00")  # Wednesday night: no night desk
     (up,) = engine.process(state, Feed(engine).status(at, ev.TAMPER).batch(), at)
-    assert [(s["officer_id"], s["reason"]) for s in up["route"]] == [
+    assert [(s.officer_id, s.reason) for s in up.route] == [
         ("officer-1", "unstaffed"), ("duty-1", "unstaffed")]
-    assert up["officer_id"] == "officer-1"
+    assert up.officer_id == "officer-1"
     (esc,) = engine.process(state, Feed(engine).tick(at + 300_000).batch(), at)
     # no supervisor on shift either: the one the escalation would reach, marked so
-    assert esc["route"][-1] == {"officer_id": "sup-day", "role": "supervisor",
-                                "reason": "unstaffed", "at": "2026-11-25T03:05:00.000+08:00"}
+    assert esc.to_wire()["route"][-1] == {"officer_id": "sup-day", "role": "supervisor",
+                                          "reason": "unstaffed",
+                                          "at": "2026-11-25T03:05:00.000+08:00"}
 
 
 def test_escalation_skips_an_off_shift_supervisor_for_one_on_shift_up_the_chain():
@@ -164,8 +165,8 @@ def test_escalation_skips_an_off_shift_supervisor_for_one_on_shift_up_the_chain(
     r = Router(b)
     (night,) = r.escalation_route("officer-1", "office-1", ms("2026-11-25 03:00"))
     (day,) = r.escalation_route("officer-1", "office-1", ms("2026-11-25 10:00"))
-    assert (night["officer_id"], night["reason"]) == ("sup-night", "not_acknowledged")
-    assert (day["officer_id"], day["reason"]) == ("sup-day", "not_acknowledged")
+    assert (night.officer_id, night.reason) == ("sup-night", "not_acknowledged")
+    assert (day.officer_id, day.reason) == ("sup-day", "not_acknowledged")
 
 
 def test_coverage_gaps_name_the_office_and_hours():
@@ -191,8 +192,8 @@ def test_routing_is_the_same_for_a_drill():
     (real,) = engine.process(engine.new_state(), Feed(engine).status(at, ev.TAMPER).batch(), at)
     state = engine.new_state()
     drill = engine.process(state, Feed(engine).status(at, ev.TAMPER, drill=True).batch(), at)
-    (d,) = [u for u in drill if u["drill"]]
-    assert d["route"] == real["route"] and d["route"][0]["officer_id"] == "night"
+    (d,) = [u for u in drill if u.drill]
+    assert d.route == real.route and d.route[0].officer_id == "night"
 
 
 def test_answers_do_not_depend_on_the_order_of_questions(demo):

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from config.model import Bundle
+
 
 @dataclass(frozen=True, slots=True)
 class Directory:
@@ -13,7 +15,7 @@ class Directory:
     zones: dict[str, str] = field(default_factory=dict)  # id -> name
 
     @classmethod
-    def from_bundle(cls, bundle) -> Directory:
+    def from_bundle(cls, bundle: Bundle) -> Directory:
         return cls(
             persons={p.person_id: (p.name or p.person_id, p.office_id) for p in bundle.persons},
             officers={o.officer_id: o.name or o.officer_id for o in bundle.officers},
@@ -26,12 +28,10 @@ class Directory:
         known = self.persons.get(person_id)
         return known[0] if known else None
 
-    def office_of(self, update: dict) -> str | None:
-        """The person's office; a record that names its office itself wins. An alert about no
-        person (feed_down) has no office and reaches only targets that take every office."""
-        if update.get("office_id"):
-            return update["office_id"]
-        known = self.persons.get(update.get("person_id") or "")
+    def office_of(self, person_id: str | None) -> str | None:
+        """The person's office. An alert about no person (feed_down) has no office and reaches
+        only targets that take every office."""
+        known = self.persons.get(person_id or "")
         return known[1] if known else None
 
     def officer_name(self, officer_id: str | None) -> str | None:

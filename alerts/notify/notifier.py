@@ -18,6 +18,7 @@ from alerts.notify.delivery import Outcome, dingtalk_signed, post
 from alerts.notify.directory import Directory
 from alerts.notify.lanes import DeadLetters, Job, Lane
 from alerts.notify.policy import Policy
+from alerts.records import AlertUpdate
 
 log = logging.getLogger("lookout.notify")
 
@@ -68,16 +69,16 @@ class Notifier:
         """After a bundle reload: new persons, renamed zones, moved offices."""
         self.directory = Directory.from_bundle(bundle)
 
-    def prime(self, updates: Iterable[dict]) -> None:
-        """Tell the notifier what already happened (the store's latest version of each alert)
-        so that, after a restart, an old escalation is not taken for a new one."""
-        for u in updates:
+    def prime(self, records: Iterable[dict]) -> None:
+        """Tell the notifier what already happened (the store's latest SPEC §4 record of each
+        alert) so that, after a restart, an old escalation is not taken for a new one."""
+        for record in records:
             try:
-                self._policy.prime(u)
+                self._policy.prime(AlertUpdate.from_wire(record))
             except (KeyError, TypeError, ValueError):
                 self._count("malformed")
 
-    def offer(self, update: dict) -> int:
+    def offer(self, update: AlertUpdate) -> int:
         """Queue pushes for this update if it deserves any; returns how many were queued."""
         try:
             return self._offer(update)
@@ -86,21 +87,19 @@ class Notifier:
             self._count("errors")
             return 0
 
-    def _offer(self, update: dict) -> int:
+    def _offer(self, update: AlertUpdate) -> int:
         self._count("offered")
-        try:
-            reason = self._policy.decide(update)
-            SEVERITIES.index(update["severity"])
-        except (KeyError, TypeError, ValueError):
+        reason = self._policy.decide(update)
+        if update.severity not in SEVERITIES:
             self._count("malformed")
             return 0
         if reason is None:
             return 0
         self._count(f"push_{reason}")
         directory = self.directory
-        office = directory.office_of(update)
+        office = directory.office_of(update.person_id)
         lanes = [ln for ln in self._lanes
-                 if ln.target.accepts(update["severity"], office, bool(update.get("drill")))]
+                 if ln.target.accepts(update.severity, office, update.drill)]
         if not lanes:
             return 0
         link = payloads.alert_link(self.config.link_template, self.config.base_url, update)
@@ -108,8 +107,8 @@ class Notifier:
         queued = 0
         for lane in lanes:
             build = _FORMATS.get(lane.target.format)
-            job = Job(update["alert_id"], int(update["version"]), reason,
-                      build(summary) if build else update)
+            job = Job(update.alert_id, update.version, reason,
+                      build(summary) if build else update.to_wire())
             queued += lane.put(job)
         self._count("queued", queued)
         return queued

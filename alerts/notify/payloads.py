@@ -10,11 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from alerts.feed.words import OTHER_WORDS, REASON_WORDS, ROLE_WORDS, SEVERITY_WORDS
 from alerts.kinds import DRILL_WORDS, LATE_WORDS, WORDS
 from alerts.notify.directory import Directory
 from alerts.notify.policy import ESCALATED
+from alerts.records import AlertUpdate
 
 # WeCom documents markdown content up to 4096 bytes; keep a margin and hold DingTalk to it too.
 MAX_BYTES = 4000
@@ -44,20 +46,20 @@ class Summary:
     link: str | None = None
 
 
-def summarize(update: dict, reason: str, directory: Directory, link: str | None) -> Summary:
-    drill = bool(update.get("drill"))
-    type_zh, type_en = WORDS.get(update["type"], (update["type"], update["type"]))
-    sev = update["severity"]
+def summarize(update: AlertUpdate, reason: str, directory: Directory, link: str | None) -> Summary:
+    drill = update.drill
+    type_zh, type_en = WORDS.get(update.type, (update.type, update.type))
+    sev = update.severity
     sev_zh, sev_en = SEVERITY_WORDS.get(sev, (sev, sev))
     tag_zh = f"【{DRILL_WORDS[0]}】" if drill else ""
     tag_en = f"[{DRILL_WORDS[1].upper()}] " if drill else ""
     esc_zh, esc_en = OTHER_WORDS["escalated"]
     what_zh = f"告警{esc_zh}" if reason == ESCALATED else "新告警"
     what_en = f"Alert {esc_en}" if reason == ESCALATED else "New alert"
-    if update.get("late"):  # it happened a while ago: the phone uploaded it later
+    if update.late:  # it happened a while ago: the phone uploaded it later
         what_zh += f"（{LATE_WORDS[0]}）"
         what_en += f" ({LATE_WORDS[1]})"
-    pid = update.get("person_id")
+    pid = update.person_id
     name = directory.person_name(pid)
     title = f"{tag_zh}[{sev_zh}] {what_zh}：{type_zh}" + (f" {_plain(name or pid)}" if pid else "")
     s = Summary(title, f"{tag_zh}{what_zh}：{type_zh}", f"{tag_en}{what_en}: {type_en}", sev,
@@ -67,44 +69,49 @@ def summarize(update: dict, reason: str, directory: Directory, link: str | None)
         p_zh, p_en = OTHER_WORDS["person"]
         s.rows.append(Row("person", f"{p_zh}：{_who(name, pid, '（', '）')}",
                           f"{p_en.capitalize()}: {_who(name, pid, ' (', ')')}"))
-    zone = directory.zone_name(update.get("zone_id"))
+    zone = directory.zone_name(update.zone_id)
     if zone:
         s.rows.append(Row("zone", f"区域：{_plain(zone)}", f"Zone: {_plain(zone)}"))
     s.rows.append(Row("severity", f"级别：{sev_zh}", f"Severity: {sev_en}"))
-    opened = _local(update.get("opened_at"))
+    opened = _local(update.opened_at_ms, update.tz)
     s.rows.append(Row("time", f"发生时间：{opened}", f"Opened: {opened}"))
-    route = update.get("route") or []
-    first = route[0] if route else {"officer_id": update.get("officer_id"), "role": "officer"}
-    if first.get("officer_id"):
-        role_zh, role_en, who_zh, who_en = _step(first, directory)
+    _route_rows(s, update, reason, directory)
+    return s
+
+
+def _route_rows(s: Summary, update: AlertUpdate, reason: str, directory: Directory) -> None:
+    """Who has it, whether nobody was on shift, and (escalated) which supervisor, when."""
+    route = update.route
+    first_id, first_role = (route[0].officer_id, route[0].role) if route else (update.officer_id, "officer")
+    if first_id:
+        role_zh, role_en, who_zh, who_en = _step(first_id, first_role, directory)
         s.rows.append(Row("officer", f"{role_zh}：{who_zh}", f"{role_en.capitalize()}: {who_en}"))
-    if any(st.get("reason") == "unstaffed" for st in route):
+    if any(st.reason == "unstaffed" for st in route):
         # sent to someone off shift: whoever reads it must know nobody else is watching
         zh, en = REASON_WORDS["unstaffed"]
         s.rows.append(Row("unstaffed", f"注意：{zh}", f"Note: {en}"))
     if reason == ESCALATED:
-        step = next((st for st in reversed(route) if st.get("role") == "supervisor"), None)
-        if step is not None and step.get("officer_id"):
-            role_zh, role_en, who_zh, who_en = _step(step, directory)
-            at = _local(step.get("at"))
+        step = next((st for st in reversed(route) if st.role == "supervisor"), None)
+        if step is not None and step.officer_id:
+            role_zh, role_en, who_zh, who_en = _step(step.officer_id, step.role, directory)
+            at = _local(step.at_ms, update.tz)
+            esc_zh, _ = OTHER_WORDS["escalated"]
             s.rows.append(Row("escalated", f"{esc_zh}：{role_zh} {who_zh}，{at}",
                               f"Escalated to {role_en}: {who_en}, {at}"))
-    return s
 
 
-def _step(step: dict, directory: Directory) -> tuple[str, str, str, str]:
-    who = step["officer_id"]
-    role = ROLE_OF_STEP.get(step.get("role"), step.get("role"))
+def _step(who: str, role: str, directory: Directory) -> tuple[str, str, str, str]:
+    role = ROLE_OF_STEP.get(role, role)
     role_zh, role_en = ROLE_WORDS.get(role, ROLE_WORDS["officer"])
     name = directory.officer_name(who)
     return role_zh, role_en, _who(name, who, "（", "）"), _who(name, who, " (", ")")
 
 
-def alert_link(template: str, base_url: str | None, update: dict) -> str | None:
+def alert_link(template: str, base_url: str | None, update: AlertUpdate) -> str | None:
     if not base_url:
         return None
-    return template.format(base_url=base_url, alert_id=quote(update["alert_id"], safe=""),
-                           drill="true" if update.get("drill") else "false")
+    return template.format(base_url=base_url, alert_id=quote(update.alert_id, safe=""),
+                           drill="true" if update.drill else "false")
 
 
 def wecom(s: Summary) -> dict:
@@ -142,14 +149,9 @@ def _plain(text) -> str:
     return s if len(s) <= MAX_FIELD else s[: MAX_FIELD - 1] + "…"
 
 
-def _local(ts: str | None) -> str:
-    """Record times are already in the bundle's timezone (SPEC §4): only the noise goes."""
-    if not ts:
-        return "-"
-    try:
-        return datetime.fromisoformat(ts).strftime("%Y-%m-%d %H:%M:%S")
-    except ValueError:
-        return _plain(ts)
+def _local(ms: int, tz: str) -> str:
+    """The time as the bundle's timezone reads it (SPEC §4), to the second."""
+    return datetime.fromtimestamp(ms / 1000, ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _fit(text: str) -> str:

@@ -6,58 +6,49 @@ supervisor (escalated turned true)."""
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
+
+from alerts.records import AlertUpdate
+from alerts.transitions import Transition, TransitionTracker
 
 NEW = "new"
 ESCALATED = "escalated"
 
 
 class Policy:
-    """Remembers, per alert, the last version seen and whether it was escalated."""
+    """Decides from the transition each version makes (alerts.transitions)."""
 
     def __init__(self, capacity: int = 200_000):
-        self._seen: OrderedDict[str, tuple[int, bool]] = OrderedDict()
-        self._capacity = capacity
+        self._tracker = TransitionTracker(capacity)
         self._lock = threading.Lock()
 
-    def decide(self, update: dict) -> str | None:
-        aid, version = update["alert_id"], int(update["version"])
-        escalated = bool(update.get("escalated"))
+    def decide(self, update: AlertUpdate) -> str | None:
         with self._lock:
-            prev = self._seen.get(aid)
-            if prev is not None and version <= prev[0]:
-                return None  # a version announced again (a re-run, a second listener)
-            self._remember(aid, version, escalated, update)
-        if version == 1:
+            t = self._observe(update)
+        if t is None:
+            return None  # a version announced again (a re-run, a second listener)
+        if t.opened:
             return NEW
-        if not escalated:
-            return None
-        if prev is not None:
-            return ESCALATED if not prev[1] else None
-        # Never seen before (the notifier started after the alert opened): whether this version
-        # is the escalation cannot be told. An escalated alert still open and unacknowledged is
-        # what the supervisor must hear about; at worst they hear it once more after a restart.
-        if update.get("handling") == "new" and update.get("condition") == "active":
+        if t.escalated:
+            return ESCALATED
+        if t.unseen and update.escalated and update.handling == "new" and update.active:
+            # Never seen before (the notifier started after the alert opened): whether this
+            # version is the escalation cannot be told. An escalated alert still open and
+            # unacknowledged is what the supervisor must hear about; at worst they hear it once
+            # more after a restart.
             return ESCALATED
         return None
 
-    def prime(self, update: dict) -> None:
+    def prime(self, update: AlertUpdate) -> None:
         """Learn an alert's state without pushing (the store's latest versions, at start-up)."""
         with self._lock:
-            prev = self._seen.get(update["alert_id"])
-            if prev is None or int(update["version"]) > prev[0]:
-                self._remember(update["alert_id"], int(update["version"]),
-                               bool(update.get("escalated")), update)
+            self._observe(update)
 
     def __len__(self) -> int:
-        return len(self._seen)
+        return len(self._tracker)
 
-    def _remember(self, aid: str, version: int, escalated: bool, update: dict) -> None:
-        if update.get("handling") == "resolved":
+    def _observe(self, update: AlertUpdate) -> Transition | None:
+        t = self._tracker.observe(update)
+        if t is not None and update.handling == "resolved":
             # a resolved alert never reopens nor escalates: nothing more to decide about it
-            self._seen.pop(aid, None)
-            return
-        self._seen[aid] = (version, escalated)
-        self._seen.move_to_end(aid)
-        while len(self._seen) > self._capacity:
-            self._seen.popitem(last=False)
+            self._tracker.forget(update.alert_id)
+        return t

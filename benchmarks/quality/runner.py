@@ -20,8 +20,11 @@ def _ms(value: str | None) -> int | None:
     return None if value is None else int(datetime.fromisoformat(value).timestamp() * 1000)
 
 
-def compact(update: dict) -> dict:
-    """The fields the metrics need, times as epoch ms."""
+def compact(update) -> dict:
+    """The fields the metrics need, times as epoch ms. The engine's typed update is read as its
+    SPEC §4 record, which is all an older checkout's engine emits."""
+    if not isinstance(update, dict):
+        update = update.to_wire()
     return {
         "alert_id": update["alert_id"],
         "version": update["version"],

@@ -20,17 +20,18 @@ from typing import Literal
 import msgspec
 import numpy as np
 
+from config.cache import Compiled
+from config.persons import PersonRows
 from config.settings import Settings
 from stream.decode.columns import _as_verdict, _Rows, _to_wgs84
 from stream.decode.deadletters import _dead_letters
-from stream.decode.persons import _PersonIndex
+from stream.decode.persons import _PersonIndex, registrable
 from stream.decode.records import (
     _CRS_CODE,
     _DECODE_ERRORS,
     _EVENT_CODE,
     _NAN,
     _RECORD_TYPES,
-    PERSON_ID_MAX,
     _Fix,
     _Record,
     _Status,
@@ -64,9 +65,6 @@ class Decoder:
     """Decodes chunks of JSONL lines for one person table and one set of settings."""
 
     def __init__(self, person_index: Mapping[str, int], settings: Settings):
-        # A registered id that breaks the 1-64 rule must still be rejected as invalid_field.
-        self._person = {k: int(v) for k, v in person_index.items()
-                        if isinstance(k, str) and 1 <= len(k) <= PERSON_ID_MAX}
         self._default_accuracy = float(settings.default_accuracy_m)
         self._max_future_ms = round(settings.max_future_s * 1000)
         self._convert = settings.datum_conversion
@@ -78,7 +76,11 @@ class Decoder:
         self._sep = b",\n%d,\n" % self._mark
         self._chunk = msgspec.json.Decoder(list[_Record | Literal[self._mark]])  # type: ignore[name-defined]
         self._line = msgspec.json.Decoder(_Record)
-        self._index = _PersonIndex(self._person)
+        self._person = registrable(person_index)
+        # the engine's index carries the bundle's compiled store: built once per bundle
+        built = person_index.compiled if isinstance(person_index, PersonRows) else Compiled()
+        self._index = built.get("decoder person index", lambda: _PersonIndex(self._person))
+        self._index.get = self._person.get  # a cached index is kept without its dict
 
     # --- fast path ----------------------------------------------------------------------------
 

@@ -14,59 +14,80 @@ raise it (`due_at`); acknowledgement passes when an officer acknowledged within
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 
-from config.loader import parse_ts_ms
+from alerts.records import AlertUpdate
+from alerts.transitions import TransitionTracker
 
 ZONE_KINDS = ("leave_zone", "enter_exclusion")
 
 
-def _ms(text) -> int | None:
-    return None if text in (None, "") else parse_ts_ms(text)
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """A recorded alert version: typed for judging, as recorded for the scorecard."""
+
+    update: AlertUpdate
+    record: dict
+    observed_at: int | None  # wall clock when the drill first saw this version
+
+    @classmethod
+    def of(cls, record: dict) -> Recorded:
+        return cls(AlertUpdate.from_wire(record), record, record.get("observed_at"))
 
 
 def match_incidents(incidents: list[dict], versions: list[dict], actions: list[dict]) -> dict[int, dict]:
     """incident index -> what answered it: alert, version, detected_at, acknowledgement."""
-    by_alert: dict[str, list[dict]] = defaultdict(list)
-    for v in versions:
-        by_alert[v["alert_id"]].append(v)
-    for vs in by_alert.values():
-        vs.sort(key=lambda v: v["version"])
-    acks: dict[str, list[dict]] = defaultdict(list)
-    for a in actions:
-        # on Kafka an action is only known to be sent: it counts once a version shows it took
-        handled = any(v["handling"] != "new" for v in by_alert.get(a["alert_id"], ()))
-        if a["action"] == "acknowledge" and (a.get("outcome") == "applied" or
-                                             (a.get("outcome") == "sent" and handled)):
-            acks[a["alert_id"]].append(a)
+    seen = [Recorded.of(v) for v in versions]
+    by_alert: dict[str, list[Recorded]] = defaultdict(list)
+    for s in sorted(seen, key=lambda s: s.update.version):
+        by_alert[s.update.alert_id].append(s)
+    acks = _acknowledgements(by_alert, actions)
     claimed: set[tuple[str, int]] = set()
     out: dict[int, dict] = {}
     for inc in sorted(incidents, key=lambda i: (i["start_ts"], i["index"])):
-        found = [v for v in versions if _answers(inc, v) and
-                 (v["alert_id"], v["version"]) not in claimed]
+        found = [s.update for s in seen if _answers(inc, s.update) and
+                 (s.update.alert_id, s.update.version) not in claimed]
         if not found:
             continue
-        v = min(found, key=lambda v: (_ms(v["last_event_at"]), v["version"]))
-        claimed.add((v["alert_id"], v["version"]))
-        history = by_alert[v["alert_id"]]
-        new_alert = _ms(v["opened_at"]) >= inc["start_ts"]
-        detected_at = _ms(v["detected_at"]) if new_alert else v.get("observed_at")
-        ack = min((a for a in acks[v["alert_id"]] if detected_at is None or a["at"] >= detected_at),
+        u = min(found, key=lambda u: (u.last_event_at_ms, u.version))
+        claimed.add((u.alert_id, u.version))
+        history = by_alert[u.alert_id]
+        new_alert = u.opened_at_ms >= inc["start_ts"]
+        detected_at = u.detected_at_ms if new_alert else next(
+            s.observed_at for s in history if s.update.version == u.version)
+        ack = min((a for a in acks[u.alert_id] if detected_at is None or a["at"] >= detected_at),
                   key=lambda a: a["at"], default=None)
-        out[inc["index"]] = {"alert_id": v["alert_id"], "version": v["version"],
+        out[inc["index"]] = {"alert_id": u.alert_id, "version": u.version,
                              "new_alert": new_alert, "detected_at": detected_at,
-                             "latest": history[-1], "acknowledged": ack}
+                             "latest": history[-1].record, "acknowledged": ack}
     return out
 
 
-def _answers(inc: dict, v: dict) -> bool:
-    if not v.get("drill") or v.get("person_id") != inc["person_id"]:
+def _acknowledgements(by_alert: dict[str, list[Recorded]], actions: list[dict]) -> dict[str, list[dict]]:
+    """alert_id -> the acknowledgements that took. On Kafka an action is only known to be sent:
+    it counts once a version shows the alert was handled."""
+    tracker = TransitionTracker(capacity=len(by_alert) + 1)
+    handled: set[str] = set()
+    for alert_id, history in by_alert.items():
+        for s in history:
+            t = tracker.observe(s.update)
+            # a version first seen already handled shows it as well as the step to it does
+            if t is not None and (t.handled or (t.unseen and s.update.handling != "new")):
+                handled.add(alert_id)
+    acks: dict[str, list[dict]] = defaultdict(list)
+    for a in actions:
+        if a["action"] == "acknowledge" and (a.get("outcome") == "applied" or
+                                             (a.get("outcome") == "sent" and a["alert_id"] in handled)):
+            acks[a["alert_id"]].append(a)
+    return acks
+
+
+def _answers(inc: dict, u: AlertUpdate) -> bool:
+    if not u.drill or u.person_id != inc["person_id"] or u.type != inc["expected_type"]:
         return False
-    if v.get("type") != inc["expected_type"]:
+    if inc["kind"] in ZONE_KINDS and inc.get("zone_id") and u.zone_id != inc["zone_id"]:
         return False
-    if inc["kind"] in ZONE_KINDS and inc.get("zone_id") and v.get("zone_id") != inc["zone_id"]:
-        return False
-    last = _ms(v.get("last_event_at"))
-    return last is not None and last >= inc["start_ts"]
+    return u.last_event_at_ms >= inc["start_ts"]
 
 
 def score(record: dict, now_ms: int) -> dict:

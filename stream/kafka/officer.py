@@ -34,6 +34,7 @@ from alerts import coverage
 from alerts.actions import ActionError, ActionPending, AlertFacts, check_action
 from alerts.admin import bundle_files
 from alerts.admin.edits import EditRefused
+from alerts.records import read_records
 from alerts.service import NotInThisMode, OfficerService
 from alerts.store import Store
 from config.loader import load_bundle
@@ -221,7 +222,7 @@ class KafkaOfficerRuntime:
 
     def _publish(self, new: list[dict]) -> None:
         """The reader's hand-off, after the versions are committed to the store."""
-        self.announcer.announce(new, wall_ms())
+        self.announcer.announce(read_records(new, self.bundle.settings.timezone), new, wall_ms())
 
     # -- officers' actions -----------------------------------------------------------------
     def submit_action(self, action: dict, timeout: float | None = None) -> list[dict]:

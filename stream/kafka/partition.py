@@ -34,6 +34,7 @@ from kafka.partitioner.default import murmur2
 from alerts import engine as engine_mod
 from alerts import state as state_mod
 from alerts.engine import Engine
+from alerts.records import AlertUpdate
 from alerts.state import NEVER, NO_TIME, PartState
 from stream import events as ev
 from stream.deadletter import rejected
@@ -125,16 +126,16 @@ class PartitionRunner:
         return run
 
     # -- running -----------------------------------------------------------------------------
-    def run(self, messages: list[Message], now_ms: int) -> tuple[list[dict], list[ev.DeadLetter]]:
+    def run(self, messages: list[Message], now_ms: int) -> tuple[list[AlertUpdate], list[ev.DeadLetter]]:
         """Alert updates and dead letters for this partition's slice of a batch, in order."""
         return self.run_segments([(kind, list(group)) for kind, group in
                                   groupby(messages, key=lambda m: m.kind)], now_ms)
 
     def run_segments(self, segments: list[tuple[str, list]],
-                     now_ms: int) -> tuple[list[dict], list[ev.DeadLetter]]:
+                     now_ms: int) -> tuple[list[AlertUpdate], list[ev.DeadLetter]]:
         """`run` for runs of one kind's records (anything with .topic, .offset and .value,
         such as aiokafka's records, all of one topic within a run): no object per message."""
-        updates: list[dict] = []
+        updates: list[AlertUpdate] = []
         dead: list[ev.DeadLetter] = []
         lines: list[bytes] = []
         for kind, records in segments:
@@ -186,7 +187,7 @@ class PartitionRunner:
             expected = self.next_offset[topic] = off + 1
             yield r
 
-    def _events(self, lines: list[bytes], now_ms: int, dead: list) -> list[dict]:
+    def _events(self, lines: list[bytes], now_ms: int, dead: list) -> list[AlertUpdate]:
         if not lines:
             return []
         batch, rejects = self.decoder.decode(lines, received_at_ms=now_ms, first_seq=self._seq)
@@ -198,7 +199,7 @@ class PartitionRunner:
         self.stats["events"] += len(lines)
         if len(batch) == 0:
             return []
-        out: list[dict] = []
+        out: list[AlertUpdate] = []
         real = ~batch.drill
         if not self.state.real.started and real.any():
             # Start the real clock on its own (a tick at the first real ts, as the engine would
@@ -213,7 +214,7 @@ class PartitionRunner:
         out += self.engine.process(self.state, batch, now_ms)
         return out
 
-    def _action(self, raw: bytes | None, now_ms: int, dead: list) -> list[dict]:
+    def _action(self, raw: bytes | None, now_ms: int, dead: list) -> list[AlertUpdate]:
         self.stats["actions"] += 1
         try:
             action = orjson.loads(raw or b"")

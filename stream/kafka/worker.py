@@ -42,6 +42,7 @@ from aiokafka import ConsumerRebalanceListener
 
 from alerts import coverage
 from alerts.engine import Engine
+from alerts.records import AlertUpdate
 from config.model import Bundle
 from stream.deadletter import letter_json
 from stream.decode import Decoder
@@ -337,7 +338,7 @@ class LookoutWorker:
             return
         now_ms = int(time.time() * 1000)
         t0 = time.perf_counter()  # ms_* counters: where a batch's time goes, in the stats line
-        updates: list[dict] = []
+        updates: list[AlertUpdate] = []
         dead = []
         for p in sorted(slices):
             ups, letters = self.runners[p].run_segments(slices[p], now_ms)
@@ -353,15 +354,15 @@ class LookoutWorker:
         self.metrics.observe_updates(updates, now_ms)
         # Sent now, acknowledged by the next checkpoint at the latest: the checkpoint that
         # covers these inputs must not be written before them, the next batch may.
-        self.in_flight += [await self.producer.send(self.topics.alerts, orjson.dumps(u),
-                                                    key=u["alert_id"].encode()) for u in updates]
+        self.in_flight += [await self.producer.send(self.topics.alerts, orjson.dumps(u.to_wire()),
+                                                    key=u.alert_id.encode()) for u in updates]
         self.in_flight += [await self.producer.send(self.topics.dead_letter,
                                                     letter_json(d)) for d in dead]
         if len(self.in_flight) > MAX_IN_FLIGHT:
             await self._acknowledged()
         self.counts["batches"] += 1
         self.counts["alert_updates"] += len(updates)
-        self.counts["alerts_opened"] += sum(1 for u in updates if u["version"] == 1)
+        self.counts["alerts_opened"] += sum(1 for u in updates if u.version == 1)
         self.counts.update(f"dead_letter.{d.reason}" for d in dead)
 
     # -- checkpoints --------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from alerts.records import AlertUpdate
 from stream.metrics import LookoutMetrics
 from stream.subscriptions import Subscribers, Subscription
 
@@ -31,13 +32,14 @@ class Announcer:
         if self.notifier is not None:
             self.notifier.prime(known)
 
-    def announce(self, new: list[dict], now_ms: int) -> None:
-        """Versions just committed, new to the store."""
-        self.metrics.observe_updates(new, now_ms)
+    def announce(self, typed: list[AlertUpdate], records: list[dict], now_ms: int) -> None:
+        """Versions just committed, new to the store: typed for the metrics and the notifier,
+        as SPEC §4 records for the page's streams."""
+        self.metrics.observe_updates(typed, now_ms)
         if self.notifier is not None:
-            for u in new:
+            for u in typed:
                 self.notifier.offer(u)
-        self.subscribers.publish(new)
+        self.subscribers.publish(records)
 
     def subscribe(self, maxsize: int = 10_000) -> Subscription:
         """Every version announced from now on (a thread-safe queue, for server-sent events)."""

@@ -205,7 +205,7 @@ class InProcess:
         if events:
             batch, rejects = self.decoder.decode([orjson.dumps(e) for e in events], START)
             assert not rejects, rejects
-            self.alerts += self.engine.process(self.state, batch, START)
+            self.alerts += [u.to_wire() for u in self.engine.process(self.state, batch, START)]
 
     def raised(self, inj) -> bool:
         return any(a["person_id"] == inj.person_id and a["type"] == inj.expected_type

@@ -18,6 +18,7 @@ from pathlib import Path
 import orjson
 
 from alerts.engine import Engine
+from alerts.records import AlertUpdate
 from alerts.service import NotInThisMode
 from alerts.store import Fix, StepCommit, Store
 from alerts.timefmt import rfc3339
@@ -73,7 +74,7 @@ class FakeRuntime:
     # -- the interface -----------------------------------------------------------------------
     def submit_action(self, action: dict) -> list[dict]:
         with self._lock:
-            updates = self.engine.act(self.state, action, int(time.time() * 1000))
+            updates = wire(self.engine.act(self.state, action, int(time.time() * 1000)))
             self._commit(updates)
         return updates
 
@@ -111,13 +112,14 @@ class FakeRuntime:
             assert not rejects, rejects
             fixes = [Fix(e["person_id"], bool(e.get("drill")), parse_ts_ms(e["ts"]), e["lat"],
                          e["lon"], e.get("accuracy_m", 30.0)) for e in events if e["type"] == "fix"]
-            updates = self.engine.process(self.state, batch, int(time.time() * 1000))
+            updates = wire(self.engine.process(self.state, batch, int(time.time() * 1000)))
             self._commit(updates, fixes)
         return updates
 
     def feed_down(self, at: str) -> list[dict]:
         with self._lock:
-            updates = self.engine.feed_down(self.state, parse_ts_ms(at), int(time.time() * 1000))
+            updates = wire(self.engine.feed_down(self.state, parse_ts_ms(at),
+                                                 int(time.time() * 1000)))
             self._commit(updates)
         return updates
 
@@ -127,6 +129,11 @@ class FakeRuntime:
         for u in updates:
             for sub in self._subs:
                 sub.q.put(u)
+
+
+def wire(updates: list[AlertUpdate]) -> list[dict]:
+    """What a runtime hands the store, the page and the API: SPEC §4 records."""
+    return [u.to_wire() for u in updates]
 
 
 def status(person_id: str, at: str, event: str, drill: bool = False) -> dict:

@@ -35,7 +35,7 @@ def test_the_session_module_alone_logs_in_and_serves_nothing_else(runtime, clock
         assert c.get("/v1/alerts", headers=auth).status_code == 404  # not included
         clock.t += 12 * 3600  # the Feed's clock: the session has run out
         assert c.get("/v1/me", headers=auth).status_code == 401
-    assert [a["what"] for a in runtime.store.audits] == ["login"]
+    assert [a["what"] for a in runtime.audits()] == ["login"]
 
 
 def test_the_action_module_acts_through_the_engine_with_the_list_module(runtime, clock, day):
@@ -53,7 +53,7 @@ def test_the_action_module_acts_through_the_engine_with_the_list_module(runtime,
         assert c.post(f"/v1/alerts/{other}/acknowledge", headers=auth).status_code == 404
         listed = c.get("/v1/alerts", headers=auth, params={"handling": "acknowledged"}).json()
         assert [a["alert_id"] for a in listed["alerts"]] == [alert_id]
-    assert runtime.store.latest(alert_id)["handling"] == "acknowledged"
+    assert runtime.store.alerts.latest(alert_id)["handling"] == "acknowledged"
 
 
 def test_a_route_included_without_its_feed_says_how_to_include_it():
@@ -87,5 +87,5 @@ def test_a_test_app_may_hand_the_feed_in_by_dependency_override(runtime, clock):
         r = c.get("/v1/persons/WC0002/track", headers=auth,
                   params={"since_ms": 2, "until_ms": 1})
         assert r.status_code == 422 and r.json()["detail"]["code"] == "bad_range"
-    reads = [a for a in runtime.store.audits if a["what"] == "read_track"]
+    reads = [a for a in runtime.audits() if a["what"] == "read_track"]
     assert [(a["target"], a["after"]["points"]) for a in reads] == [("WC0002", 1)]

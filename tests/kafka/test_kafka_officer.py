@@ -54,10 +54,10 @@ class Worker:
     def events(self, *lines: bytes) -> list[dict]:
         batch, rejects = self.decoder.decode(list(lines), received_at_ms=now_ms())
         assert not rejects, rejects
-        return self.engine.process(self.state, batch, now_ms())
+        return [u.to_wire() for u in self.engine.process(self.state, batch, now_ms())]
 
     def act(self, action: dict) -> list[dict]:
-        return self.engine.act(self.state, action, now_ms())
+        return [u.to_wire() for u in self.engine.act(self.state, action, now_ms())]
 
 
 def send_alerts(bootstrap: str, prefix: str, *updates: dict) -> None:

@@ -48,7 +48,7 @@ def run_partitioned(bundle_dir, lines, n, drill=False, seed=0, restart_p=0.3):
         while i < len(per[p]):
             k = rng.randint(1, 400)
             ups, _ = run.run(per[p][i:i + k], int(time.time() * 1000))
-            updates += ups
+            updates += [u.to_wire() for u in ups]
             i += k
             if rng.random() < 0.5:  # a checkpoint
                 persons.update(run.person_records())
@@ -179,8 +179,8 @@ def test_a_replayed_tail_is_skipped_by_offset():
     msgs = [Message(EVENT, "events", i, tamper(i)) for i in range(3)]
     first, _ = run.run(msgs[:2], now)
     again, _ = run.run(msgs, now)  # a consumer that re-reads from an older commit
-    assert [u["type"] for u in first] == ["tamper", "tamper"]
-    assert [u["version"] for u in again] == [3]
+    assert [u.type for u in first] == ["tamper", "tamper"]
+    assert [u.version for u in again] == [3]
     assert run.stats["already_applied"] == 2
 
 
@@ -189,12 +189,12 @@ def test_empty_messages_are_dead_lettered_and_a_gap_is_counted():
     values = [tamper(0), b"", None, tamper(1), b" \n ", tamper(2)]
     offsets = [0, 1, 2, 3, 5, 6]  # 4 is gone (compaction, a transaction marker)
     ups, dead = run.run([Message(EVENT, "events", o, v) for o, v in zip(offsets, values, strict=True)], now)
-    assert [u["version"] for u in ups] == [1, 2, 3]
+    assert [u.version for u in ups] == [1, 2, 3]
     assert [(d.reason, d.detail) for d in dead] == [("malformed_json", "empty message")] * 3
     assert run.stats["offset_gaps"] == 1 and run.next_offset == {"events": 7}
     # the contiguous case moves the offset too, and what it held is skipped when read again
     ups, _ = run.run([Message(EVENT, "events", o, tamper(o)) for o in (5, 6, 7, 8)], now)
-    assert [u["version"] for u in ups] == [4, 5] and run.next_offset == {"events": 9}
+    assert [u.version for u in ups] == [4, 5] and run.next_offset == {"events": 9}
     assert run.stats["already_applied"] == 2
 
 
@@ -207,7 +207,7 @@ def test_a_checkpoint_writes_the_changed_buckets_and_restores_without_released_p
              outside_fix("P1", t0 + 60_000),
              orjson.dumps({"type": "fix", "person_id": "P2", "ts": t0, "lat": 30.0, "lon": 120.0})]
     ups, _ = run.run([Message(EVENT, "events", i, v) for i, v in enumerate(lines)], t0)
-    assert [u["type"] for u in ups] == ["zone_exit"]
+    assert [u.type for u in ups] == ["zone_exit"]
     records = dict(run.person_records())
     # a bucket per record, named by its number, holding only its own persons
     assert all(orjson.loads(v)["b"] == int(k[1:]) for k, v in records.items())

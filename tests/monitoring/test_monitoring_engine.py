@@ -73,8 +73,8 @@ def test_a_small_feed_through_decoder_and_engine():
     assert value(s, "lookout_events_ignored_total", reason="duplicate", drill="false") == 1
     assert value(s, "lookout_events_ignored_total", reason="out_of_order", drill="false") == 1
 
-    (opened,) = [u for u in updates if u["version"] == 1]
-    assert (opened["type"], opened["drill"]) == ("zone_exit", False)
+    (opened,) = [u for u in updates if u.version == 1]
+    assert (opened.type, opened.drill) == ("zone_exit", False)
     assert value(s, "lookout_alerts_opened_total") == 1
     assert value(s, "lookout_alerts_opened_total", type="zone_exit", severity="high",
                  drill="false") == 1
@@ -84,7 +84,7 @@ def test_a_small_feed_through_decoder_and_engine():
     assert value(s, "lookout_batch_size_events_count", drill="false") == 1
     assert value(s, "lookout_batch_size_events_sum") == 8
 
-    ids = {opened["alert_id"], "P1", "P2", "P9"}
+    ids = {opened.alert_id, "P1", "P2", "P9"}
     assert not ids & {v for (_, labels) in s for _, v in labels}
 
 
@@ -116,13 +116,13 @@ def test_escalation_acknowledgement_and_silence_through_the_engine():
 
     # critical escalates after 300 s of engine time; P2, never heard from, goes silent
     ups = process(Feed(engine).tick(ms(D + "10:12")), t0 + 60_000)
-    assert {u["type"] for u in ups} == {"tamper", "signal_lost"}
+    assert {u.type for u in ups} == {"tamper", "signal_lost"}
     s = samples(m)
     assert value(s, "lookout_alerts_escalated_total", type="tamper") == 1
     assert value(s, "lookout_alerts_unacknowledged", type="tamper", escalated="true") == 1
     assert value(s, "lookout_alerts_opened_total", type="signal_lost") == 1
 
-    ack = {"type": "action", "person_id": "P1", "alert_id": tamper["alert_id"],
+    ack = {"type": "action", "person_id": "P1", "alert_id": tamper.alert_id,
            "ts": "2026-11-27T10:13:00+08:00", "action": "acknowledge", "by": "officer-1"}
     m.observe_updates(engine.act(state, ack, t0 + 400_000), t0 + 400_000)
     s = samples(m)
@@ -139,7 +139,7 @@ def test_escalation_acknowledgement_and_silence_through_the_engine():
 
     # P2 reports in: signal_lost clears
     ups = process(Feed(engine).inside(ms(D + "10:14"), pid="P2"), t0 + 500_000)
-    assert [u["condition"] for u in ups if u["type"] == "signal_lost"] == ["cleared"]
+    assert [u.condition for u in ups if u.type == "signal_lost"] == ["cleared"]
     m.set_persons(*count_persons(engine, state))
     s = samples(m)
     assert value(s, "lookout_alerts_cleared_total", type="signal_lost") == 1

@@ -7,10 +7,12 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import msgspec
 import pytest
 from scrape import samples, value
 from test_monitoring_metrics import NOW_MS, update
 
+from alerts.records import Resolution
 from stream.metrics import LookoutMetrics
 
 RULES = Path(__file__).resolve().parents[2] / "deploy" / "prometheus" / "rules"
@@ -21,8 +23,8 @@ needs_promtool = pytest.mark.skipif(
 
 def resolved(alert_id, version, disposition, **kw):
     u = update(alert_id, version, handling="resolved", condition="cleared", **kw)
-    return {**u, "resolution": {"disposition": disposition, "note": "", "by": "wc-cd-01",
-                                "at": u["detected_at"]}}
+    return msgspec.structs.replace(
+        u, resolution=Resolution(disposition, "", "wc-cd-01", u.detected_at_ms or 0))
 
 
 def test_each_resolution_counts_once_under_its_type_and_disposition():
@@ -61,7 +63,7 @@ def test_series_exist_before_any_resolution_and_labels_stay_bounded():
 
 def test_a_restart_seeding_resolved_alerts_counts_nothing():
     m = LookoutMetrics()
-    m.seed_alerts([resolved("a1", 3, "false_alarm")])
+    m.seed_alerts([resolved("a1", 3, "false_alarm").to_wire()])
     assert value(samples(m), "lookout_alert_dispositions_total") == 0
 
 

@@ -8,6 +8,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 from scrape import changed, samples, value
 
+from alerts.records import AlertUpdate, Message, RouteStep
 from stream.metrics import LookoutMetrics
 
 NOW_MS = 1_795_000_000_000
@@ -15,20 +16,17 @@ ALLOWED_LABELS = {"drill", "reason", "type", "severity", "escalated", "topic", "
                   "operation", "le", "stage", "disposition"}
 
 
-def iso(ms: int) -> str:
-    from alerts.timefmt import rfc3339, utc_rfc3339
-
-    return rfc3339(ms) if ms % 2 else utc_rfc3339(ms)  # both forms the records use
-
-
 def update(alert_id="al-1", version=1, type="zone_exit", severity="high", condition="active",
            handling="new", escalated=False, drill=False, reopen_count=0, person_id="P-secret",
-           last_event_ms=NOW_MS - 4_000, detected_ms=NOW_MS):
-    return {"alert_id": alert_id, "version": version, "person_id": person_id, "type": type,
-            "zone_id": "home", "severity": severity, "condition": condition,
-            "handling": handling, "last_event_at": iso(last_event_ms),
-            "detected_at": iso(detected_ms), "escalated": escalated, "drill": drill,
-            "reopen_count": reopen_count}
+           last_event_ms=NOW_MS - 4_000, detected_ms=NOW_MS, route=()) -> AlertUpdate:
+    return AlertUpdate(
+        alert_id=alert_id, version=version, person_id=person_id, type=type, zone_id="home",
+        severity=severity, condition=condition, handling=handling,
+        opened_at_ms=last_event_ms, last_event_at_ms=last_event_ms,
+        cleared_at_ms=last_event_ms if condition == "cleared" else None, event_count=version,
+        reopen_count=reopen_count, detected_at_ms=detected_ms, location=None,
+        officer_id=None, route=tuple(route), escalated=escalated, drill=drill, late=False,
+        resolution=None, message=Message("", ""))
 
 
 def test_counters_move_by_exactly_what_was_observed():
@@ -152,8 +150,11 @@ def test_the_alert_memory_is_bounded_and_forgetting_leaves_the_gauges():
 
 def test_seeded_alerts_fill_the_gauges_and_count_nothing():
     m = LookoutMetrics()
-    m.seed_alerts([update("al-1", 3, escalated=True), update("al-2", 1, type="device_off"),
-                   update("al-3", 2, handling="resolved")])
+    # the store's records, as SPEC §4 writes them; one it cannot read is skipped, not fatal
+    m.seed_alerts([u.to_wire() for u in (update("al-1", 3, escalated=True),
+                                         update("al-2", 1, type="device_off"),
+                                         update("al-3", 2, handling="resolved"))]
+                  + [{"alert_id": "al-4", "version": "four"}])
     s = samples(m)
     assert value(s, "lookout_alerts_open") == 2
     assert value(s, "lookout_alerts_unacknowledged", escalated="true") == 1
@@ -253,22 +254,18 @@ def test_web_endpoints_serve_metrics():
 
 
 def step(officer_id, role, reason):
-    return {"officer_id": officer_id, "role": role, "reason": reason, "at": iso(NOW_MS)}
+    return RouteStep(officer_id, role, reason, NOW_MS)
 
 
 def test_each_unstaffed_routing_decision_counts_once():
     m = LookoutMetrics()
     unstaffed = [step("w1", "officer", "unstaffed"), step("duty1", "duty", "unstaffed")]
-    m.observe_updates([{**update("al-1", type="tamper", severity="critical"),
-                        "route": unstaffed}], NOW_MS)
-    m.observe_updates([{**update("al-2"), "route": [step("w1", "officer", "on_shift")]}], NOW_MS)
+    m.observe_updates([update("al-1", type="tamper", severity="critical", route=unstaffed)], NOW_MS)
+    m.observe_updates([update("al-2", route=[step("w1", "officer", "on_shift")])], NOW_MS)
     # al-1 again (a repeat: same route), then escalated with nobody on shift either
-    m.observe_updates([{**update("al-1", 2, type="tamper", severity="critical"),
-                        "route": unstaffed}], NOW_MS)
-    m.observe_updates([{**update("al-1", 3, type="tamper", severity="critical", escalated=True),
-                        "route": [*unstaffed, step("sup1", "supervisor", "unstaffed")]}], NOW_MS)
-    m.observe_updates([{**update("al-3", drill=True),
-                        "route": [step("w1", "officer", "unstaffed")]}], NOW_MS)
+    m.observe_updates([update("al-1", 2, type="tamper", severity="critical", route=unstaffed)], NOW_MS)
+    m.observe_updates([update("al-1", 3, type="tamper", severity="critical", escalated=True, route=[*unstaffed, step("sup1", "supervisor", "unstaffed")])], NOW_MS)
+    m.observe_updates([update("al-3", drill=True, route=[step("w1", "officer", "unstaffed")])], NOW_MS)
     s = samples(m)
     assert value(s, "lookout_alerts_unstaffed_total", stage="first", severity="critical",
                  drill="false") == 1

@@ -11,6 +11,7 @@ from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from alerts.notify import Notifier, NotifyConfig
+from alerts.records import AlertUpdate
 
 OK = {"errcode": 0, "errmsg": "ok"}
 
@@ -135,7 +136,12 @@ def notifier(targets: list[dict], clock: FakeTime | None = None, directory=None,
                     opener=urllib.request.build_opener(urllib.request.ProxyHandler({})))
 
 
-def alert(alert_id: str = "a-1", version: int = 1, **kw) -> dict:
+def alert(alert_id: str = "a-1", version: int = 1, **kw) -> AlertUpdate:
+    """An alert update, from a record shaped as SPEC §4 lays it out."""
+    return AlertUpdate.from_wire(record(alert_id, version, **kw))
+
+
+def record(alert_id: str = "a-1", version: int = 1, **kw) -> dict:
     """An alert update record shaped as SPEC §4 lays it out."""
     rec = {
         "alert_id": alert_id, "version": version, "person_id": "WC0001", "type": "zone_exit",
@@ -155,9 +161,9 @@ def alert(alert_id: str = "a-1", version: int = 1, **kw) -> dict:
     return rec
 
 
-def escalated(alert_id: str = "a-1", version: int = 3, **kw) -> dict:
-    rec = alert(alert_id, version, escalated=True, officer_id="wc-zh-01", **kw)
+def escalated(alert_id: str = "a-1", version: int = 3, **kw) -> AlertUpdate:
+    rec = record(alert_id, version, escalated=True, officer_id="wc-zh-01", **kw)
     rec["route"] = [*rec["route"], {"officer_id": "wc-zh-01", "role": "supervisor",
                                     "reason": "not_acknowledged",
                                     "at": "2026-11-23T17:25:00.000+08:00"}]
-    return rec
+    return AlertUpdate.from_wire(rec)

@@ -34,10 +34,10 @@ def test_engine_updates_push_once_when_new_and_once_when_escalated(receiver, clo
     for at in ("10:00", "10:01", "10:02"):  # a tamper, then two repeats of it
         updates += engine.process(state, Feed(engine).status(ms(D + at), ev.TAMPER).batch(), 0)
     updates += engine.process(state, Feed(engine).tick(ms(D + "10:05")).batch(), 0)
-    ack = {"type": "action", "person_id": "P1", "alert_id": updates[0]["alert_id"],
+    ack = {"type": "action", "person_id": "P1", "alert_id": updates[0].alert_id,
            "ts": "2026-11-27T10:06:00+08:00", "action": "acknowledge", "by": "sup-1"}
     updates += engine.act(state, ack, 0)
-    assert [(u["version"], u["escalated"], u["handling"]) for u in updates] == [
+    assert [(u.version, u.escalated, u.handling) for u in updates] == [
         (1, False, "new"), (2, False, "new"), (3, False, "new"), (4, True, "new"),
         (5, True, "acknowledged")]
 

@@ -39,7 +39,7 @@ class _OfficersAtWork:
         self.due: list[tuple[int, int, dict]] = []  # (ts, order, action)
 
     def keep(self, recs, written=None):
-        for r in recs:
+        for r in (u.to_wire() for u in recs):  # the store's records
             self.updates.append(r)
             self.times[(r["alert_id"], r["version"])] = written or max(named_instants(r))
             if r["version"] == 1 and not r["drill"]:
