@@ -8,8 +8,9 @@ missing attribute.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from alerts.store import Store
@@ -21,7 +22,26 @@ BundleTexts = dict[str, str | None]
 
 class NotInThisMode(RuntimeError):
     """The running backend cannot do this (e.g. person state or bundle changes in Kafka mode,
-    where the engine state lives in the workers). The message says so in 中文 and English."""
+    where the engine state lives in the workers). The message says so in 中文 and English:
+    `en` and `zh` apart for an API's bilingual answer, `code` a stable word for it."""
+
+    def __init__(self, en: str, zh: str = "", *, code: str = "not_in_this_mode"):
+        super().__init__(f"{en} / {zh}" if zh else en)
+        self.en, self.zh, self.code = en, zh, code
+
+
+class Subscription(Protocol):
+    """New alert versions for one listener, in the order they were stored."""
+
+    def get(self, timeout: float | None = None) -> dict | None: ...
+
+    def close(self) -> None: ...
+
+
+class Metrics(Protocol):
+    """The service's Prometheus metrics, as the HTTP shell exposes them."""
+
+    def starlette_endpoint(self) -> Callable[..., Any]: ...
 
 
 class OfficerService(Protocol):
@@ -31,6 +51,16 @@ class OfficerService(Protocol):
     bundle_dir: Path
     store: Store
 
+    @property
+    def metrics(self) -> Metrics: ...
+
+    @property
+    def gateway_tokens(self) -> tuple[str, ...]: ...
+
+    @property
+    def bundle_invalid(self) -> dict | None:
+        """The bundle on disk that was refused (file, where, field, since_ms), while it stays
+        there and the service runs on the last good one."""
     @property
     def alive(self) -> bool: ...
 
@@ -57,6 +87,6 @@ class OfficerService(Protocol):
     def change_bundle(self, texts: BundleTexts, *, audit: tuple | None = None,
                       timeout: float = 120.0) -> Bundle: ...
 
-    def subscribe(self, maxsize: int = 10_000): ...
+    def subscribe(self, maxsize: int = 10_000) -> Subscription: ...
 
     def purge_now(self, now_ms: int | None = None, who: str = "lookout") -> dict: ...

@@ -17,8 +17,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
+from alerts.service import OfficerService
 from alerts.store import StoreWriteError
-from stream.live import LiveRuntime, wall_ms
+from stream.live import wall_ms
 
 MAX_BODY = 1 << 20
 RETRY_AFTER_S = 5  # the engine retries the store faster; a gateway need not hammer it
@@ -67,7 +68,7 @@ def split_records(body: bytes, content_type: str) -> list[bytes]:
     return [bytes(item).replace(b"\r", b" ").replace(b"\n", b" ") for item in items]
 
 
-def build_ingest_router(runtime: LiveRuntime) -> APIRouter:
+def build_ingest_router(runtime: OfficerService) -> APIRouter:
     router = APIRouter(tags=["ingest 数据接入"])
     tokens = [t.encode() for t in runtime.gateway_tokens]
 

@@ -21,7 +21,8 @@ crash at any moment safe). A restart re-runs earlier rows against the old person
 later ones against the new.
 
 Tracks and dead letters older than `track_retention_days` are purged hourly by a thread of
-their own (alerts/admin/retention.py).
+their own (stream/officer/purge.py). What this runtime shares with the Kafka officer service
+(announcing versions, the person directory, action intake, store faults) is in stream/officer/.
 """
 
 from __future__ import annotations
@@ -39,9 +40,11 @@ import orjson
 
 from alerts import coverage
 from alerts.actions import ActionError
-from alerts.admin import bundle_files, retention
+from alerts.admin import bundle_files
 from alerts.admin.safety import check_change
 from alerts.engine import Engine
+from alerts.records import AlertUpdate
+from alerts.service import OfficerService
 from alerts.state import NEVER, NO_TIME, EngineState
 from alerts.store import Store, StoreWriteError
 from config.loader import BundleError, load_bundle
@@ -50,7 +53,13 @@ from stream import events as ev
 from stream.deadletter import DeadLetterCap
 from stream.decode import Decoder
 from stream.metrics import LookoutMetrics, count_persons
-from stream.subscriptions import Subscribers, Subscription
+from stream.officer import actions
+from stream.officer.announce import Announcer
+from stream.officer.faults import StoreFaults
+from stream.officer.lines import nonblank
+from stream.officer.persons import PersonDirectory, record_of
+from stream.officer.purge import Purger
+from stream.subscriptions import Subscription
 
 log = logging.getLogger("lookout.live")
 
@@ -103,8 +112,8 @@ class LiveRuntime:
         self.bundle_dir = Path(bundle_dir)
         self.metrics = LookoutMetrics()
         # a write the disk refused, while the engine retries it: /healthz and ingest say so
-        self.store_fault: dict | None = None
-        self.store = Store(db_path, on_write_error=self._store_write_failed)
+        self.faults = StoreFaults(self.metrics)
+        self.store = Store(db_path, on_write_error=self.faults.failed)
         # the bundle on disk that was refused (file, line, field), while it stays there
         self.bundle_invalid: dict | None = None
         try:
@@ -115,20 +124,16 @@ class LiveRuntime:
             raise
         self.engine = Engine(self.bundle)
         coverage.report(self.bundle, self.metrics)
-        self.notifier = None
-        if notify_config is not None:
-            from alerts.notify import Notifier
-
-            self.notifier = Notifier.from_file(notify_config, bundle=self.bundle)
+        self.announcer = Announcer(self.metrics, notify_config, self.bundle)
         self._persons_counted = 0
         self.gateway_tokens = tuple(t for t in gateway_tokens if t)
         self.batch_ms, self.tick_ms = batch_ms, tick_ms
         self.snapshot_every_ms = int(snapshot_every_s * 1000)
-        self.accepted, self.updates, self.rejected_by_reason = 0, 0, Counter()
+        self.accepted, self.updates = 0, 0
+        self.rejected_by_reason: Counter[str] = Counter()
         self.error: BaseException | None = None
         self._decoding = (Decoder(self.engine.person_index, self.bundle.settings), 0)
-        self._office = {p.person_id: p.office_id for p in self.bundle.persons}
-        self._set_former(self.store.released_persons())
+        self.directory = PersonDirectory(self.bundle, self.store.released_persons())
         # _input_lock orders inbox rows and the in-memory queue alike; _cv wakes the thread.
         self._input_lock = threading.RLock()
         self._cv = threading.Condition()
@@ -138,10 +143,7 @@ class LiveRuntime:
         # one bundle change at a time: each one's `before` is the previous one's `after`
         self._change_lock = threading.Lock()
         self.purge_every_s = purge_every_s
-        self._purge_stop = threading.Event()
-        self._purger: threading.Thread | None = None
-        self.last_purge: dict | None = None
-        self.subscribers = Subscribers()
+        self.purger = Purger(self.store, lambda: self.bundle.settings)
         self._thread: threading.Thread | None = None
         self._stopping = self._closed = False
         self._last_snapshot = 0
@@ -149,10 +151,7 @@ class LiveRuntime:
         self._status_buffer: list[tuple] = []
         self._fixes_written = 0
         self._recover()
-        known = self.store.all_latest()
-        self.metrics.seed_alerts(known)
-        if self.notifier is not None:
-            self.notifier.prime(known)
+        self.announcer.seed(self.store.all_latest())
         self._feed_down = self._state.real.feed_down_since is not None
         self._last_event = wall_ms()
 
@@ -161,7 +160,7 @@ class LiveRuntime:
         """Put back the bundle files the snapshot was taken with, when bundle changes are
         still in the inbox (they write their own files again as they re-run)."""
         snap = self.store.load_snapshot()
-        pending = [bundle_files.unpack(r.payload)
+        pending = [bundle_files.unpack(_body(r.payload))
                    for r in self.store.inbox_after(snap[0] if snap else 0) if r.kind == "bundle"]
         current = bundle_files.read_texts(self.bundle_dir)
         if not pending:
@@ -213,13 +212,6 @@ class LiveRuntime:
             self.bundle_invalid = None
             self.metrics.set_bundle_invalid(False)
 
-    def _store_write_failed(self, exc: BaseException) -> None:
-        self.metrics.observe_store_error("write")
-        fault = self.store_fault or {"since_ms": wall_ms(), "failures": 0}
-        fault["failures"] += 1
-        fault["error"] = str(exc)
-        self.store_fault = fault
-
     def _recover(self) -> None:
         snap = self.store.load_snapshot()
         upto = 0
@@ -249,9 +241,7 @@ class LiveRuntime:
         self._thread = threading.Thread(target=self._loop, name="lookout-engine", daemon=True)
         self._thread.start()
         if self.purge_every_s:
-            self._purger = threading.Thread(target=self._purge_loop, name="lookout-purge",
-                                            daemon=True)
-            self._purger.start()
+            self.purger.start(self.purge_every_s)
         return self
 
     def stop(self) -> None:
@@ -261,17 +251,14 @@ class LiveRuntime:
         with self._input_lock, self._cv:
             self._stopping = True
             self._cv.notify()
-        self._purge_stop.set()
-        if self._purger is not None:
-            self._purger.join()
+        self.purger.stop()
         if self._thread is not None:
             self._thread.join()
         elif self.error is None:
             self._drain_and_snapshot()
         self._closed = True
         self.store.close()
-        if self.notifier is not None:
-            self.notifier.close()
+        self.announcer.close()
 
     def __enter__(self) -> LiveRuntime:
         return self.start()
@@ -288,9 +275,8 @@ class LiveRuntime:
         """Decode, dead-letter the rejects, store the accepted lines durably; returns
         (accepted, rejected by reason) once the inbox row is committed."""
         now = wall_ms() if received_at_ms is None else int(received_at_ms)
-        lines = [ln.encode() if isinstance(ln, str) else bytes(ln) for ln in lines]
-        lines = [ln for ln in lines if ln.strip()]
-        accepted, rejected = 0, Counter()
+        lines = nonblank(lines)
+        accepted, rejected = 0, Counter[str]()
         cap = DeadLetterCap(self.bundle.settings.dead_letters_per_request)
         for lo in range(0, len(lines), _CHUNK_LINES):
             chunk = lines[lo : lo + _CHUNK_LINES]
@@ -327,18 +313,11 @@ class LiveRuntime:
     def submit_action(self, action: dict, timeout: float = 30.0) -> list[dict]:
         """Acknowledge or resolve (SPEC §4) through the engine; returns the new versions
         ([] when it changed nothing) or raises ActionError. `ts` defaults to now."""
-        if not isinstance(action, dict):
-            raise ActionError("invalid_field", "action: must be a JSON object")
+        now = wall_ms()
+        action = actions.opened(action, now)
         if not self.alive:
             raise RuntimeError("the runtime is not running / 运行时未运行")
-        now = wall_ms()
-        action = {"type": "action", **action}
-        if action.get("ts") is None:
-            action["ts"] = now
-        try:
-            payload = orjson.dumps(action)
-        except TypeError as exc:
-            raise ActionError("invalid_field", f"action: not JSON ({exc})") from None
+        payload = actions.payload(action)
         future: Future = Future()
         self._record("action", now, payload, future=future)
         return future.result(timeout)
@@ -388,7 +367,7 @@ class LiveRuntime:
 
     def subscribe(self, maxsize: int = 10_000) -> Subscription:
         """Every new alert update from now on (a thread-safe queue, for server-sent events)."""
-        return self.subscribers.subscribe(maxsize)
+        return self.announcer.subscribe(maxsize)
 
     def stats(self) -> dict:
         return {"accepted": self.accepted, "rejected": dict(self.rejected_by_reason),
@@ -397,13 +376,11 @@ class LiveRuntime:
                 "feed_down": self._feed_down,
                 "engine": dict(self.engine.stats), "alive": self.alive,
                 "error": repr(self.error) if self.error else None,
-                "store_fault": dict(self.store_fault) if self.store_fault else None,
+                "store_fault": dict(self.faults.current) if self.faults.current else None,
                 "bundle_invalid": dict(self.bundle_invalid) if self.bundle_invalid else None}
 
     def office_of(self, person_id: str | None) -> str | None:
-        if not person_id:
-            return None
-        return self._office.get(person_id) or self._former_office.get(person_id)
+        return self.directory.office_of(person_id)
 
     @property
     def bundle_texts(self) -> bundle_files.Texts:
@@ -414,14 +391,7 @@ class LiveRuntime:
     def former_persons(self) -> dict[str, PersonSpec]:
         """Persons released from supervision (解除矫正): no longer in the bundle, but their
         alerts stay with their office until resolved."""
-        return self._former
-
-    def _set_former(self, released: dict[str, dict]) -> None:
-        keys = PersonSpec.__slots__
-        former = {pid: PersonSpec(**{k: v for k, v in r["record"].items() if k in keys})
-                  for pid, r in released.items()}
-        self._former = former
-        self._former_office = {pid: p.office_id for pid, p in former.items()}
+        return self.directory.former
 
     def person_status(self, person_id: str) -> dict | None:
         """The engine's view of one person (None: not in the bundle): last sign of life, last
@@ -447,20 +417,11 @@ class LiveRuntime:
 
     def purge_now(self, now_ms: int | None = None, who: str = "lookout") -> dict:
         """Purge tracks and dead letters past the retention setting now (audited)."""
-        result = retention.purge(self.store, self.bundle.settings,
-                                 wall_ms() if now_ms is None else now_ms, who)
-        self.last_purge = result
-        return result
+        return self.purger.purge_now(now_ms, who)
 
-    def _purge_loop(self) -> None:
-        # the first purge a minute after start: a restart does not wait on it
-        wait = min(60.0, self.purge_every_s)
-        while not self._purge_stop.wait(wait):
-            try:
-                self.purge_now()
-            except Exception:  # try again next time; ingest goes on
-                log.exception("purge failed")
-            wait = self.purge_every_s
+    @property
+    def last_purge(self) -> dict | None:
+        return self.purger.last
 
     def _record(self, kind: str, at_ms: int, payload: bytes | None = None, dead=(), *,
                 future: Future | None = None, batch: ev.EventBatch | None = None,
@@ -553,7 +514,7 @@ class LiveRuntime:
         """A bundle change row: load its texts, write its files, swap. A bundle that fails
         to load (checked before the row was taken) or files that cannot be written keep the
         old files and the old bundle."""
-        change = bundle_files.unpack(item.payload)
+        change = bundle_files.unpack(_body(item.payload))
         who, what, target, before, after = change.get("audit") or (None, "bundle", None,
                                                                       None, None)
         try:
@@ -567,31 +528,23 @@ class LiveRuntime:
                 raise
         except Exception as exc:  # handed back to the caller
             out.audits.append((item.at_ms, who, what, target, before, {"refused": str(exc)}))
-            result = exc
+            result: Bundle | Exception = exc
         else:
             bundle.path = self.bundle_dir
-            old = {p.person_id: p for p in self.bundle.persons}
-            new = {p.person_id for p in bundle.persons}
             self.engine.reload(bundle, self._state)
             with self._input_lock:
                 self._decoding = (Decoder(self.engine.person_index, bundle.settings),
                                   self._decoding[1] + 1)
+                swap = self.directory.swap(self.bundle, bundle)
                 self.bundle = bundle
-                self._office = {p.person_id: p.office_id for p in bundle.persons}
             coverage.report(bundle, self.metrics)
-            if self.notifier is not None:
-                self.notifier.set_bundle(bundle)
+            self.announcer.set_bundle(bundle)
             self._files.update(change["after"])
             out.good_bundle = dict(self._files)
             self._clear_invalid_if_disk_good()
-            gone = [old[pid] for pid in sorted(set(old) - new)]
-            out.released += [(p.person_id, orjson.dumps(_spec(p)).decode(), item.at_ms, who)
-                             for p in gone]
-            out.enrolled += sorted(new & set(self._former))
-            former = {pid: p for pid, p in self._former.items() if pid not in new}
-            former.update({p.person_id: p for p in gone})
-            self._former = former
-            self._former_office = {pid: p.office_id for pid, p in former.items()}
+            out.released += [(p.person_id, orjson.dumps(record_of(p)).decode(), item.at_ms, who)
+                             for p in swap.released]
+            out.enrolled += swap.enrolled
             out.audits.append((item.at_ms, who, what, target, before,
                                after if after is not None else {"files": sorted(change["after"])}))
             result = bundle
@@ -632,14 +585,10 @@ class LiveRuntime:
         # the store returns the records it had not seen; their typed twins go to the consumers
         kept = {id(r) for r in new}
         typed = [u for u, r in zip(out.updates, records, strict=True) if id(r) in kept]
-        self.metrics.observe_updates(typed, now_ms)
-        if self.notifier is not None:
-            for u in typed:
-                self.notifier.offer(u)
         if now_ms - self._persons_counted >= _PERSONS_EVERY_MS:
             self._persons_counted = now_ms
             self.metrics.set_persons(*count_persons(self.engine, self._state))
-        self.subscribers.publish(new)
+        self.announcer.announce(typed, new, now_ms)
         for future, result in out.replies:
             if isinstance(result, BaseException):
                 future.set_exception(result)
@@ -659,13 +608,12 @@ class LiveRuntime:
                 if threading.current_thread() is not self._thread or self._stopping:
                     raise
                 log.warning("store cannot write; retrying in %.2f s: %s", wait,
-                            (self.store_fault or {}).get("error"))
+                            (self.faults.current or {}).get("error"))
                 time.sleep(wait)
                 wait = min(wait * 2, _RETRY_MAX_S)
                 continue
-            if self.store_fault is not None:
-                log.info("store writes again after %d failures", self.store_fault["failures"])
-                self.store_fault = None
+            if (fault := self.faults.cleared()) is not None:
+                log.info("store writes again after %d failures", fault["failures"])
             return result
 
     def _apply(self, items: list[_Input], now_ms: int, out: _StepOut) -> None:
@@ -698,7 +646,7 @@ class LiveRuntime:
                 elif item.kind == "bundle":
                     self._apply_change(item, out)
                 else:
-                    at = orjson.loads(item.payload)["at"]
+                    at = orjson.loads(_body(item.payload))["at"]
                     op = self.engine.feed_down if item.kind == "feed_down" else self.engine.feed_up
                     out.updates += op(self._state, at, now_ms)
         flush()
@@ -708,7 +656,7 @@ class LiveRuntime:
         if item.batch is not None and item.generation == generation:
             return item.batch
         # After a restart, or when a reload changed the person table since it was decoded.
-        batch, rejects = decoder.decode(item.payload.split(b"\n"), item.at_ms)
+        batch, rejects = decoder.decode(_body(item.payload).split(b"\n"), item.at_ms)
         out.dead += rejects
         batch.seq = (item.seq << SEQ_SHIFT) + np.arange(len(batch), dtype=np.int64)
         return batch
@@ -731,7 +679,9 @@ class LiveRuntime:
             b.status[rows].tolist(), strict=True)]
 
     def _act(self, item: _Input, now_ms: int, out: _StepOut) -> None:
-        action = orjson.loads(item.payload)
+        payload = _body(item.payload)
+        action = orjson.loads(payload)
+        result: list[AlertUpdate] | Exception
         try:
             result = self.engine.act(self._state, action, now_ms)
             outcome, detail = ("applied" if result else "no_change"), None
@@ -742,17 +692,19 @@ class LiveRuntime:
             log.exception("action %s failed", item.seq)
             result, outcome, detail = exc, "error", repr(exc)
 
-        def text(key: str) -> str | None:
-            v = action.get(key)
-            return v if isinstance(v, str) else None
-
-        out.actions.append((item.seq, item.at_ms, text("alert_id"), text("action"), text("by"),
-                            outcome, detail, item.payload.decode()))
+        out.actions.append((item.seq, item.at_ms, *actions.log_fields(action), outcome, detail,
+                            payload.decode()))
         if item.future is not None:
             # callers (the API) get the SPEC §4 records, as the Kafka officer runtime gives them
             reply = [u.to_wire() for u in result] if isinstance(result, list) else result
             out.replies.append((item.future, reply))
 
 
-def _spec(p: PersonSpec) -> dict:
-    return {k: getattr(p, k) for k in PersonSpec.__slots__}
+def _body(payload: bytes | None) -> bytes:
+    """An inbox row's payload, which every kind but a tick has."""
+    if payload is None:
+        raise ValueError("an inbox row without its payload / 收件箱记录缺少内容")
+    return payload
+
+
+_: type[OfficerService] = LiveRuntime  # mypy holds the runtime to the declared service

@@ -1,5 +1,6 @@
 """`lookout run`: the embedded service. One process: the HTTP server (ingest, health, and the
-officers' API and page when `alerts.feed` is installed) in front of one LiveRuntime.
+officers' API and page when `alerts.feed` is installed) in front of one officer service
+(alerts/service.py): the in-process LiveRuntime, or the Kafka officer runtime.
 
     lookout run --bundle DIR [--db PATH] [--host 127.0.0.1] [--port 8080]
                 [--gateway-token T ...] [--demo] [--kafka BOOTSTRAP [--prefix lookout]]
@@ -25,6 +26,7 @@ import orjson
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
+from alerts.service import OfficerService
 from stream.ingest import build_ingest_router
 from stream.live import LiveRuntime, wall_ms
 
@@ -50,7 +52,7 @@ def _optional(module: str):
         raise
 
 
-def create_app(runtime: LiveRuntime, *, officer_api: bool = True,
+def create_app(runtime: OfficerService, *, officer_api: bool = True,
                on_shutdown: Callable[[], None] | None = None) -> FastAPI:
     """The service's app; `officer_api=False` leaves out alerts.feed (ingest and health only).
     `on_shutdown` runs when the server stops gracefully (SIGTERM, Ctrl-C)."""
@@ -96,7 +98,7 @@ class DemoFeed(threading.Thread):
     The first hour starts a few minutes back so that something happens soon; that backlog
     is far shorter than any silence timeout, so it raises nothing that live data would not."""
 
-    def __init__(self, runtime: LiveRuntime, bundle_dir, backfill_min: float = 8.0):
+    def __init__(self, runtime: OfficerService, bundle_dir, backfill_min: float = 8.0):
         super().__init__(name="lookout-demo-feed", daemon=True)
         self.runtime, self.bundle_dir = runtime, bundle_dir
         self.start_ms = wall_ms() - int(backfill_min * 60_000)
@@ -227,7 +229,7 @@ def server_options(args) -> dict:
     return options
 
 
-def _kafka_runtime(args, db: str, tokens: list[str]):
+def _kafka_runtime(args, db: str, tokens: list[str]) -> OfficerService | int:
     """The Kafka-mode runtime, started; an exit code when Kafka cannot serve (1)."""
     from kafka.errors import KafkaError
 
@@ -252,11 +254,70 @@ def _store_error(db: str, err: Exception) -> str:
             f"({err})")
 
 
+def _gateway_tokens(args) -> list[str]:
+    """--gateway-token and LOOKOUT_GATEWAY_TOKENS; a made-up one for the demo when none."""
+    tokens = list(args.gateway_token)
+    tokens += [t.strip() for t in os.environ.get("LOOKOUT_GATEWAY_TOKENS", "").split(",")]
+    tokens = [t for t in tokens if t]
+    if args.demo and not tokens:
+        tokens = [secrets.token_urlsafe(16)]
+    return tokens
+
+
+def _store_path(args) -> str:
+    # a store belongs to one mode: an embedded engine's alerts mean nothing to the workers
+    name = "lookout-kafka.db" if args.kafka else "lookout.db"
+    return args.db or (f".lookout-demo/{name}" if args.demo else name)
+
+
+def _open_service(args, db: str, tokens: list[str]) -> OfficerService | int:
+    """The officer service of the mode the flags ask for, started; else the exit code, its
+    one line printed."""
+    from config.loader import BundleError
+
+    try:
+        if args.kafka:
+            return _kafka_runtime(args, db, tokens)
+        return LiveRuntime(args.bundle, db, gateway_tokens=tokens, batch_ms=args.batch_ms,
+                           tick_ms=args.tick_ms, snapshot_every_s=args.snapshot_every_s,
+                           notify_config=args.notify, strict=args.strict).start()
+    except (BundleError, FileNotFoundError) as err:
+        print(f"lookout: bad bundle 部署包错误: {err}", file=sys.stderr)
+        return 2
+    except (sqlite3.Error, OSError) as err:
+        print(_store_error(db, err), file=sys.stderr)
+        return 2
+
+
+def _say_running(args, runtime: OfficerService, db: str, tokens: list[str]) -> None:
+    url = f"{'https' if args.tls_cert else 'http'}://{args.host}:{args.port}/"
+    print(f"Lookout 瞭望 running 运行中: {url}  (API: {url}docs, store 数据库: {db}, "
+          f"bundle 部署包: {args.bundle})", flush=True)
+    invalid = runtime.bundle_invalid
+    if invalid:
+        print(f"bundle_invalid 部署包无效: {invalid['file']}:{invalid['where']}: "
+              f"{invalid['field']}: refused; running on the last good bundle kept in the "
+              "store / 已拒绝，按存储中最后一份有效部署包继续监管", flush=True)
+    if args.kafka:
+        print(f"Kafka mode Kafka 模式: {args.kafka}, topics 主题 {args.prefix}.*; alerts "
+              "come from `lookout worker` 告警来自处理进程", flush=True)
+    if not tokens:
+        print("ingest closed 数据接入未开放: no --gateway-token / 未配置网关令牌", flush=True)
+
+
+def _start_demo(demo: DemoFeed, token: str, db: str, runtime: OfficerService) -> None:
+    print(f"demo gateway token 演示网关令牌: {token}", flush=True)
+    access = _optional("alerts.feed.access")
+    if access is not None:
+        for user, password in access.seed_demo_logins(db, runtime.bundle):
+            print(f"demo login 演示登录: {user} / {password}", flush=True)
+    demo.start()
+
+
 def cli_run(argv: list[str]) -> int:
     import uvicorn
 
     from alerts.store import StoreLocked, lock_writer
-    from config.loader import BundleError
 
     args = _parser().parse_args(argv)
     try:
@@ -264,14 +325,8 @@ def cli_run(argv: list[str]) -> int:
     except FlagError as err:
         print(f"lookout: {err}", file=sys.stderr)
         return 2
-    tokens = list(args.gateway_token)
-    tokens += [t.strip() for t in os.environ.get("LOOKOUT_GATEWAY_TOKENS", "").split(",")]
-    tokens = [t for t in tokens if t]
-    if args.demo and not tokens:
-        tokens = [secrets.token_urlsafe(16)]
-    # a store belongs to one mode: an embedded engine's alerts mean nothing to the workers
-    name = "lookout-kafka.db" if args.kafka else "lookout.db"
-    db = args.db or (f".lookout-demo/{name}" if args.demo else name)
+    tokens = _gateway_tokens(args)
+    db = _store_path(args)
     fresh = not Path(db).exists()
     if args.demo and Path(args.bundle).is_dir():
         args.bundle = str(_demo_copy(Path(args.bundle), Path(db).parent))
@@ -283,23 +338,9 @@ def cli_run(argv: list[str]) -> int:
     except OSError as err:  # the lock file cannot be made: neither can the store
         print(_store_error(db, err), file=sys.stderr)
         return 2
-    try:
-        if args.kafka:
-            runtime = _kafka_runtime(args, db, tokens)
-            if isinstance(runtime, int):
-                return runtime
-        else:
-            runtime = LiveRuntime(args.bundle, db, gateway_tokens=tokens,
-                                  batch_ms=args.batch_ms, tick_ms=args.tick_ms,
-                                  snapshot_every_s=args.snapshot_every_s,
-                                  notify_config=args.notify, strict=args.strict)
-            runtime.start()
-    except (BundleError, FileNotFoundError) as err:
-        print(f"lookout: bad bundle 部署包错误: {err}", file=sys.stderr)
-        return 2
-    except (sqlite3.Error, OSError) as err:
-        print(_store_error(db, err), file=sys.stderr)
-        return 2
+    runtime = _open_service(args, db, tokens)
+    if isinstance(runtime, int):
+        return runtime
     # a resumed demo store has seen those minutes already: no backlog then
     demo = DemoFeed(runtime, args.bundle, 8.0 if fresh else 0.0) if args.demo else None
 
@@ -314,26 +355,9 @@ def cli_run(argv: list[str]) -> int:
         except (sqlite3.Error, OSError) as err:
             print(_store_error(db, err), file=sys.stderr)
             return 2
-        url = f"{'https' if args.tls_cert else 'http'}://{args.host}:{args.port}/"
-        print(f"Lookout 瞭望 running 运行中: {url}  (API: {url}docs, store 数据库: {db}, "
-              f"bundle 部署包: {args.bundle})", flush=True)
-        invalid = getattr(runtime, "bundle_invalid", None)
-        if invalid:
-            print(f"bundle_invalid 部署包无效: {invalid['file']}:{invalid['where']}: "
-                  f"{invalid['field']}: refused; running on the last good bundle kept in the "
-                  "store / 已拒绝，按存储中最后一份有效部署包继续监管", flush=True)
-        if args.kafka:
-            print(f"Kafka mode Kafka 模式: {args.kafka}, topics 主题 {args.prefix}.*; alerts "
-                  "come from `lookout worker` 告警来自处理进程", flush=True)
-        if not tokens:
-            print("ingest closed 数据接入未开放: no --gateway-token / 未配置网关令牌", flush=True)
+        _say_running(args, runtime, db, tokens)
         if demo is not None:
-            print(f"demo gateway token 演示网关令牌: {tokens[0]}", flush=True)
-            access = _optional("alerts.feed.access")
-            if access is not None:
-                for user, password in access.seed_demo_logins(db, runtime.bundle):
-                    print(f"demo login 演示登录: {user} / {password}", flush=True)
-            demo.start()
+            _start_demo(demo, tokens[0], db, runtime)
         uvicorn.run(app, host=args.host, port=args.port, log_level="info", access_log=False,
                     **server)
     finally:

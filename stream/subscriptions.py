@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections.abc import Callable
 
 
 class Subscription:
     """New alert updates for one listener. A listener that falls `maxsize` behind loses the
     oldest updates rather than holding the engine back; `dropped` counts them."""
 
-    def __init__(self, maxsize: int, on_close):
-        self._queue: queue.Queue = queue.Queue(maxsize)
+    def __init__(self, maxsize: int, on_close: Callable[[Subscription], None]):
+        self._queue: queue.Queue[dict] = queue.Queue(maxsize)
         self._on_close = on_close
         self.dropped = 0
         self.closed = False
@@ -53,7 +54,7 @@ class Subscription:
 class Subscribers:
     """The open subscriptions; thread-safe (listeners come and go on the web server's threads)."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._subs: set[Subscription] = set()
         self._lock = threading.Lock()
 

@@ -11,12 +11,14 @@ personal data (`read_person`). Released persons (解除矫正) stay readable whi
 # No `from __future__ import annotations`: FastAPI reads the endpoint's annotations at runtime.
 import math
 from collections.abc import Callable
-from typing import Annotated, Protocol, runtime_checkable
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
 
 from alerts.fatigue import DeviceCheck, device_check, device_check_since
 from alerts.feed import models as m
+from alerts.service import NotInThisMode, OfficerService
+from alerts.store import Store
 from alerts.timefmt import rfc3339
 
 TRACK_LIMIT = 500
@@ -26,7 +28,7 @@ ZONE_LIMIT = 100
 _HOUR_MS = 3_600_000
 
 
-def build_person_router(runtime, Auth, now_ms: Callable[[], int], audit,
+def build_person_router(runtime: OfficerService, Auth, now_ms: Callable[[], int], audit,
                         not_found: Callable[[], HTTPException]) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["feed"])
 
@@ -78,7 +80,7 @@ def build_person_router(runtime, Auth, now_ms: Callable[[], int], audit,
     return router
 
 
-def _device_check(store, person_id: str, now: int) -> DeviceCheck:
+def _device_check(store: Store, person_id: str, now: int) -> DeviceCheck:
     """需核查设备: the person's resolved alerts of the rule's window (alerts/fatigue.py)."""
     return device_check(store.resolved_alerts(device_check_since(now), person_id), now)
 def _nearest_first(zones: list, near: tuple[float, float] | None) -> list:
@@ -98,15 +100,16 @@ def _nearest_first(zones: list, near: tuple[float, float] | None) -> list:
     return sorted(zones, key=key)
 
 
-@runtime_checkable
-class PersonState(Protocol):
-    """A runtime that holds each person's live state (stream/live.py); Kafka mode's answers
-    None for everyone: the state is in the workers."""
+def live_state(runtime: OfficerService, person_id: str) -> dict | None:
+    """The engine's view of the person where the service holds it (stream/live.py); None for
+    a person not in the bundle, and in Kafka mode, where the state is in the workers."""
+    try:
+        return runtime.person_status(person_id)
+    except NotInThisMode:
+        return None
 
-    def person_status(self, person_id: str) -> dict | None: ...
 
-
-def _person_alerts(store, person_id: str) -> list[dict]:
+def _person_alerts(store: Store, person_id: str) -> list[dict]:
     return store.person_alerts(person_id, limit=ALERT_LIMIT)
 
 
@@ -124,12 +127,12 @@ def _ms(text) -> int:
     return parse_ts_ms(text) if text else 0
 
 
-def status_now(runtime, person, points: list[dict], alerts: list[dict], now: int,
+def status_now(runtime: OfficerService, person, points: list[dict], alerts: list[dict], now: int,
                tz: str) -> m.PersonStatus:
     """失联, 关机, location off, last seen and last fix, from the engine's state where the
     runtime holds it, else from `points` (the recent track) and the active `alerts`."""
     active = {r["type"] for r in alerts if r.get("condition") == "active"}
-    st = runtime.person_status(person.person_id) if isinstance(runtime, PersonState) else None
+    st = live_state(runtime, person.person_id)
     timeout_ms = round(person.silence_timeout_s * 1000)
     last_fix = None
     if st and st.get("last_fix"):
@@ -165,15 +168,15 @@ def _permits(permits, person_id: str, now: int, tz: str) -> list[m.PermitInfo]:
     return out
 
 
-def _timeline(store, person_id: str, alerts: list[dict], permits, since: int, until: int,
+def _timeline(store: Store, person_id: str, alerts: list[dict], permits, since: int, until: int,
               tz: str) -> list[m.TimelineEntry]:
     """Fixes counted per hour (a track is hundreds of points; an hour says enough), status
     events one by one (heartbeats are not kept), each change of each alert, leave start/end."""
     out: list[dict] = []
-    for h in store.fix_hours(person_id, since, until) if hasattr(store, "fix_hours") else ():
+    for h in store.fix_hours(person_id, since, until):
         out.append({"at_ms": h["first_ms"], "kind": "fixes", "count": h["count"],
                     "until_ms": h["last_ms"]})
-    for s in store.statuses(person_id, since, until) if hasattr(store, "statuses") else ():
+    for s in store.statuses(person_id, since, until):
         out.append({"at_ms": s["ts"], "kind": "status", "event": s["event"]})
     for r in alerts:
         out += _alert_changes(store, r)
@@ -189,11 +192,11 @@ def _timeline(store, person_id: str, alerts: list[dict], permits, since: int, un
             for e in out]
 
 
-def _alert_changes(store, latest: dict) -> list[dict]:
+def _alert_changes(store: Store, latest: dict) -> list[dict]:
     """What each version changed, at the instant the record names for it (an acknowledgement
     names none: the store's write time then, when it has one)."""
     versions = sorted(store.history(latest["alert_id"]), key=lambda r: r["version"])
-    written = store.written_times(latest["alert_id"]) if hasattr(store, "written_times") else {}
+    written = store.written_times(latest["alert_id"])
     out, prev = [], None
     for v in versions:
         base = {"kind": "alert", "alert_id": v["alert_id"], "type": v["type"],

@@ -15,7 +15,7 @@ from collections import defaultdict
 from fastapi import APIRouter
 
 from alerts.feed import models as m
-from alerts.feed.person import PersonState, status_now
+from alerts.feed.person import live_state, status_now
 from alerts.feed.routes.deps import Auth, Caller, FeedDep
 from alerts.service import OfficerService
 from alerts.timefmt import rfc3339
@@ -53,9 +53,8 @@ def _open_alerts_by_person(service: OfficerService, who: Caller) -> dict[str, li
 
 
 def _holds_live_state(service: OfficerService, persons: list[PersonSpec]) -> bool:
-    # Kafka mode's service answers None for everyone: the state is in the workers
-    return bool(persons) and isinstance(service, PersonState) and (
-        service.person_status(persons[0].person_id) is not None)
+    # Kafka mode refuses person_status: the state is in the workers
+    return bool(persons) and live_state(service, persons[0].person_id) is not None
 
 
 def _entry(who: Caller, p: PersonSpec, st: m.PersonStatus, open_alerts: int,

@@ -13,6 +13,7 @@ import numpy as np
 import shapely
 from shapely.geometry import mapping
 
+from alerts.service import OfficerService
 from config.model import Bundle, OfficerSpec, PersonSpec, ZoneSpec
 from config.offices import Offices
 from geofences.geodesy import LocalFrame
@@ -117,19 +118,18 @@ class BundleView:
 
 
 class ViewCache:
-    """The BundleView of whatever bundle the runtime holds now."""
+    """The BundleView of whatever bundle (and released persons) the service holds now."""
 
-    def __init__(self, runtime):
+    def __init__(self, runtime: OfficerService):
         self.runtime = runtime
         self._view: BundleView | None = None
         self._lock = threading.Lock()
 
     def get(self) -> BundleView:
         bundle = self.runtime.bundle
-        former = getattr(self.runtime, "former_persons", None)
+        former = self.runtime.former_persons
         with self._lock:
             view = self._view
-            if view is None or view.bundle is not bundle or (
-                    former is not None and view.former is not former):
-                self._view = BundleView(bundle, former)
-            return self._view
+            if view is None or view.bundle is not bundle or view.former is not former:
+                view = self._view = BundleView(bundle, former)
+            return view

@@ -143,8 +143,8 @@ class AlertsReader:
             raise
         self._consumer = consumer
         self._check_caught_up()
-        self._thread = threading.Thread(target=self._loop, name="lookout-alerts-reader",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._loop, args=(consumer,),
+                                        name="lookout-alerts-reader", daemon=True)
         self._thread.start()
         return self
 
@@ -192,13 +192,13 @@ class AlertsReader:
                 self._expecting.remove(exp)
 
     # -- the thread ------------------------------------------------------------------------
-    def _loop(self) -> None:
+    def _loop(self, consumer) -> None:
         from kafka.errors import KafkaError
 
         try:
             while not self._stop.is_set():
                 try:
-                    batch = self._consumer.poll(timeout_ms=self.poll_ms)
+                    batch = consumer.poll(timeout_ms=self.poll_ms)
                 except KafkaError as exc:  # the broker is away: keep trying, say so
                     self.counts["poll_errors"] += 1
                     log.warning("reading %s: %r; retrying", self.topics.alerts, exc)

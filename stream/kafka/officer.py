@@ -16,8 +16,9 @@ in-process engine. The same API, page, stream and summary as the embedded servic
   every partition), acknowledged by the broker before the 202; the workers decode and judge
   them. A line that is not a JSON object with a person_id is rejected here and dead-lettered.
 * Reference data is the workers' bundle: changing it through the admin API is refused (the
-  workers are redeployed with the new bundle, and this service restarted with it).
-  `person_status` is None: a person's live state is in the workers.
+  workers are redeployed with the new bundle, and this service restarted with it), so no
+  person is released while it runs: `former_persons` is empty. `person_status` is refused: a
+  person's live state is in the workers. Both refusals are `NotInThisMode`, in 中文 and English.
 """
 
 from __future__ import annotations
@@ -31,11 +32,13 @@ import orjson
 
 from alerts import coverage
 from alerts.actions import ActionError, ActionPending, AlertFacts, check_action
-from alerts.admin import bundle_files, retention
+from alerts.admin import bundle_files
 from alerts.admin.edits import EditRefused
 from alerts.records import read_records
+from alerts.service import NotInThisMode, OfficerService
 from alerts.store import Store
 from config.loader import load_bundle
+from config.model import Bundle, PersonSpec
 from stream import events as ev
 from stream.deadletter import DeadLetterCap, letter_json, rejected
 from stream.decode import PERSON_ID_MAX, raw_text
@@ -44,7 +47,13 @@ from stream.kafka.partition import home_partition
 from stream.kafka.topics import Topics
 from stream.live import wall_ms
 from stream.metrics import LookoutMetrics
-from stream.subscriptions import Subscribers, Subscription
+from stream.officer import actions
+from stream.officer.announce import Announcer
+from stream.officer.faults import StoreFaults
+from stream.officer.lines import nonblank
+from stream.officer.persons import PersonDirectory
+from stream.officer.purge import Purger
+from stream.subscriptions import Subscription
 
 log = logging.getLogger("lookout.officer")
 
@@ -53,14 +62,27 @@ WATCH_S = 600.0  # how long the answer is still recorded in the action log after
 SEND_TIMEOUT_S = 10.0
 
 
-def bundle_refused() -> EditRefused:
-    return EditRefused(
-        409, "kafka_mode",
-        "Kafka 模式下部署包由处理进程（lookout worker）使用，不能在此修改：请修改部署包，用它重新部署"
-        "处理进程，并以同一部署包重启本服务",
-        "in Kafka mode the bundle belongs to the workers (lookout worker) and cannot be changed "
-        "here: change the bundle, redeploy the workers with it, and restart this service with "
-        "the same bundle")
+class BundleIsTheWorkers(NotInThisMode, EditRefused):
+    """A bundle change refused in Kafka mode: `NotInThisMode`, and an `EditRefused` (409) for
+    the admin API's refused-edit answer."""
+
+    def __init__(self) -> None:
+        NotInThisMode.__init__(
+            self,
+            "in Kafka mode the bundle belongs to the workers (lookout worker) and cannot be "
+            "changed here: change the bundle, redeploy the workers with it, and restart this "
+            "service with the same bundle",
+            "Kafka 模式下部署包由处理进程（lookout worker）使用，不能在此修改：请修改部署包，用它重新部署"
+            "处理进程，并以同一部署包重启本服务", code="kafka_mode")
+        self.status = 409
+
+
+def state_is_in_the_workers() -> NotInThisMode:
+    return NotInThisMode(
+        "in Kafka mode a person's live state (last seen, last fix, silence due) is held by the "
+        "workers (lookout worker), not by this service",
+        "Kafka 模式下对象的实时状态（最后联系、最后定位、失联计时）由处理进程（lookout worker）保存，本服务无法读取",
+        code="kafka_mode")
 
 
 class KafkaSetupError(RuntimeError):
@@ -116,27 +138,22 @@ class KafkaOfficerRuntime:
         self.partitions = topic_partitions(bootstrap, self.topics)
         self.gateway_tokens = tuple(t for t in gateway_tokens if t)
         self.action_wait_s, self.watch_s = action_wait_s, watch_s
-        self._office = {p.person_id: p.office_id for p in self.bundle.persons}
+        # nobody is released here: the bundle cannot change while this service runs
+        self.directory = PersonDirectory(self.bundle, released={})
+        self.bundle_invalid: dict | None = None  # the bundle is loaded once, or start-up stops
         self.metrics = LookoutMetrics()
         coverage.report(self.bundle, self.metrics)
         self.counts: Counter = Counter()
         self.rejected_by_reason: Counter = Counter()
-        self.subscribers = Subscribers()
-        self.last_purge: dict | None = None
-        self.store = Store(db_path, mode="kafka")
-        self.notifier = None
+        self.faults = StoreFaults(self.metrics)
+        self.store = Store(db_path, mode="kafka", on_write_error=self.faults.failed)
+        self.purger = Purger(self.store, lambda: self.bundle.settings)
         self._producer = None
         self.reader = AlertsReader(bootstrap, self.topics, self.store, self.office_of,
                                    self._publish, metrics=self.metrics, poll_ms=poll_ms)
         try:
-            if notify_config is not None:
-                from alerts.notify import Notifier
-
-                self.notifier = Notifier.from_file(notify_config, bundle=self.bundle)
-            known = self.store.all_latest()
-            self.metrics.seed_alerts(known)
-            if self.notifier is not None:
-                self.notifier.prime(known)
+            self.announcer = Announcer(self.metrics, notify_config, self.bundle)
+            self.announcer.seed(self.store.all_latest())
         except BaseException:
             self.store.close()
             raise
@@ -159,8 +176,7 @@ class KafkaOfficerRuntime:
         self.reader.stop()
         if self._producer is not None:
             self._producer.close(timeout=SEND_TIMEOUT_S)
-        if self.notifier is not None:
-            self.notifier.close()
+        self.announcer.close()
         self.store.close()
 
     def __enter__(self) -> KafkaOfficerRuntime:
@@ -181,78 +197,52 @@ class KafkaOfficerRuntime:
                 "rejected": dict(self.rejected_by_reason),
                 "actions": {k[7:]: v for k, v in self.counts.items()
                             if k.startswith("action.")},
-                "error": repr(self.reader.error) if self.reader.error else None}
+                "error": repr(self.reader.error) if self.reader.error else None,
+                "store_fault": dict(self.faults.current) if self.faults.current else None}
 
     # -- what the feed reads ---------------------------------------------------------------
     def office_of(self, person_id: str | None) -> str | None:
-        return self._office.get(person_id) if person_id else None
+        return self.directory.office_of(person_id)
 
     @property
     def bundle_texts(self) -> bundle_files.Texts:
         return dict(self._files)
 
-    def person_status(self, person_id: str) -> None:  # the state is in the workers
-        return None
+    @property
+    def former_persons(self) -> dict[str, PersonSpec]:
+        """Empty: persons are released by a bundle change, which Kafka mode refuses."""
+        return self.directory.former
+
+    def person_status(self, person_id: str) -> dict | None:
+        raise state_is_in_the_workers()
 
     def subscribe(self, maxsize: int = 10_000) -> Subscription:
         """Every alert version new to the store from now on."""
-        return self.subscribers.subscribe(maxsize)
+        return self.announcer.subscribe(maxsize)
 
     def _publish(self, new: list[dict]) -> None:
         """The reader's hand-off, after the versions are committed to the store."""
-        typed = read_records(new, self.bundle.settings.timezone)
-        self.metrics.observe_updates(typed, wall_ms())
-        if self.notifier is not None:
-            for u in typed:
-                self.notifier.offer(u)
-        self.subscribers.publish(new)
+        self.announcer.announce(read_records(new, self.bundle.settings.timezone), new, wall_ms())
 
     # -- officers' actions -----------------------------------------------------------------
     def submit_action(self, action: dict, timeout: float | None = None) -> list[dict]:
         """Acknowledge or resolve (SPEC §4) through the workers. Returns the version that shows
         it took effect ([] when it already had), raises ActionError when it is refused (here or
         by the worker) and ActionPending when the worker has not answered in `timeout` s."""
-        if not isinstance(action, dict):
-            raise ActionError("invalid_field", "action: must be a JSON object")
+        now = wall_ms()
+        action = actions.opened(action, now)
         if not self.alive:
             raise RuntimeError("the service is not running / 服务未运行")
-        now = wall_ms()
-        action = {"type": "action", **action}
-        if action.get("ts") is None:
-            action["ts"] = now
-        alert_id = action.get("alert_id")
-        record = self.store.latest(alert_id) if isinstance(alert_id, str) else None
         try:
-            payload = orjson.dumps(action)
-        except TypeError as exc:
-            self._log_action(now, action, "invalid_field", f"action: not JSON ({exc})", b"{}")
-            raise ActionError("invalid_field", f"action: not JSON ({exc})") from None
-        try:
-            # the engine's own checks, against the latest version known here; the expiry counts
-            # on the live clock (the wall clock), a drill's on its own clock, unknown here
-            changes = check_action(action, AlertFacts.of(record) if record else None,
-                                   None if record is None or record.get("drill") else now)
-            person_id = record.get("person_id")
-            if not isinstance(person_id, str) or not person_id:
-                raise ActionError("invalid_field", "alert_id: the alert names no person, so no "
-                                                   "worker holds it")
+            payload = actions.payload(action)
         except ActionError as exc:
-            self._log_action(now, action, exc.reason, str(exc), payload)
+            self._log_action(now, action, exc.reason, str(exc), b"{}")
             raise
+        record, person_id, changes = self._checked(action, payload, now)
         if not changes:
             self._log_action(now, action, "no_change", None, payload)
             return []
-        seq = self._log_action(now, action, "sent", None, payload)
-        exp = self.reader.expect(alert_id, record["version"], _took_effect(action["action"]),
-                                 raw_text(payload), self.watch_s,
-                                 on_settle=lambda e: self._settled(seq, e))
-        try:
-            self._send(self.topics.actions, person_id.encode(), payload,
-                       home_partition(person_id, self.partitions[self.topics.actions]))
-        except RuntimeError as exc:
-            self.reader.forget(exp)
-            self.store.set_action_outcome(seq, "error", str(exc))
-            raise
+        exp = self._sent(action, payload, now, record, person_id)
         exp.wait(self.action_wait_s if timeout is None else timeout)
         if exp.refusal is not None:
             raise ActionError(str(exp.refusal.get("reason") or "invalid_field"),
@@ -260,17 +250,49 @@ class KafkaOfficerRuntime:
         if exp.result is not None:
             return [exp.result]
         self.counts["action.pending"] += 1
-        raise ActionPending(self.store.latest(alert_id) or record)
+        raise ActionPending(self.store.latest(record["alert_id"]) or record)
+
+    def _checked(self, action: dict, payload: bytes, now: int) -> tuple[dict, str, bool]:
+        """The engine's own checks, against the latest version known here: (that version,
+        its person, whether the action would change it); refusals are logged and raised."""
+        alert_id = action.get("alert_id")
+        record = self.store.latest(alert_id) if isinstance(alert_id, str) else None
+        try:
+            # the expiry counts on the live clock (the wall clock), a drill's on its own
+            # clock, unknown here
+            changes = check_action(action, AlertFacts.of(record) if record else None,
+                                   None if record is None or record.get("drill") else now)
+            person_id = record.get("person_id") if record is not None else None
+            if record is None or not isinstance(person_id, str) or not person_id:
+                raise ActionError("invalid_field", "alert_id: the alert names no person, so no "
+                                                   "worker holds it")
+        except ActionError as exc:
+            self._log_action(now, action, exc.reason, str(exc), payload)
+            raise
+        return record, person_id, changes
+
+    def _sent(self, action: dict, payload: bytes, now: int, record: dict,
+              person_id: str) -> Expectation:
+        """Logged as sent, watched for on the alerts and dead-letter topics, then sent to the
+        person's home partition."""
+        seq = self._log_action(now, action, "sent", None, payload)
+        exp = self.reader.expect(record["alert_id"], record["version"],
+                                 _took_effect(action["action"]), raw_text(payload),
+                                 self.watch_s, on_settle=lambda e: self._settled(seq, e))
+        try:
+            self._send(self.topics.actions, person_id.encode(), payload,
+                       home_partition(person_id, self.partitions[self.topics.actions]))
+        except RuntimeError as exc:
+            self.reader.forget(exp)
+            self.store.set_action_outcome(seq, "error", str(exc))
+            raise
+        return exp
 
     def _log_action(self, now: int, action: dict, outcome: str, detail: str | None,
                     payload: bytes) -> int:
-        def text(key: str) -> str | None:
-            v = action.get(key)
-            return v if isinstance(v, str) else None
-
         self.counts[f"action.{outcome}"] += 1
-        return self.store.record_action(now, text("alert_id"), text("action"), text("by"),
-                                        outcome, detail, payload.decode())
+        return self.store.record_action(now, *actions.log_fields(action), outcome, detail,
+                                        payload.decode())
 
     def _settled(self, seq: int, exp: Expectation) -> None:
         """The worker's answer, whenever it comes (the caller may have stopped waiting)."""
@@ -291,14 +313,11 @@ class KafkaOfficerRuntime:
         if not self.alive:
             raise RuntimeError("the service is not running / 服务未运行")
         now = wall_ms() if received_at_ms is None else int(received_at_ms)
-        lines = [ln.encode() if isinstance(ln, str) else bytes(ln) for ln in lines]
         n = self.partitions[self.topics.events]
         out: list[tuple[int, bytes | None, bytes]] = []
         dead: list[ev.DeadLetter] = []
         sent = 0
-        for raw in (ln.strip() for ln in lines):
-            if not raw:
-                continue
+        for raw in (ln.strip() for ln in nonblank(lines)):
             try:
                 obj = orjson.loads(raw)
             except orjson.JSONDecodeError as exc:
@@ -321,43 +340,48 @@ class KafkaOfficerRuntime:
         kept = cap.keep(dead)
         if (summary := cap.summary(now)) is not None:
             kept.append(summary)
-        futures = [self._producer.send(self.topics.events, key=k, value=v, partition=p)
+        producer = self.producer
+        futures = [producer.send(self.topics.events, key=k, value=v, partition=p)
                    for p, k, v in out]
-        futures += [self._producer.send(self.topics.dead_letter, value=letter_json(d))
-                    for d in kept]
+        futures += [producer.send(self.topics.dead_letter, value=letter_json(d)) for d in kept]
         self._wait(futures)
         reasons = Counter(d.reason for d in dead)
         self.rejected_by_reason.update(reasons)
         self.counts["events"] += sent
         return sent, dict(reasons)
 
-    def _send(self, topic: str, key: bytes | None, value: bytes, partition: int) -> None:
+    @property
+    def producer(self):
         if self._producer is None:
             raise RuntimeError("the service is not running / 服务未运行")
-        self._wait([self._producer.send(topic, key=key, value=value, partition=partition)])
+        return self._producer
+
+    def _send(self, topic: str, key: bytes | None, value: bytes, partition: int) -> None:
+        self._wait([self.producer.send(topic, key=key, value=value, partition=partition)])
 
     def _wait(self, futures) -> None:
         from kafka.errors import KafkaError
 
         deadline = time.monotonic() + SEND_TIMEOUT_S
         try:
-            self._producer.flush(timeout=SEND_TIMEOUT_S)
+            self.producer.flush(timeout=SEND_TIMEOUT_S)
             for f in futures:
                 f.get(timeout=max(0.1, deadline - time.monotonic()))
         except KafkaError as exc:
             raise RuntimeError(f"Kafka did not take it / Kafka 未接收: {exc!r}") from exc
 
     # -- reference data: the workers' ------------------------------------------------------
-    def change_bundle(self, texts, *, audit=None, timeout: float = 0.0):
-        raise bundle_refused()
+    def change_bundle(self, texts: bundle_files.Texts, *, audit: tuple | None = None,
+                      timeout: float = 0.0) -> Bundle:
+        raise BundleIsTheWorkers()
 
     def reload(self, bundle_dir=None, timeout: float = 0.0) -> None:
-        raise bundle_refused()
+        raise BundleIsTheWorkers()
 
     def purge_now(self, now_ms: int | None = None, who: str = "lookout") -> dict:
         """Purge what this store keeps past the retention setting (dead letters, should any
         be here; tracks are not kept in Kafka mode). Audited."""
-        result = retention.purge(self.store, self.bundle.settings,
-                                 wall_ms() if now_ms is None else now_ms, who)
-        self.last_purge = result
-        return result
+        return self.purger.purge_now(now_ms, who)
+
+
+_: type[OfficerService] = KafkaOfficerRuntime  # mypy holds the runtime to the declared service

@@ -19,6 +19,7 @@ import orjson
 
 from alerts.engine import Engine
 from alerts.records import AlertUpdate
+from alerts.service import NotInThisMode
 from alerts.store import Fix, StepCommit, Store
 from alerts.timefmt import rfc3339
 from config.loader import load_bundle, parse_ts_ms
@@ -67,6 +68,7 @@ class FakeRuntime:
         self._seq = 0
         self.decoder = Decoder(self.engine.person_index, self.bundle.settings)
         self._subs: list[FakeSub] = []
+        self.former_persons: dict = {}
         self._lock = threading.Lock()
 
     # -- the interface -----------------------------------------------------------------------
@@ -86,6 +88,9 @@ class FakeRuntime:
         with self._lock:
             if sub in self._subs:
                 self._subs.remove(sub)
+
+    def person_status(self, person_id: str) -> dict | None:
+        raise NotInThisMode("the fake runtime keeps no person state")
 
     @property
     def subscribers(self) -> int:

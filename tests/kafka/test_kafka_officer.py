@@ -15,10 +15,13 @@ from concurrent.futures import ThreadPoolExecutor
 import orjson
 import pytest
 from admin.kit import fix, login_headers, outside
+from diskkit import fill, tmpfs
 from kafkakit import produce
+from metricskit import sample
 from polling import wait_for
 
 from alerts.engine import Engine
+from alerts.service import NotInThisMode
 from config.loader import load_bundle
 from stream.decode import Decoder
 from stream.kafka.officer import KafkaOfficerRuntime
@@ -363,6 +366,66 @@ def test_bundle_changes_are_refused_in_both_languages(service, client_for):
     assert c.get("/v1/admin/audit", headers=adm).status_code == 200  # reading still works
     health = c.get("/healthz").json()
     assert health["status"] == "ok" and health["mode"] == "kafka"
+
+
+def test_what_kafka_mode_cannot_do_is_refused_in_both_languages_and_the_page_does_without(
+        bootstrap, prefix, service, client_for, worker):
+    rt, c, w1, v1 = alert_on_the_page(bootstrap, prefix, service, client_for, worker)
+    with pytest.raises(NotInThisMode) as refused:
+        rt.person_status("P1")
+    assert refused.value.code == "kafka_mode"
+    assert "workers" in refused.value.en and "处理进程" in refused.value.zh
+    for change in (lambda: rt.change_bundle({}), rt.reload):
+        with pytest.raises(NotInThisMode) as refused:
+            change()
+        assert refused.value.code == "kafka_mode" and "lookout worker" in refused.value.en
+    assert rt.former_persons == {}  # released only by bundle changes, which are refused here
+    # the person page and the roster read the state from the open alerts instead
+    r = c.get("/v1/persons/P1", headers=w1)
+    assert r.status_code == 200, r.text
+    person = r.json()
+    assert person["released"] is False and person["status"]["last_seen_ms"] is None
+    assert [a["alert_id"] for a in person["alerts"]] == [v1["alert_id"]]
+    roster = c.get("/v1/roster", headers=w1).json()
+    assert roster["live_state"] is False
+    assert {p["person_id"]: p["open_alerts"] for p in roster["persons"]}["P1"] == 1
+
+
+def test_a_store_that_cannot_write_is_counted_and_shown_in_kafka_mode(
+        bootstrap, prefix, topics, bundle_dir, tmp_path, client_for, worker):
+    """The alerts reader's writes on a full disk: lookout_store_errors_total counts them and
+    /healthz names the fault, as in live mode."""
+    with tmpfs(tmp_path / "disk") as disk:
+        rt = KafkaOfficerRuntime(bundle_dir, disk / "kafka.db", bootstrap, prefix,
+                                 poll_ms=50).start()
+        try:
+            c = client_for(rt)
+            assert "lookout_store_errors_total{" not in c.get("/metrics").text  # none yet
+            v1 = zone_exit(worker)
+            send_alerts(bootstrap, prefix, v1)
+            wait_for(lambda: rt.reader.counts["new"] == 1, timeout=10)
+            fill(disk)
+            note = "备注" * 2000  # big versions: the WAL has to grow soon
+            sent = 1
+            for n in range(100):  # until the store cannot write
+                send_alerts(bootstrap, prefix, *({**v1, "alert_id": f"{v1['alert_id']}-{n}-{k}",
+                                                  "note": note} for k in range(50)))
+                sent += 50
+                wait_for(lambda n=sent: rt.reader.error or rt.reader.counts["read"] == n,
+                         timeout=10)
+                if rt.reader.error:
+                    break
+            assert rt.reader.error is not None, "the store never ran out of space"
+            health = wait_for(lambda: (h := c.get("/healthz").json())["store_fault"] and h,
+                              timeout=10)
+            assert "full" in health["store_fault"]["error"] or "I/O" in health["store_fault"][
+                "error"]
+            # the reader stops at the write it cannot make; a restart reads on from the store
+            assert health["status"] == "failed" and c.get("/healthz").status_code == 503
+            assert sample(c.get("/metrics").text, "lookout_store_errors_total",
+                          operation="write") >= 1
+        finally:
+            rt.stop()
 
 
 def test_run_without_the_topics_says_what_to_do(bootstrap, prefix, bundle_dir, tmp_path,

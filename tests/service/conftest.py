@@ -3,7 +3,6 @@ tests/ root on sys.path, so `servicekit` and `enginekit` import as plain modules
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from diskkit import tmpfs
 from servicekit import write_bundle
 
 from stream.live import LiveRuntime
@@ -32,11 +32,5 @@ def runtime(tmp_path: Path, bundle_dir: Path):
 @pytest.fixture
 def small_disk(tmp_path: Path):
     """An 8 MiB tmpfs of the test's own (SQLite's WAL alone may grow to 4 MiB), to fill."""
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(disk)],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip() or done.returncode}")
-    yield disk
-    subprocess.run(["umount", "-l", str(disk)], check=False)
+    with tmpfs(tmp_path / "disk", "8m") as disk:
+        yield disk

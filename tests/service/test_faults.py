@@ -13,14 +13,14 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import httpx
-from prometheus_client.parser import text_string_to_metric_families
+from diskkit import fill
+from metricskit import sample
 from servicekit import incident_feed, now_ms, outside
 from test_service_sigkill import ROOT, Server, _live_alerts, _replayed
 
@@ -33,12 +33,7 @@ def _run_once(bundle: Path, db: Path, *extra: str) -> subprocess.CompletedProces
 
 
 def _metric(url: str, name: str, **labels) -> float:
-    text = httpx.get(f"{url}/metrics", timeout=5).text
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
-                return sample.value
-    raise AssertionError(f"{name} {labels} not exposed")
+    return sample(httpx.get(f"{url}/metrics", timeout=5).text, name, **labels)
 
 
 def _health(server: Server) -> dict:
@@ -137,17 +132,6 @@ def test_a_second_service_on_the_same_store_refuses_to_start(tmp_path, bundle_di
 # -- a full disk, then space again -------------------------------------------------------------
 
 
-def _fill(disk: Path) -> Path:
-    filler = disk / "filler"
-    with open(filler, "wb", buffering=0) as fh:  # unbuffered: close() has nothing to flush
-        try:
-            while True:
-                fh.write(b"\0" * 4096)
-        except OSError:
-            pass
-        os.fsync(fh.fileno())
-    assert filler.stat().st_size > 0
-    return filler
 
 
 def test_a_full_disk_answers_503_and_everything_resumes_when_space_returns(
@@ -160,7 +144,7 @@ def test_a_full_disk_answers_503_and_everything_resumes_when_space_returns(
     first = len(requests) // 3
     for lines in requests[:first]:
         assert server.post(lines).status_code == 202
-    filler = _fill(small_disk)
+    filler = fill(small_disk)
 
     refused = None
     for i in range(first, len(requests)):  # until the WAL has to grow

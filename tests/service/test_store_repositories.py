@@ -9,7 +9,8 @@ from pathlib import Path
 
 import orjson
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
+from diskkit import fill
+from metricskit import sample
 from test_service_store import OFFICE, record
 
 from alerts.store import (
@@ -117,23 +118,14 @@ def _fill(store: Store, disk: Path) -> Path:
     conn = sqlite3.connect(store.path)
     assert conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] == 0  # not busy
     conn.close()
-    filler = disk / "filler"
-    with open(filler, "wb", buffering=0) as fh:
-        try:
-            while True:
-                fh.write(b"\0" * 4096)
-        except OSError:
-            pass
-    return filler
+    return fill(disk)
 
 
 def _store_errors(metrics: LookoutMetrics) -> float:
-    for family in text_string_to_metric_families(metrics.render().decode()):
-        for sample in family.samples:
-            if (sample.name == "lookout_store_errors_total"
-                    and sample.labels.get("operation") == "write"):
-                return sample.value
-    return 0.0
+    try:
+        return sample(metrics.render().decode(), "lookout_store_errors_total", operation="write")
+    except AssertionError:  # not exposed: none counted yet
+        return 0.0
 
 
 WRITES = {
