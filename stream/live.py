@@ -46,7 +46,7 @@ from alerts.engine import Engine
 from alerts.records import AlertUpdate
 from alerts.service import OfficerService
 from alerts.state import NEVER, NO_TIME, EngineState
-from alerts.store import Store, StoreWriteError
+from alerts.store import Action, Audit, Fix, Released, Status, StepCommit, Store, StoreWriteError
 from config.loader import BundleError, load_bundle
 from config.model import Bundle, PersonSpec
 from stream import events as ev
@@ -89,15 +89,15 @@ class _Input:
 
 @dataclass(slots=True)
 class _StepOut:
-    updates: list = field(default_factory=list)
-    fixes: list = field(default_factory=list)
-    actions: list = field(default_factory=list)
+    updates: list[AlertUpdate] = field(default_factory=list)
+    fixes: list[Fix] = field(default_factory=list)
+    actions: list[Action] = field(default_factory=list)
     dead: list = field(default_factory=list)
     replies: list = field(default_factory=list)  # (future, result or exception)
-    statuses: list = field(default_factory=list)
-    audits: list = field(default_factory=list)
-    released: list = field(default_factory=list)
-    enrolled: list = field(default_factory=list)
+    statuses: list[Status] = field(default_factory=list)
+    audits: list[Audit] = field(default_factory=list)
+    released: list[Released] = field(default_factory=list)
+    enrolled: list[str] = field(default_factory=list)
     snapshot: bool = False  # a bundle change: snapshot with it, so it is never re-run
     good_bundle: dict | None = None  # the texts of a bundle change that was accepted
 
@@ -133,7 +133,7 @@ class LiveRuntime:
         self.rejected_by_reason: Counter[str] = Counter()
         self.error: BaseException | None = None
         self._decoding = (Decoder(self.engine.person_index, self.bundle.settings), 0)
-        self.directory = PersonDirectory(self.bundle, self.store.released_persons())
+        self.directory = PersonDirectory(self.bundle, self.store.persons.released_persons())
         # _input_lock orders inbox rows and the in-memory queue alike; _cv wakes the thread.
         self._input_lock = threading.RLock()
         self._cv = threading.Condition()
@@ -147,11 +147,11 @@ class LiveRuntime:
         self._thread: threading.Thread | None = None
         self._stopping = self._closed = False
         self._last_snapshot = 0
-        self._fixes_buffer: list[tuple] = []
-        self._status_buffer: list[tuple] = []
+        self._fixes_buffer: list[Fix] = []
+        self._status_buffer: list[Status] = []
         self._fixes_written = 0
         self._recover()
-        self.announcer.seed(self.store.all_latest())
+        self.announcer.seed(self.store.alerts.all_latest())
         self._feed_down = self._state.real.feed_down_since is not None
         self._last_event = wall_ms()
 
@@ -159,9 +159,9 @@ class LiveRuntime:
     def _files_at_snapshot(self) -> bundle_files.Texts:
         """Put back the bundle files the snapshot was taken with, when bundle changes are
         still in the inbox (they write their own files again as they re-run)."""
-        snap = self.store.load_snapshot()
+        snap = self.store.journal.load_snapshot()
         pending = [bundle_files.unpack(_body(r.payload))
-                   for r in self.store.inbox_after(snap[0] if snap else 0) if r.kind == "bundle"]
+                   for r in self.store.journal.inbox_after(snap[0] if snap else 0) if r.kind == "bundle"]
         current = bundle_files.read_texts(self.bundle_dir)
         if not pending:
             return current
@@ -174,7 +174,7 @@ class LiveRuntime:
     def _load_or_last_good(self, strict: bool) -> Bundle:
         """The bundle on disk; when it does not load, or is unsafe next to the last good
         one, the last good one (bundle_invalid raised) unless `strict`."""
-        good = self.store.good_bundle()
+        good = self.store.journal.good_bundle()
         try:
             bundle = load_bundle(self.bundle_dir)
             if good is not None and good != self._files:
@@ -198,7 +198,7 @@ class LiveRuntime:
                       "kept in the store", err)
             return bundle
         if good != self._files:
-            self.store.save_good_bundle(self._files)
+            self.store.journal.save_good_bundle(self._files)
         return bundle
 
     def _mark_invalid(self, err: BundleError) -> None:
@@ -213,7 +213,7 @@ class LiveRuntime:
             self.metrics.set_bundle_invalid(False)
 
     def _recover(self) -> None:
-        snap = self.store.load_snapshot()
+        snap = self.store.journal.load_snapshot()
         upto = 0
         if snap is None:
             self._state = self.engine.new_state()
@@ -224,7 +224,7 @@ class LiveRuntime:
                 self.engine.reload(self.bundle, self._state)  # the bundle changed while down
         self._applied = upto
         group: list[_Input] = []
-        rows = self.store.inbox_after(upto)
+        rows = self.store.journal.inbox_after(upto)
         self.recovered = len(rows)
         if rows:
             log.info("re-running %d inputs after seq %d", len(rows), upto)
@@ -291,7 +291,7 @@ class LiveRuntime:
                 self.rejected_by_reason.update(reasons)
                 if not good:
                     if rejects:
-                        self.store.record_dead_letters(rejects)
+                        self.store.dead_letters.record_dead_letters(rejects)
                     continue
                 # Only real events say the gateway works again: a drill during an outage must
                 # not end the real feed_down alert (SPEC §3: a drill never changes real alerts).
@@ -307,7 +307,7 @@ class LiveRuntime:
             accepted += len(good)
         if (summary := cap.summary(now)) is not None:
             with self._input_lock:
-                self.store.record_dead_letters([summary])
+                self.store.dead_letters.record_dead_letters([summary])
         return accepted, dict(rejected)
 
     def submit_action(self, action: dict, timeout: float = 30.0) -> list[dict]:
@@ -371,7 +371,7 @@ class LiveRuntime:
 
     def stats(self) -> dict:
         return {"accepted": self.accepted, "rejected": dict(self.rejected_by_reason),
-                "updates": self.updates, "inbox_seq": self.store.last_seq,
+                "updates": self.updates, "inbox_seq": self.store.journal.last_seq,
                 "applied_seq": self._applied, "recovered": self.recovered,
                 "feed_down": self._feed_down,
                 "engine": dict(self.engine.stats), "alive": self.alive,
@@ -429,7 +429,7 @@ class LiveRuntime:
         with self._input_lock:
             if self._stopping or self.error is not None:
                 raise RuntimeError("the runtime is stopping or failed / 运行时已停止或出错")
-            seq = self.store.record_input(kind, at_ms, payload, dead)
+            seq = self.store.journal.record_input(kind, at_ms, payload, dead)
             if batch is not None:
                 batch.seq = (seq << SEQ_SHIFT) + np.arange(len(batch), dtype=np.int64)
             item = _Input(seq, kind, at_ms, payload, batch, generation, future)
@@ -506,8 +506,8 @@ class LiveRuntime:
     def _snapshot(self) -> None:
         fixes, self._fixes_buffer = self._fixes_buffer, []
         statuses, self._status_buffer = self._status_buffer, []
-        self.store.commit_batch([], self.office_of, self._applied, fixes=fixes,
-                                statuses=statuses, snapshot=self._state.to_bytes())
+        self.store.commit(StepCommit([], self.office_of, self._applied, fixes=fixes,
+                                     statuses=statuses, snapshot=self._state.to_bytes()))
         self._last_snapshot = self._fixes_written = wall_ms()
 
     def _apply_change(self, item: _Input, out: _StepOut) -> None:
@@ -527,7 +527,7 @@ class LiveRuntime:
                 bundle_files.write_texts(self.bundle_dir, change["before"])
                 raise
         except Exception as exc:  # handed back to the caller
-            out.audits.append((item.at_ms, who, what, target, before, {"refused": str(exc)}))
+            out.audits.append(Audit(item.at_ms, who, what, target, before, {"refused": str(exc)}))
             result: Bundle | Exception = exc
         else:
             bundle.path = self.bundle_dir
@@ -542,11 +542,11 @@ class LiveRuntime:
             self._files.update(change["after"])
             out.good_bundle = dict(self._files)
             self._clear_invalid_if_disk_good()
-            out.released += [(p.person_id, orjson.dumps(record_of(p)).decode(), item.at_ms, who)
+            out.released += [Released(p.person_id, orjson.dumps(record_of(p)).decode(), item.at_ms, who)
                              for p in swap.released]
             out.enrolled += swap.enrolled
-            out.audits.append((item.at_ms, who, what, target, before,
-                               after if after is not None else {"files": sorted(change["after"])}))
+            out.audits.append(Audit(item.at_ms, who, what, target, before,
+                                    after if after is not None else {"files": sorted(change["after"])}))
             result = bundle
         out.snapshot = True
         if item.future is not None:
@@ -566,18 +566,18 @@ class LiveRuntime:
         # restart's re-run regenerates exactly those not yet written (the key drops repeats).
         self._fixes_buffer += out.fixes
         self._status_buffer += out.statuses
-        fixes: list = []
-        statuses: list = []
+        fixes: list[Fix] = []
+        statuses: list[Status] = []
         if (blob is not None or len(self._fixes_buffer) >= _FIXES_PER_WRITE
                 or now_ms - self._fixes_written >= _FIXES_EVERY_MS):
             fixes, self._fixes_buffer, self._fixes_written = self._fixes_buffer, [], now_ms
             statuses, self._status_buffer = self._status_buffer, []
         records = [u.to_wire() for u in out.updates]
-        new = self._commit(lambda: self.store.commit_batch(
+        new = self._commit(lambda: self.store.commit(StepCommit(
             records, self.office_of, items[-1].seq, step_ms=now_ms, snapshot=blob,
             fixes=fixes, actions=out.actions, dead_letters=out.dead, statuses=statuses,
             audits=out.audits, released=out.released, enrolled=out.enrolled,
-            good_bundle=out.good_bundle))
+            good_bundle=out.good_bundle)))
         self._applied = items[-1].seq
         if blob is not None:
             self._last_snapshot = now_ms
@@ -661,20 +661,20 @@ class LiveRuntime:
         batch.seq = (item.seq << SEQ_SHIFT) + np.arange(len(batch), dtype=np.int64)
         return batch
 
-    def _fixes(self, b: ev.EventBatch) -> list[tuple]:
+    def _fixes(self, b: ev.EventBatch) -> list[Fix]:
         rows = np.flatnonzero(b.kind == ev.FIX)
         if rows.size == 0:
             return []
         ids = self.engine.caseload.person_ids
-        return list(zip([ids[p] for p in b.person[rows].tolist()], b.drill[rows].tolist(),
+        return list(map(Fix, [ids[p] for p in b.person[rows].tolist()], b.drill[rows].tolist(),
                         b.ts[rows].tolist(), b.lat[rows].tolist(), b.lon[rows].tolist(),
-                        b.accuracy_m[rows].tolist(), strict=True))
+                        b.accuracy_m[rows].tolist()))
 
-    def _statuses(self, b: ev.EventBatch) -> list[tuple]:
+    def _statuses(self, b: ev.EventBatch) -> list[Status]:
         # heartbeats say only "alive", which last_seen already says; the rest tell a story
         rows = np.flatnonzero((b.kind == ev.STATUS) & (b.status != ev.HEARTBEAT))
         ids = self.engine.caseload.person_ids
-        return [(ids[p], d, t, ev.STATUS_NAMES[s]) for p, d, t, s in zip(
+        return [Status(ids[p], d, t, ev.STATUS_NAMES[s]) for p, d, t, s in zip(
             b.person[rows].tolist(), b.drill[rows].tolist(), b.ts[rows].tolist(),
             b.status[rows].tolist(), strict=True)]
 
@@ -692,8 +692,8 @@ class LiveRuntime:
             log.exception("action %s failed", item.seq)
             result, outcome, detail = exc, "error", repr(exc)
 
-        out.actions.append((item.seq, item.at_ms, *actions.log_fields(action), outcome, detail,
-                            payload.decode()))
+        out.actions.append(Action(item.seq, item.at_ms, *actions.log_fields(action), outcome,
+                                  detail, payload.decode()))
         if item.future is not None:
             # callers (the API) get the SPEC §4 records, as the Kafka officer runtime gives them
             reply = [u.to_wire() for u in result] if isinstance(result, list) else result

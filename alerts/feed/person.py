@@ -49,7 +49,7 @@ def build_person_router(runtime: OfficerService, Auth, now_ms: Callable[[], int]
         now = now_ms()
         since = now - hours * _HOUR_MS
         store = runtime.store
-        points = store.track(person_id, since, now, limit=TRACK_LIMIT)
+        points = store.tracks.track(person_id, since, now, limit=TRACK_LIMIT)
         alerts = [r for r in _person_alerts(store, person_id) if who.sees(r)]
         status = None if released else status_now(runtime, person, points, alerts, now, tz)
         zone_id = next((z for z in person.zones if view.zones.get(z) is not None
@@ -82,7 +82,7 @@ def build_person_router(runtime: OfficerService, Auth, now_ms: Callable[[], int]
 
 def _device_check(store: Store, person_id: str, now: int) -> DeviceCheck:
     """需核查设备: the person's resolved alerts of the rule's window (alerts/fatigue.py)."""
-    return device_check(store.resolved_alerts(device_check_since(now), person_id), now)
+    return device_check(store.alerts.resolved_alerts(device_check_since(now), person_id), now)
 def _nearest_first(zones: list, near: tuple[float, float] | None) -> list:
     """Inclusion zones first, then exclusion zones by distance from `near` (lat, lon),
     nearest first; a rough planar distance in degrees is enough to order them."""
@@ -110,7 +110,7 @@ def live_state(runtime: OfficerService, person_id: str) -> dict | None:
 
 
 def _person_alerts(store: Store, person_id: str) -> list[dict]:
-    return store.person_alerts(person_id, limit=ALERT_LIMIT)
+    return store.alerts.person_alerts(person_id, limit=ALERT_LIMIT)
 
 
 def _is_open(r: dict) -> bool:
@@ -173,10 +173,10 @@ def _timeline(store: Store, person_id: str, alerts: list[dict], permits, since: 
     """Fixes counted per hour (a track is hundreds of points; an hour says enough), status
     events one by one (heartbeats are not kept), each change of each alert, leave start/end."""
     out: list[dict] = []
-    for h in store.fix_hours(person_id, since, until):
+    for h in store.tracks.fix_hours(person_id, since, until):
         out.append({"at_ms": h["first_ms"], "kind": "fixes", "count": h["count"],
                     "until_ms": h["last_ms"]})
-    for s in store.statuses(person_id, since, until):
+    for s in store.tracks.statuses(person_id, since, until):
         out.append({"at_ms": s["ts"], "kind": "status", "event": s["event"]})
     for r in alerts:
         out += _alert_changes(store, r)
@@ -195,8 +195,8 @@ def _timeline(store: Store, person_id: str, alerts: list[dict], permits, since: 
 def _alert_changes(store: Store, latest: dict) -> list[dict]:
     """What each version changed, at the instant the record names for it (an acknowledgement
     names none: the store's write time then, when it has one)."""
-    versions = sorted(store.history(latest["alert_id"]), key=lambda r: r["version"])
-    written = store.written_times(latest["alert_id"])
+    versions = sorted(store.alerts.history(latest["alert_id"]), key=lambda r: r["version"])
+    written = store.alerts.written_times(latest["alert_id"])
     out, prev = [], None
     for v in versions:
         base = {"kind": "alert", "alert_id": v["alert_id"], "type": v["type"],

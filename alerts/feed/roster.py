@@ -46,7 +46,7 @@ def _open_alerts_by_person(service: OfficerService, who: Caller) -> dict[str, li
     """The open alerts the caller's list shows, by person."""
     offices = who.scope.offices
     by_person: dict[str, list[dict]] = defaultdict(list)
-    for r in service.store.open_alerts(set(offices) if offices is not None else None):
+    for r in service.store.alerts.open_alerts(set(offices) if offices is not None else None):
         if who.sees(r):
             by_person[r["person_id"]].append(r)
     return by_person

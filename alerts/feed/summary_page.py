@@ -123,7 +123,7 @@ def summary(feed: FeedDep, creds: Bearer,
     if office is not None and visible is not None and office not in visible:
         raise problem(404, "not_found", "没有该司法所", "no such office")
     now = feed.now_ms()
-    read = feed.service.store.summary_input(min(start_ms, now))
+    read = feed.service.store.alerts.summary_input(min(start_ms, now))
     bundle = with_released(who.view.bundle, who.view.former.values())
     s = compute_summary(read.updates, bundle, start_ms, end_ms, office, now,
                         visible_offices=visible, version_times=read.version_times,

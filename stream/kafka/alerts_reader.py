@@ -124,7 +124,7 @@ class AlertsReader:
             if not alerts:
                 raise RuntimeError(f"no topic {self.topics.alerts} / 告警主题不存在")
             consumer.assign(alerts + letters)
-            stored = self.store.consumed_offsets(self.topics.alerts)
+            stored = self.store.consumed.consumed_offsets(self.topics.alerts)
             for tp in alerts:
                 if tp.partition in stored:
                     consumer.seek(tp, stored[tp.partition])
@@ -179,7 +179,7 @@ class AlertsReader:
         exp = Expectation(alert_id, after_version, done, raw, time.monotonic() + watch_s,
                           on_settle)
         with self._lock:
-            latest = self.store.latest(alert_id)
+            latest = self.store.alerts.latest(alert_id)
             if latest is not None and latest["version"] > after_version and done(latest):
                 exp._settle(result=latest)
             else:
@@ -231,7 +231,7 @@ class AlertsReader:
         with self._lock:
             new = []
             if offsets:
-                new = self.store.append_consumed(updates, self.office_of, self.topics.alerts,
+                new = self.store.consumed.append_consumed(updates, self.office_of, self.topics.alerts,
                                                  offsets)
                 self._next.update(offsets)
                 self.counts["read"] += sum(len(rs) for tp, rs in batch.items()

@@ -153,7 +153,7 @@ class KafkaOfficerRuntime:
                                    self._publish, metrics=self.metrics, poll_ms=poll_ms)
         try:
             self.announcer = Announcer(self.metrics, notify_config, self.bundle)
-            self.announcer.seed(self.store.all_latest())
+            self.announcer.seed(self.store.alerts.all_latest())
         except BaseException:
             self.store.close()
             raise
@@ -250,13 +250,13 @@ class KafkaOfficerRuntime:
         if exp.result is not None:
             return [exp.result]
         self.counts["action.pending"] += 1
-        raise ActionPending(self.store.latest(record["alert_id"]) or record)
+        raise ActionPending(self.store.alerts.latest(record["alert_id"]) or record)
 
     def _checked(self, action: dict, payload: bytes, now: int) -> tuple[dict, str, bool]:
         """The engine's own checks, against the latest version known here: (that version,
         its person, whether the action would change it); refusals are logged and raised."""
         alert_id = action.get("alert_id")
-        record = self.store.latest(alert_id) if isinstance(alert_id, str) else None
+        record = self.store.alerts.latest(alert_id) if isinstance(alert_id, str) else None
         try:
             # the expiry counts on the live clock (the wall clock), a drill's on its own
             # clock, unknown here
@@ -284,24 +284,24 @@ class KafkaOfficerRuntime:
                        home_partition(person_id, self.partitions[self.topics.actions]))
         except RuntimeError as exc:
             self.reader.forget(exp)
-            self.store.set_action_outcome(seq, "error", str(exc))
+            self.store.actions.set_action_outcome(seq, "error", str(exc))
             raise
         return exp
 
     def _log_action(self, now: int, action: dict, outcome: str, detail: str | None,
                     payload: bytes) -> int:
         self.counts[f"action.{outcome}"] += 1
-        return self.store.record_action(now, *actions.log_fields(action), outcome, detail,
+        return self.store.actions.record_action(now, *actions.log_fields(action), outcome, detail,
                                         payload.decode())
 
     def _settled(self, seq: int, exp: Expectation) -> None:
         """The worker's answer, whenever it comes (the caller may have stopped waiting)."""
         if exp.result is not None:
-            self.store.set_action_outcome(seq, "applied")
+            self.store.actions.set_action_outcome(seq, "applied")
             self.counts["action.applied"] += 1
         elif exp.refusal is not None:
             reason = str(exp.refusal.get("reason") or "refused")
-            self.store.set_action_outcome(seq, reason, exp.refusal.get("detail"))
+            self.store.actions.set_action_outcome(seq, reason, exp.refusal.get("detail"))
             self.counts["action.refused"] += 1
 
     # -- gateways' events ------------------------------------------------------------------

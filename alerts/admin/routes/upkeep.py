@@ -29,7 +29,7 @@ def reload(who: Admin, editor: BundleEditor):
 
 @router.get("/audit", dependencies=ADMINS_ONLY)
 def audit_log(service: Service, limit: Annotated[int, Query(ge=1, le=5000)] = 200):
-    return {"audit": service.store.audit_log(limit)}
+    return {"audit": service.store.audits.audit_log(limit)}
 
 
 @router.post("/purge")

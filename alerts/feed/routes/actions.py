@@ -54,7 +54,7 @@ def act(feed: Feed, who: Caller, alert_id: str, kind: str, extra: dict,
         raise problem(503, "unavailable", "服务暂时无法处理该操作，请稍后重试",
                       "the service cannot take the action now: try again shortly") from None
     new = next((u for u in reversed(updates) if u.get("alert_id") == alert_id), None)
-    after = new or feed.service.store.latest(alert_id) or record
+    after = new or feed.service.store.alerts.latest(alert_id) or record
     feed.audit(who.officer_id, kind, alert_id, before, _handling(after))
     return m.ActionResult(alert=who.view.enrich(after), changed=new is not None)
 

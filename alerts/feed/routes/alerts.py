@@ -73,10 +73,10 @@ def list_alerts(feed: FeedDep, who: Auth, q: Annotated[ListParams, Depends(list_
     unread for the caller and how many critical alerts nobody has acknowledged. Real and
     drill alerts never mix."""
     store = feed.service.store
-    page = store.triage(filtered_query(who, q), who.officer_id, limit=q.limit, offset=q.offset)
+    page = store.alerts.triage(filtered_query(who, q), who.officer_id, limit=q.limit, offset=q.offset)
     # checked again here, whatever the store did with the filters: nothing leaks
     rows = [who.view.enrich(r) for r in page.alerts if who.sees(r)]
-    attention = store.attention(scoped_query(who, q.drill), who.officer_id)
+    attention = store.alerts.attention(scoped_query(who, q.drill), who.officer_id)
     return m.AlertList(alerts=rows, drill=q.drill, total=page.total, offset=q.offset,
                        counts=m.HandlingCounts(**page.counts), attention=m.Attention(**attention))
 
@@ -116,8 +116,8 @@ def alert_detail(feed: FeedDep, who: Auth, alert_id: str):
     Reading the track is audited; opening it marks it read for the caller."""
     store = feed.service.store
     record = scoped_alert(feed, who, alert_id)
-    store.mark_read(who.officer_id, [alert_id], feed.now_ms())
-    history = sorted(store.history(alert_id), key=lambda r: r["version"])
+    store.alerts.mark_read(who.officer_id, [alert_id], feed.now_ms())
+    history = sorted(store.alerts.history(alert_id), key=lambda r: r["version"])
     track = None
     if record.get("person_id"):
         since, until = track_span(record, feed.now_ms())
@@ -143,7 +143,7 @@ def _ms(text: str | None) -> int | None:
 
 def scoped_alert(feed: Feed, who: Caller, alert_id: str) -> dict:
     """The alert's latest record, or 404 when it does not exist or is not the caller's."""
-    record = feed.service.store.latest(alert_id)
+    record = feed.service.store.alerts.latest(alert_id)
     if record is None or not who.sees(record):
         raise no_such_alert()
     return record

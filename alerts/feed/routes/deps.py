@@ -92,7 +92,7 @@ class Feed:
         return int(self.clock() * 1000)
 
     def audit(self, who: str, what: str, target: str | None, before: Any, after: Any) -> None:
-        self.service.store.audit(who, what, target, before, after, self.now_ms())
+        self.service.store.audits.audit(who, what, target, before, after, self.now_ms())
 
     def caller(self, session: Session) -> Caller:
         view = self.views.get()

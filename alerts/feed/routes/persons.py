@@ -58,7 +58,7 @@ def track_of(feed: Feed, who: Caller, person_id: str, since: int, until: int,
     """The person's fixes in [since, until], the latest `limit`; audited."""
     # one more than asked: whether the range held more than `limit` fixes. A drill's fixes
     # are kept apart from real ones, like its alerts.
-    points = feed.service.store.track(person_id, since, until, limit=limit + 1, drill=drill)
+    points = feed.service.store.tracks.track(person_id, since, until, limit=limit + 1, drill=drill)
     truncated = len(points) > limit
     points = points[-limit:]
     feed.audit(who.officer_id, "read_track", person_id, None,
