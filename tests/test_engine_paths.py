@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from alerts.engine import Engine
 from alerts.state import EngineState
 from alerts.timefmt import rfc3339
+from alerts.transitions import TransitionTracker
 from config.model import OfficerSpec, ShiftSpec
 from stream import events as ev
 from stream.kafka.partition import PartitionRunner
@@ -199,3 +200,25 @@ def test_state_moved_person_by_person_continues_identically(events, cut):
                                        saving.clock_record()[1])
     got += engine2.process(restored.state, rest, 0)
     assert got == expected
+
+
+def test_a_late_tamper_escalated_in_its_batch_comes_out_opening_first():
+    """The tamper arrives 61 s late, after fixes that move the clock past its escalation: its
+    escalation must not come out before its opening, or a consumer keeping the newest version
+    (notifier, metrics) never sees it open."""
+    events = [(0, 0, "fix", (LON0, LAT0), 5.0, None, 0, False)] * 4 + [
+        (0, 218, "fix", (LON0, LAT0), 5.0, None, 0, True),
+        (0, 383, "fix", (LON0, LAT0), 5.0, None, 0, False),
+        (1, -61, "status", (LON0, LAT0), 5.0, None, 4, False)]
+    b = world()
+    feed = Feed(Engine(b))
+    build(feed, events)
+    batch = feed.batch()
+    for sizes in ([len(batch)], [1], [2, 3]):
+        for engine in (Engine(b), Engine(b, force_slow=True)):
+            ups = run_in_batches(engine, batch, sizes)
+            tamper = [u.version for u in ups if u.type == "tamper"]
+            assert tamper == [1, 2], (sizes, tamper)
+            tracker = TransitionTracker()
+            seen = [tracker.observe(u) for u in ups if u.type == "tamper"]
+            assert seen[0] is not None and seen[0].opened
