@@ -20,7 +20,6 @@ writer of an alert). The live service reports an outage of the whole feed with
 
 from __future__ import annotations
 
-import itertools
 from collections import Counter
 
 import numpy as np
@@ -81,7 +80,7 @@ class Engine:
                 sub = batch if rows.size == len(batch) else batch.take(rows)
                 results.extend(self._process_part(state.part(is_drill), sub, now_ms))
         results.sort(key=lambda x: (x[0], x[1]))  # stable: keeps each world's own order
-        return _versions_ascending([rec for _, _, rec in results])
+        return [rec for _, _, rec in results]
 
     def _process_part(self, st: PartState, b: ev.EventBatch, now_ms: int):
         cl = self.caseload
@@ -242,25 +241,3 @@ def _remember_signatures(st: PartState, b: ev.EventBatch, f) -> None:
             extras = st.extras.get(st.person_ids[int(lp[i])])
             if extras and extras.pop("tie", None) is not None and not extras:
                 del st.extras[st.person_ids[int(lp[i])]]
-
-
-def _versions_ascending(updates: list[AlertUpdate]) -> list[AlertUpdate]:
-    """Each alert's versions in ascending order, in the places its versions already hold.
-
-    A timer keyed by the row where the clock passes it can sort before the row that opened
-    its incident: a late tamper escalated in the same batch came out as version 2, then 1.
-    Consumers that keep the newest version (the notifier, the metrics) then never see the
-    opening."""
-    places: dict[str, list[int]] = {}
-    for i, u in enumerate(updates):
-        places.setdefault(u.alert_id, []).append(i)
-    out = updates
-    for idx in places.values():
-        if len(idx) > 1 and any(updates[a].version > updates[b].version
-                                for a, b in itertools.pairwise(idx)):
-            if out is updates:
-                out = list(updates)
-            for i, u in zip(idx, sorted((updates[i] for i in idx), key=lambda u: u.version),
-                            strict=True):
-                out[i] = u
-    return out

@@ -32,6 +32,9 @@ class PartRunner:
         self.out: list[tuple[int, int, Incident]] = []  # (seq, phase, incident snapshot)
         self.f_end = int(facts.threshold[-1])
         self.heap: list[tuple] = []
+        # the stream position after the last row applied: a timer a late row armed, due
+        # before that row's threshold, still fires after the row that armed it
+        self.floor = -1
         self.slow = np.zeros(st.n_persons, dtype=bool)
         self.slow[facts.slow] = True
 
@@ -49,6 +52,7 @@ class PartRunner:
                 self._apply(r)
             else:
                 self._apply_late(r)
+            self.floor = int(b.seq[r]) + 1
         self._fire(self.f_end)
         for p in self.f.slow.tolist():
             pid = self.st.person_ids[p]
@@ -104,9 +108,10 @@ class PartRunner:
                     self._deactivate(p, z, due, seq)
 
     def _seq_at(self, due: int) -> int:
-        """The stream position before which a timer due at `due` fires."""
+        """The stream position before which a timer due at `due` fires, never before a row
+        already applied."""
         i = int(np.searchsorted(self.f.threshold, due, side="right"))
-        return int(self.b.seq[min(i, len(self.b) - 1)])
+        return max(int(self.b.seq[min(i, len(self.b) - 1)]), self.floor)
 
     # -- emitting --------------------------------------------------------------------------
     def _emit(self, inc: Incident | None, seq: int, phase: int) -> None:

@@ -112,10 +112,18 @@ BUFFERED = [(0, 300, "fix", (LON0, LAT0), 5.0, None, 0, False)] + [
 ]
 
 
+# a tamper 61 s late, after fixes that move the clock past its escalation
+LATE_TAMPER_ESCALATED = [(0, 0, "fix", (LON0, LAT0), 5.0, None, 0, False)] * 4 + [
+    (0, 218, "fix", (LON0, LAT0), 5.0, None, 0, True),
+    (0, 383, "fix", (LON0, LAT0), 5.0, None, 0, False),
+    (1, -61, "status", (LON0, LAT0), 5.0, None, 4, False)]
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(event, min_size=1, max_size=60), st.lists(st.integers(1, 9), min_size=1, max_size=4))
 @example(BUFFERED, [1])
 @example(BUFFERED + BUFFERED, [3, 2])  # the same upload twice
+@example(LATE_TAMPER_ESCALATED, [1])  # its escalation once sorted before its opening
 def test_any_batching_and_either_path_give_identical_output(events, sizes):
     b = world()
     reference_engine = Engine(b, force_slow=True)
@@ -206,13 +214,9 @@ def test_a_late_tamper_escalated_in_its_batch_comes_out_opening_first():
     """The tamper arrives 61 s late, after fixes that move the clock past its escalation: its
     escalation must not come out before its opening, or a consumer keeping the newest version
     (notifier, metrics) never sees it open."""
-    events = [(0, 0, "fix", (LON0, LAT0), 5.0, None, 0, False)] * 4 + [
-        (0, 218, "fix", (LON0, LAT0), 5.0, None, 0, True),
-        (0, 383, "fix", (LON0, LAT0), 5.0, None, 0, False),
-        (1, -61, "status", (LON0, LAT0), 5.0, None, 4, False)]
     b = world()
     feed = Feed(Engine(b))
-    build(feed, events)
+    build(feed, LATE_TAMPER_ESCALATED)
     batch = feed.batch()
     for sizes in ([len(batch)], [1], [2, 3]):
         for engine in (Engine(b), Engine(b, force_slow=True)):
