@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from alerts.service import OfficerService
 from alerts.store import StoreWriteError
-from stream.live import wall_ms
+from alerts.timefmt import wall_ms
 
 MAX_BODY = 1 << 20
 RETRY_AFTER_S = 5  # the engine retries the store faster; a gateway need not hammer it

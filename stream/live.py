@@ -47,6 +47,7 @@ from alerts.records import AlertUpdate
 from alerts.service import OfficerService
 from alerts.state import NEVER, NO_TIME, EngineState
 from alerts.store import Action, Audit, Fix, Released, Status, StepCommit, Store, StoreWriteError
+from alerts.timefmt import wall_ms
 from config.loader import BundleError, load_bundle
 from config.model import Bundle, PersonSpec
 from stream import events as ev
@@ -69,10 +70,6 @@ _CHUNK_LINES = 100_000  # one inbox row at most: bounds a row's memory and stays
 _FIXES_PER_WRITE, _FIXES_EVERY_MS = 50_000, 1_000
 _PERSONS_EVERY_MS = 15_000  # persons tracked/silent gauges: a full scan, so not every step
 _RETRY_FIRST_S, _RETRY_MAX_S = 0.05, 2.0  # a store that cannot write is tried again this often
-
-
-def wall_ms() -> int:
-    return int(time.time() * 1000)
 
 
 @dataclass(slots=True, eq=False)

@@ -27,8 +27,9 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from alerts.service import OfficerService
+from alerts.timefmt import wall_ms
 from stream.ingest import build_ingest_router
-from stream.live import LiveRuntime, wall_ms
+from stream.live import LiveRuntime
 
 DEMO_BUNDLE = Path(__file__).resolve().parent.parent / "config" / "demo"
 

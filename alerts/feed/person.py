@@ -19,7 +19,7 @@ from alerts.fatigue import DeviceCheck, device_check, device_check_since
 from alerts.feed import models as m
 from alerts.service import NotInThisMode, OfficerService
 from alerts.store import Store
-from alerts.timefmt import rfc3339
+from alerts.timefmt import parse_ts_ms, rfc3339
 
 TRACK_LIMIT = 500
 ALERT_LIMIT = 50
@@ -122,8 +122,6 @@ def _open_first(alerts: list[dict]) -> list[dict]:
 
 
 def _ms(text) -> int:
-    from config.loader import parse_ts_ms
-
     return parse_ts_ms(text) if text else 0
 
 

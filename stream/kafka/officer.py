@@ -37,6 +37,7 @@ from alerts.admin.edits import EditRefused
 from alerts.records import read_records
 from alerts.service import NotInThisMode, OfficerService
 from alerts.store import Store
+from alerts.timefmt import wall_ms
 from config.loader import load_bundle
 from config.model import Bundle, PersonSpec
 from stream import events as ev
@@ -45,7 +46,6 @@ from stream.decode import PERSON_ID_MAX, raw_text
 from stream.kafka.alerts_reader import AlertsReader, Expectation
 from stream.kafka.partition import home_partition
 from stream.kafka.topics import Topics
-from stream.live import wall_ms
 from stream.metrics import LookoutMetrics
 from stream.officer import actions
 from stream.officer.announce import Announcer

@@ -14,7 +14,8 @@ from __future__ import annotations
 import sqlite3
 
 from alerts.admin import bundle_files, edits
-from stream.live import LiveRuntime, wall_ms
+from alerts.timefmt import wall_ms
+from stream.live import LiveRuntime
 
 from .kit import fix, leaving, now_ms, outside
 

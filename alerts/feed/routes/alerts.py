@@ -4,7 +4,6 @@ like an id that does not exist, so that office B's ids cannot be probed from off
 
 # No `from __future__ import annotations`: FastAPI reads the endpoints' annotations at runtime.
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
@@ -14,6 +13,7 @@ from alerts.feed.problems import no_such_alert
 from alerts.feed.routes.deps import Auth, Caller, Feed, FeedDep
 from alerts.feed.routes.persons import track_of
 from alerts.kinds import ALERT_TYPES
+from alerts.timefmt import ms_or_none
 from alerts.triage import HANDLING_STATES, SEVERITIES, AlertQuery
 
 # The map shows the person's fixes from this long before the alert opened...
@@ -130,15 +130,11 @@ def alert_detail(feed: FeedDep, who: Auth, alert_id: str):
 
 def track_span(record: dict, now: int) -> tuple[int, int]:
     """From an hour before the alert opened to ten minutes after it last changed."""
-    ends = [e for e in (_ms(record.get(k)) for k in ("opened_at", "last_event_at", "cleared_at"))
+    ends = [e for e in (ms_or_none(record.get(k)) for k in ("opened_at", "last_event_at", "cleared_at"))
             if e is not None]
-    since = (_ms(record.get("opened_at")) or now) - TRACK_BEFORE_MS
+    since = (ms_or_none(record.get("opened_at")) or now) - TRACK_BEFORE_MS
     until = max(ends) + TRACK_AFTER_MS if any(ends) else now
     return since, until
-
-
-def _ms(text: str | None) -> int | None:
-    return int(datetime.fromisoformat(text).timestamp() * 1000) if text else None
 
 
 def scoped_alert(feed: Feed, who: Caller, alert_id: str) -> dict:
