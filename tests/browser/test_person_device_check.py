@@ -5,7 +5,8 @@ its tooltip; a person without such a record has none."""
 from __future__ import annotations
 
 import os
-import time
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from feed.kit import FakeRuntime, serve
@@ -22,8 +23,22 @@ if not os.access(CHROMIUM, os.X_OK):
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright-python not installed")
 
 
+def _weekday_morning_ms() -> int:
+    """10:00 Beijing time on the latest weekday morning already past: the alerts then reach
+    蒋文杰 on his shift (Mon-Fri 08:30-17:30). Following the wall clock instead, a run between
+    22:00 and 08:30 routed them to the night desk and his list was empty."""
+    now = datetime.now(ZoneInfo("Asia/Shanghai"))
+    day = now if now.hour >= 11 else now - timedelta(days=1)
+    while day.isoweekday() > 5:
+        day -= timedelta(days=1)
+    return int(day.replace(hour=10, minute=0, second=0, microsecond=0).timestamp() * 1000)
+
+
+ANCHOR_MS = _weekday_morning_ms()
+
+
 def at(minutes_ago: float) -> str:
-    return rfc3339(int(time.time() * 1000 - minutes_ago * 60_000))
+    return rfc3339(int(ANCHOR_MS - minutes_ago * 60_000))
 
 
 def tamper(pid: str, minutes_ago: float) -> dict:
