@@ -18,7 +18,6 @@ from zoneinfo import ZoneInfo
 import msgspec
 import shapely
 from pydantic import ValidationError
-from pydantic_settings import SettingsError
 from shapely.errors import ShapelyError
 from shapely.geometry import MultiPolygon, shape
 
@@ -39,7 +38,7 @@ from config.model import (
     ZoneSpec,
 )
 from config.persons import PersonTable
-from config.settings import EscalateAfter, Settings
+from config.settings import EscalateAfter, NotJSON, Settings, environment_values
 
 _PERSON_FIELDS = ("person_id", "name", "office_id", "officer_id", "zones", "groups",
                   "silence_timeout_s", "risk", "phone", "address")
@@ -490,17 +489,16 @@ def _load_settings(d: Path, escalate: dict[str, float]) -> Settings:
             raise BundleError("settings.toml", "", key,
                               "unknown setting" + _suggest(key, Settings.model_fields))
     try:
-        env_keys = Settings().model_fields_set  # what LOOKOUT_* variables set
+        env = environment_values()
+        Settings(**env)
     except ValidationError as e:
         raise _settings_error(e, "environment") from None
-    except SettingsError as e:  # a nested setting whose variable is not JSON
-        name = m[1] if (m := re.search(r'field "(\w+)"', str(e))) else "*"
-        raise BundleError("environment", "", f"LOOKOUT_{name}".upper(),
+    except NotJSON as e:
+        raise BundleError("environment", "", e.variable.upper(),
                           'must be JSON, e.g. {"critical": 300}') from None
+    env_keys = set(env)
     try:
-        # init arguments outrank the environment in pydantic-settings, so the environment
-        # wins by leaving its keys out
-        settings = Settings(**{k: v for k, v in toml.items() if k not in env_keys})
+        settings = Settings(**{k: v for k, v in toml.items() if k not in env_keys}, **env)
     except ValidationError as e:
         raise _settings_error(e, "settings.toml") from None
     source, field = ("environment", "LOOKOUT_TIMEZONE") if "timezone" in env_keys else (

@@ -1,17 +1,22 @@
 """Every tunable default of SPEC.md in one place.
 
 Precedence, lowest first: these defaults, the bundle's `settings.toml`, `LOOKOUT_*`
-environment variables (e.g. `LOOKOUT_CONFIRM_FIXES=3`).
+environment variables (e.g. `LOOKOUT_CONFIRM_FIXES=3`; `environment_values` reads them, and
+config/loader.py applies them).
 """
 
 from __future__ import annotations
 
+import json
+import os
 import re
+from collections.abc import Mapping
 from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "LOOKOUT_"
 
 
 class EscalateAfter(BaseModel):
@@ -100,8 +105,8 @@ class MapTiles(BaseModel):
         return out
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="LOOKOUT_", extra="forbid")
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
 
     timezone: str = "Asia/Shanghai"
     default_accuracy_m: float = Field(30.0, ge=0)
@@ -143,3 +148,33 @@ class Settings(BaseSettings):
     # 个人信息保护法: tracks (fixes, status events) and dead letters older than this are purged
     track_retention_days: float = Field(180.0, gt=0)
     map_tiles: MapTiles = Field(default_factory=MapTiles)
+
+
+class NotJSON(ValueError):
+    """A table-valued setting whose variable does not hold JSON."""
+
+    def __init__(self, variable: str) -> None:
+        super().__init__(variable)
+        self.variable = variable
+
+
+def environment_values(environ: Mapping[str, str] = os.environ) -> dict[str, object]:
+    """The settings LOOKOUT_* variables give, by field name, not yet validated. Names match
+    whatever their case; a table (escalate_after_s, map_tiles) is written as JSON. Read here
+    rather than through pydantic-settings, whose import alone was a twentieth of a second of
+    every start."""
+    by_name = {k.upper(): (k, v) for k, v in environ.items() if k.upper().startswith(ENV_PREFIX)}
+    out: dict[str, object] = {}
+    for name, field in Settings.model_fields.items():
+        found = by_name.get(ENV_PREFIX + name.upper())
+        if found is None:
+            continue
+        variable, text = found
+        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+            try:
+                out[name] = json.loads(text)
+            except ValueError:
+                raise NotJSON(variable) from None
+        else:
+            out[name] = text
+    return out

@@ -309,6 +309,15 @@ def test_environment_overrides_settings_toml(tmp_path, monkeypatch):
     assert b.persons[0].silence_timeout_s == 600  # the person default follows the setting
 
 
+def test_environment_names_match_in_any_case_and_others_are_left_alone(tmp_path, monkeypatch):
+    bundle = write(tmp_path, toml="confirm_fixes = 3\n")
+    monkeypatch.setenv("lookout_confirm_fixes", "5")
+    monkeypatch.setenv("LOOKOUT_NOT_A_SETTING", "x")  # another tool's variable, not an error
+    monkeypatch.setenv("LOOKOUT_DATUM_CONVERSION", "false")
+    b = load_bundle(bundle)
+    assert (b.settings.confirm_fixes, b.settings.datum_conversion) == (5, False)
+
+
 def test_bad_environment_value_is_named(tmp_path, monkeypatch):
     monkeypatch.setenv("LOOKOUT_CONFIRM_FIXES", "many")
     assert error(tmp_path) == ("environment: LOOKOUT_CONFIRM_FIXES: must be a valid integer, "
