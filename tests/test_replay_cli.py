@@ -163,6 +163,32 @@ def test_console_script_runs_from_stdin(tmp_path):
     assert b'"type":"zone_exit"' in proc.stdout
 
 
+def test_console_script_leaves_at_once_with_every_update_written_and_its_exit_code(tmp_path):
+    """replay ends without the interpreter's teardown: what it wrote to a pipe is all there,
+    the same as an in-process run's file, and a bad bundle still exits 2."""
+    exe = Path(sys.executable).parent / "lookout"
+    if not exe.exists():
+        exe = shutil.which("lookout")
+    b = write_bundle(tmp_path)
+    feed = tmp_path / "feed.jsonl"
+    feed.write_bytes(b"\n".join(events()))
+    proc = subprocess.run([str(exe), "replay", str(feed), "--bundle", str(b)],
+                          capture_output=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr.decode()
+    out = tmp_path / "in-process.jsonl"
+    assert main(["replay", str(feed), "--bundle", str(b), "--out", str(out)]) == 0
+
+    def alerts(raw: bytes) -> list[dict]:
+        return [{k: v for k, v in orjson.loads(x).items() if k != "detected_at"}
+                for x in raw.splitlines()]
+
+    assert alerts(proc.stdout) == alerts(out.read_bytes()) != []
+    assert b"events read" in proc.stderr  # the summary, written last, is flushed too
+    bad = subprocess.run([str(exe), "replay", str(feed), "--bundle", str(tmp_path / "none")],
+                         capture_output=True, timeout=120)
+    assert bad.returncode == 2
+
+
 def test_paced_replay_gives_the_same_alerts_as_max_speed(tmp_path):
     b = write_bundle(tmp_path)
     feed = tmp_path / "feed.jsonl"
