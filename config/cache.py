@@ -7,7 +7,8 @@ engine, decoder and coverage report keep what they build from it) in the user's 
 (~/.cache/lookout/bundles), or in the folder `LOOKOUT_BUNDLE_CACHE` names (`off`: no cache).
 Not in the bundle folder: that belongs to whoever edits the bundle (and `lookout admin`).
 
-An entry is found by a key over the bytes of every bundle file, the settings in force (the
+An entry is found by a key over the bytes of every bundle file (their digest remembered by
+stat, see _files_digest), the settings in force (the
 environment included) and the code that builds and reads it (its source files, Python's and
 the libraries' versions): any change to any of them is a different key, so an entry is never
 used for anything but the exact bundle it was checked from. A bundle that fails its checks
@@ -114,8 +115,40 @@ def entry_folder(bundle_dir: Path, settings_json: bytes) -> Path | None:
     root = cache_root()
     if root is None:
         return None
+    files = _files_digest(root, bundle_dir)
+    if files is None:
+        return None  # unreadable: the loader says what is wrong
     digest = hashlib.sha256(_code_version())
     digest.update(settings_json)
+    digest.update(files)
+    return root / digest.hexdigest()[:32]
+
+
+# A file changed less than this before it was hashed may change again within the same
+# timestamp tick without its stat changing: its digest is not remembered ("racy git").
+_RACY_NS = 2_000_000_000
+
+
+def _files_digest(root: Path, bundle_dir: Path) -> bytes | None:
+    """SHA-256 over the bundle files' names and bytes. Reading and hashing a province's 37 MB
+    cost ~50 ms of every start, so the digest is remembered beside the entries with each file's
+    size, inode, mtime and ctime; a file whose stat differs in any of them is read again."""
+    stats = []
+    for name in BUNDLE_FILES:
+        try:
+            st = os.stat(bundle_dir / name)
+        except FileNotFoundError:
+            stats.append((name,))
+            continue
+        except OSError:
+            return None
+        stats.append((name, st.st_size, st.st_ino, st.st_dev, st.st_mtime_ns, st.st_ctime_ns))
+    memo = root / f"files-{hashlib.sha256(os.fsencode(bundle_dir.resolve())).hexdigest()[:32]}"
+    with suppress(OSError, ValueError, pickle.UnpicklingError, EOFError):
+        known_stats, known = pickle.loads(memo.read_bytes())
+        if known_stats == stats:
+            return known
+    digest = hashlib.sha256()
     for name in BUNDLE_FILES:
         try:
             data = (bundle_dir / name).read_bytes()
@@ -123,10 +156,23 @@ def entry_folder(bundle_dir: Path, settings_json: bytes) -> Path | None:
             digest.update(b"\0missing " + name.encode())
             continue
         except OSError:
-            return None  # unreadable: the loader says what is wrong
+            return None
         digest.update(b"\0%s %d\0" % (name.encode(), len(data)))
         digest.update(data)
-    return root / digest.hexdigest()[:32]
+    files = digest.digest()
+    settled = time.time_ns() - _RACY_NS
+    if all(len(st) == 1 or max(st[4], st[5]) < settled for st in stats):
+        _write_plain(memo, pickle.dumps((stats, files)))
+    return files
+
+
+def _write_plain(path: Path, data: bytes) -> None:
+    with suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
 
 
 def cache_root() -> Path | None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import pickle
 
 import numpy as np
 import pytest
@@ -109,6 +111,46 @@ def test_any_change_to_a_file_is_a_new_entry(tmp_path):
         "end": "2026-11-27T18:00:00+08:00"}) + "\n", "utf-8")
     assert [p.permit_id for p in load_bundle(path).permits] == ["L1"]
     assert len(_entries()) == 3
+
+
+def test_files_changed_just_now_are_read_again_on_every_load(tmp_path):
+    """A file may change again within its timestamp's tick without its stat changing, so the
+    digest of a bundle written moments ago is never remembered: each load reads it."""
+    path = _bundle(tmp_path)
+    load_bundle(path)
+    assert not [n for n in _entries() if n.startswith("files-")]
+    persons = path / "persons.jsonl"
+    before = persons.stat()
+    persons.write_bytes(persons.read_bytes().replace(b'"p1"', b'"q1"'))  # the same size
+    os.utime(persons, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert load_bundle(path).persons[0].person_id == "q1"
+
+
+def test_settled_files_are_known_by_their_stat_and_any_stat_change_reads_them(tmp_path,
+                                                                               monkeypatch):
+    monkeypatch.setattr(cache, "_RACY_NS", -10**12)  # every file counts as settled
+    path = _bundle(tmp_path)
+    first = cache.entry_folder(path, b"{}")
+    memo = [n for n in _entries() if n.startswith("files-")]
+    assert len(memo) == 1
+    # the remembered digest is what a load with the same stats uses: the files are not read
+    memo_file = cache.cache_root() / memo[0]
+    stats, _digest = pickle.loads(memo_file.read_bytes())
+    memo_file.write_bytes(pickle.dumps((stats, b"remembered")))
+    assert cache.entry_folder(path, b"{}") not in (None, first)
+    persons = path / "persons.jsonl"
+
+    def rewrite(old: bytes, new: bytes, seconds_later: int) -> None:
+        mtime = persons.stat().st_mtime_ns
+        persons.write_bytes(persons.read_bytes().replace(old, new))  # the same size
+        # past the timestamp's tick for sure: this test is not about the race
+        os.utime(persons, ns=(mtime, mtime + seconds_later * 10**9))
+
+    rewrite(b'"p1"', b'"q1"', 1)
+    changed = cache.entry_folder(path, b"{}")
+    assert changed not in (None, first)
+    rewrite(b'"q1"', b'"p1"', 2)
+    assert cache.entry_folder(path, b"{}") == first  # read again: the same bytes, the same key
 
 
 def test_settings_from_the_environment_are_part_of_the_key(tmp_path, monkeypatch):
