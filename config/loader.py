@@ -16,6 +16,7 @@ from typing import Any, Literal, NoReturn, cast, overload
 from zoneinfo import ZoneInfo
 
 import msgspec
+import orjson
 import shapely
 from pydantic import ValidationError
 from shapely.errors import ShapelyError
@@ -207,6 +208,13 @@ def _read(d: Path, name: str, required: bool) -> str | None:
 
 
 def _loads(text: str, name: str, line: int = 0) -> Any:
+    # orjson first (a province's officers.json is read on every start, before the cache is
+    # looked up); what it refuses (NaN, huge integers, bad JSON) goes the json module's way,
+    # which accepts what it always did and words the error
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        pass
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:
