@@ -11,9 +11,9 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import sys
-import time
 from collections.abc import Iterator
 
+from alerts.timefmt import wall_ms
 from stream.decode import Decoder
 from stream.events import DeadLetter, EventBatch
 from stream.source import read_chunks
@@ -26,7 +26,7 @@ def _decode_worker(decoder: Decoder, paths, chunk_lines, drill, queue) -> None:
     seq = 0
     try:
         for lines in read_chunks(paths, chunk_lines=chunk_lines):
-            now_ms = int(time.time() * 1000)
+            now_ms = wall_ms()
             batch, rejects = decoder.decode(lines, received_at_ms=now_ms, first_seq=seq, drill=drill)
             blank = sum(1 for ln in lines if not ln.strip())
             seq += len(lines)
@@ -72,7 +72,7 @@ def decoded_chunks(
 def _serial(decoder, paths, chunk_lines, drill):
     seq = 0
     for lines in read_chunks(paths, chunk_lines=chunk_lines):
-        now_ms = int(time.time() * 1000)
+        now_ms = wall_ms()
         batch, rejects = decoder.decode(lines, received_at_ms=now_ms, first_seq=seq, drill=drill)
         seq += len(lines)
         yield batch, rejects, len(lines) - sum(1 for ln in lines if not ln.strip())

@@ -12,6 +12,7 @@ import orjson
 
 from alerts.engine import Engine
 from alerts.records import AlertUpdate
+from alerts.timefmt import wall_ms
 from config.model import Bundle
 from stream import events as ev
 from stream.deadletter import DeadLetterWriter
@@ -116,7 +117,7 @@ def replay(
     started = time.perf_counter()
 
     def run(part: ev.EventBatch) -> None:
-        now = int(time.time() * 1000)
+        now = wall_ms()
         t = time.perf_counter()
         updates = engine.process(state, part, now)
         if metrics is not None:

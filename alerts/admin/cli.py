@@ -24,6 +24,8 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
+from alerts.timefmt import wall_ms
+
 EXIT_BAD_INPUT, EXIT_OTHER = 2, 1
 
 
@@ -349,7 +351,6 @@ def _show(result) -> None:
 def cli_purge(argv: list[str]) -> int:
     """`lookout purge --db PATH --bundle DIR`: the retention purge, once, on the store file
     (safe while the service runs: SQLite serialises the writers)."""
-    import time
 
     from alerts.admin.retention import purge
     from alerts.store import Store
@@ -370,7 +371,7 @@ def cli_purge(argv: list[str]) -> int:
         return EXIT_BAD_INPUT
     store = Store(args.db)
     try:
-        result = purge(store, settings, int(time.time() * 1000), "lookout purge")
+        result = purge(store, settings, wall_ms(), "lookout purge")
     finally:
         store.close()
     print(json.dumps(result, ensure_ascii=False, indent=2))

@@ -38,6 +38,7 @@ from alerts.feed.passwords import (
     check_password,
     scrypt_hash,
 )
+from alerts.timefmt import wall_ms
 from config.model import Bundle, OfficerSpec
 from config.offices import Offices
 
@@ -129,7 +130,7 @@ def set_password(db_path, officer_id: str, password: str) -> None:
     with _db(db_path, setup=True) as con:
         con.execute(
             "INSERT OR REPLACE INTO credentials VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (officer_id, salt, digest, SCRYPT_N, SCRYPT_R, SCRYPT_P, int(time.time() * 1000)),
+            (officer_id, salt, digest, SCRYPT_N, SCRYPT_R, SCRYPT_P, wall_ms()),
         )
         con.execute("DELETE FROM sessions WHERE officer_id = ?", (officer_id,))
         con.execute("DELETE FROM login_attempts WHERE key = ?", ("id:" + officer_id,))

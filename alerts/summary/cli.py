@@ -8,11 +8,11 @@ import argparse
 import os
 import sqlite3
 import sys
-import time
 from collections.abc import Callable, Iterable, Mapping
 
 from alerts.summary.render import FORMATS, LANGS
 from alerts.summary.source import SummaryInput, with_released
+from alerts.timefmt import wall_ms
 
 EXIT_BAD_INPUT = 2
 
@@ -81,7 +81,7 @@ def cli_summary(
     if not os.path.isfile(args.db):
         print(f"lookout summary: --db: no such file 找不到数据库: {args.db}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    now = int(time.time() * 1000) if now_ms is None else now_ms
+    now = wall_ms() if now_ms is None else now_ms
     ack_by: dict[str, str] | None = None
     times: Mapping[tuple[str, int], int] | None
     try:

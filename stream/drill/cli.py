@@ -10,10 +10,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from datetime import datetime
 from pathlib import Path
 
+from alerts.timefmt import wall_ms
 from stream.cliargs import speed
 
 EXIT_PASS, EXIT_NOT_PASSED, EXIT_BAD_INPUT, EXIT_UNREACHABLE = 0, 1, 2, 3
@@ -88,7 +88,7 @@ class _Bad(Exception):
 
 def _check(args) -> int:
     try:
-        plan = _plan(args.scenario, args.bundle, int(time.time() * 1000))
+        plan = _plan(args.scenario, args.bundle, wall_ms())
     except _Bad as err:
         return _fail(str(err))
     print(f"{plan.scenario.name}: {len(plan.events)} events over "
@@ -218,7 +218,7 @@ def _start_after_earlier_drills(folder: Path, db: str | None) -> int:
     from config.loader import parse_ts_ms
     from stream.drill import record as rec
 
-    start = int(time.time() * 1000)
+    start = wall_ms()
     if folder.is_dir():
         for sub in folder.iterdir():
             try:
@@ -243,7 +243,7 @@ def _finish(out_dir: Path, record: dict) -> int:
     from stream.drill.score import score
 
     rec.save(out_dir, "record.json", record)
-    card = score(record, int(time.time() * 1000))
+    card = score(record, wall_ms())
     rec.save(out_dir, "scorecard.json", card)
     tz = record.get("timezone", "Asia/Shanghai")
     (out_dir / "scorecard.html").write_text(html.render(card, record, tz), encoding="utf-8")
