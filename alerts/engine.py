@@ -84,6 +84,7 @@ class Engine:
 
     def _process_part(self, st: PartState, b: ev.EventBatch, now_ms: int):
         cl = self.caseload
+        st.own_columns()
         if not st.started:
             self._start_clock(st, int(b.ts[0]))
         f = facts_mod.compute(st, cl, b, force_slow=self.force_slow)
@@ -159,6 +160,7 @@ class Engine:
                 drill = part.drill
                 break
         part = state.part(drill)
+        part.own_columns()
         changed = apply_action(part, self.caseload, inc, action)
         if not changed or inc is None:  # an unknown alert raised ActionError already
             return []
@@ -184,6 +186,7 @@ class Engine:
         st = state.real
         if st.feed_down_since is None:
             return []
+        st.own_columns()
         armed = st.silence_due != NEVER
         st.silence_due[armed] += max(0, at_ms - st.feed_down_since)
         st.note_writes(np.flatnonzero(armed))
