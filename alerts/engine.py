@@ -33,6 +33,7 @@ from alerts.records import AlertUpdate, update_record
 from alerts.rules import PartRunner, escalate_due
 from alerts.state import NEVER, EngineState, PartState
 from config.model import Bundle
+from config.persons import PersonRows
 
 __all__ = ["ActionError", "Engine"]
 
@@ -45,7 +46,7 @@ class Engine:
         self.stats: Counter = Counter()
 
     @property
-    def person_index(self) -> dict[str, int]:
+    def person_index(self) -> PersonRows:
         return self.caseload.index
 
     def new_state(self) -> EngineState:

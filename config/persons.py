@@ -12,17 +12,18 @@ code; so are the three risks. Phones and addresses are rare in bulk bundles and 
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Iterable, Iterator, Sequence
-from typing import overload
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, TypeVar, overload
 
 import numpy as np
 
 from alerts.kinds import RISKS
 from config.cache import Compiled
+from config.idtable import IdTable
 from config.model import PersonSpec
 
 _RISK_CODE = {r: i for i, r in enumerate(RISKS)}
+T = TypeVar("T")
 
 
 class Codes:
@@ -44,15 +45,42 @@ class Codes:
         return np.fromiter(map(known.__getitem__, values), dtype=np.int32, count=len(values))
 
 
-class PersonRows(dict[str, int]):
-    """person_id -> row, with the store of what was built from the bundle (the decoder keeps
-    its id index there)."""
+class PersonRows(Mapping[str, int]):
+    """person_id -> row, held in the id table the decoder looks whole columns up in (one
+    index, not a dict of 200,000 ids beside it), with the store of what was built from the
+    bundle."""
 
-    __slots__ = ("compiled",)
+    __slots__ = ("compiled", "ids", "table")
 
-    def __init__(self, ids: Iterable[str], compiled: Compiled) -> None:
-        super().__init__(zip(ids, itertools.count()))
+    def __init__(self, ids: Sequence[str], compiled: Compiled) -> None:
+        self.ids = ids
         self.compiled = compiled
+        self.table: IdTable = compiled.get("person id table",
+                                           lambda: IdTable(ids, range(len(ids))))
+
+    @overload
+    def get(self, key: object) -> int | None: ...
+
+    @overload
+    def get(self, key: object, default: T) -> int | T: ...
+
+    def get(self, key: object, default: Any = None) -> Any:
+        return self.table.get(key, default)
+
+    def __getitem__(self, key: str) -> int:
+        row = self.table.get(key)
+        if row is None:
+            raise KeyError(key)
+        return row
+
+    def __contains__(self, key: object) -> bool:
+        return self.table.get(key) is not None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.ids)
+
+    def __len__(self) -> int:
+        return len(self.ids)
 
 
 class TextColumn(Sequence[str]):

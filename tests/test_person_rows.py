@@ -1,0 +1,72 @@
+"""person_id -> row: one id table serves the engine (one id at a time) and the decoder (whole
+columns), and answers exactly as a dict of the same ids would."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from config.cache import Compiled
+from config.persons import PersonRows
+from config.settings import Settings
+from stream.decode import Decoder
+from stream.events import INVALID_FIELD, UNKNOWN_PERSON
+from tests.enginekit import bundle, person
+from tests.test_decode import RECV, fix
+
+
+def _column_lookup(rows: PersonRows, ids: list[str]) -> list[int]:
+    raw = "\n".join(ids).encode("utf-8", "surrogatepass")
+    return rows.table.lookup(raw, len(ids)).tolist()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.text(max_size=70), max_size=60, unique=True),
+       st.lists(st.text(max_size=70), max_size=20))
+def test_rows_answer_as_a_dict_would(registered, strangers):
+    # any ids: empty, over 64 characters, lone surrogates, many widths at once
+    rows = PersonRows(registered, Compiled())
+    truth = {pid: i for i, pid in enumerate(registered)}
+    assert len(rows) == len(truth) and list(rows) == registered
+    assert dict(rows.items()) == truth and rows == truth
+    for pid in registered + strangers:
+        assert rows.get(pid) == truth.get(pid)
+        assert rows.get(pid, -1) == truth.get(pid, -1)
+        assert (pid in rows) == (pid in truth)
+        if pid in truth:
+            assert rows[pid] == truth[pid]
+        else:
+            with pytest.raises(KeyError):
+                rows[pid]
+    asked = [pid for pid in registered + strangers if "\n" not in pid]
+    assert _column_lookup(rows, asked) == [truth.get(pid, -1) for pid in asked]
+
+
+def test_rows_in_a_big_registry_with_colliding_ids():
+    ids = [f"SIM{i:06d}" for i in range(0, 60_000, 3)]
+    rows = PersonRows(ids, Compiled())
+    assert all(rows[pid] == i for i, pid in enumerate(ids))
+    near = [f"SIM{i:06d}" for i in range(1, 3000, 3)] + ["SIM", "SIM0000000", "", "SIM00000"]
+    assert not any(pid in rows for pid in near)
+    assert rows.get(None) is None and 3 not in rows and rows.get(b"SIM000000") is None
+
+
+def test_the_engine_and_its_decoder_share_one_table():
+    from alerts.engine import Engine
+
+    engine = Engine(bundle(persons=[person("P1"), person("P2")]))
+    decoder = Decoder(engine.person_index, engine.caseload.settings)
+    assert decoder._index is engine.person_index.table
+    batch, dead = decoder.decode([fix(person_id="P2"), fix(person_id="P3")], RECV)
+    assert batch.person.tolist() == [1] and [d.reason for d in dead] == [UNKNOWN_PERSON]
+
+
+def test_an_id_no_event_can_carry_is_left_out_of_the_decoders_table():
+    # registered, yet 65 characters: an event naming it breaks the 1-64 rule (invalid_field)
+    rows = PersonRows(["P1", "L" * 65], Compiled())
+    assert rows["L" * 65] == 1
+    decoder = Decoder(rows, Settings(datum_conversion=False))
+    assert decoder._index is not rows.table
+    batch, dead = decoder.decode([fix(person_id="L" * 65), fix(person_id="P1")], RECV)
+    assert batch.person.tolist() == [0] and [d.reason for d in dead] == [INVALID_FIELD]
