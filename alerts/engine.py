@@ -97,7 +97,7 @@ class Engine:
         # the rules write only the slow persons, the quiet update only the batch's persons
         st.note_writes(f.slow)
         st.note_writes(b.person[b.person >= 0])
-        _remember_signatures(st, b, f)
+        _remember_signatures(st, cl.index, b, f)
         out = PartRunner(st, cl, b, f, now_ms).run()
         self._quiet_update(st, b, f)
         st.clock = max(st.clock, int(b.ts.max()))
@@ -216,7 +216,7 @@ class Engine:
         st.book.prune(earliest_next_event)
 
 
-def _remember_signatures(st: PartState, b: ev.EventBatch, f) -> None:
+def _remember_signatures(st: PartState, index: PersonRows, b: ev.EventBatch, f) -> None:
     """Keep the signatures of each person's events at their newest ts, so that an exact repeat
     arriving in a later batch is still a duplicate. Ties are rare: they go one by one."""
     rows = f.by_person[f.accepted[f.by_person]]
@@ -240,8 +240,14 @@ def _remember_signatures(st: PartState, b: ev.EventBatch, f) -> None:
             sigs.add(int(old_sig[i]))
             sigs.update(st.extras.get(pid, {}).get("tie", ()))
         st.extras.setdefault(pid, {})["tie"] = sorted(sigs)
-    if st.extras:
-        for i in np.flatnonzero(~(tied[last] | carried)).tolist():
-            extras = st.extras.get(st.person_ids[int(lp[i])])
-            if extras and extras.pop("tie", None) is not None and not extras:
-                del st.extras[st.person_ids[int(lp[i])]]
+    # the few persons holding ties, not every person of the batch: a tie ends when the
+    # person's newest ts moves on without one
+    holders = [pid for pid, extras in st.extras.items() if "tie" in extras]
+    if holders:
+        rows = np.fromiter((index.get(pid, -1) for pid in holders), dtype=np.int64,
+                           count=len(holders))
+        for k in np.flatnonzero(np.isin(rows, lp[~(tied[last] | carried)])).tolist():
+            extras = st.extras[holders[k]]
+            del extras["tie"]
+            if not extras:
+                del st.extras[holders[k]]

@@ -8,11 +8,13 @@ indexed by person; only persons with something going on appear in the dicts.
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 
 import numpy as np
 import orjson
 
 from alerts.incidents import IncidentBook
+from config.persons import TextColumn
 
 NO_TIME = -(2**62)  # "never happened": far in the past, still safe to subtract from
 NEVER = 2**62  # "never due": far in the future
@@ -47,13 +49,13 @@ class PartState:
     calm: np.ndarray
     esc_due: np.ndarray
 
-    def __init__(self, person_ids: list[str], drill: bool, reopen_window_ms: int):
+    def __init__(self, person_ids: Sequence[str], drill: bool, reopen_window_ms: int):
         self.drill = drill
         self.started = False
         self.clock = NO_TIME  # largest ts seen
         self.threshold = NO_TIME  # timers due strictly before this have fired
-        # the caseload's own list, never changed: a copy per world (and per Kafka partition)
-        # cost 8 bytes a person each
+        # the caseload's own column (or a snapshot's), never changed: a copy per world (and
+        # per Kafka partition) would cost a person's id each
         self.person_ids = person_ids
         # Read-only views of the defaults until the world's first write (own_columns): the
         # drill world is held for every person, and most never see a drill.
@@ -133,7 +135,7 @@ class PartState:
         """Columns were written wholesale (a snapshot, a restore): the floors start over."""
         self.silence_floor = self.esc_floor = NO_TIME
 
-    def remap(self, person_ids: list[str], clock_start_for_new: bool) -> np.ndarray:
+    def remap(self, person_ids: Sequence[str], clock_start_for_new: bool) -> np.ndarray:
         """Follow a changed person table: keep every kept person's state, start new ones."""
         old = {pid: i for i, pid in enumerate(self.person_ids)}
         src = np.array([old.get(pid, -1) for pid in person_ids], dtype=np.int64)
@@ -184,7 +186,7 @@ class PartState:
             "started": self.started,
             "clock": self.clock,
             "threshold": self.threshold,
-            "person_ids": self.person_ids,
+            "person_ids": list(self.person_ids),
             "incidents": self.book.to_state(),
             "counters": self.counters,
             "extras": self.extras,
@@ -199,7 +201,7 @@ class PartState:
     def from_bytes(cls, data: bytes) -> PartState:
         n = int.from_bytes(data[:8], "big")
         meta = orjson.loads(data[8 : 8 + n])
-        st = cls(meta["person_ids"], meta["drill"], meta["reopen_window_ms"])
+        st = cls(TextColumn(meta["person_ids"]), meta["drill"], meta["reopen_window_ms"])
         st.started = meta["started"]
         st.clock = meta["clock"]
         st.threshold = meta["threshold"]

@@ -89,9 +89,11 @@ class TextColumn(Sequence[str]):
 
     __slots__ = ("_text", "_ends")
 
-    def __init__(self, values: list[str]) -> None:
+    def __init__(self, values: Sequence[str]) -> None:
         self._text = "".join(values)
-        self._ends = np.cumsum(np.fromiter(map(len, values), dtype=np.int64, count=len(values)))
+        ends = np.cumsum(np.fromiter(map(len, values), dtype=np.int64, count=len(values)))
+        # four bytes a string, not eight, wherever the text allows
+        self._ends = ends.astype(np.int32) if len(self._text) < 2**31 else ends
 
     def __len__(self) -> int:
         return len(self._ends)
@@ -120,6 +122,8 @@ class TextColumn(Sequence[str]):
             (np.diff(self._ends, prepend=0) == 0).any())
 
     def __eq__(self, other: object) -> bool:
+        if isinstance(other, TextColumn):
+            return self._text == other._text and np.array_equal(self._ends, other._ends)
         return _equal_items(self, other)
 
     __hash__ = None  # type: ignore[assignment]  # compares as a list, which has none
@@ -132,12 +136,13 @@ class PersonTable(Sequence[PersonSpec]):
                  "zones", "group_lists", "groups", "silence_timeout_s", "risk", "phones",
                  "addresses", "_specs")
 
-    def __init__(self, ids: list[str], names: list[str], offices: Codes, officers: Codes,
+    def __init__(self, ids: Sequence[str], names: list[str], offices: Codes, officers: Codes,
                  zone_lists: Codes, group_lists: Codes, office: np.ndarray,
                  officer: np.ndarray, zones: np.ndarray, groups: np.ndarray,
                  silence_timeout_s: np.ndarray, risk: np.ndarray,
                  phones: dict[int, str], addresses: dict[int, str]) -> None:
-        self.ids = ids
+        # one string and its offsets: 200,000 str objects held 67 bytes a person
+        self.ids = ids if isinstance(ids, TextColumn) else TextColumn(ids)
         self.names = TextColumn(names)
         self.offices: list[str] = offices.values  # distinct values; `office` holds codes
         self.officers: list[str] = officers.values

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from config.cache import Compiled
-from config.persons import PersonRows
+from config.persons import PersonRows, TextColumn
 from config.settings import Settings
 from stream.decode import Decoder
 from stream.events import INVALID_FIELD, UNKNOWN_PERSON
@@ -70,3 +70,22 @@ def test_an_id_no_event_can_carry_is_left_out_of_the_decoders_table():
     assert decoder._index is not rows.table
     batch, dead = decoder.decode([fix(person_id="L" * 65), fix(person_id="P1")], RECV)
     assert batch.person.tolist() == [0] and [d.reason for d in dead] == [INVALID_FIELD]
+
+
+@given(st.lists(st.text(max_size=12), max_size=30))
+def test_a_text_column_reads_as_the_list_it_was_made_of(values):
+    col = TextColumn(values)
+    assert len(col) == len(values) and list(col) == values and col == values
+    assert [col[i] for i in range(-len(values), len(values))] == values + values
+    assert col[1:-1] == values[1:-1] and col == TextColumn(list(values))
+    assert col != TextColumn([*values, ""]) and col.has_empty() == ("" in values)
+    with pytest.raises(IndexError):
+        col[len(values)]
+
+
+def test_the_person_table_keeps_its_ids_as_one_string():
+    from config.persons import PersonTable
+
+    table = PersonTable.of([person("P1"), person("P22"), person("P333")])
+    assert isinstance(table.ids, TextColumn) and table.ids == ["P1", "P22", "P333"]
+    assert table[1].person_id == "P22" and [p.person_id for p in table] == ["P1", "P22", "P333"]
