@@ -48,8 +48,8 @@ class Caseload:
         self.index = PersonRows(persons.ids, built)
         self.names = persons.names if not persons.names.has_empty() else [
             name or pid for name, pid in zip(persons.names, persons.ids, strict=True)]
-        self.officer_ids = persons.officer_ids()
-        self.office_ids = persons.office_ids()
+        self.officer_ids = persons.officer_column()
+        self.office_ids = persons.office_column()
         self.router = Router(bundle)
         self.timeout_ms = np.round(persons.silence_timeout_s * 1000).astype(np.int64)
         self.assignment = built.get("assignment", lambda: ZoneAssignment(persons, bundle.zones))

@@ -129,6 +129,35 @@ class TextColumn(Sequence[str]):
     __hash__ = None  # type: ignore[assignment]  # compares as a list, which has none
 
 
+class CodedColumn(Sequence[str]):
+    """Each row's value read through its code: a list of them would hold 8 bytes a row
+    more than the codes the person table keeps anyway."""
+
+    __slots__ = ("_values", "_codes")
+
+    def __init__(self, values: list[str], codes: np.ndarray) -> None:
+        self._values, self._codes = values, codes
+
+    def __len__(self) -> int:
+        return len(self._codes)
+
+    @overload
+    def __getitem__(self, i: int) -> str: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[str]: ...
+
+    def __getitem__(self, i: int | slice) -> str | list[str]:
+        if isinstance(i, slice):
+            return _decode(self._values, self._codes[i])
+        return self._values[self._codes[i]]
+
+    def __eq__(self, other: object) -> bool:
+        return _equal_items(self, other)
+
+    __hash__ = None  # type: ignore[assignment]  # compares as a list, which has none
+
+
 class PersonTable(Sequence[PersonSpec]):
     """Persons in columns; `table[i]` and iteration build `PersonSpec`s on demand."""
 
@@ -185,6 +214,12 @@ class PersonTable(Sequence[PersonSpec]):
 
     def office_ids(self) -> list[str]:
         return _decode(self.offices, self.office)
+
+    def office_column(self) -> CodedColumn:
+        return CodedColumn(self.offices, self.office)
+
+    def officer_column(self) -> CodedColumn:
+        return CodedColumn(self.officers, self.officer)
 
     def officer_ids(self) -> list[str]:
         return _decode(self.officers, self.officer)

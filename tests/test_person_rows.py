@@ -89,3 +89,18 @@ def test_the_person_table_keeps_its_ids_as_one_string():
     table = PersonTable.of([person("P1"), person("P22"), person("P333")])
     assert isinstance(table.ids, TextColumn) and table.ids == ["P1", "P22", "P333"]
     assert table[1].person_id == "P22" and [p.person_id for p in table] == ["P1", "P22", "P333"]
+
+
+def test_the_caseload_reads_offices_and_officers_through_the_tables_codes():
+    from alerts.caseload import Caseload
+    from config.model import PersonSpec
+    from config.persons import PersonTable
+
+    specs = [PersonSpec(f"P{i}", "", f"o{i % 2}", f"w{i % 3}", ("home",), (), 60.0)
+             for i in range(7)]
+    cl = Caseload(bundle(persons=specs))
+    table = PersonTable.of(specs)
+    assert cl.office_ids == table.office_ids() == [p.office_id for p in specs]
+    assert cl.officer_ids == [p.officer_id for p in specs]
+    assert cl.officer_ids[4] == "w1" and cl.officer_ids[-1] == "w0"
+    assert cl.office_ids[2:5] == ["o0", "o1", "o0"] and len(cl.office_ids) == 7
