@@ -3,6 +3,7 @@ columns), and answers exactly as a dict of the same ids would."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -104,3 +105,15 @@ def test_the_caseload_reads_offices_and_officers_through_the_tables_codes():
     assert cl.officer_ids == [p.officer_id for p in specs]
     assert cl.officer_ids[4] == "w1" and cl.officer_ids[-1] == "w0"
     assert cl.office_ids[2:5] == ["o0", "o1", "o0"] and len(cl.office_ids) == 7
+
+
+def test_silence_timeouts_shared_by_everyone_are_one_value_and_others_a_column():
+    from alerts.caseload import Caseload
+
+    same = Caseload(bundle(persons=[person("P1"), person("P2"), person("P3")]))
+    assert same.timeout_ms.tolist() == [1_800_000] * 3 and same.timeout_ms.strides == (0,)
+    mixed = Caseload(bundle(persons=[person("P1", timeout_s=600.0), person("P2"),
+                                     person("P3", timeout_s=0.0015)]))
+    assert mixed.timeout_ms.tolist() == [600_000, 1_800_000, 2]
+    for cl in (same, mixed):
+        assert cl.timeout_ms.dtype == np.int64 and not cl.timeout_ms.flags.writeable
