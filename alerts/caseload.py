@@ -114,6 +114,6 @@ def _timeouts_ms(timeout_s: np.ndarray) -> np.ndarray:
     (a bundle-wide default, the usual case) a view of that one value, not a column."""
     ms = np.round(timeout_s * 1000).astype(np.int64)
     if ms.size and (ms == ms[0]).all():
-        return np.broadcast_to(ms[:1], ms.shape)
+        return np.broadcast_to(ms[:1].copy(), ms.shape)  # a copy: a view would keep `ms`
     ms.flags.writeable = False
     return ms

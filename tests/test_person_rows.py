@@ -112,6 +112,7 @@ def test_silence_timeouts_shared_by_everyone_are_one_value_and_others_a_column()
 
     same = Caseload(bundle(persons=[person("P1"), person("P2"), person("P3")]))
     assert same.timeout_ms.tolist() == [1_800_000] * 3 and same.timeout_ms.strides == (0,)
+    assert same.timeout_ms.base.size == 1  # holds the one value, not a column of them
     mixed = Caseload(bundle(persons=[person("P1", timeout_s=600.0), person("P2"),
                                      person("P3", timeout_s=0.0015)]))
     assert mixed.timeout_ms.tolist() == [600_000, 1_800_000, 2]
