@@ -177,7 +177,9 @@ class PersonTable(Sequence[PersonSpec]):
         self.officers: list[str] = officers.values
         self.zone_lists: list[tuple[str, ...]] = zone_lists.values
         self.group_lists: list[tuple[str, ...]] = group_lists.values
-        self.office, self.officer, self.zones, self.groups = office, officer, zones, groups
+        # codes as narrow as their distinct values allow (a few hundred offices: 2 bytes)
+        self.office, self.officer = _narrow(office, len(self.offices)), _narrow(officer, len(self.officers))
+        self.zones, self.groups = _narrow(zones, len(self.zone_lists)), _narrow(groups, len(self.group_lists))
         self.silence_timeout_s = silence_timeout_s
         self.risk = risk  # codes into RISKS
         self.phones, self.addresses = phones, addresses  # row -> value, where given
@@ -274,6 +276,13 @@ class PersonTable(Sequence[PersonSpec]):
 
     def __repr__(self) -> str:
         return f"<PersonTable of {len(self)} persons>"
+
+
+def _narrow(codes: np.ndarray, distinct: int) -> np.ndarray:
+    for dtype in (np.int8, np.int16):
+        if distinct <= np.iinfo(dtype).max + 1:
+            return codes.astype(dtype, copy=False)
+    return codes
 
 
 def _equal_items(mine: Sequence, other: object) -> bool:

@@ -118,3 +118,15 @@ def test_silence_timeouts_shared_by_everyone_are_one_value_and_others_a_column()
     assert mixed.timeout_ms.tolist() == [600_000, 1_800_000, 2]
     for cl in (same, mixed):
         assert cl.timeout_ms.dtype == np.int64 and not cl.timeout_ms.flags.writeable
+
+
+def test_codes_are_as_narrow_as_their_values_allow_and_read_back_the_same():
+    from config.model import PersonSpec
+    from config.persons import PersonTable
+
+    specs = [PersonSpec(f"P{i}", "", f"office-{i % 300}", f"w{i % 5}", (f"z{i % 129}",),
+                        ("g",) if i % 2 else (), 60.0) for i in range(700)]
+    table = PersonTable.of(specs)
+    assert (table.office.dtype, table.officer.dtype) == (np.int16, np.int8)
+    assert (table.zones.dtype, table.groups.dtype) == (np.int16, np.int8)
+    assert list(table) == specs and table[299] == specs[299] and table[-1] == specs[-1]
