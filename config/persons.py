@@ -83,7 +83,33 @@ class PersonRows(Mapping[str, int]):
         return len(self.ids)
 
 
-class TextColumn(Sequence[str]):
+class _Strings(Sequence[str]):
+    """A read-only column of strings that compares as a list."""
+
+    __slots__ = ()
+
+    @overload
+    def __getitem__(self, i: int) -> str: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[str]: ...
+
+    def __getitem__(self, i: int | slice) -> str | list[str]:
+        return self._slice(i) if isinstance(i, slice) else self._one(i)
+
+    def _one(self, i: int) -> str:
+        raise NotImplementedError
+
+    def _slice(self, i: slice) -> list[str]:
+        return [self._one(j) for j in range(*i.indices(len(self)))]
+
+    def __eq__(self, other: object) -> bool:
+        return _equal_items(self, other)
+
+    __hash__ = None  # type: ignore[assignment]  # compares as a list, which has none
+
+
+class TextColumn(_Strings):
     """Strings kept as one: a cache holding 200,000 names as separate strings took a sixth of
     a second to read back, one string and its offsets take nothing."""
 
@@ -98,15 +124,7 @@ class TextColumn(Sequence[str]):
     def __len__(self) -> int:
         return len(self._ends)
 
-    @overload
-    def __getitem__(self, i: int) -> str: ...
-
-    @overload
-    def __getitem__(self, i: slice) -> list[str]: ...
-
-    def __getitem__(self, i: int | slice) -> str | list[str]:
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
+    def _one(self, i: int) -> str:
         end = int(self._ends[i])  # raises IndexError past either end
         start = int(self._ends[i - 1]) if i % len(self._ends) else 0
         return self._text[start:end]
@@ -124,12 +142,10 @@ class TextColumn(Sequence[str]):
     def __eq__(self, other: object) -> bool:
         if isinstance(other, TextColumn):
             return self._text == other._text and np.array_equal(self._ends, other._ends)
-        return _equal_items(self, other)
-
-    __hash__ = None  # type: ignore[assignment]  # compares as a list, which has none
+        return super().__eq__(other)
 
 
-class CodedColumn(Sequence[str]):
+class CodedColumn(_Strings):
     """Each row's value read through its code: a list of them would hold 8 bytes a row
     more than the codes the person table keeps anyway."""
 
@@ -141,21 +157,11 @@ class CodedColumn(Sequence[str]):
     def __len__(self) -> int:
         return len(self._codes)
 
-    @overload
-    def __getitem__(self, i: int) -> str: ...
-
-    @overload
-    def __getitem__(self, i: slice) -> list[str]: ...
-
-    def __getitem__(self, i: int | slice) -> str | list[str]:
-        if isinstance(i, slice):
-            return _decode(self._values, self._codes[i])
+    def _one(self, i: int) -> str:
         return self._values[self._codes[i]]
 
-    def __eq__(self, other: object) -> bool:
-        return _equal_items(self, other)
-
-    __hash__ = None  # type: ignore[assignment]  # compares as a list, which has none
+    def _slice(self, i: slice) -> list[str]:
+        return _decode(self._values, self._codes[i])
 
 
 class PersonTable(Sequence[PersonSpec]):
