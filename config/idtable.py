@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterable
 from typing import Any, TypeVar, overload
 
@@ -66,18 +67,22 @@ class IdTable:
         width = len(raw)
         if width > self._longest:
             return default
-        words = [int.from_bytes(raw[at:at + 8], "little") for at in range(0, 8 * _word_count(width), 8)]
-        h = (width + 1) * _GOLDEN % 2**64
+        n = _word_count(width)
+        words = struct.unpack(f"<{n}Q", raw.ljust(8 * n, b"\0"))
+        h = (width + 1) * _GOLDEN & _WORD
         for w in words:
-            h = ((h ^ w) * _GOLDEN) % 2**64
-        home = h >> self._shift
+            h = (h ^ w) * _GOLDEN & _WORD  # as _hash does in uint64
+        home, slots, mask, registered = h >> self._shift, self._slots.item, self._mask, self._words.item
         for step in range(self._probes + 1):
-            entry = int(self._slots[(home + step) & self._mask]) - 1
+            entry = slots((home + step) & mask) - 1
             if entry < 0:
                 return default
-            if int(self._length[entry]) == width and all(
-                    int(registered[entry]) == w for registered, w in zip(self._words, words, strict=False)):
-                return int(self._target[entry])
+            if self._length.item(entry) == width:
+                for j, w in enumerate(words):
+                    if registered(j, entry) != w:
+                        break
+                else:
+                    return self._target.item(entry)
         return default
 
     def lookup(self, raw: bytes, n: int, width: int | None = None) -> np.ndarray:
@@ -129,6 +134,7 @@ class IdTable:
 
 
 _GOLDEN = 0x9E3779B97F4A7C15  # 2**64 / golden ratio, odd: a good multiplicative mixer
+_WORD = 2**64 - 1
 
 
 def _windows(raw: bytes) -> np.ndarray:
