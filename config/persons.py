@@ -67,6 +67,14 @@ class PersonRows(Mapping[str, int]):
     def get(self, key: object, default: Any = None) -> Any:
         return self.table.get(key, default)
 
+    def rows(self, ids: Sequence[str]) -> np.ndarray:
+        """The row of each id (-1: not registered) in one column lookup: for many ids at once
+        (a restore), where one `get` each would cost microseconds apiece."""
+        if all(type(pid) is str and "\n" not in pid for pid in ids):
+            raw = "\n".join(ids).encode("utf-8", "surrogatepass")
+            return self.table.lookup(raw, len(ids)).astype(np.int64)
+        return np.fromiter((self.get(pid, -1) for pid in ids), dtype=np.int64, count=len(ids))
+
     def __getitem__(self, key: str) -> int:
         row = self.table.get(key)
         if row is None:

@@ -42,6 +42,9 @@ def test_rows_answer_as_a_dict_would(registered, strangers):
                 rows[pid]
     asked = [pid for pid in registered + strangers if "\n" not in pid]
     assert _column_lookup(rows, asked) == [truth.get(pid, -1) for pid in asked]
+    every = registered + strangers  # newlines too: those go one by one
+    assert rows.rows(every).tolist() == [truth.get(pid, -1) for pid in every]
+    assert rows.rows(every).dtype == np.int64
 
 
 def test_rows_in_a_big_registry_with_colliding_ids():
