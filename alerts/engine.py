@@ -142,6 +142,8 @@ class Engine:
     def _drill_escalations(self, st: PartState, now_ms: int):
         """A drill's escalations count wall-clock seconds (SPEC §4), checked at every call."""
         due = st.esc_due_before(now_ms + 1)
+        if due.size:
+            st.own_columns()
         st.note_writes(due)
         out = []
         for p in due.tolist():
