@@ -48,10 +48,10 @@ class Caseload:
         self.index = PersonRows(persons.ids, built)
         self.names = persons.names if not persons.names.has_empty() else [
             name or pid for name, pid in zip(persons.names, persons.ids, strict=True)]
-        self.officer_ids = persons.officer_ids()
-        self.office_ids = persons.office_ids()
+        self.officer_ids = persons.officer_column()
+        self.office_ids = persons.office_column()
         self.router = Router(bundle)
-        self.timeout_ms = np.round(persons.silence_timeout_s * 1000).astype(np.int64)
+        self.timeout_ms = _timeouts_ms(persons.silence_timeout_s)
         self.assignment = built.get("assignment", lambda: ZoneAssignment(persons, bundle.zones))
 
         self.permits: dict[int, list[Permit]] = {}
@@ -107,3 +107,13 @@ class Caseload:
 
     def zone_severity(self, zone: int) -> str:
         return self.bundle.zones[zone].severity
+
+
+def _timeouts_ms(timeout_s: np.ndarray) -> np.ndarray:
+    """Each person's silence timeout in ms: read-only, and when everyone has the same one
+    (a bundle-wide default, the usual case) a view of that one value, not a column."""
+    ms = np.round(timeout_s * 1000).astype(np.int64)
+    if ms.size and (ms == ms[0]).all():
+        return np.broadcast_to(ms[:1].copy(), ms.shape)  # a copy: a view would keep `ms`
+    ms.flags.writeable = False
+    return ms

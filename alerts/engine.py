@@ -33,6 +33,7 @@ from alerts.records import AlertUpdate, update_record
 from alerts.rules import PartRunner, escalate_due
 from alerts.state import NEVER, EngineState, PartState
 from config.model import Bundle
+from config.persons import PersonRows
 
 __all__ = ["ActionError", "Engine"]
 
@@ -45,7 +46,7 @@ class Engine:
         self.stats: Counter = Counter()
 
     @property
-    def person_index(self) -> dict[str, int]:
+    def person_index(self) -> PersonRows:
         return self.caseload.index
 
     def new_state(self) -> EngineState:
@@ -84,6 +85,7 @@ class Engine:
 
     def _process_part(self, st: PartState, b: ev.EventBatch, now_ms: int):
         cl = self.caseload
+        st.own_columns()
         if not st.started:
             self._start_clock(st, int(b.ts[0]))
         f = facts_mod.compute(st, cl, b, force_slow=self.force_slow)
@@ -95,7 +97,7 @@ class Engine:
         # the rules write only the slow persons, the quiet update only the batch's persons
         st.note_writes(f.slow)
         st.note_writes(b.person[b.person >= 0])
-        _remember_signatures(st, b, f)
+        _remember_signatures(st, cl.index, b, f)
         out = PartRunner(st, cl, b, f, now_ms).run()
         self._quiet_update(st, b, f)
         st.clock = max(st.clock, int(b.ts.max()))
@@ -140,6 +142,8 @@ class Engine:
     def _drill_escalations(self, st: PartState, now_ms: int):
         """A drill's escalations count wall-clock seconds (SPEC §4), checked at every call."""
         due = st.esc_due_before(now_ms + 1)
+        if due.size:
+            st.own_columns()
         st.note_writes(due)
         out = []
         for p in due.tolist():
@@ -159,6 +163,7 @@ class Engine:
                 drill = part.drill
                 break
         part = state.part(drill)
+        part.own_columns()
         changed = apply_action(part, self.caseload, inc, action)
         if not changed or inc is None:  # an unknown alert raised ActionError already
             return []
@@ -184,6 +189,7 @@ class Engine:
         st = state.real
         if st.feed_down_since is None:
             return []
+        st.own_columns()
         armed = st.silence_due != NEVER
         st.silence_due[armed] += max(0, at_ms - st.feed_down_since)
         st.note_writes(np.flatnonzero(armed))
@@ -212,7 +218,7 @@ class Engine:
         st.book.prune(earliest_next_event)
 
 
-def _remember_signatures(st: PartState, b: ev.EventBatch, f) -> None:
+def _remember_signatures(st: PartState, index: PersonRows, b: ev.EventBatch, f) -> None:
     """Keep the signatures of each person's events at their newest ts, so that an exact repeat
     arriving in a later batch is still a duplicate. Ties are rare: they go one by one."""
     rows = f.by_person[f.accepted[f.by_person]]
@@ -236,8 +242,14 @@ def _remember_signatures(st: PartState, b: ev.EventBatch, f) -> None:
             sigs.add(int(old_sig[i]))
             sigs.update(st.extras.get(pid, {}).get("tie", ()))
         st.extras.setdefault(pid, {})["tie"] = sorted(sigs)
-    if st.extras:
-        for i in np.flatnonzero(~(tied[last] | carried)).tolist():
-            extras = st.extras.get(st.person_ids[int(lp[i])])
-            if extras and extras.pop("tie", None) is not None and not extras:
-                del st.extras[st.person_ids[int(lp[i])]]
+    # the few persons holding ties, not every person of the batch: a tie ends when the
+    # person's newest ts moves on without one
+    holders = [pid for pid, extras in st.extras.items() if "tie" in extras]
+    if holders:
+        rows = np.fromiter((index.get(pid, -1) for pid in holders), dtype=np.int64,
+                           count=len(holders))
+        for k in np.flatnonzero(np.isin(rows, lp[~(tied[last] | carried)])).tolist():
+            extras = st.extras[holders[k]]
+            del extras["tie"]
+            if not extras:
+                del st.extras[holders[k]]

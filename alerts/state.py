@@ -8,11 +8,13 @@ indexed by person; only persons with something going on appear in the dicts.
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 
 import numpy as np
 import orjson
 
 from alerts.incidents import IncidentBook
+from config.persons import TextColumn
 
 NO_TIME = -(2**62)  # "never happened": far in the past, still safe to subtract from
 NEVER = 2**62  # "never due": far in the future
@@ -47,17 +49,17 @@ class PartState:
     calm: np.ndarray
     esc_due: np.ndarray
 
-    def __init__(self, person_ids: list[str], drill: bool, reopen_window_ms: int):
+    def __init__(self, person_ids: Sequence[str], drill: bool, reopen_window_ms: int):
         self.drill = drill
         self.started = False
         self.clock = NO_TIME  # largest ts seen
         self.threshold = NO_TIME  # timers due strictly before this have fired
-        # the caseload's own list, never changed: a copy per world (and per Kafka partition)
-        # cost 8 bytes a person each
+        # the caseload's own column (or a snapshot's), never changed: a copy per world (and
+        # per Kafka partition) would cost a person's id each
         self.person_ids = person_ids
-        n = len(person_ids)
-        for name, (dtype, fill) in COLUMNS.items():
-            setattr(self, name, np.full(n, fill, dtype=dtype))
+        # Read-only views of the defaults until the world's first write (own_columns): the
+        # drill world is held for every person, and most never see a drill.
+        self._default_columns(len(person_ids))
         self.book = IncidentBook(drill, reopen_window_ms)
         # person_id -> zone_id -> [consecutive qualifying fixes, ts of the first of them,
         # consecutive clearing fixes while the alert is active, and the trajectory rules' notes]
@@ -80,6 +82,22 @@ class PartState:
     @property
     def n_persons(self) -> int:
         return len(self.person_ids)
+
+    def _default_columns(self, n: int) -> None:
+        for name, (dtype, fill) in COLUMNS.items():
+            setattr(self, name, np.broadcast_to(np.array(fill, dtype=dtype), (n,)))
+
+    def own_columns(self) -> None:
+        """Every column a writable array of its own; called before anything writes one. A
+        column still a view of its default is made now (a write to it would raise)."""
+        for name in COLUMNS:
+            col = getattr(self, name)
+            if not col.flags.writeable:
+                setattr(self, name, np.array(col))
+
+    def untouched(self) -> bool:
+        """No column was ever written: every one still the view of its default."""
+        return not any(getattr(self, name).flags.writeable for name in COLUMNS)
 
     def note_writes(self, rows) -> None:
         if self.writes is not None:
@@ -117,15 +135,18 @@ class PartState:
         """Columns were written wholesale (a snapshot, a restore): the floors start over."""
         self.silence_floor = self.esc_floor = NO_TIME
 
-    def remap(self, person_ids: list[str], clock_start_for_new: bool) -> np.ndarray:
+    def remap(self, person_ids: Sequence[str], clock_start_for_new: bool) -> np.ndarray:
         """Follow a changed person table: keep every kept person's state, start new ones."""
         old = {pid: i for i, pid in enumerate(self.person_ids)}
         src = np.array([old.get(pid, -1) for pid in person_ids], dtype=np.int64)
         keep = src >= 0
-        for name, (dtype, fill) in COLUMNS.items():
-            col: np.ndarray = np.full(len(person_ids), fill, dtype=dtype)
-            col[keep] = getattr(self, name)[src[keep]]
-            setattr(self, name, col)
+        if self.untouched():  # everyone, kept or new, still has the defaults
+            self._default_columns(len(person_ids))
+        else:
+            for name, (dtype, fill) in COLUMNS.items():
+                col: np.ndarray = np.full(len(person_ids), fill, dtype=dtype)
+                col[keep] = getattr(self, name)[src[keep]]
+                setattr(self, name, col)
         self.person_ids = person_ids
         self.columns_loaded()
         gone = set(old) - set(person_ids)
@@ -157,13 +178,15 @@ class PartState:
 
     def to_bytes(self) -> bytes:
         buf = io.BytesIO()
-        np.savez(buf, **{name: getattr(self, name) for name in COLUMNS})
+        # an untouched world's columns are its defaults, which from_bytes gives it again
+        np.savez(buf, **{name: getattr(self, name) for name in COLUMNS
+                         if getattr(self, name).flags.writeable})
         meta = {
             "drill": self.drill,
             "started": self.started,
             "clock": self.clock,
             "threshold": self.threshold,
-            "person_ids": self.person_ids,
+            "person_ids": list(self.person_ids),
             "incidents": self.book.to_state(),
             "counters": self.counters,
             "extras": self.extras,
@@ -178,7 +201,7 @@ class PartState:
     def from_bytes(cls, data: bytes) -> PartState:
         n = int.from_bytes(data[:8], "big")
         meta = orjson.loads(data[8 : 8 + n])
-        st = cls(meta["person_ids"], meta["drill"], meta["reopen_window_ms"])
+        st = cls(TextColumn(meta["person_ids"]), meta["drill"], meta["reopen_window_ms"])
         st.started = meta["started"]
         st.clock = meta["clock"]
         st.threshold = meta["threshold"]

@@ -12,17 +12,18 @@ code; so are the three risks. Phones and addresses are rare in bulk bundles and 
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Iterable, Iterator, Sequence
-from typing import overload
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, TypeVar, overload
 
 import numpy as np
 
 from alerts.kinds import RISKS
 from config.cache import Compiled
+from config.idtable import IdTable
 from config.model import PersonSpec
 
 _RISK_CODE = {r: i for i, r in enumerate(RISKS)}
+T = TypeVar("T")
 
 
 class Codes:
@@ -44,29 +45,56 @@ class Codes:
         return np.fromiter(map(known.__getitem__, values), dtype=np.int32, count=len(values))
 
 
-class PersonRows(dict[str, int]):
-    """person_id -> row, with the store of what was built from the bundle (the decoder keeps
-    its id index there)."""
+class PersonRows(Mapping[str, int]):
+    """person_id -> row, held in the id table the decoder looks whole columns up in (one
+    index, not a dict of 200,000 ids beside it), with the store of what was built from the
+    bundle."""
 
-    __slots__ = ("compiled",)
+    __slots__ = ("compiled", "ids", "table")
 
-    def __init__(self, ids: Iterable[str], compiled: Compiled) -> None:
-        super().__init__(zip(ids, itertools.count()))
+    def __init__(self, ids: Sequence[str], compiled: Compiled) -> None:
+        self.ids = ids
         self.compiled = compiled
+        self.table: IdTable = compiled.get("person id table",
+                                           lambda: IdTable(ids, range(len(ids))))
 
+    @overload
+    def get(self, key: object) -> int | None: ...
 
-class TextColumn(Sequence[str]):
-    """Strings kept as one: a cache holding 200,000 names as separate strings took a sixth of
-    a second to read back, one string and its offsets take nothing."""
+    @overload
+    def get(self, key: object, default: T) -> int | T: ...
 
-    __slots__ = ("_text", "_ends")
+    def get(self, key: object, default: Any = None) -> Any:
+        return self.table.get(key, default)
 
-    def __init__(self, values: list[str]) -> None:
-        self._text = "".join(values)
-        self._ends = np.cumsum(np.fromiter(map(len, values), dtype=np.int64, count=len(values)))
+    def rows(self, ids: Sequence[str]) -> np.ndarray:
+        """The row of each id (-1: not registered) in one column lookup: for many ids at once
+        (a restore), where one `get` each would cost microseconds apiece."""
+        if all(type(pid) is str and "\n" not in pid for pid in ids):
+            raw = "\n".join(ids).encode("utf-8", "surrogatepass")
+            return self.table.lookup(raw, len(ids)).astype(np.int64)
+        return np.fromiter((self.get(pid, -1) for pid in ids), dtype=np.int64, count=len(ids))
+
+    def __getitem__(self, key: str) -> int:
+        row = self.table.get(key)
+        if row is None:
+            raise KeyError(key)
+        return row
+
+    def __contains__(self, key: object) -> bool:
+        return self.table.get(key) is not None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.ids)
 
     def __len__(self) -> int:
-        return len(self._ends)
+        return len(self.ids)
+
+
+class _Strings(Sequence[str]):
+    """A read-only column of strings that compares as a list."""
+
+    __slots__ = ()
 
     @overload
     def __getitem__(self, i: int) -> str: ...
@@ -75,8 +103,36 @@ class TextColumn(Sequence[str]):
     def __getitem__(self, i: slice) -> list[str]: ...
 
     def __getitem__(self, i: int | slice) -> str | list[str]:
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
+        return self._slice(i) if isinstance(i, slice) else self._one(i)
+
+    def _one(self, i: int) -> str:
+        raise NotImplementedError
+
+    def _slice(self, i: slice) -> list[str]:
+        return [self._one(j) for j in range(*i.indices(len(self)))]
+
+    def __eq__(self, other: object) -> bool:
+        return _equal_items(self, other)
+
+    __hash__ = None  # type: ignore[assignment]  # compares as a list, which has none
+
+
+class TextColumn(_Strings):
+    """Strings kept as one: a cache holding 200,000 names as separate strings took a sixth of
+    a second to read back, one string and its offsets take nothing."""
+
+    __slots__ = ("_text", "_ends")
+
+    def __init__(self, values: Sequence[str]) -> None:
+        self._text = "".join(values)
+        ends = np.cumsum(np.fromiter(map(len, values), dtype=np.int64, count=len(values)))
+        # four bytes a string, not eight, wherever the text allows
+        self._ends = ends.astype(np.int32) if len(self._text) < 2**31 else ends
+
+    def __len__(self) -> int:
+        return len(self._ends)
+
+    def _one(self, i: int) -> str:
         end = int(self._ends[i])  # raises IndexError past either end
         start = int(self._ends[i - 1]) if i % len(self._ends) else 0
         return self._text[start:end]
@@ -92,9 +148,28 @@ class TextColumn(Sequence[str]):
             (np.diff(self._ends, prepend=0) == 0).any())
 
     def __eq__(self, other: object) -> bool:
-        return _equal_items(self, other)
+        if isinstance(other, TextColumn):
+            return self._text == other._text and np.array_equal(self._ends, other._ends)
+        return super().__eq__(other)
 
-    __hash__ = None  # type: ignore[assignment]  # compares as a list, which has none
+
+class CodedColumn(_Strings):
+    """Each row's value read through its code: a list of them would hold 8 bytes a row
+    more than the codes the person table keeps anyway."""
+
+    __slots__ = ("_values", "_codes")
+
+    def __init__(self, values: list[str], codes: np.ndarray) -> None:
+        self._values, self._codes = values, codes
+
+    def __len__(self) -> int:
+        return len(self._codes)
+
+    def _one(self, i: int) -> str:
+        return self._values[self._codes[i]]
+
+    def _slice(self, i: slice) -> list[str]:
+        return _decode(self._values, self._codes[i])
 
 
 class PersonTable(Sequence[PersonSpec]):
@@ -104,18 +179,21 @@ class PersonTable(Sequence[PersonSpec]):
                  "zones", "group_lists", "groups", "silence_timeout_s", "risk", "phones",
                  "addresses", "_specs")
 
-    def __init__(self, ids: list[str], names: list[str], offices: Codes, officers: Codes,
+    def __init__(self, ids: Sequence[str], names: list[str], offices: Codes, officers: Codes,
                  zone_lists: Codes, group_lists: Codes, office: np.ndarray,
                  officer: np.ndarray, zones: np.ndarray, groups: np.ndarray,
                  silence_timeout_s: np.ndarray, risk: np.ndarray,
                  phones: dict[int, str], addresses: dict[int, str]) -> None:
-        self.ids = ids
+        # one string and its offsets: 200,000 str objects held 67 bytes a person
+        self.ids = ids if isinstance(ids, TextColumn) else TextColumn(ids)
         self.names = TextColumn(names)
         self.offices: list[str] = offices.values  # distinct values; `office` holds codes
         self.officers: list[str] = officers.values
         self.zone_lists: list[tuple[str, ...]] = zone_lists.values
         self.group_lists: list[tuple[str, ...]] = group_lists.values
-        self.office, self.officer, self.zones, self.groups = office, officer, zones, groups
+        # codes as narrow as their distinct values allow (a few hundred offices: 2 bytes)
+        self.office, self.officer = _narrow(office, len(self.offices)), _narrow(officer, len(self.officers))
+        self.zones, self.groups = _narrow(zones, len(self.zone_lists)), _narrow(groups, len(self.group_lists))
         self.silence_timeout_s = silence_timeout_s
         self.risk = risk  # codes into RISKS
         self.phones, self.addresses = phones, addresses  # row -> value, where given
@@ -152,6 +230,12 @@ class PersonTable(Sequence[PersonSpec]):
 
     def office_ids(self) -> list[str]:
         return _decode(self.offices, self.office)
+
+    def office_column(self) -> CodedColumn:
+        return CodedColumn(self.offices, self.office)
+
+    def officer_column(self) -> CodedColumn:
+        return CodedColumn(self.officers, self.officer)
 
     def officer_ids(self) -> list[str]:
         return _decode(self.officers, self.officer)
@@ -206,6 +290,13 @@ class PersonTable(Sequence[PersonSpec]):
 
     def __repr__(self) -> str:
         return f"<PersonTable of {len(self)} persons>"
+
+
+def _narrow(codes: np.ndarray, distinct: int) -> np.ndarray:
+    for dtype in (np.int8, np.int16):
+        if distinct <= np.iinfo(dtype).max + 1:
+            return codes.astype(dtype, copy=False)
+    return codes
 
 
 def _equal_items(mine: Sequence, other: object) -> bool:

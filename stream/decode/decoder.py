@@ -20,18 +20,19 @@ from typing import Literal
 import msgspec
 import numpy as np
 
-from config.cache import Compiled
+from config.idtable import IdTable
 from config.persons import PersonRows
 from config.settings import Settings
 from stream.decode.columns import _as_verdict, _Rows, _to_wgs84
 from stream.decode.deadletters import _dead_letters
-from stream.decode.persons import _PersonIndex, registrable
+from stream.decode.persons import registrable
 from stream.decode.records import (
     _CRS_CODE,
     _DECODE_ERRORS,
     _EVENT_CODE,
     _NAN,
     _RECORD_TYPES,
+    PERSON_ID_MAX,
     _Fix,
     _Record,
     _Status,
@@ -76,11 +77,7 @@ class Decoder:
         self._sep = b",\n%d,\n" % self._mark
         self._chunk = msgspec.json.Decoder(list[_Record | Literal[self._mark]])  # type: ignore[name-defined]
         self._line = msgspec.json.Decoder(_Record)
-        self._person = registrable(person_index)
-        # the engine's index carries the bundle's compiled store: built once per bundle
-        built = person_index.compiled if isinstance(person_index, PersonRows) else Compiled()
-        self._index = built.get("decoder person index", lambda: _PersonIndex(self._person))
-        self._index.get = self._person.get  # a cached index is kept without its dict
+        self._index = _id_table(person_index)
 
     # --- fast path ----------------------------------------------------------------------------
 
@@ -255,7 +252,7 @@ class Decoder:
                 continue
             person = -1
             if not isinstance(rec, _Tick):
-                person = self._person.get(rec.person_id, -1)
+                person = self._index.get(rec.person_id, -1)
                 if person < 0:
                     rejected[i] = (UNKNOWN_PERSON, _unknown_detail(rec.person_id))
                     continue
@@ -280,3 +277,15 @@ class Decoder:
             batch.lat, batch.lon = _to_wgs84(batch.lat, batch.lon, np.array(crs, dtype=np.uint8))
         all_lines = [ln for ln in lines if ln.strip()]
         return batch, _dead_letters(rejected, all_lines, received_at_ms)
+
+
+def _id_table(person_index: Mapping[str, int]) -> IdTable:
+    """The engine's own table (built once per bundle) when every id in it can be carried by
+    an event; else one without the ids that break the 1-64 rule, which must be rejected as
+    invalid_field, not found."""
+    if isinstance(person_index, PersonRows):
+        shortest, longest = person_index.table.chars
+        if 1 <= shortest and longest <= PERSON_ID_MAX:
+            return person_index.table
+    person = registrable(person_index)
+    return IdTable(person, person.values())

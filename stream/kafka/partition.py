@@ -395,6 +395,7 @@ class PartitionRunner:
                 packed = np.frombuffer(b"".join([tables[i][name].tobytes() for i in members]),
                                        dtype=layout)
                 last = _last_of_each(at)
+                part.own_columns()
                 for c in layout.names or ():
                     if c in state_mod.COLUMNS:
                         getattr(part, c)[at[last]] = packed[c][last]
