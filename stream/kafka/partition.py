@@ -1,7 +1,8 @@
 """One event partition's engine state, as a Kafka worker keeps it for each assigned partition.
 
-The state is an `EngineState` over the whole bundle's person table, but only the partition's own
-persons receive events there. It is kept in two keyed stores, co-partitioned with the events:
+The state is an `EngineState` over the partition's own persons only (caseloads.py: an engine
+per partition over the persons whose key hashes there). It is kept in two keyed stores,
+co-partitioned with the events:
 
 * persons: "b{bucket}" -> `{"p", "b", "ids", "real", "drill"}`: the state of every person of
   the partition in that bucket (a fixed hash of person_id), column by column, with the pending
@@ -20,24 +21,28 @@ keep the first of each (alert_id, version)).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import groupby, repeat
+from typing import TYPE_CHECKING
 
 import numpy as np
 import orjson
 from kafka.partitioner.default import murmur2
 
 from alerts import state as state_mod
-from alerts.engine import ActionError, Engine
+from alerts.engine import ActionError
 from alerts.records import AlertUpdate
-from alerts.state import NEVER, NO_TIME, PartState
+from alerts.state import PartState
 from stream import events as ev
 from stream.deadletter import rejected
-from stream.decode import Decoder
+
+if TYPE_CHECKING:
+    from stream.kafka.caseloads import PartitionCaseload
 
 log = logging.getLogger("lookout.worker")
 EVENT, ACTION = "event", "action"
@@ -155,23 +160,20 @@ class Message:
 class PartitionRunner:
     """Runs one partition's messages through the engine and says what to persist."""
 
-    def __init__(self, engine: Engine, decoder: Decoder, partition: int, n_partitions: int):
-        self.engine, self.decoder = engine, decoder
-        self.partition = partition
-        self.state = engine.new_state()
+    def __init__(self, caseload: PartitionCaseload):
+        self.caseload = caseload
+        self.engine, self.decoder = caseload.engine, caseload.decoder
+        self.partition = caseload.partition
+        self.state = self.engine.new_state()
         self.state.real.writes, self.state.drill.writes = [], []  # see person_records
-        # 漏管: a registered person never heard from raises signal_lost in one partition only,
-        # the one their events would go to.
-        homes, spread = placement(engine.caseload.person_ids, n_partitions)
-        self.owned = homes == partition
-        self.owned_rows = np.flatnonzero(self.owned)
-        self.buckets = bucket_count(self.owned_rows.size)
-        self.bucket_of = (spread % self.buckets).astype(np.int32)
-        # the owned rows grouped by bucket: bucket b is rows[starts[b]:starts[b + 1]]
-        by_bucket = self.owned_rows[np.argsort(self.bucket_of[self.owned_rows], kind="stable")]
+        n_persons = len(self.engine.caseload.person_ids)
+        self.buckets = bucket_count(n_persons)
+        self.bucket_of = (caseload.spread % self.buckets).astype(np.int32)
+        # the rows grouped by bucket: bucket b is rows[starts[b]:starts[b + 1]]
+        by_bucket = np.argsort(self.bucket_of, kind="stable")
         starts = np.searchsorted(self.bucket_of[by_bucket], np.arange(self.buckets + 1))
         self.bucket_rows = np.split(by_bucket, starts[1:-1])
-        ids = engine.caseload.person_ids
+        ids = self.engine.caseload.person_ids
         # each bucket's ids as its records name them (a list of strings per bucket cost as
         # much memory, and a JSON encoding per bucket record a fifth of a checkpoint)
         self.bucket_ids = [orjson.dumps([ids[i] for i in rows.tolist()])
@@ -184,10 +186,10 @@ class PartitionRunner:
 
     # -- restore -----------------------------------------------------------------------------
     @classmethod
-    def restore(cls, engine: Engine, decoder: Decoder, partition: int, n_partitions: int,
-                persons: Iterable[tuple[str, bytes]], clock: bytes | None) -> PartitionRunner:
+    def restore(cls, caseload: PartitionCaseload, persons: Iterable[tuple[str, bytes]],
+                clock: bytes | None) -> PartitionRunner:
         """A runner from the stored records; records of other partitions are passed over."""
-        run = cls(engine, decoder, partition, n_partitions)
+        run = cls(caseload)
         if clock is not None:
             rec = orjson.loads(clock)
             run.state.real.load_clock_state(rec["real"])
@@ -231,7 +233,6 @@ class PartitionRunner:
         # Every change to a person's columns, counts or incidents is a write the engine notes
         # (an alert update or an action's effect included): no diff of the partition's table.
         rows = np.concatenate([self.state.real.take_writes(), self.state.drill.take_writes()])
-        rows = rows[self.owned[rows]]  # only this partition's persons are stored here
         self.unsaved.update(np.unique(self.bucket_of[rows]).tolist())
         return updates, dead
 
@@ -267,27 +268,31 @@ class PartitionRunner:
             return []
         batch, rejects = self.decoder.decode(lines, received_at_ms=now_ms, first_seq=self._seq)
         self._seq += len(lines)
-        dead += rejects
+        dead += [self._misrouted(d) if d.reason == ev.UNKNOWN_PERSON else d for d in rejects]
         if len(batch) + len(rejects) != len(lines):  # the decoder skips blank lines silently
             dead += [rejected(now_ms, ev.MALFORMED_JSON, "empty message", v)
                      for v in lines if v.isspace()]
         self.stats["events"] += len(lines)
         if len(batch) == 0:
             return []
-        out: list[AlertUpdate] = []
-        real = ~batch.drill
-        if not self.state.real.started and real.any():
-            # Start the real clock on its own (a tick at the first real ts, as the engine would
-            # start it), then stop watching other partitions' persons before any timer can fire.
-            t0 = int(batch.ts[int(np.argmax(real))])
-            tick = ev.EventBatch.from_rows([{"kind": ev.TICK, "ts": t0, "drill": False,
-                                             "seq": int(batch.seq[0])}])
-            out += self.engine.process(self.state, tick, now_ms)
-            st = self.state.real
-            st.tracked_since[~self.owned] = NO_TIME
-            st.silence_due[~self.owned] = NEVER
-        out += self.engine.process(self.state, batch, now_ms)
-        return out
+        return self.engine.process(self.state, batch, now_ms)
+
+    def _misrouted(self, letter: ev.DeadLetter) -> ev.DeadLetter:
+        """An unknown person here may be a registered person of another partition: an event
+        keyed by something other than person_id, or with another partitioner. Said as such,
+        for the producer to fix, not as a person missing from the bundle."""
+        try:
+            pid = orjson.loads(letter.raw).get("person_id")
+        except (orjson.JSONDecodeError, AttributeError):
+            return letter
+        home = self.caseload.homes.get(pid) if isinstance(pid, str) else None
+        if home is None or home == self.partition:
+            return letter
+        self.stats["wrong_partition"] += 1
+        detail = (f"person_id {orjson.dumps(pid).decode()} belongs to partition {home}, not "
+                  f"{self.partition}: key events by person_id with Kafka's default "
+                  f"partitioner (事件须以 person_id 为键)")
+        return dataclasses.replace(letter, reason=ev.WRONG_PARTITION, detail=detail)
 
     def _action(self, raw: bytes | None, now_ms: int, dead: list) -> list[AlertUpdate]:
         self.stats["actions"] += 1
@@ -357,7 +362,7 @@ class PartitionRunner:
         for pid in sorted(part.counters.keys() | part.book.keys_by_person.keys()
                           | part.extras.keys()):
             i = self.engine.person_index.get(pid)
-            if i is not None and self.owned[i]:
+            if i is not None:
                 out.setdefault(int(self.bucket_of[i]), []).append(pid)
         return out
 

@@ -41,12 +41,11 @@ import orjson
 from aiokafka import ConsumerRebalanceListener
 
 from alerts import coverage
-from alerts.engine import Engine
 from alerts.records import AlertUpdate
 from config.model import Bundle
 from stream.deadletter import letter_json
-from stream.decode import Decoder
-from stream.kafka.partition import ACTION, EVENT, CheckpointPlan, PartitionRunner, placement
+from stream.kafka.caseloads import Partitioned
+from stream.kafka.partition import ACTION, EVENT, CheckpointPlan, PartitionRunner
 from stream.kafka.topics import Topics
 from stream.metrics import LookoutMetrics
 
@@ -86,11 +85,10 @@ class LookoutWorker:
 
     def __init__(self, bundle: Bundle, conf: WorkerConfig):
         self.conf, self.topics = conf, conf.topics
-        self.engine = Engine(bundle)
-        self.decoder = Decoder(self.engine.person_index, bundle.settings)
         # every person's partition and bucket (pure-Python murmur2, ~45 ms per 20,000 persons):
-        # computed now, not when a rebalance hands partitions over and they wait for it
-        placement(self.engine.caseload.person_ids, conf.partitions)
+        # computed now, not when a rebalance hands partitions over and they wait for it; each
+        # partition's engine is built over its own persons when it is first assigned
+        self.caseloads = Partitioned(bundle, conf.partitions)
         self.runners: dict[int, PartitionRunner] = {}
         self.unsaved: set[int] = set()  # partitions that ran since their last checkpoint
         self.writing: _Checkpoint | None = None  # a checkpoint being written, in slices
@@ -298,8 +296,7 @@ class LookoutWorker:
             persons = ((k.decode(), v) for k, v in latest[TopicPartition(persons_t, p)].items()
                        if v is not None)
             clock = latest[TopicPartition(clocks_t, p)].get(str(p).encode())
-            run = PartitionRunner.restore(self.engine, self.decoder, p, self.conf.partitions,
-                                          persons, clock)
+            run = PartitionRunner.restore(self.caseloads[p], persons, clock)
             log.info("partition %d: restored %d persons, next offsets %s", p,
                      run.stats["restored_persons"], run.next_offset or "none")
             out[p] = run
@@ -363,7 +360,7 @@ class LookoutWorker:
         n_in = sum(len(records) for segments in slices.values() for _, records in segments)
         self.metrics.observe_batch(n_in, engine_s)
         self.metrics.observe_decode(n_in - len(dead), Counter(d.reason for d in dead))
-        self.metrics.sync_engine_stats(self.engine.stats)
+        self.metrics.sync_engine_stats(self._engine_stats())
         self.metrics.observe_updates(updates, now_ms)
         # Sent now, acknowledged by the next checkpoint at the latest: the checkpoint that
         # covers these inputs must not be written before them, the next batch may.
@@ -492,11 +489,15 @@ class LookoutWorker:
                     out[tp] = offset
         return out
 
+    def _engine_stats(self) -> Counter:
+        """Every partition engine's counts: each counts from its first assignment on."""
+        return sum((part.engine.stats for part in self.caseloads.built()), Counter())
+
     def _maybe_log_stats(self, force: bool = False) -> None:
         now = time.monotonic()
         if force or now - self._last_stats >= self.conf.stats_every_s:
             self._last_stats = now
-            stats = dict(self.engine.stats) | dict(self.counts)
+            stats = dict(self._engine_stats()) | dict(self.counts)
             for run in self.runners.values():
                 for k, v in run.stats.items():
                     stats[k] = stats.get(k, 0) + v
