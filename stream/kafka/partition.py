@@ -132,8 +132,45 @@ def placement(person_ids, n_partitions: int) -> tuple[np.ndarray, np.ndarray]:
 
 @lru_cache(maxsize=4)
 def _placement(person_ids: tuple[str, ...], n_partitions: int) -> tuple[np.ndarray, np.ndarray]:
-    h = np.array([_key_hash(pid) for pid in person_ids], dtype=np.int64)
+    h = murmur2_many([pid.encode() for pid in person_ids]).astype(np.int64) & 0x7FFFFFFF
     return (h % n_partitions).astype(np.int32), h // n_partitions
+
+
+_M = np.uint32(0x5BD1E995)
+
+
+def murmur2_many(keys: list[bytes]) -> np.ndarray:
+    """Kafka's murmur2 of every key (kafka-python's `murmur2`, the Java client's), as uint32:
+    keys of one length at a time, a column of 4 bytes per step. The pure-Python one took a
+    second for a province's 200,000 person ids, at every worker start."""
+    out = np.empty(len(keys), dtype=np.uint32)
+    lengths = np.fromiter(map(len, keys), dtype=np.int64, count=len(keys))
+    with np.errstate(over="ignore"):
+        for n in np.unique(lengths).tolist():
+            rows = np.flatnonzero(lengths == n)
+            data = np.frombuffer(b"".join([keys[i] for i in rows.tolist()]), dtype=np.uint8)
+            out[rows] = _murmur2_same_length(data.reshape(rows.size, n).astype(np.uint32), n)
+    return out
+
+
+def _murmur2_same_length(data: np.ndarray, n: int) -> np.ndarray:
+    h = np.full(data.shape[0], 0x9747B28C ^ n, dtype=np.uint32)
+    for i in range(0, n - n % 4, 4):
+        k = data[:, i] | data[:, i + 1] << 8 | data[:, i + 2] << 16 | data[:, i + 3] << 24
+        k *= _M
+        k ^= k >> 24
+        k *= _M
+        h *= _M
+        h ^= k
+    tail = n & ~3
+    for j in range(n % 4 - 1, -1, -1):  # the last few bytes, highest first
+        h ^= data[:, tail + j] << (8 * j)
+    if n % 4:
+        h *= _M
+    h ^= h >> 13
+    h *= _M
+    h ^= h >> 15
+    return h
 
 
 def bucket_count(n_owned: int) -> int:

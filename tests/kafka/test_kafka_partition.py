@@ -20,6 +20,7 @@ from stream.kafka.partition import (
     Message,
     PartitionRunner,
     home_partition,
+    murmur2_many,
     unpack_bucket,
 )
 from stream.kafka.replay import FeedPlan
@@ -322,3 +323,15 @@ def test_records_of_an_older_bucket_layout_still_restore_the_persons_only_they_h
     back = PartitionRunner.restore(parts[0], store.items(), run.clock_record()[1])
     for c in COLUMNS:
         np.testing.assert_array_equal(getattr(back.state.real, c), getattr(run.state.real, c))
+
+
+def test_the_vectorised_murmur2_is_kafkas_for_keys_of_every_length():
+    from kafka.partitioner.default import murmur2
+
+    rng = random.Random(3)
+    keys = [bytes(rng.randrange(256) for _ in range(rng.randrange(0, 23))) for _ in range(3000)]
+    keys += [f"对象{i}".encode() for i in range(300)] + [b"", b"P1", b"\xff\xff\xff"]
+    assert murmur2_many(keys).tolist() == [murmur2(k) for k in keys]
+    ids = [f"P{i}" for i in range(2000)] + [f"对象{i}" for i in range(300)]
+    homes, _ = partition_mod.placement(ids, 7)
+    assert homes.tolist() == [home_partition(pid, 7) for pid in ids]
