@@ -52,6 +52,7 @@ from stream.metrics import LookoutMetrics
 log = logging.getLogger("lookout.worker")
 EXIT_CRASHED = 70  # EX_SOFTWARE: a supervisor restarts the worker; its state is consistent
 RESTORE_TIMEOUT_S = 120.0
+RESTORE_FETCH_WAIT_MS = 10
 STATE_BATCH_BYTES = 512 * 1024  # under the broker's default 1 MiB message limit
 MAX_IN_FLIGHT = 10_000  # alert updates sent and not yet acknowledged, at most
 # A checkpoint goes out in slices of buckets (~16 persons each) for about this long per turn of
@@ -92,6 +93,7 @@ class LookoutWorker:
         for p in range(conf.partitions):
             self.caseloads[p]
         self.runners: dict[int, PartitionRunner] = {}
+        self.parked: dict[int, _Parked] = {}  # given up at the last rebalance, state saved
         self.unsaved: set[int] = set()  # partitions that ran since their last checkpoint
         self.writing: _Checkpoint | None = None  # a checkpoint being written, in slices
         self.restoring: set = set()  # assigned topic-partitions, paused until restored
@@ -196,6 +198,7 @@ class LookoutWorker:
         nobody, maybe another worker) wrote the last checkpoint."""
         tps = set(tps)
         async with self.lock:
+            self._forget_parked({tp.partition for tp in tps})
             self._drop(sorted({tp.partition for tp in tps} & self.runners.keys()))
             self.restoring |= tps
             self.consumer.pause(*tps)
@@ -223,6 +226,7 @@ class LookoutWorker:
         parts = sorted({tp.partition for tp in tps} & self.runners.keys())
         async with self.lock:
             await self._checkpoint([p for p in parts if p in self.unsaved])
+            await self._park(parts)
             self._drop(parts)
 
     def _drop(self, parts: list[int]) -> None:
@@ -231,7 +235,7 @@ class LookoutWorker:
             if self.writing is not None:
                 self.writing.plans.pop(p, None)
             run = self.runners.pop(p, None)
-            if run is not None:
+            if run is not None and p not in self.parked:  # a parked one counts when forgotten
                 self.counts.update(run.stats)
             for topic in (self.topics.events, self.topics.actions):
                 self.metrics.forget_partition(topic, p)  # no stale lag for it
@@ -265,45 +269,106 @@ class LookoutWorker:
             self.consumer.seek(tp, offset)
 
     async def _restore(self, parts: list[int]) -> dict[int, PartitionRunner]:
-        """Runners rebuilt from the changelogs' latest record per key."""
+        """Runners rebuilt from the changelogs' latest record per key; or the runner this
+        worker gave up, when nobody has written the partition's changelogs since."""
         if not parts:
             return {}
-        from aiokafka import AIOKafkaConsumer, TopicPartition
-
-        persons_t, clocks_t = self.topics.changelog("persons"), self.topics.changelog("clocks")
-        tps = [TopicPartition(t, p) for t in (persons_t, clocks_t) for p in parts]
-        reader = AIOKafkaConsumer(bootstrap_servers=self.conf.bootstrap,
-                                  enable_auto_commit=False, max_partition_fetch_bytes=8 << 20)
+        reader = self._changelog_reader()
         await reader.start()
-        latest: dict = {tp: {} for tp in tps}
         try:
-            reader.assign(tps)
-            await reader.seek_to_beginning(*tps)
-            end = await reader.end_offsets(tps)
-            deadline = time.monotonic() + RESTORE_TIMEOUT_S
-            while [tp for tp in tps if await reader.position(tp) < end[tp]]:
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"restoring partitions {parts} took over "
-                                       f"{RESTORE_TIMEOUT_S:.0f} s")
-                for tp, records in (await reader.getmany(*tps, timeout_ms=500)).items():
-                    for r in records:
-                        # newest last: a person's state is the latest record holding them,
-                        # also when a bucket layout changed and an older key still holds them
-                        latest[tp].pop(r.key, None)
-                        latest[tp][r.key] = r.value
+            ends = await reader.end_offsets(self._changelog_tps(parts))
+            out = self._unpark(parts, ends)
+            latest = await self._read_changelogs(reader, [p for p in parts if p not in out],
+                                                 ends)
         finally:
             await reader.stop()
-        out = {}
+        persons_t, clocks_t = self.topics.changelog("persons"), self.topics.changelog("clocks")
         for p in parts:
-            persons = ((k.decode(), v) for k, v in latest[TopicPartition(persons_t, p)].items()
+            if p in out:
+                continue
+            persons = ((k.decode(), v) for k, v in latest.get((persons_t, p), {}).items()
                        if v is not None)
-            clock = latest[TopicPartition(clocks_t, p)].get(str(p).encode())
+            clock = latest.get((clocks_t, p), {}).get(str(p).encode())
             run = PartitionRunner.restore(self.caseloads[p], persons, clock)
             log.info("partition %d: restored %d persons, next offsets %s", p,
                      run.stats["restored_persons"], run.next_offset or "none")
             out[p] = run
             await asyncio.sleep(0)  # heartbeats between partitions: a province's take seconds
         return out
+
+    def _changelog_reader(self):
+        from aiokafka import AIOKafkaConsumer
+
+        # A fetch that finds nothing waits up to fetch_max_wait_ms at the broker, and the
+        # offset requests of the seek and of end_offsets queue behind it on the connection:
+        # at the default 500 ms every assignment took half a second more, empty or not.
+        return AIOKafkaConsumer(bootstrap_servers=self.conf.bootstrap,
+                                enable_auto_commit=False, max_partition_fetch_bytes=8 << 20,
+                                fetch_max_wait_ms=RESTORE_FETCH_WAIT_MS)
+
+    def _changelog_tps(self, parts: list[int]) -> list:
+        from aiokafka import TopicPartition
+
+        return [TopicPartition(self.topics.changelog(t), p) for t in ("persons", "clocks")
+                for p in parts]
+
+    async def _read_changelogs(self, reader, parts: list[int], ends: dict) -> dict:
+        """(topic, partition) -> key -> the latest value, for every record up to `ends`."""
+        tps = self._changelog_tps(parts)
+        if not tps:
+            return {}
+        latest: dict = {(tp.topic, tp.partition): {} for tp in tps}
+        reader.assign(tps)
+        await reader.seek_to_beginning(*tps)
+        deadline = time.monotonic() + RESTORE_TIMEOUT_S
+        while [tp for tp in tps if await reader.position(tp) < ends[tp]]:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"restoring partitions {parts} took over "
+                                   f"{RESTORE_TIMEOUT_S:.0f} s")
+            for tp, records in (await reader.getmany(*tps, timeout_ms=500)).items():
+                held = latest[tp.topic, tp.partition]
+                for r in records:
+                    # newest last: a person's state is the latest record holding them, also
+                    # when a bucket layout changed and an older key still holds them
+                    held.pop(r.key, None)
+                    held[r.key] = r.value
+        return latest
+
+    async def _park(self, parts: list[int]) -> None:
+        """Keeps the runners of partitions given up with their state saved, beside the
+        changelogs' end offsets: if the next assignment hands a partition back and nobody
+        wrote its changelogs meanwhile, its runner is what a restore would rebuild (a worker
+        keeping its partitions through another's join skips reading them back)."""
+        parts = [p for p in parts if p in self.runners and p not in self.unsaved]
+        if not parts or self.writing is not None:
+            return
+        reader = self._changelog_reader()
+        await reader.start()
+        try:
+            ends = await reader.end_offsets(self._changelog_tps(parts))
+        finally:
+            await reader.stop()
+        for p in parts:
+            self.parked[p] = _Parked(self.runners[p], _ends_of(ends, p))
+
+    def _unpark(self, parts: list[int], ends: dict) -> dict[int, PartitionRunner]:
+        out = {}
+        for p in parts:
+            parked = self.parked.pop(p, None)
+            if parked is None:
+                continue
+            if parked.ends == _ends_of(ends, p):
+                log.info("partition %d: kept from before the rebalance, next offsets %s", p,
+                         parked.runner.next_offset or "none")
+                self.counts["partitions_kept"] += 1
+                out[p] = parked.runner
+            else:  # another owner wrote since: its checkpoint is the state
+                self.counts.update(parked.runner.stats)
+        return out
+
+    def _forget_parked(self, keep: set[int]) -> None:
+        for p in sorted(self.parked.keys() - keep):
+            self.counts.update(self.parked.pop(p).runner.stats)
 
     # -- batches ------------------------------------------------------------------------------
     async def _handle(self, fetched: dict) -> None:
@@ -512,6 +577,16 @@ class _Checkpoint:
     member: tuple[int, str]  # the group generation and member id it began in
     began: float  # perf_counter
     acks: list = field(default_factory=list)  # the bucket records sent
+
+
+@dataclass(slots=True)
+class _Parked:
+    runner: PartitionRunner
+    ends: dict  # the partition's changelogs' end offsets (topic -> offset) when given up
+
+
+def _ends_of(ends: dict, p: int) -> dict[str, int]:
+    return {tp.topic: offset for tp, offset in ends.items() if tp.partition == p}
 
 
 class _Rebalance(ConsumerRebalanceListener):

@@ -110,3 +110,56 @@ def _snapshot(run) -> tuple:
     st = run.state.real
     return (list(run.engine.caseload.person_ids), {c: getattr(st, c).copy() for c in COLUMNS},
             dict(run.next_offset), sorted(inc.alert_id for inc in st.book.by_key.values()))
+
+
+def test_a_worker_keeps_the_partition_it_is_handed_back_and_restores_the_one_it_was_not(
+        bootstrap, prefix):
+    """A second worker joins: the first gives up both partitions, gets one back and keeps its
+    runner as it was (nobody wrote that partition's changelogs meanwhile); the second restores
+    the other from the changelogs. Both then hold exactly what one worker held."""
+    bundle = load_bundle(DEMO)
+    topics = Topics(prefix)
+    create_topics(bootstrap, topics, N)
+    ids = list(bundle.persons.ids)
+    now = int(time.time() * 1000)
+    _produce_to(bootstrap, topics.events, [
+        (home_partition(pid, N), pid, _status(pid, now - 60_000 + i, "heartbeat"))
+        for i, pid in enumerate(ids)])
+    conf = WorkerConfig(bootstrap, topics, N, session_timeout_s=6.0, heartbeat_s=0.5)
+    first, second = LookoutWorker(bundle, conf), LookoutWorker(bundle, conf)
+
+    async def both() -> tuple[dict, dict]:
+        stop = asyncio.Event()
+        await first.start()
+        task = asyncio.create_task(first.run(stop))
+        await _until(lambda: len(first.runners) == N and not first.restoring
+                     and sum(r.stats["events"] for r in first.runners.values()) == len(ids))
+        alone = {p: _snapshot(run) for p, run in first.runners.items()}
+        kept_runners = dict(first.runners)
+        await second.start()
+        task2 = asyncio.create_task(second.run(stop))
+        await _until(lambda: len(first.runners) == 1 and len(second.runners) == 1
+                     and not first.restoring and not second.restoring)
+        (p_first,) = first.runners
+        assert first.runners[p_first] is kept_runners[p_first]  # the same object, not reread
+        together = {p: _snapshot(run) for w in (first, second) for p, run in w.runners.items()}
+        stop.set()
+        await asyncio.gather(task, task2)
+        return alone, together
+
+    alone, together = asyncio.run(both())
+    assert first.counts["partitions_kept"] == 1
+    assert second.counts["partitions_kept"] == 0
+    assert sorted(together) == list(range(N))
+    for p in range(N):
+        persons, cols, offsets, incidents = together[p]
+        assert (persons, offsets, incidents) == (alone[p][0], alone[p][2], alone[p][3])
+        for c, col in cols.items():
+            np.testing.assert_array_equal(col, alone[p][1][c])
+
+
+async def _until(done, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not done():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.05)
