@@ -214,7 +214,7 @@ class LookoutWorker:
         t0 = time.perf_counter()
         self.runners.update(await self._restore(parts))
         for tp in tps:
-            await self._seek(tp)
+            self._seek(tp)
         self.consumer.resume(*tps)
         self._waiting_for_records = self._backlog = True
         log.info("restored partitions %s in %.2f s", parts, time.perf_counter() - t0)
@@ -260,13 +260,12 @@ class LookoutWorker:
                 return False
         return self._member() == member
 
-    async def _seek(self, tp) -> None:
-        """Where the state ends, not where the group committed (the state is written first)."""
-        offset = self.runners[tp.partition].next_offset.get(tp.topic)
-        if offset is None:
-            await self.consumer.seek_to_beginning(tp)
-        else:
-            self.consumer.seek(tp, offset)
+    def _seek(self, tp) -> None:
+        """Where the state ends, not where the group committed (the state is written first).
+        Nothing read yet: offset 0, which the consumer's auto_offset_reset="earliest" moves to
+        the first offset retention kept; not seek_to_beginning, whose offset request waited
+        behind the fetch in flight (up to fetch_max_wait_ms, 0.5 s) at every assignment."""
+        self.consumer.seek(tp, self.runners[tp.partition].next_offset.get(tp.topic, 0))
 
     async def _restore(self, parts: list[int]) -> dict[int, PartitionRunner]:
         """Runners rebuilt from the changelogs' latest record per key; or the runner this
