@@ -91,9 +91,20 @@ def peak_rss_bytes(pid: int) -> int | None:
     return None
 
 
-def stop(workers) -> list[int | None]:
-    """Stops the workers; their peak RSS just before."""
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time the process has used (user + system), while it still runs."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def stop(workers, cpu: list | None = None) -> list[int | None]:
+    """Stops the workers; their peak RSS just before (and their CPU seconds into `cpu`)."""
     peaks = [peak_rss_bytes(proc.pid) for proc, _ in workers]
+    if cpu is not None:
+        cpu += [cpu_seconds(proc.pid) for proc, _ in workers]
     for proc, _ in workers:
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGTERM)
@@ -133,12 +144,14 @@ def throughput(bundle: Path, msgs: list, n_workers: int, partitions: int, tmp: P
     produced = time.perf_counter() - t0
     producer.close()
     workers = [start_worker(bundle, topics.prefix, partitions, tmp, i) for i in range(n_workers)]
+    cpu: list = []
+    load = os.getloadavg()[0]
     try:
         wait_assigned(workers, partitions)
         if not wait_processed(BOOTSTRAP, topics, timeout_s=600):
             raise SystemExit("the workers did not finish")
     finally:
-        stop(workers)
+        stop(workers, cpu)
     firsts = [t for t in (_first_records_at(log) for _, log in workers) if t is not None]
     if not firsts:
         raise SystemExit(f"no worker logged its first records: {[str(log) for _, log in workers]}")
@@ -146,7 +159,10 @@ def throughput(bundle: Path, msgs: list, n_workers: int, partitions: int, tmp: P
     seconds = _last_write_at(topics.changelog("clocks")) - started
     return {"workers": n_workers, "events": len(msgs), "seconds": round(seconds, 2),
             "events_per_s": round(len(msgs) / seconds),
-            "producer_events_per_s": round(len(msgs) / produced), "topic": topics.events}
+            "producer_events_per_s": round(len(msgs) / produced), "topic": topics.events,
+            # start-up included; on 2 cores shared with the broker, what two workers can use
+            "worker_cpu_s": [None if c is None else round(c, 1) for c in cpu],
+            "load_average_at_start": round(load, 2)}
 
 
 def _first_records_at(log: Path) -> float | None:
