@@ -5,7 +5,8 @@ A person's home partition is where Kafka's default partitioner puts their key (m
 person_id). A worker holding some of the partitions keeps state for their persons only, not
 for the whole table once per partition. The compiled zones are built once and shared; the rest
 of a partition's caseload (person columns, zone assignment, permits) is built from a bundle of
-its own persons when the partition is first assigned, and kept for a later assignment.
+its own persons when first asked for, and kept (the worker asks for every partition's at start,
+before it joins the group: about 0.25 s each at 50,000 persons).
 """
 
 from __future__ import annotations
