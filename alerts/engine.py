@@ -34,13 +34,15 @@ from alerts.rules import PartRunner, escalate_due
 from alerts.state import NEVER, EngineState, PartState
 from config.model import Bundle
 from config.persons import PersonRows
+from geofences.zones import CompiledZones
 
 __all__ = ["ActionError", "Engine"]
 
 
 class Engine:
-    def __init__(self, bundle: Bundle, force_slow: bool = False):
-        self.caseload = Caseload(bundle)
+    def __init__(self, bundle: Bundle, force_slow: bool = False,
+                 zones: CompiledZones | None = None):
+        self.caseload = Caseload(bundle, zones)
         # Every person down the rule-by-rule path: the reference the fast path is tested against.
         self.force_slow = force_slow
         self.stats: Counter = Counter()

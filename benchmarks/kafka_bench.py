@@ -14,9 +14,12 @@
 
 For each caseload size (`--persons`, default 20,000 and 200,000): the throughput of one and
 two workers (the bare-loop pairs for the first size only), the latency with one and two
-workers, and the workers' peak RSS; with two sizes, what one more person costs a worker that
-holds every partition (`bytes_per_person`, the difference of the peak RSS over the difference
-of the caseloads).
+workers, the workers' peak RSS, the persons each owns (its partitions' persons: a worker keeps
+state only for them) and how long each assignment took from partitions handed over to state
+restored; with two sizes, what one more owned person costs a worker, alone and as one of two
+(`bytes_per_person`, the difference of the peak RSS over the difference of the persons owned).
+The latency clock starts once every worker holds its share: a worker joining late moves
+partitions, and that rebalance is reported as `worker_restore_s`, not folded into p99.
 
 Prints one JSON object, with the load average before and after. Everything shares the
 machine's cores with the broker, so absolute numbers are indicative; ratios are measured in
@@ -41,6 +44,7 @@ import time
 import uuid
 from pathlib import Path
 
+import numpy as np
 import orjson
 
 BOOTSTRAP = f"127.0.0.1:{os.environ.get('KAFKA_PORT', '9092')}"
@@ -56,19 +60,24 @@ def start_worker(bundle: Path, prefix: str, partitions: int, tmp: Path, i: int):
     return proc, log
 
 
-def wait_assigned(workers, n_partitions: int, timeout: float = 90.0) -> None:
-    """Until the workers' latest assignments cover every partition."""
+def wait_assigned(workers, n_partitions: int, timeout: float = 90.0) -> list[list[int]]:
+    """Until every worker holds partitions of its own (restored and running), together all of
+    them: not while a late worker's join is still to move partitions (a rebalance inside the
+    measurement would time the rebalance). Returns each worker's partitions."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        got = set()
-        for _, log in workers:
-            lines = re.findall(r"partitions \[([0-9, ]*)\]", log.read_text(errors="replace"))
-            if lines and lines[-1].strip():
-                got |= {int(x) for x in lines[-1].split(",")}
-        if len(got) == n_partitions and len(workers) <= n_partitions:
-            return
+        held = [_partitions(log) for _, log in workers]
+        flat = sorted(p for parts in held for p in parts)
+        if flat == list(range(n_partitions)) and all(held[:n_partitions]):
+            return held
         time.sleep(0.1)
     raise SystemExit("workers got no partitions in time:\n" + workers[0][1].read_text()[-2000:])
+
+
+def _partitions(log: Path) -> list[int]:
+    """The partitions a worker's log last said it runs."""
+    lines = re.findall(r"lookout worker: partitions \[([0-9, ]*)\]", log.read_text(errors="replace"))
+    return [int(x) for x in lines[-1].split(",")] if lines and lines[-1].strip() else []
 
 
 def peak_rss_bytes(pid: int) -> int | None:
@@ -82,9 +91,20 @@ def peak_rss_bytes(pid: int) -> int | None:
     return None
 
 
-def stop(workers) -> list[int | None]:
-    """Stops the workers; their peak RSS just before."""
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time the process has used (user + system), while it still runs."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def stop(workers, cpu: list | None = None) -> list[int | None]:
+    """Stops the workers; their peak RSS just before (and their CPU seconds into `cpu`)."""
     peaks = [peak_rss_bytes(proc.pid) for proc, _ in workers]
+    if cpu is not None:
+        cpu += [cpu_seconds(proc.pid) for proc, _ in workers]
     for proc, _ in workers:
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGTERM)
@@ -124,12 +144,14 @@ def throughput(bundle: Path, msgs: list, n_workers: int, partitions: int, tmp: P
     produced = time.perf_counter() - t0
     producer.close()
     workers = [start_worker(bundle, topics.prefix, partitions, tmp, i) for i in range(n_workers)]
+    cpu: list = []
+    load = os.getloadavg()[0]
     try:
         wait_assigned(workers, partitions)
         if not wait_processed(BOOTSTRAP, topics, timeout_s=600):
             raise SystemExit("the workers did not finish")
     finally:
-        stop(workers)
+        stop(workers, cpu)
     firsts = [t for t in (_first_records_at(log) for _, log in workers) if t is not None]
     if not firsts:
         raise SystemExit(f"no worker logged its first records: {[str(log) for _, log in workers]}")
@@ -137,7 +159,10 @@ def throughput(bundle: Path, msgs: list, n_workers: int, partitions: int, tmp: P
     seconds = _last_write_at(topics.changelog("clocks")) - started
     return {"workers": n_workers, "events": len(msgs), "seconds": round(seconds, 2),
             "events_per_s": round(len(msgs) / seconds),
-            "producer_events_per_s": round(len(msgs) / produced), "topic": topics.events}
+            "producer_events_per_s": round(len(msgs) / produced), "topic": topics.events,
+            # start-up included; on 2 cores shared with the broker, what two workers can use
+            "worker_cpu_s": [None if c is None else round(c, 1) for c in cpu],
+            "load_average_at_start": round(load, 2)}
 
 
 def _first_records_at(log: Path) -> float | None:
@@ -202,10 +227,10 @@ def latency(bundle: Path, rate: int, seconds: float, n_workers: int, partitions:
     from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
     from config.loader import load_bundle
-    from stream.kafka.partition import home_partition
+    from stream.kafka.partition import home_partition, placement
     from stream.kafka.topics import Topics, create_topics
 
-    persons = [p.person_id for p in load_bundle(bundle).persons]
+    persons = list(load_bundle(bundle).persons.ids)
     feed_lines = (Path(__file__).resolve().parent / "out").glob(f"feed-{len(persons)}-*.jsonl")
     fixes = [orjson.loads(x) for x in next(iter(feed_lines)).read_bytes().splitlines()[:200_000]]
     fixes = [f for f in fixes if f.get("type") == "fix"]
@@ -234,7 +259,7 @@ def latency(bundle: Path, rate: int, seconds: float, n_workers: int, partitions:
     reader = threading.Thread(target=read_alerts, daemon=True)
     peaks: list[int | None] = []
     try:
-        wait_assigned(workers, partitions)
+        held = wait_assigned(workers, partitions)
         reader.start()
         # the reader's own start-up (metadata, offsets) must not count as the first alerts' delay
         if not reading.wait(30):
@@ -280,10 +305,22 @@ def latency(bundle: Path, rate: int, seconds: float, n_workers: int, partitions:
     def pct(q):
         return round(lat[min(len(lat) - 1, int(q * len(lat)))] * 1000, 1)
 
+    homes, _ = placement(persons, partitions)
+    owned = np.bincount(homes, minlength=partitions)
     return {"workers": n_workers, "target_events_per_s": rate,
             "sent_events_per_s": round(sent_rate), "alerts_timed": len(lat),
             "alerts_missing": len(sent) - len(lat), "p50_ms": pct(0.50), "p99_ms": pct(0.99),
-            "max_ms": round(lat[-1] * 1000, 1), "worker_peak_rss": peaks}
+            "max_ms": round(lat[-1] * 1000, 1), "worker_peak_rss": peaks,
+            "worker_partitions": held,
+            "worker_persons": [int(owned[parts].sum()) for parts in held],
+            "worker_restore_s": [_restore_seconds(log) for _, log in workers]}
+
+
+def _restore_seconds(log: Path) -> list[float]:
+    """Each assignment's time from the partitions handed over to their state restored and
+    running (the worker's "restored partitions" lines)."""
+    return [float(x) for x in re.findall(r"restored partitions \[[0-9, ]*\] in ([0-9.]+) s",
+                                         log.read_text(errors="replace"))]
 
 
 def main() -> None:
@@ -351,15 +388,25 @@ def one_size(args, n: int, tmp: Path, pairs: int) -> dict:
 
 
 def bytes_per_person(result: dict, sizes: list[int]) -> dict:
-    """What one more person costs a worker holding every partition: the difference of the
-    one-worker latency runs' peak RSS between the smallest and the largest caseload."""
-    lo, hi = min(sizes), max(sizes)
-    peaks = [result[str(n)]["latency"]["one_worker"].get("worker_peak_rss", [None])[0]
-             for n in (lo, hi)]
-    if None in peaks:
-        return {"error": "no peak RSS read"}
-    return {"worker_one_of_one": round((peaks[1] - peaks[0]) / (hi - lo)),
-            "from": f"peak RSS {peaks[0] >> 20} MiB at {lo}, {peaks[1] >> 20} MiB at {hi}"}
+    """What one more person costs a worker: the difference of the latency runs' peak RSS
+    between the smallest and the largest caseload, over the difference of the persons the
+    worker owns (its partitions' persons; with two workers, their mean)."""
+    lo, hi = str(min(sizes)), str(max(sizes))
+    out = {}
+    for name in ("one_worker", "two_workers"):
+        runs = [result[n]["latency"][name] for n in (lo, hi)]
+        peaks = [r.get("worker_peak_rss") or [None] for r in runs]
+        if any(None in p for p in peaks):
+            out[name] = {"error": "no peak RSS read"}
+            continue
+        mean_peak = [sum(p) / len(p) for p in peaks]
+        mean_owned = [sum(r["worker_persons"]) / len(r["worker_persons"]) for r in runs]
+        out[name] = {
+            "per_owned_person": round((mean_peak[1] - mean_peak[0])
+                                      / (mean_owned[1] - mean_owned[0])),
+            "from": f"peak RSS {int(mean_peak[0]) >> 20} MiB owning {mean_owned[0]:.0f} persons "
+                    f"at {lo}, {int(mean_peak[1]) >> 20} MiB owning {mean_owned[1]:.0f} at {hi}"}
+    return out
 
 
 if __name__ == "__main__":

@@ -133,7 +133,7 @@ def _files_digest(root: Path, bundle_dir: Path) -> bytes | None:
     """SHA-256 over the bundle files' names and bytes. Reading and hashing a province's 37 MB
     cost ~50 ms of every start, so the digest is remembered beside the entries with each file's
     size, inode, mtime and ctime; a file whose stat differs in any of them is read again."""
-    stats = []
+    stats: list[tuple] = []  # (name,) for a missing file
     for name in BUNDLE_FILES:
         try:
             st = os.stat(bundle_dir / name)

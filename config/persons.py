@@ -312,3 +312,23 @@ def _decode(values: Sequence, codes: np.ndarray) -> list:
     for i, v in enumerate(values):  # one by one: numpy would unpack tuple values
         table[i] = v
     return table[codes].tolist() if len(codes) else []
+
+
+def take(table: PersonTable, rows: np.ndarray) -> PersonTable:
+    """The persons at `rows`, in that order, as a table of their own (a Kafka partition's
+    caseload). The distinct values (offices, officers, zone and group lists) are shared."""
+    rows = np.asarray(rows, dtype=np.int64)
+    at = rows.tolist()
+    new_row = {r: i for i, r in enumerate(at)}
+    out = PersonTable.__new__(PersonTable)
+    out.ids = TextColumn([table.ids[i] for i in at])
+    out.names = TextColumn([table.names[i] for i in at])
+    out.offices, out.officers = table.offices, table.officers
+    out.zone_lists, out.group_lists = table.zone_lists, table.group_lists
+    out.office, out.officer = table.office[rows], table.officer[rows]
+    out.zones, out.groups = table.zones[rows], table.groups[rows]
+    out.silence_timeout_s, out.risk = table.silence_timeout_s[rows], table.risk[rows]
+    out.phones = {new_row[i]: v for i, v in table.phones.items() if i in new_row}
+    out.addresses = {new_row[i]: v for i, v in table.addresses.items() if i in new_row}
+    out._specs = None
+    return out

@@ -27,7 +27,7 @@ from alerts.kinds import CRS_NAMES
 __all__ = [
     "CRS_NAMES", "FIX", "FUTURE_TS", "HEARTBEAT", "INVALID_FIELD", "KIND_NAMES", "LOCATION_DISABLED",
     "LOCATION_ENABLED", "LOW_BATTERY", "MALFORMED_JSON", "NO_STATUS", "POWER_OFF", "POWER_ON",
-    "REJECT_REASONS", "SOURCE_NAMES", "STATUS", "STATUS_NAMES", "TAMPER", "TICK", "UNKNOWN_PERSON",
+    "REJECT_REASONS", "SOURCE_NAMES", "STATUS", "STATUS_NAMES", "TAMPER", "TICK", "UNKNOWN_PERSON", "WRONG_PARTITION",
     "DeadLetter", "EventBatch",
 ]
 
@@ -36,7 +36,8 @@ MALFORMED_JSON = "malformed_json"
 INVALID_FIELD = "invalid_field"
 UNKNOWN_PERSON = "unknown_person"
 FUTURE_TS = "future_ts"
-REJECT_REASONS = (MALFORMED_JSON, INVALID_FIELD, UNKNOWN_PERSON, FUTURE_TS)
+WRONG_PARTITION = "wrong_partition"  # Kafka: a registered person's event keyed to another partition
+REJECT_REASONS = (MALFORMED_JSON, INVALID_FIELD, UNKNOWN_PERSON, FUTURE_TS, WRONG_PARTITION)
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ from alerts.timefmt import rfc3339
 from alerts.transitions import TransitionTracker
 from config.model import OfficerSpec, ShiftSpec
 from stream import events as ev
+from stream.kafka.caseloads import Partitioned
 from stream.kafka.partition import PartitionRunner
 
 START = ms("2026-11-27 21:00")
@@ -200,12 +201,12 @@ def test_state_moved_person_by_person_continues_identically(events, cut):
     state = engine.new_state()
     expected = engine.process(state, first, 0) + engine.process(state, rest, 0)
 
-    engine2 = Engine(b)
-    saving = PartitionRunner(engine2, None, 0, 1)
+    part = Partitioned(b, 1)[0]  # one partition: the same persons in the same rows
+    engine2 = part.engine
+    saving = PartitionRunner(part)
     got = engine2.process(saving.state, first, 0)
     saving.unsaved = set(range(saving.buckets))  # every person, whatever the engine noted
-    restored = PartitionRunner.restore(engine2, None, 0, 1, saving.person_records(),
-                                       saving.clock_record()[1])
+    restored = PartitionRunner.restore(part, saving.person_records(), saving.clock_record()[1])
     got += engine2.process(restored.state, rest, 0)
     assert got == expected
 

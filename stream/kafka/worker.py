@@ -41,18 +41,18 @@ import orjson
 from aiokafka import ConsumerRebalanceListener
 
 from alerts import coverage
-from alerts.engine import Engine
 from alerts.records import AlertUpdate
 from config.model import Bundle
 from stream.deadletter import letter_json
-from stream.decode import Decoder
-from stream.kafka.partition import ACTION, EVENT, CheckpointPlan, PartitionRunner, placement
+from stream.kafka.caseloads import Partitioned
+from stream.kafka.partition import ACTION, EVENT, CheckpointPlan, PartitionRunner
 from stream.kafka.topics import Topics
 from stream.metrics import LookoutMetrics
 
 log = logging.getLogger("lookout.worker")
 EXIT_CRASHED = 70  # EX_SOFTWARE: a supervisor restarts the worker; its state is consistent
 RESTORE_TIMEOUT_S = 120.0
+RESTORE_FETCH_WAIT_MS = 10
 STATE_BATCH_BYTES = 512 * 1024  # under the broker's default 1 MiB message limit
 MAX_IN_FLIGHT = 10_000  # alert updates sent and not yet acknowledged, at most
 # A checkpoint goes out in slices of buckets (~16 persons each) for about this long per turn of
@@ -86,12 +86,14 @@ class LookoutWorker:
 
     def __init__(self, bundle: Bundle, conf: WorkerConfig):
         self.conf, self.topics = conf, conf.topics
-        self.engine = Engine(bundle)
-        self.decoder = Decoder(self.engine.person_index, bundle.settings)
-        # every person's partition and bucket (pure-Python murmur2, ~45 ms per 20,000 persons):
-        # computed now, not when a rebalance hands partitions over and they wait for it
-        placement(self.engine.caseload.person_ids, conf.partitions)
+        # every partition's engine over its own persons (~0.3 s each at 200,000 persons over
+        # 4): built now, before joining the group, while the partitions' owners still watch
+        # them, not when a rebalance hands them over and nobody does until they are ready
+        self.caseloads = Partitioned(bundle, conf.partitions)
+        for p in range(conf.partitions):
+            self.caseloads[p]
         self.runners: dict[int, PartitionRunner] = {}
+        self.parked: dict[int, _Parked] = {}  # given up at the last rebalance, state saved
         self.unsaved: set[int] = set()  # partitions that ran since their last checkpoint
         self.writing: _Checkpoint | None = None  # a checkpoint being written, in slices
         self.restoring: set = set()  # assigned topic-partitions, paused until restored
@@ -196,6 +198,7 @@ class LookoutWorker:
         nobody, maybe another worker) wrote the last checkpoint."""
         tps = set(tps)
         async with self.lock:
+            self._forget_parked({tp.partition for tp in tps})
             self._drop(sorted({tp.partition for tp in tps} & self.runners.keys()))
             self.restoring |= tps
             self.consumer.pause(*tps)
@@ -211,7 +214,7 @@ class LookoutWorker:
         t0 = time.perf_counter()
         self.runners.update(await self._restore(parts))
         for tp in tps:
-            await self._seek(tp)
+            self._seek(tp)
         self.consumer.resume(*tps)
         self._waiting_for_records = self._backlog = True
         log.info("restored partitions %s in %.2f s", parts, time.perf_counter() - t0)
@@ -223,6 +226,7 @@ class LookoutWorker:
         parts = sorted({tp.partition for tp in tps} & self.runners.keys())
         async with self.lock:
             await self._checkpoint([p for p in parts if p in self.unsaved])
+            await self._park(parts)
             self._drop(parts)
 
     def _drop(self, parts: list[int]) -> None:
@@ -231,7 +235,7 @@ class LookoutWorker:
             if self.writing is not None:
                 self.writing.plans.pop(p, None)
             run = self.runners.pop(p, None)
-            if run is not None:
+            if run is not None and p not in self.parked:  # a parked one counts when forgotten
                 self.counts.update(run.stats)
             for topic in (self.topics.events, self.topics.actions):
                 self.metrics.forget_partition(topic, p)  # no stale lag for it
@@ -256,55 +260,114 @@ class LookoutWorker:
                 return False
         return self._member() == member
 
-    async def _seek(self, tp) -> None:
-        """Where the state ends, not where the group committed (the state is written first)."""
-        offset = self.runners[tp.partition].next_offset.get(tp.topic)
-        if offset is None:
-            await self.consumer.seek_to_beginning(tp)
-        else:
-            self.consumer.seek(tp, offset)
+    def _seek(self, tp) -> None:
+        """Where the state ends, not where the group committed (the state is written first).
+        Nothing read yet: offset 0, which the consumer's auto_offset_reset="earliest" moves to
+        the first offset retention kept; not seek_to_beginning, whose offset request waited
+        behind the fetch in flight (up to fetch_max_wait_ms, 0.5 s) at every assignment."""
+        self.consumer.seek(tp, self.runners[tp.partition].next_offset.get(tp.topic, 0))
 
     async def _restore(self, parts: list[int]) -> dict[int, PartitionRunner]:
-        """Runners rebuilt from the changelogs' latest record per key."""
+        """Runners rebuilt from the changelogs' latest record per key; or the runner this
+        worker gave up, when nobody has written the partition's changelogs since."""
         if not parts:
             return {}
-        from aiokafka import AIOKafkaConsumer, TopicPartition
-
-        persons_t, clocks_t = self.topics.changelog("persons"), self.topics.changelog("clocks")
-        tps = [TopicPartition(t, p) for t in (persons_t, clocks_t) for p in parts]
-        reader = AIOKafkaConsumer(bootstrap_servers=self.conf.bootstrap,
-                                  enable_auto_commit=False, max_partition_fetch_bytes=8 << 20)
+        reader = self._changelog_reader()
         await reader.start()
-        latest: dict = {tp: {} for tp in tps}
         try:
-            reader.assign(tps)
-            await reader.seek_to_beginning(*tps)
-            end = await reader.end_offsets(tps)
-            deadline = time.monotonic() + RESTORE_TIMEOUT_S
-            while [tp for tp in tps if await reader.position(tp) < end[tp]]:
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"restoring partitions {parts} took over "
-                                       f"{RESTORE_TIMEOUT_S:.0f} s")
-                for tp, records in (await reader.getmany(*tps, timeout_ms=500)).items():
-                    for r in records:
-                        # newest last: a person's state is the latest record holding them,
-                        # also when a bucket layout changed and an older key still holds them
-                        latest[tp].pop(r.key, None)
-                        latest[tp][r.key] = r.value
+            ends = await reader.end_offsets(self._changelog_tps(parts))
+            out = self._unpark(parts, ends)
+            latest = await self._read_changelogs(reader, [p for p in parts if p not in out],
+                                                 ends)
         finally:
             await reader.stop()
-        out = {}
+        persons_t, clocks_t = self.topics.changelog("persons"), self.topics.changelog("clocks")
         for p in parts:
-            persons = ((k.decode(), v) for k, v in latest[TopicPartition(persons_t, p)].items()
+            if p in out:
+                continue
+            persons = ((k.decode(), v) for k, v in latest.get((persons_t, p), {}).items()
                        if v is not None)
-            clock = latest[TopicPartition(clocks_t, p)].get(str(p).encode())
-            run = PartitionRunner.restore(self.engine, self.decoder, p, self.conf.partitions,
-                                          persons, clock)
+            clock = latest.get((clocks_t, p), {}).get(str(p).encode())
+            run = PartitionRunner.restore(self.caseloads[p], persons, clock)
             log.info("partition %d: restored %d persons, next offsets %s", p,
                      run.stats["restored_persons"], run.next_offset or "none")
             out[p] = run
             await asyncio.sleep(0)  # heartbeats between partitions: a province's take seconds
         return out
+
+    def _changelog_reader(self):
+        from aiokafka import AIOKafkaConsumer
+
+        # A fetch that finds nothing waits up to fetch_max_wait_ms at the broker, and the
+        # offset requests of the seek and of end_offsets queue behind it on the connection:
+        # at the default 500 ms every assignment took half a second more, empty or not.
+        return AIOKafkaConsumer(bootstrap_servers=self.conf.bootstrap,
+                                enable_auto_commit=False, max_partition_fetch_bytes=8 << 20,
+                                fetch_max_wait_ms=RESTORE_FETCH_WAIT_MS)
+
+    def _changelog_tps(self, parts: list[int]) -> list:
+        from aiokafka import TopicPartition
+
+        return [TopicPartition(self.topics.changelog(t), p) for t in ("persons", "clocks")
+                for p in parts]
+
+    async def _read_changelogs(self, reader, parts: list[int], ends: dict) -> dict:
+        """(topic, partition) -> key -> the latest value, for every record up to `ends`."""
+        tps = self._changelog_tps(parts)
+        if not tps:
+            return {}
+        latest: dict = {(tp.topic, tp.partition): {} for tp in tps}
+        reader.assign(tps)
+        await reader.seek_to_beginning(*tps)
+        deadline = time.monotonic() + RESTORE_TIMEOUT_S
+        while [tp for tp in tps if await reader.position(tp) < ends[tp]]:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"restoring partitions {parts} took over "
+                                   f"{RESTORE_TIMEOUT_S:.0f} s")
+            for tp, records in (await reader.getmany(*tps, timeout_ms=500)).items():
+                held = latest[tp.topic, tp.partition]
+                for r in records:
+                    # newest last: a person's state is the latest record holding them, also
+                    # when a bucket layout changed and an older key still holds them
+                    held.pop(r.key, None)
+                    held[r.key] = r.value
+        return latest
+
+    async def _park(self, parts: list[int]) -> None:
+        """Keeps the runners of partitions given up with their state saved, beside the
+        changelogs' end offsets: if the next assignment hands a partition back and nobody
+        wrote its changelogs meanwhile, its runner is what a restore would rebuild (a worker
+        keeping its partitions through another's join skips reading them back)."""
+        parts = [p for p in parts if p in self.runners and p not in self.unsaved]
+        if not parts or self.writing is not None:
+            return
+        reader = self._changelog_reader()
+        await reader.start()
+        try:
+            ends = await reader.end_offsets(self._changelog_tps(parts))
+        finally:
+            await reader.stop()
+        for p in parts:
+            self.parked[p] = _Parked(self.runners[p], _ends_of(ends, p))
+
+    def _unpark(self, parts: list[int], ends: dict) -> dict[int, PartitionRunner]:
+        out = {}
+        for p in parts:
+            parked = self.parked.pop(p, None)
+            if parked is None:
+                continue
+            if parked.ends == _ends_of(ends, p):
+                log.info("partition %d: kept from before the rebalance, next offsets %s", p,
+                         parked.runner.next_offset or "none")
+                self.counts["partitions_kept"] += 1
+                out[p] = parked.runner
+            else:  # another owner wrote since: its checkpoint is the state
+                self.counts.update(parked.runner.stats)
+        return out
+
+    def _forget_parked(self, keep: set[int]) -> None:
+        for p in sorted(self.parked.keys() - keep):
+            self.counts.update(self.parked.pop(p).runner.stats)
 
     # -- batches ------------------------------------------------------------------------------
     async def _handle(self, fetched: dict) -> None:
@@ -363,7 +426,7 @@ class LookoutWorker:
         n_in = sum(len(records) for segments in slices.values() for _, records in segments)
         self.metrics.observe_batch(n_in, engine_s)
         self.metrics.observe_decode(n_in - len(dead), Counter(d.reason for d in dead))
-        self.metrics.sync_engine_stats(self.engine.stats)
+        self.metrics.sync_engine_stats(self._engine_stats())
         self.metrics.observe_updates(updates, now_ms)
         # Sent now, acknowledged by the next checkpoint at the latest: the checkpoint that
         # covers these inputs must not be written before them, the next batch may.
@@ -492,11 +555,15 @@ class LookoutWorker:
                     out[tp] = offset
         return out
 
+    def _engine_stats(self) -> Counter:
+        """Every partition engine's counts: each counts from its first assignment on."""
+        return sum((part.engine.stats for part in self.caseloads.built()), Counter())
+
     def _maybe_log_stats(self, force: bool = False) -> None:
         now = time.monotonic()
         if force or now - self._last_stats >= self.conf.stats_every_s:
             self._last_stats = now
-            stats = dict(self.engine.stats) | dict(self.counts)
+            stats = dict(self._engine_stats()) | dict(self.counts)
             for run in self.runners.values():
                 for k, v in run.stats.items():
                     stats[k] = stats.get(k, 0) + v
@@ -509,6 +576,16 @@ class _Checkpoint:
     member: tuple[int, str]  # the group generation and member id it began in
     began: float  # perf_counter
     acks: list = field(default_factory=list)  # the bucket records sent
+
+
+@dataclass(slots=True)
+class _Parked:
+    runner: PartitionRunner
+    ends: dict  # the partition's changelogs' end offsets (topic -> offset) when given up
+
+
+def _ends_of(ends: dict, p: int) -> dict[str, int]:
+    return {tp.topic: offset for tp, offset in ends.items() if tp.partition == p}
 
 
 class _Rebalance(ConsumerRebalanceListener):

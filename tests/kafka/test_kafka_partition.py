@@ -10,17 +10,17 @@ import orjson
 import pytest
 from kafkakit import DEMO, demo_feed, final_states, identities, in_process, outside_fix, tiny_bundle
 
-from alerts.engine import Engine
 from alerts.state import COLUMNS
 from config.loader import load_bundle
-from stream.decode import Decoder
 from stream.kafka import partition as partition_mod
+from stream.kafka.caseloads import Partitioned
 from stream.kafka.partition import (
     ACTION,
     EVENT,
     Message,
     PartitionRunner,
     home_partition,
+    murmur2_many,
     unpack_bucket,
 )
 from stream.kafka.replay import FeedPlan
@@ -31,11 +31,10 @@ def feed(tmp_path_factory):
     return demo_feed(tmp_path_factory.mktemp("feed") / "feed.jsonl")
 
 
-def engine_and_decoder(bundle_dir):
-    """The bundle, an engine over it and a decoder for its persons, as a worker builds them."""
+def partitioned(bundle_dir, n):
+    """The bundle and its n partitions' caseloads, as a worker builds them."""
     bundle = load_bundle(bundle_dir)
-    engine = Engine(bundle)
-    return bundle, engine, Decoder(engine.person_index, bundle.settings)
+    return bundle, Partitioned(bundle, n)
 
 
 def run_partitioned(bundle_dir, lines, n, drill=False, seed=0, restart_p=0.3, sliced=False,  # noqa: C901 - the worker loop as one story
@@ -48,7 +47,7 @@ def run_partitioned(bundle_dir, lines, n, drill=False, seed=0, restart_p=0.3, sl
     as the worker writes them while events wait. Each restart picks a bucket size from
     `layouts`, as a grown bundle changes the layout; the store keeps the newest record per key
     and hands them back oldest first, as the worker's restore does."""
-    _, engine, decoder = engine_and_decoder(bundle_dir)
+    _, parts = partitioned(bundle_dir, n)
     plan = FeedPlan(n, drill=drill)
     per = {p: [] for p in range(n)}
     for m in [*plan.messages(lines), *plan.end()]:
@@ -62,7 +61,7 @@ def run_partitioned(bundle_dir, lines, n, drill=False, seed=0, restart_p=0.3, sl
             persons[key] = value
 
     for p in range(n):
-        run = PartitionRunner(engine, decoder, p, n)
+        run = PartitionRunner(parts[p])
         persons, clock, i, writing = {}, None, 0, None
         while i < len(per[p]):
             k = rng.randint(1, 400)
@@ -87,7 +86,7 @@ def run_partitioned(bundle_dir, lines, n, drill=False, seed=0, restart_p=0.3, sl
             if rng.random() < restart_p:
                 partition_mod.PERSONS_PER_BUCKET = rng.choice(layouts)
                 torn += writing is not None
-                run = PartitionRunner.restore(engine, decoder, p, n, persons.items(), clock)
+                run = PartitionRunner.restore(parts[p], persons.items(), clock)
                 i = orjson.loads(clock)["offsets"]["events"] if clock else 0
                 restarts, writing = restarts + 1, None
     assert restarts > 0
@@ -153,11 +152,11 @@ def _rows_that_differ(st, before) -> set[int]:
 def test_the_buckets_marked_unsaved_hold_every_person_whose_state_changed(feed, drill):
     """The runner stores the rows the engine says it wrote; a full diff of every column and
     pending count around each batch (what the runner did before) must find nothing else."""
-    _, engine, decoder = engine_and_decoder(DEMO)
+    _, parts = partitioned(DEMO, 2)
     plan = FeedPlan(2, drill=drill)
     msgs = [m for m in [*plan.messages(feed.read_bytes().splitlines()), *plan.end()]
             if m.partition == 0]
-    run = PartitionRunner(engine, decoder, 0, 2)
+    run = PartitionRunner(parts[0])
     rng = random.Random(7)
     i, acted, checked = 0, 0, 0
     now = int(time.time() * 1000)
@@ -183,9 +182,8 @@ def test_the_buckets_marked_unsaved_hold_every_person_whose_state_changed(feed, 
         changed = set()
         for part, old in zip((run.state.real, run.state.drill), before, strict=True):
             changed |= _rows_that_differ(part, old)
-        owned = {r for r in changed if run.owned[r]}
-        assert {int(run.bucket_of[r]) for r in owned} <= run.unsaved
-        checked += len(owned)
+        assert {int(run.bucket_of[r]) for r in changed} <= run.unsaved
+        checked += len(changed)
     assert checked > 100 and acted > 0
 
 
@@ -205,8 +203,8 @@ def test_a_person_never_heard_from_is_missed_once_not_once_per_partition(tmp_pat
 def one_partition_runner():
     """A runner holding the demo bundle's only partition, and a tamper status maker for one of
     its persons (the i-th a millisecond after the (i-1)-th, a minute ago)."""
-    bundle, engine, decoder = engine_and_decoder(DEMO)
-    run = PartitionRunner(engine, decoder, 0, 1)
+    bundle, parts = partitioned(DEMO, 1)
+    run = PartitionRunner(parts[0])
     pid = bundle.persons[0].person_id
     now = int(time.time() * 1000)
 
@@ -243,8 +241,8 @@ def test_empty_messages_are_dead_lettered_and_a_gap_is_counted():
 
 def test_a_checkpoint_writes_the_changed_buckets_and_restores_without_released_persons(tmp_path):
     b = tiny_bundle(tmp_path)
-    _, engine, decoder = engine_and_decoder(b)
-    run = PartitionRunner(engine, decoder, 0, 1)
+    _, parts = partitioned(b, 1)
+    run = PartitionRunner(parts[0])
     t0 = int(time.time() * 1000) - 3_600_000
     lines = [outside_fix("P1", t0), outside_fix("P1", t0 + 30_000),
              outside_fix("P1", t0 + 60_000),
@@ -261,11 +259,10 @@ def test_a_checkpoint_writes_the_changed_buckets_and_restores_without_released_p
 
     # P2 released from the bundle: P1's state and open alert come back, P2 is left out
     (b / "persons.jsonl").write_text((b / "persons.jsonl").read_text().splitlines()[0] + "\n")
-    _, smaller, decoder = engine_and_decoder(b)
-    back = PartitionRunner.restore(smaller, decoder, 0, 1, records.items(),
-                                   run.clock_record()[1])
+    _, smaller = partitioned(b, 1)
+    back = PartitionRunner.restore(smaller[0], records.items(), run.clock_record()[1])
     assert back.stats["restored_persons"] == 1 and back.stats["restore_unknown_person"] == 1
-    i = smaller.person_index["P1"]
+    i = smaller[0].engine.person_index["P1"]
     assert back.state.real.latest_ts[i] == t0 + 60_000
     assert list(back.state.real.book.keys_by_person) == ["P1"]
     assert back.next_offset == {"events": 4}
@@ -302,27 +299,39 @@ def test_records_of_an_older_bucket_layout_still_restore_the_persons_only_they_h
         feed, monkeypatch):
     """A grown caseload changes the bucket layout: the newer layout's records hold only the
     persons changed since, and the older layout's records must still give everyone else."""
-    _, engine, decoder = engine_and_decoder(DEMO)
+    _, parts = partitioned(DEMO, 1)
     plan = FeedPlan(1)
     msgs = [Message(EVENT, "events", i, m.value) for i, m in
             enumerate([*plan.messages(feed.read_bytes().splitlines()), *plan.end()])]
     half, now = len(msgs) // 2, int(time.time() * 1000)
     monkeypatch.setattr(partition_mod, "PERSONS_PER_BUCKET", 16)
-    run = PartitionRunner(engine, decoder, 0, 1)
+    run = PartitionRunner(parts[0])
     run.run(msgs[:half], now)
     store = dict(run.person_records())
-    run = PartitionRunner.restore(engine, decoder, 0, 1, store.items(), run.clock_record()[1])
+    run = PartitionRunner.restore(parts[0], store.items(), run.clock_record()[1])
     monkeypatch.setattr(partition_mod, "PERSONS_PER_BUCKET", 8)  # 4 buckets instead of 2
-    run = PartitionRunner.restore(engine, decoder, 0, 1, store.items(), run.clock_record()[1])
+    run = PartitionRunner.restore(parts[0], store.items(), run.clock_record()[1])
     # one person of the new layout's bucket 0 moves on: the old bucket 0 held more persons
     m = next(m for m in msgs[half:] if (pid := orjson.loads(m.value).get("person_id"))
-             and run.bucket_of[engine.person_index[pid]] == 0)
+             and run.bucket_of[run.engine.person_index[pid]] == 0)
     run.run([m], now)
     newer = run.person_records()
     assert [key for key, _ in newer] == [run.bucket_key(0)] and run.buckets == 4
     for key, value in newer:  # the store keeps the newest per key, oldest first
         store.pop(key, None)
         store[key] = value
-    back = PartitionRunner.restore(engine, decoder, 0, 1, store.items(), run.clock_record()[1])
+    back = PartitionRunner.restore(parts[0], store.items(), run.clock_record()[1])
     for c in COLUMNS:
         np.testing.assert_array_equal(getattr(back.state.real, c), getattr(run.state.real, c))
+
+
+def test_the_vectorised_murmur2_is_kafkas_for_keys_of_every_length():
+    from kafka.partitioner.default import murmur2
+
+    rng = random.Random(3)
+    keys = [bytes(rng.randrange(256) for _ in range(rng.randrange(0, 23))) for _ in range(3000)]
+    keys += [f"对象{i}".encode() for i in range(300)] + [b"", b"P1", b"\xff\xff\xff"]
+    assert murmur2_many(keys).tolist() == [murmur2(k) for k in keys]
+    ids = [f"P{i}" for i in range(2000)] + [f"对象{i}" for i in range(300)]
+    homes, _ = partition_mod.placement(ids, 7)
+    assert homes.tolist() == [home_partition(pid, 7) for pid in ids]
