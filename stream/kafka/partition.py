@@ -175,6 +175,28 @@ def bucket_count(n_owned: int) -> int:
     return 1 << max(0, -(-n_owned // PERSONS_PER_BUCKET) - 1).bit_length()
 
 
+class BucketIds:
+    """Each bucket's person ids as JSON, all in one buffer. A bytes object per bucket kept the
+    ~4 KB output buffer orjson made it in: 64 MiB, ~330 bytes a person, at 200,000 persons."""
+
+    __slots__ = ("_text", "_ends")
+
+    def __init__(self, ids, bucket_rows: list[np.ndarray]) -> None:
+        text = bytearray()
+        ends = np.empty(len(bucket_rows), dtype=np.int64)
+        for b, rows in enumerate(bucket_rows):
+            text += orjson.dumps([ids[i] for i in rows.tolist()])
+            ends[b] = len(text)
+        self._text, self._ends = bytes(text), ends
+
+    def __getitem__(self, b: int) -> bytes:
+        start = int(self._ends[b - 1]) if b else 0
+        return self._text[start:int(self._ends[b])]
+
+    def __len__(self) -> int:
+        return len(self._ends)
+
+
 @dataclass(slots=True)
 class CheckpointPlan:
     buckets: list[int]  # still to write
@@ -206,11 +228,9 @@ class PartitionRunner:
         by_bucket = np.argsort(self.bucket_of, kind="stable")
         starts = np.searchsorted(self.bucket_of[by_bucket], np.arange(self.buckets + 1))
         self.bucket_rows = np.split(by_bucket, starts[1:-1])
-        ids = self.engine.caseload.person_ids
         # each bucket's ids as its records name them (a list of strings per bucket cost as
         # much memory, and a JSON encoding per bucket record a fifth of a checkpoint)
-        self.bucket_ids = [orjson.dumps([ids[i] for i in rows.tolist()])
-                           for rows in self.bucket_rows]
+        self.bucket_ids = BucketIds(self.engine.caseload.person_ids, self.bucket_rows)
         self.next_offset: dict[str, int] = {}
         self.saved_offset: dict[str, int] = {}  # next_offset as the last clock record stored it
         self.stats: Counter = Counter()

@@ -335,3 +335,11 @@ def test_the_vectorised_murmur2_is_kafkas_for_keys_of_every_length():
     ids = [f"P{i}" for i in range(2000)] + [f"对象{i}" for i in range(300)]
     homes, _ = partition_mod.placement(ids, 7)
     assert homes.tolist() == [home_partition(pid, 7) for pid in ids]
+
+
+def test_each_buckets_ids_read_back_as_the_json_list_of_its_persons():
+    ids = ["P1", 'quote"d', "对象", "x\\y", "P5"]
+    buckets = [np.array([0, 2]), np.array([], dtype=np.int64), np.array([4, 1, 3])]
+    table = partition_mod.BucketIds(ids, buckets)
+    assert len(table) == 3
+    assert [orjson.loads(table[b]) for b in range(3)] == [["P1", "对象"], [], ["P5", 'quote"d', "x\\y"]]
