@@ -4,7 +4,6 @@
 - records.py: the record shapes msgspec decodes into, and the field limits
 - columns.py: a chunk's records as numpy columns, and the checks made on them
 - timestamps.py: RFC 3339 / epoch-ms parsing, vectorised and one at a time
-- persons.py: person_id -> person index, a whole column at a time
 - rules.py: the reference rulebook every rejection's reason and detail come from
 - deadletters.py: rejected lines as dead letters
 """

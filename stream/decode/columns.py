@@ -7,7 +7,7 @@ from itertools import compress, repeat
 
 import numpy as np
 
-from stream.decode.persons import _PersonIndex
+from config.idtable import IdTable
 from stream.decode.records import _CRS_CODE_OR_WGS84, _EVENT_CODE, _NAN
 from stream.decode.rules import check_record
 from stream.decode.timestamps import _parse_joined, _ts_column
@@ -37,7 +37,7 @@ class _Rows:
     chunk's structs later. Lines that are not records keep the fill values, `record` False.
     """
 
-    def __init__(self, n: int, index: _PersonIndex):
+    def __init__(self, n: int, index: IdTable):
         self.n = n
         self.record = np.zeros(n, dtype=np.bool_)
         self.kind = np.full(n, FIX, dtype=np.uint8)  # fill() marks the others
@@ -158,7 +158,7 @@ class _Stamps:
 class _Ids:
     """A chunk's person_ids, gathered a block at a time and looked up together."""
 
-    def __init__(self, n: int, index: _PersonIndex):
+    def __init__(self, n: int, index: IdTable):
         self._index = index
         self._person = np.full(n, -1, dtype=np.int32)
         self._texts: list[str] = []  # newline-joined ids

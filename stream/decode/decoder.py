@@ -25,7 +25,6 @@ from config.persons import PersonRows
 from config.settings import Settings
 from stream.decode.columns import _as_verdict, _Rows, _to_wgs84
 from stream.decode.deadletters import _dead_letters
-from stream.decode.persons import registrable
 from stream.decode.records import (
     _CRS_CODE,
     _DECODE_ERRORS,
@@ -287,5 +286,6 @@ def _id_table(person_index: Mapping[str, int]) -> IdTable:
         shortest, longest = person_index.table.chars
         if 1 <= shortest and longest <= PERSON_ID_MAX:
             return person_index.table
-    person = registrable(person_index)
+    person = {k: int(v) for k, v in person_index.items()
+              if isinstance(k, str) and 1 <= len(k) <= PERSON_ID_MAX}
     return IdTable(person, person.values())
