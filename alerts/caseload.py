@@ -26,6 +26,15 @@ class Permit:
     zones: frozenset[int]  # suspended zone indices
 
 
+def compiled_zones(bundle: Bundle) -> CompiledZones:
+    """The bundle's zones compiled for the engine: once per bundle, kept in its cache."""
+    s = bundle.settings
+    return compiled(bundle).get(
+        f"zones {s.datum_conversion} {s.timezone} {s.accuracy_sigmas}",
+        lambda: CompiledZones.build(bundle.zones, convert_datum=s.datum_conversion,
+                                    tz=s.timezone, accuracy_sigmas=s.accuracy_sigmas))
+
+
 class Caseload:
     def __init__(self, bundle: Bundle, zones: CompiledZones | None = None):
         s = bundle.settings
@@ -34,10 +43,7 @@ class Caseload:
         self.tz = s.timezone
         # built once per bundle and kept in the bundle cache (config/cache.py)
         built = compiled(bundle)
-        self.zones = zones or built.get(
-            f"zones {s.datum_conversion} {s.timezone} {s.accuracy_sigmas}",
-            lambda: CompiledZones.build(bundle.zones, convert_datum=s.datum_conversion,
-                                        tz=s.timezone, accuracy_sigmas=s.accuracy_sigmas))
+        self.zones = zones or compiled_zones(bundle)
         self.zone_names = [z.name for z in bundle.zones]
         self.zone_ids = [z.zone_id for z in bundle.zones]
         self.inclusion = np.array([z.kind == "inclusion" for z in bundle.zones], dtype=bool)

@@ -16,10 +16,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from alerts.caseload import compiled_zones
 from alerts.engine import Engine
+from config.cache import compiled
 from config.idtable import IdTable
 from config.model import Bundle
-from config.persons import PersonTable, take
+from config.persons import PersonRows, PersonTable, take
 from stream.decode import Decoder
 from stream.kafka.partition import placement
 
@@ -54,13 +56,14 @@ class Homes:
 class Partitioned:
     """The bundle's partitions' caseloads, each built once, when first asked for."""
 
-    def __init__(self, bundle: Bundle, n_partitions: int, engine: Engine | None = None):
-        whole = engine or Engine(bundle)  # compiled zones from the bundle cache, shared
+    def __init__(self, bundle: Bundle, n_partitions: int):
         self.bundle, self.n_partitions = bundle, n_partitions
-        self.zones = whole.caseload.zones
+        self.zones = compiled_zones(bundle)  # from the bundle cache, shared by every partition
         self.table = PersonTable.of(bundle.persons)
         homes, self.spread = placement(self.table.ids, n_partitions)
-        self.homes = Homes(whole.person_index.table, homes.astype(np.int32))
+        # the whole bundle's id table, as its cache keeps it: no engine over everyone is built
+        self.homes = Homes(PersonRows(self.table.ids, compiled(bundle)).table,
+                           homes.astype(np.int32))
         order = np.argsort(homes, kind="stable")
         cuts = np.searchsorted(homes[order], np.arange(n_partitions + 1))
         self.rows = [order[cuts[p]:cuts[p + 1]] for p in range(n_partitions)]
