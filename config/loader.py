@@ -506,7 +506,7 @@ def _load_settings(d: Path, escalate: dict[str, float]) -> Settings:
                           'must be JSON, e.g. {"critical": 300}') from None
     env_keys = set(env)
     try:
-        settings = Settings(**{k: v for k, v in toml.items() if k not in env_keys}, **env)
+        settings = Settings(**(toml | env))  # the environment wins
     except ValidationError as e:
         raise _settings_error(e, "settings.toml") from None
     source, field = ("environment", "LOOKOUT_TIMEZONE") if "timezone" in env_keys else (
