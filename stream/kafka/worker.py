@@ -140,7 +140,10 @@ class LookoutWorker:
                     async with self.lock:
                         await self._restore_assigned()
                 t0 = time.perf_counter()
-                fetched = await self.consumer.getmany(timeout_ms=int(self.conf.within_s * 1000),
+                # with a checkpoint to write, whatever is buffered and no wait: an idle loop
+                # wrote its slices a poll's wait apart (a province's took seconds, at 17% CPU)
+                wait_ms = 0 if self.writing is not None else int(self.conf.within_s * 1000)
+                fetched = await self.consumer.getmany(timeout_ms=wait_ms,
                                                       max_records=self.conf.batch)
                 if fetched:
                     self.counts["ms_fetch"] += int((time.perf_counter() - t0) * 1000)
