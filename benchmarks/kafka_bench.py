@@ -1,19 +1,26 @@
 """The Kafka worker on the real broker (`make kafka-up`), against a bare aiokafka loop.
 
-* throughput: a 20,000-person caseload's feed (~200,000 fixes, benchmarks/out/, shared with
-  `make bench`) put on `{prefix}.events`, then run by 1 or 2 `lookout worker` processes;
-  events/s from the first batch a worker has in hand until every partition's state holds the
-  last event (its alert updates acknowledged, its final checkpoint included). Right after
-  each one-worker run, on the same topic and with the worker's fetch sizes: a bare aiokafka
-  consumer that only decodes each message (orjson.loads), timed likewise from its first batch
-  to its last. `--repeat` such pairs; the ratio reported is the median of the pairs' ratios
-  (the machine is shared and noisy).
+* throughput: a caseload's feed (benchmarks/out/, shared with `make bench`; ~2,000,000
+  fixes for 200,000 persons) put on `{prefix}.events`, then run by 1 or 2 `lookout worker`
+  processes; events/s from the first batch a worker has in hand until every partition's state
+  holds the last event (its alert updates acknowledged, its final checkpoint included).
+  Two workers started together rarely join as one group here: the test broker does not wait
+  for more members (`group.initial.rebalance.delay.ms=0`; Kafka's default is 3 s), so the one
+  that starts first takes every partition and gives half back when the other joins. Their
+  pace is reported twice: `whole` from the first batch either had, that hand-over included,
+  and `formed` from the first batch after it (the events after the offsets the final
+  assignment resumed from). `--repeat` rounds of one worker and two, in alternating order; the
+  ratios reported are the medians of the rounds' ratios, since the machine is a shared
+  virtual one (each run reports the CPU seconds its host stole, `steal_s`). For the first
+  size, right after each one-worker run, on the same topic and with the worker's fetch sizes:
+  a bare aiokafka consumer that only decodes each message (orjson.loads), timed likewise from
+  its first batch to its last.
 * latency: 5,000 events/s for `--seconds`, every event stamped with the wall clock as it is
   sent, and a `tamper` status for a fresh person every 50 ms; latency = when its alert is read
   back from `{prefix}.alerts` minus when the status was sent (p50/p99 over those alerts).
 
 For each caseload size (`--persons`, default 20,000 and 200,000): the throughput of one and
-two workers (the bare-loop pairs for the first size only), the latency with one and two
+two workers (the bare loop for the first size only), the latency with one and two
 workers, the workers' peak RSS, the persons each owns (its partitions' persons: a worker keeps
 state only for them) and how long each assignment took from partitions handed over to state
 restored; with two sizes, what one more owned person costs a worker, alone and as one of two
@@ -91,6 +98,22 @@ def peak_rss_bytes(pid: int) -> int | None:
     return None
 
 
+def _broker_pid() -> int | None:
+    """The local broker's process (kafka.sh's pid file), to count its CPU seconds too."""
+    port = BOOTSTRAP.rsplit(":", 1)[1]
+    pidfile = Path(__file__).resolve().parents[1] / ".cache" / "kafka" / f"run-{port}" / "kafka.pid"
+    try:
+        return int(pidfile.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def steal_seconds() -> float:
+    """Seconds of all CPUs the hypervisor gave to other guests (/proc/stat's steal)."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+    return int(fields[8]) / os.sysconf("SC_CLK_TCK") if len(fields) > 8 else 0.0
+
+
 def cpu_seconds(pid: int) -> float | None:
     """CPU time the process has used (user + system), while it still runs."""
     try:
@@ -128,53 +151,131 @@ def throughput(bundle: Path, msgs: list, n_workers: int, partitions: int, tmp: P
     """The feed is on the topic before the workers start, as for the bare loop: from the
     first batch a worker fetched (its log line) to the last clock record (its write time), the
     workers' pace alone, not the producer's nor the group's join."""
-    from kafka import KafkaProducer
-
     from stream.kafka.replay import wait_processed
     from stream.kafka.topics import Topics, create_topics
 
     topics = Topics(f"b{uuid.uuid4().hex[:10]}")
     create_topics(BOOTSTRAP, topics, partitions)
-    producer = KafkaProducer(bootstrap_servers=BOOTSTRAP, acks=1, linger_ms=20,
-                             batch_size=512 * 1024)
     t0 = time.perf_counter()
-    for m in msgs:
-        producer.send(topics.events, value=m.value, key=m.key, partition=m.partition)
-    producer.flush()
+    asyncio.run(_produce(topics.events, msgs))
     produced = time.perf_counter() - t0
-    producer.close()
     workers = [start_worker(bundle, topics.prefix, partitions, tmp, i) for i in range(n_workers)]
     cpu: list = []
     load = os.getloadavg()[0]
+    broker = _broker_pid()
+    broker_cpu = cpu_seconds(broker) if broker else None
+    stolen = steal_seconds()
     try:
         wait_assigned(workers, partitions)
         if not wait_processed(BOOTSTRAP, topics, timeout_s=600):
             raise SystemExit("the workers did not finish")
     finally:
         stop(workers, cpu)
+    if broker_cpu is not None:
+        after = cpu_seconds(broker)
+        broker_cpu = None if after is None else after - broker_cpu
     firsts = [t for t in (_first_records_at(log) for _, log in workers) if t is not None]
     if not firsts:
         raise SystemExit(f"no worker logged its first records: {[str(log) for _, log in workers]}")
     started = min(firsts)
-    seconds = _last_write_at(topics.changelog("clocks")) - started
-    return {"workers": n_workers, "events": len(msgs), "seconds": round(seconds, 2),
-            "events_per_s": round(len(msgs) / seconds),
-            "producer_events_per_s": round(len(msgs) / produced), "topic": topics.events,
-            # start-up included; on 2 cores shared with the broker, what two workers can use
-            "worker_cpu_s": [None if c is None else round(c, 1) for c in cpu],
-            "load_average_at_start": round(load, 2)}
+    ended = _last_write_at(topics.changelog("clocks"))
+    seconds = ended - started
+    out = {"workers": n_workers, "events": len(msgs), "seconds": round(seconds, 2),
+           "events_per_s": round(len(msgs) / seconds),
+           "producer_events_per_s": round(len(msgs) / produced), "topic": topics.events,
+           # start-up included; on 2 cores shared with the broker, what two workers can use
+           "worker_cpu_s": [None if c is None else round(c, 1) for c in cpu],
+           "broker_cpu_s": None if broker_cpu is None else round(broker_cpu, 1),
+           # CPU the virtual machine's host gave to others while the run waited for it
+           "steal_s": round(steal_seconds() - stolen, 1),
+           "load_average_at_start": round(load, 2)}
+    if n_workers > 1:
+        out["formed"] = _formed_group(workers, len(msgs), ended)
+    return out
+
+
+def _formed_group(workers, n_events: int, ended: float) -> dict:
+    """The workers' pace once the group holds all of them: from the first batch any worker had
+    in hand after its last assignment, the events after the offsets those assignments resumed
+    from. A worker joining late makes the first one give partitions up (Kafka's default group
+    delay, 3 s, lets members that start together join as one; the test broker's is 0): that
+    join is the first seconds of the whole run above, once per group, not its pace."""
+    resumed, firsts = 0, []
+    for _, log in workers:
+        first, offsets = _last_assignment(log)
+        if first is None:
+            return {"error": f"a worker had no records after its last assignment: {log}"}
+        firsts.append(first)
+        resumed += offsets
+    formed = min(firsts)
+    seconds = ended - formed
+    earliest = min(t for t in (_first_records_at(log) for _, log in workers) if t is not None)
+    return {"events": n_events - resumed, "seconds": round(seconds, 2),
+            "events_per_s": round((n_events - resumed) / seconds),
+            "formed_after_s": round(formed - earliest, 2)}
+
+
+def _last_assignment(log: Path) -> tuple[float | None, int]:
+    """A worker's last assignment: when it had its first batch in hand after it (epoch
+    seconds, None if never), and the events-topic offsets its partitions resumed from (their
+    sum: the events someone ran before)."""
+    offsets: dict[int, int] = {}
+    block: dict[int, int] = {}
+    first: float | None = None
+    for line in log.read_text(errors="replace").splitlines():
+        if m := re.search(r"partition (\d+): (?:restored \d+ persons|kept from before the "
+                          r"rebalance), next offsets (.*)$", line):
+            found = re.search(r"\.events': (\d+)", m[2])
+            block[int(m[1])] = int(found[1]) if found else 0
+        elif "restored partitions" in line:
+            offsets, block, first = block, {}, None
+        elif "first records since the assignment" in line and first is None:
+            first = _stamp(line)
+    return first, sum(offsets.values())
+
+
+def _stamp(line: str) -> float:
+    """Epoch seconds of a worker log line (logging's local asctime)."""
+    from datetime import datetime
+
+    stamp = line[line.index("[") + 1:line.index("]")]
+    return datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S,%f").timestamp()
+
+
+async def _produce(topic: str, msgs: list) -> None:
+    """The feed onto the topic in whole batches per partition: a message at a time, a
+    Python client took ~40 s for the 200,000-person feed, longer than the runs it feeds."""
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, acks=1,
+                                max_batch_size=1 << 20, linger_ms=0)
+    await producer.start()
+    try:
+        batches: dict[int, object] = {}
+        sent = []
+        for m in msgs:
+            batch = batches.get(m.partition)
+            if batch is None:
+                batch = batches[m.partition] = producer.create_batch()
+            if batch.append(key=m.key, value=m.value, timestamp=None) is None:
+                sent.append(await producer.send_batch(batch, topic, partition=m.partition))
+                batch = batches[m.partition] = producer.create_batch()
+                batch.append(key=m.key, value=m.value, timestamp=None)
+        for p, batch in batches.items():
+            if batch.record_count():
+                sent.append(await producer.send_batch(batch, topic, partition=p))
+        await asyncio.gather(*sent)
+    finally:
+        await producer.stop()
 
 
 def _first_records_at(log: Path) -> float | None:
     """Epoch seconds of a worker's first "first records" line (logging's local asctime): the
     moment its first batch is in hand, as the bare loop's clock starts at its first batch.
     None if it never had any (a second worker may join after the first has read them all)."""
-    from datetime import datetime
-
     for line in log.read_text(errors="replace").splitlines():
         if "first records since the assignment" in line:
-            stamp = line[line.index("[") + 1:line.index("]")]
-            return datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S,%f").timestamp()
+            return _stamp(line)
     return None
 
 
@@ -326,12 +427,13 @@ def _restore_seconds(log: Path) -> list[float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--persons", default="20000,200000",
-                    help="caseload sizes, comma-separated; the first one gets the bare-loop pairs")
+                    help="caseload sizes, comma-separated; the first one gets the bare loop")
     ap.add_argument("--venues", type=int, default=2000)
     ap.add_argument("--partitions", type=int, default=4)
     ap.add_argument("--rate", type=int, default=5000)
     ap.add_argument("--seconds", type=float, default=20.0)
-    ap.add_argument("--repeat", type=int, default=3, help="one-worker/bare pairs (default 3)")
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="throughput rounds of one and two workers per size (default 3)")
     args = ap.parse_args()
 
     from stream.kafka.topics import broker_answers
@@ -346,7 +448,7 @@ def main() -> None:
     result = {"partitions": args.partitions, "cpus": os.cpu_count(),
               "load_average_before": os.getloadavg()}
     for i, n in enumerate(sizes):
-        result[str(n)] = one_size(args, n, tmp, pairs=args.repeat if i == 0 else 0)
+        result[str(n)] = one_size(args, n, tmp, bare=i == 0)
         print(orjson.dumps({str(n): result[str(n)]}).decode(), file=sys.stderr)  # if cut short
     result["load_average_after"] = os.getloadavg()
     if len(sizes) > 1:
@@ -354,37 +456,52 @@ def main() -> None:
     print(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
 
 
-def one_size(args, n: int, tmp: Path, pairs: int) -> dict:
-    """Throughput (with `pairs` one-worker/bare-loop pairs, else one run each of one and two
-    workers) and latency with one and two workers, for a caseload of n persons."""
+def one_size(args, n: int, tmp: Path, bare: bool) -> dict:
+    """Throughput in `--repeat` rounds of one and of two workers (each round's ratio; the
+    order alternates, so a drift of the shared machine's speed favours neither), the bare
+    loop after each one-worker run if `bare`; then latency with one and two workers."""
     from benchmarks.replay_bench import ensure_data
 
     bundle, feed = ensure_data(n, args.venues)
     msgs = plan_feed(feed, args.partitions)
     out: dict = {"persons": n, "venues": args.venues, "events": len(msgs)}
-    runs = []
-    for _ in range(max(pairs, 1)):
-        one = throughput(bundle, msgs, 1, args.partitions, tmp)
-        topic = one.pop("topic")
-        if pairs:
-            bare = asyncio.run(_bare_loop(topic, len(msgs)))
-            one["bare_events_per_s"] = round(bare)
-            one["ratio"] = round(one["events_per_s"] / bare, 3)
-        runs.append(one)
-    two = throughput(bundle, msgs, 2, args.partitions, tmp)
-    two.pop("topic")
-    median = sorted(runs, key=lambda r: r.get("ratio", r["events_per_s"]))[len(runs) // 2]
-    out["throughput"] = {"one_worker": median, "two_workers": two,
-                         "two_vs_one": round(two["events_per_s"] / median["events_per_s"], 2)}
-    if pairs:
-        out["throughput"]["one_worker_vs_bare"] = median["ratio"]
-        out["throughput"]["pairs"] = runs
+    rounds = []
+    for r in range(args.repeat):
+        runs = {}
+        for k in ((1, 2) if r % 2 == 0 else (2, 1)):
+            run = throughput(bundle, msgs, k, args.partitions, tmp)
+            topic = run.pop("topic")
+            if k == 1 and bare:
+                run["bare_events_per_s"] = round(asyncio.run(_bare_loop(topic, len(msgs))))
+                run["ratio"] = round(run["events_per_s"] / run["bare_events_per_s"], 3)
+            runs[k] = run
+        one, two = runs[1], runs[2]
+        formed = two["formed"].get("events_per_s")
+        rounds.append({"one_worker": one, "two_workers": two,
+                       "two_vs_one": round(two["events_per_s"] / one["events_per_s"], 2),
+                       "two_vs_one_formed": formed and round(formed / one["events_per_s"], 2)})
+    out["throughput"] = {
+        "one_worker_events_per_s": _median(r["one_worker"]["events_per_s"] for r in rounds),
+        "two_workers_events_per_s": _median(r["two_workers"]["events_per_s"] for r in rounds),
+        # the group formed: the pace of two workers; whole: their first seconds included,
+        # when the one that started first gave half its partitions up
+        "two_vs_one_formed": _median(r["two_vs_one_formed"] or 0 for r in rounds),
+        "two_vs_one_whole": _median(r["two_vs_one"] for r in rounds),
+        "rounds": rounds}
+    if bare:
+        out["throughput"]["one_worker_vs_bare"] = _median(r["one_worker"]["ratio"]
+                                                          for r in rounds)
     del msgs
     out["latency"] = {"one_worker": latency(bundle, args.rate, args.seconds, 1, args.partitions,
                                             tmp),
                       "two_workers": latency(bundle, args.rate, args.seconds, 2,
                                              args.partitions, tmp)}
     return out
+
+
+def _median(values) -> float:
+    values = sorted(values)
+    return values[len(values) // 2]
 
 
 def bytes_per_person(result: dict, sizes: list[int]) -> dict:
