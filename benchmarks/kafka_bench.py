@@ -485,7 +485,8 @@ def one_size(args, n: int, tmp: Path, bare: bool) -> dict:
         "two_workers_events_per_s": _median(r["two_workers"]["events_per_s"] for r in rounds),
         # the group formed: the pace of two workers; whole: their first seconds included,
         # when the one that started first gave half its partitions up
-        "two_vs_one_formed": _median(r["two_vs_one_formed"] or 0 for r in rounds),
+        # None when the first worker had read the whole feed before the second joined
+        "two_vs_one_formed": _median(r["two_vs_one_formed"] for r in rounds),
         "two_vs_one_whole": _median(r["two_vs_one"] for r in rounds),
         "rounds": rounds}
     if bare:
@@ -499,9 +500,9 @@ def one_size(args, n: int, tmp: Path, bare: bool) -> dict:
     return out
 
 
-def _median(values) -> float:
-    values = sorted(values)
-    return values[len(values) // 2]
+def _median(values) -> float | None:
+    known = sorted(v for v in values if v is not None)
+    return known[len(known) // 2] if known else None
 
 
 def bytes_per_person(result: dict, sizes: list[int]) -> dict:
