@@ -506,6 +506,12 @@ class LookoutWorker:
             return  # the rest at the next turn
         self.writing = None
         await asyncio.gather(*cp.acks)
+        # The membership was checked when the checkpoint began; its slices may have run on
+        # for a while since (a stopped process resumes mid-checkpoint), and the clock record
+        # is what says where the partition resumes: a dropped member's would put it back.
+        if self._member() != cp.member or not await self._still_member(sorted(cp.plans)):
+            self._refused(sorted(cp.plans))
+            return
         acks = []
         for p, plan in cp.plans.items():
             acks += await self._send_records(self.topics.changelog("clocks"), p, [plan.clock])
