@@ -144,10 +144,9 @@ def _files_digest(root: Path, bundle_dir: Path) -> bytes | None:
             return None
         stats.append((name, st.st_size, st.st_ino, st.st_dev, st.st_mtime_ns, st.st_ctime_ns))
     memo = root / f"files-{hashlib.sha256(os.fsencode(bundle_dir.resolve())).hexdigest()[:32]}"
-    with suppress(OSError, ValueError, pickle.UnpicklingError, EOFError):
-        known_stats, known = pickle.loads(memo.read_bytes())
-        if known_stats == stats:
-            return known
+    remembered = _read(memo)
+    if isinstance(remembered, tuple) and len(remembered) == 2 and remembered[0] == stats:
+        return remembered[1]
     digest = hashlib.sha256()
     for name in BUNDLE_FILES:
         try:
@@ -162,17 +161,8 @@ def _files_digest(root: Path, bundle_dir: Path) -> bytes | None:
     files = digest.digest()
     settled = time.time_ns() - _RACY_NS
     if all(len(st) == 1 or max(st[4], st[5]) < settled for st in stats):
-        _write_plain(memo, pickle.dumps((stats, files)))
+        _write(memo, (stats, files))
     return files
-
-
-def _write_plain(path: Path, data: bytes) -> None:
-    with suppress(OSError):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
 
 
 def cache_root() -> Path | None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import pickle
 
 import numpy as np
 import pytest
@@ -135,8 +134,8 @@ def test_settled_files_are_known_by_their_stat_and_any_stat_change_reads_them(tm
     assert len(memo) == 1
     # the remembered digest is what a load with the same stats uses: the files are not read
     memo_file = cache.cache_root() / memo[0]
-    stats, _digest = pickle.loads(memo_file.read_bytes())
-    memo_file.write_bytes(pickle.dumps((stats, b"remembered")))
+    stats, _digest = cache._read(memo_file)
+    cache._write(memo_file, (stats, b"remembered"))
     assert cache.entry_folder(path, b"{}") not in (None, first)
     persons = path / "persons.jsonl"
 
