@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import orjson
 
+from alerts.timefmt import wall_ms
 from config.loader import parse_ts_ms
 from stream.decode import Decoder
 from stream.kafka.partition import home_partition
@@ -41,7 +42,7 @@ class FeedPlan:
     drill: bool = False
     rebase: bool = False
     decoder: Decoder | None = None
-    now_ms: int = field(default_factory=lambda: int(time.time() * 1000))
+    now_ms: int = field(default_factory=wall_ms)
     delta_ms: int | None = None  # what --rebase-time added to every ts
     read: int = 0
     last_ts: dict[bool, int] = field(default_factory=dict)  # world -> largest ts
@@ -60,7 +61,7 @@ class FeedPlan:
     def _valid_rows(self, lines: list[bytes]) -> set[int] | None:
         if self.decoder is None:
             return None
-        batch, _ = self.decoder.decode(lines, received_at_ms=int(time.time() * 1000),
+        batch, _ = self.decoder.decode(lines, received_at_ms=wall_ms(),
                                        drill=self.drill)
         return set(batch.seq.tolist())
 

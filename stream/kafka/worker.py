@@ -42,6 +42,7 @@ from aiokafka import ConsumerRebalanceListener
 
 from alerts import coverage
 from alerts.records import AlertUpdate
+from alerts.timefmt import wall_ms
 from config.model import Bundle
 from stream.deadletter import letter_json
 from stream.kafka.caseloads import Partitioned
@@ -407,7 +408,7 @@ class LookoutWorker:
         if time.monotonic() - self._last_pulse < 1.0:
             return
         self._last_pulse = time.monotonic()
-        now = int(time.time() * 1000)
+        now = wall_ms()
         due = [p for p, run in self.runners.items() if run.state.drill.esc_due_before(now + 1).size]
         if due:
             await self._run({p: [] for p in due})
@@ -415,7 +416,7 @@ class LookoutWorker:
     async def _run(self, slices: dict[int, list[tuple[str, list]]]) -> None:
         if not slices:
             return
-        now_ms = int(time.time() * 1000)
+        now_ms = wall_ms()
         t0 = time.perf_counter()  # ms_* counters: where a batch's time goes, in the stats line
         updates: list[AlertUpdate] = []
         dead = []
