@@ -99,9 +99,12 @@ def peak_rss_bytes(pid: int) -> int | None:
 
 
 def _broker_pid() -> int | None:
-    """The local broker's process (kafka.sh's pid file), to count its CPU seconds too."""
+    """The local broker's process (kafka.sh's pid file, in its KAFKA_RUN folder), to count
+    its CPU seconds too."""
     port = BOOTSTRAP.rsplit(":", 1)[1]
-    pidfile = Path(__file__).resolve().parents[1] / ".cache" / "kafka" / f"run-{port}" / "kafka.pid"
+    run = os.environ.get("KAFKA_RUN") or (Path(__file__).resolve().parents[1] / ".cache"
+                                          / "kafka" / f"run-{port}")
+    pidfile = Path(run) / "kafka.pid"
     try:
         return int(pidfile.read_text().strip())
     except (OSError, ValueError):
@@ -149,8 +152,9 @@ def plan_feed(feed: Path, partitions: int) -> list:
 
 def throughput(bundle: Path, msgs: list, n_workers: int, partitions: int, tmp: Path) -> dict:
     """The feed is on the topic before the workers start, as for the bare loop: from the
-    first batch a worker fetched (its log line) to the last clock record (its write time), the
-    workers' pace alone, not the producer's nor the group's join."""
+    first batch a worker fetched (its log line) to the last clock record (its write time): the
+    workers' pace, not the producer's (with two, the second one's join included; `formed`
+    leaves it out)."""
     from stream.kafka.replay import wait_processed
     from stream.kafka.topics import Topics, create_topics
 
@@ -190,11 +194,11 @@ def throughput(bundle: Path, msgs: list, n_workers: int, partitions: int, tmp: P
            "steal_s": round(steal_seconds() - stolen, 1),
            "load_average_at_start": round(load, 2)}
     if n_workers > 1:
-        out["formed"] = _formed_group(workers, len(msgs), ended)
+        out["formed"] = _formed_group(workers, len(msgs), started, ended)
     return out
 
 
-def _formed_group(workers, n_events: int, ended: float) -> dict:
+def _formed_group(workers, n_events: int, started: float, ended: float) -> dict:
     """The workers' pace once the group holds all of them: from the first batch any worker had
     in hand after its last assignment, the events after the offsets those assignments resumed
     from. A worker joining late makes the first one give partitions up (Kafka's default group
@@ -209,10 +213,9 @@ def _formed_group(workers, n_events: int, ended: float) -> dict:
         resumed += offsets
     formed = min(firsts)
     seconds = ended - formed
-    earliest = min(t for t in (_first_records_at(log) for _, log in workers) if t is not None)
     return {"events": n_events - resumed, "seconds": round(seconds, 2),
             "events_per_s": round((n_events - resumed) / seconds),
-            "formed_after_s": round(formed - earliest, 2)}
+            "formed_after_s": round(formed - started, 2)}
 
 
 def _last_assignment(log: Path) -> tuple[float | None, int]:
